@@ -1,0 +1,1 @@
+//! The Kubernetes HorizontalPodAutoscaler (autoscaling/v2) algorithm as pure code.

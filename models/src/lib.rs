@@ -1,0 +1,26 @@
+//! The vocabulary of `twin`: scenario types parsed from YAML with located errors, durations and
+//! rates, distributions, SLOs, closed-form queueing results, and the run summary that the
+//! simulator and the harness both produce.
+//!
+//! Architecture invariant: this crate does no I/O and no async, and uses no other crate of the
+//! workspace. Files a scenario names (empirical samples, traces) are read by the caller and
+//! handed in through [`scenario::Scenario::external_files_mut`].
+
+pub mod distribution;
+pub mod load;
+pub mod queueing;
+pub mod random;
+pub mod scenario;
+pub mod slo;
+pub mod summary;
+pub mod timeline;
+pub mod hpa;
+pub mod units;
+
+pub use distribution::{Distribution, Sampler};
+pub use load::{parse_scenario, Diagnostic, Override};
+pub use random::RandomStream;
+pub use scenario::Scenario;
+pub use slo::Slo;
+pub use summary::RunSummary;
+pub use units::{Duration, Rate};

@@ -1,0 +1,355 @@
+//! YAML text to a [`Scenario`], with every problem located at `file:line:col`.
+//!
+//! Parsing goes text -> YAML value tree -> `--set` overrides -> typed scenario. Serde reports
+//! *where in the tree* a value failed (through `serde_path_to_error`); a second, event-level
+//! pass over the text ([`SpanIndex`]) turns that tree path into a line and column.
+
+use crate::scenario::{PathSegment, Scenario, Severity};
+use serde_yaml_ng::Value;
+use std::collections::HashMap;
+use std::fmt;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
+
+/// A located problem in a scenario file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    pub file: String,
+    /// 1-based; 0 when the problem has no place in the file (e.g. a `--set` override).
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+    pub severity: Severity,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{}:{}:{}: {level}: {}", self.file, self.line, self.col, self.message)
+    }
+}
+
+/// A `--set PATH=VALUE` override: `services.api.replicas=4`, `workload.journeys[0].weight=2`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Override {
+    pub path: Vec<PathSegment>,
+    pub value: String,
+    pub text: String,
+}
+
+impl Override {
+    pub fn parse(text: &str) -> Result<Override, String> {
+        let (p, v) = text
+            .split_once('=')
+            .ok_or_else(|| format!("`--set {text}`: expected PATH=VALUE, e.g. services.api.replicas=4"))?;
+        let path = parse_path(p.trim())
+            .ok_or_else(|| format!("`--set {text}`: `{p}` is not a path such as services.api.replicas or workload.journeys[0].weight"))?;
+        Ok(Override {
+            path,
+            value: v.trim().to_string(),
+            text: text.to_string(),
+        })
+    }
+}
+
+/// Parses `a.b[0].c` (or `a.b.0.c`) into segments.
+pub fn parse_path(p: &str) -> Option<Vec<PathSegment>> {
+    let mut out = Vec::new();
+    for part in p.split('.') {
+        let (key, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            match key.parse::<usize>() {
+                Ok(i) if !out.is_empty() => out.push(PathSegment::Index(i)),
+                _ => out.push(PathSegment::Key(key.to_string())),
+            }
+        } else if rest.is_empty() {
+            return None;
+        }
+        while let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            out.push(PathSegment::Index(r[..end].parse().ok()?));
+            rest = &r[end + 1..];
+        }
+        if !rest.is_empty() {
+            return None;
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn path_to_string(path: &[PathSegment]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            PathSegment::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            PathSegment::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// Parses a scenario. `file` names the source in messages. Errors come back all at once where
+/// they can (every reference problem), warnings beside a successful parse.
+pub fn parse_scenario(
+    text: &str,
+    file: &str,
+    overrides: &[Override],
+) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic>> {
+    parse_with(text, file, overrides, |s| s.validate())
+}
+
+/// Parses, then lets `check` inspect the typed scenario (validation, file resolution).
+pub fn parse_with(
+    text: &str,
+    file: &str,
+    overrides: &[Override],
+    check: impl FnOnce(&mut Scenario) -> Vec<crate::scenario::Finding>,
+) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let at = |line: usize, col: usize, message: String| Diagnostic {
+        file: file.to_string(),
+        line,
+        col,
+        message,
+        severity: Severity::Error,
+    };
+    let mut value: Value = serde_yaml_ng::from_str(text).map_err(|e| {
+        let (line, col) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        vec![at(line, col, format!("invalid YAML: {}", strip_location(&e.to_string())))]
+    })?;
+    if !value.is_mapping() {
+        return Err(vec![at(1, 1, "expected a mapping with name, horizon, services, workload and slos".into())]);
+    }
+    let spans = SpanIndex::build(text);
+    let mut overridden = Vec::new();
+    for o in overrides {
+        let v: Value = serde_yaml_ng::from_str(&o.value)
+            .map_err(|e| vec![at(0, 0, format!("--set {}: {e}", o.text))])?;
+        set_path(&mut value, &o.path, v).map_err(|e| vec![at(0, 0, format!("--set {}: {e}", o.text))])?;
+        overridden.push(o.path.clone());
+    }
+    let locate = |path: &[PathSegment], message: String, severity: Severity| {
+        if let Some(o) = overridden.iter().find(|p| path.starts_with(p)) {
+            return Diagnostic {
+                file: file.to_string(),
+                line: 0,
+                col: 0,
+                message: format!("(from --set {}) {message}", path_to_string(o)),
+                severity,
+            };
+        }
+        let (line, col) = spans.locate(path);
+        Diagnostic {
+            file: file.to_string(),
+            line,
+            col,
+            message,
+            severity,
+        }
+    };
+    let mut scenario: Scenario = serde_path_to_error::deserialize(value).map_err(|e| {
+        let mut path = tree_path(e.path());
+        let inner = e.into_inner().to_string();
+        // An unknown key is best pointed at where the key itself stands.
+        if let Some(key) = inner
+            .strip_prefix("unknown field `")
+            .and_then(|r| r.split('`').next())
+        {
+            path.push(PathSegment::Key(key.to_string()));
+        }
+        let shown = path_to_string(&path);
+        let message = if shown.is_empty() {
+            inner
+        } else {
+            format!("{shown}: {inner}")
+        };
+        vec![locate(&path, message, Severity::Error)]
+    })?;
+    let findings = check(&mut scenario);
+    let diags: Vec<Diagnostic> = findings
+        .into_iter()
+        .map(|f| {
+            let shown = path_to_string(&f.path);
+            locate(&f.path, format!("{shown}: {}", f.message), f.severity)
+        })
+        .collect();
+    if diags.iter().any(|d| d.severity == Severity::Error) {
+        return Err(diags);
+    }
+    Ok((scenario, diags))
+}
+
+fn strip_location(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+fn tree_path(p: &serde_path_to_error::Path) -> Vec<PathSegment> {
+    use serde_path_to_error::Segment;
+    p.iter()
+        .filter_map(|s| match s {
+            Segment::Map { key } => Some(PathSegment::Key(key.clone())),
+            Segment::Seq { index } => Some(PathSegment::Index(*index)),
+            Segment::Enum { variant } => Some(PathSegment::Key(variant.clone())),
+            Segment::Unknown => None,
+        })
+        .collect()
+}
+
+fn set_path(root: &mut Value, path: &[PathSegment], v: Value) -> Result<(), String> {
+    let mut cur = root;
+    for (i, seg) in path.iter().enumerate() {
+        let last = i + 1 == path.len();
+        cur = match seg {
+            PathSegment::Key(k) => {
+                let map = cur
+                    .as_mapping_mut()
+                    .ok_or_else(|| format!("`{}` is not a mapping", path_to_string(&path[..i])))?;
+                let key = Value::String(k.clone());
+                if last {
+                    map.insert(key, v);
+                    return Ok(());
+                }
+                if !map.contains_key(&key) {
+                    return Err(format!("no key `{}`", path_to_string(&path[..=i])));
+                }
+                map.get_mut(&key).ok_or("unreachable")?
+            }
+            PathSegment::Index(n) => {
+                let seq = cur
+                    .as_sequence_mut()
+                    .ok_or_else(|| format!("`{}` is not a list", path_to_string(&path[..i])))?;
+                let len = seq.len();
+                let slot = seq
+                    .get_mut(*n)
+                    .ok_or_else(|| format!("index {n} is out of range (the list has {len} items)"))?;
+                if last {
+                    *slot = v;
+                    return Ok(());
+                }
+                slot
+            }
+        };
+    }
+    Ok(())
+}
+
+/// Where each node of a YAML document starts, by its path in the tree.
+pub struct SpanIndex {
+    spans: HashMap<Vec<PathSegment>, (usize, usize)>,
+}
+
+enum Frame {
+    Map { key: Option<PathSegment> },
+    Seq { next: usize },
+}
+
+struct Builder {
+    stack: Vec<Frame>,
+    path: Vec<PathSegment>,
+    spans: HashMap<Vec<PathSegment>, (usize, usize)>,
+    anchors: HashMap<usize, Vec<PathSegment>>,
+}
+
+impl Builder {
+    /// Called for every node: returns the node's path, or None if the node is a mapping key.
+    fn enter_node(&mut self, mark: Marker, key_text: Option<&str>) -> Option<Vec<PathSegment>> {
+        let pos = (mark.line(), mark.col() + 1);
+        match self.stack.last_mut() {
+            Some(Frame::Map { key }) if key.is_none() => {
+                let k = PathSegment::Key(key_text.unwrap_or("").to_string());
+                let mut p = self.path.clone();
+                p.push(k.clone());
+                // A key's own position, for "unknown field" errors.
+                self.spans.entry(p).or_insert(pos);
+                *key = Some(k);
+                None
+            }
+            Some(Frame::Map { key }) => {
+                let k = key.take()?;
+                let mut p = self.path.clone();
+                p.push(k);
+                // Values start where their key did when the value is a nested block; keep the
+                // key's position, which is where a reader looks.
+                self.spans.entry(p.clone()).or_insert(pos);
+                Some(p)
+            }
+            Some(Frame::Seq { next }) => {
+                let mut p = self.path.clone();
+                p.push(PathSegment::Index(*next));
+                *next += 1;
+                self.spans.entry(p.clone()).or_insert(pos);
+                Some(p)
+            }
+            None => Some(Vec::new()),
+        }
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        match ev {
+            Event::Scalar(text, _, _, _) => {
+                self.enter_node(mark, Some(&text));
+            }
+            Event::Alias(_) => {
+                self.enter_node(mark, None);
+            }
+            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
+                let is_map = matches!(ev, Event::MappingStart(..));
+                let p = self.enter_node(mark, None).unwrap_or_default();
+                if anchor > 0 {
+                    self.anchors.insert(anchor, p.clone());
+                }
+                self.path = p;
+                self.stack.push(if is_map {
+                    Frame::Map { key: None }
+                } else {
+                    Frame::Seq { next: 0 }
+                });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.stack.pop();
+                self.path.pop();
+            }
+            _ => {}
+        }
+    }
+}
+
+impl SpanIndex {
+    pub fn build(text: &str) -> SpanIndex {
+        let mut b = Builder {
+            stack: Vec::new(),
+            path: Vec::new(),
+            spans: HashMap::new(),
+            anchors: HashMap::new(),
+        };
+        let mut parser = Parser::new_from_str(text);
+        // A syntax error was already reported by the value parse; keep what was indexed.
+        let _ = parser.load(&mut b, false);
+        SpanIndex { spans: b.spans }
+    }
+
+    /// The line and column of the deepest indexed node on `path` (1-based).
+    pub fn locate(&self, path: &[PathSegment]) -> (usize, usize) {
+        for n in (0..=path.len()).rev() {
+            if let Some(pos) = self.spans.get(&path[..n]) {
+                return *pos;
+            }
+        }
+        (1, 1)
+    }
+}

@@ -1,0 +1,572 @@
+//! The scenario: one file that describes topology, workload and targets (SPEC.md, "Scenario
+//! files"). These are the serde types; [`crate::load`] turns YAML text into them with located
+//! errors, and [`Scenario::validate`] checks what serde cannot (references, ranges).
+
+use crate::distribution::Distribution;
+use crate::slo::Slo;
+use crate::units::{Duration, Rate};
+use indexmap::IndexMap;
+use serde::{de, Deserialize, Deserializer, Serialize};
+
+/// A whole scenario file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    pub horizon: Duration,
+    #[serde(default)]
+    pub warmup: Duration,
+    #[serde(default = "one")]
+    pub replications: u32,
+    pub services: IndexMap<String, Service>,
+    pub workload: Workload,
+    #[serde(default)]
+    pub slos: Vec<Slo>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn one() -> u32 {
+    1
+}
+
+/// One service: replicas, each with `concurrency` servers and its own FIFO queue (or one shared
+/// queue, see [`Balancing`]).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    #[serde(default)]
+    pub replicas: Replicas,
+    #[serde(default = "one")]
+    pub concurrency: u32,
+    pub service_time: Distribution,
+    #[serde(default)]
+    pub balancing: Balancing,
+}
+
+/// A fixed replica count, or a range an autoscaler moves within (starting at `min`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Replicas {
+    Fixed(u32),
+    Range { min: u32, max: u32 },
+}
+
+impl Default for Replicas {
+    fn default() -> Self {
+        Replicas::Fixed(1)
+    }
+}
+
+impl Replicas {
+    /// The count a run starts with.
+    pub fn initial(self) -> u32 {
+        match self {
+            Replicas::Fixed(n) => n,
+            Replicas::Range { min, .. } => min,
+        }
+    }
+    pub fn max(self) -> u32 {
+        match self {
+            Replicas::Fixed(n) => n,
+            Replicas::Range { max, .. } => max,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Replicas {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Replicas;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a replica count such as 3, or a range {min: 2, max: 10}")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Replicas, E> {
+                u32::try_from(v)
+                    .map(Replicas::Fixed)
+                    .map_err(|_| E::custom("replica count out of range"))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Replicas, E> {
+                Err(E::custom(format!("replicas cannot be negative, found {v}")))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Replicas, A::Error> {
+                let (mut min, mut max) = (None, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "min" => min = Some(map.next_value::<u32>()?),
+                        "max" => max = Some(map.next_value::<u32>()?),
+                        other => {
+                            return Err(de::Error::unknown_field(other, &["min", "max"]));
+                        }
+                    }
+                }
+                let min = min.ok_or_else(|| de::Error::missing_field("min"))?;
+                let max = max.ok_or_else(|| de::Error::missing_field("max"))?;
+                Ok(Replicas::Range { min, max })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// How a request reaches a replica (SPEC.md): per-replica FIFO queues chosen at random
+/// (kube-proxy iptables), round robin, least outstanding requests (Envoy), or one queue
+/// shared by every replica (Kafka consumers, Ray workers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Balancing {
+    #[default]
+    Random,
+    RoundRobin,
+    LeastRequest,
+    Shared,
+}
+
+/// Arrivals and the journeys they start.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    pub arrivals: Arrivals,
+    pub journeys: Vec<Journey>,
+}
+
+/// The arrival process of new journeys.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Arrivals {
+    Poisson {
+        rate: Rate,
+    },
+    /// Evenly spaced arrivals.
+    Constant {
+        rate: Rate,
+    },
+    /// A Poisson process whose rate follows points in time: held until the next point
+    /// (`interpolate: step`) or ramped linearly to it (`linear`); `repeat` makes it periodic
+    /// (a diurnal day).
+    Profile {
+        points: Vec<ProfilePoint>,
+        #[serde(default)]
+        interpolate: Interpolation,
+        #[serde(default)]
+        repeat: Option<Duration>,
+    },
+    /// Arrival times from a CSV file (one timestamp per row, seconds or a duration).
+    Trace {
+        file: String,
+        #[serde(skip)]
+        times: Vec<Duration>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePoint {
+    pub at: Duration,
+    pub rate: Rate,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Interpolation {
+    #[default]
+    Step,
+    Linear,
+}
+
+impl Arrivals {
+    /// The arrival rate at time `t`, in events per second.
+    pub fn rate_at(&self, t: Duration) -> f64 {
+        match self {
+            Arrivals::Poisson { rate } | Arrivals::Constant { rate } => rate.per_sec(),
+            Arrivals::Profile {
+                points,
+                interpolate,
+                repeat,
+            } => {
+                let t = match repeat {
+                    Some(p) if p.0 > 0 => Duration(t.0 % p.0),
+                    _ => t,
+                };
+                profile_rate(points, *interpolate, t)
+            }
+            Arrivals::Trace { .. } => 0.0,
+        }
+    }
+
+    /// The highest rate the process ever reaches (the thinning bound).
+    pub fn peak_rate(&self) -> f64 {
+        match self {
+            Arrivals::Poisson { rate } | Arrivals::Constant { rate } => rate.per_sec(),
+            Arrivals::Profile { points, .. } => {
+                points.iter().map(|p| p.rate.per_sec()).fold(0.0, f64::max)
+            }
+            Arrivals::Trace { times, .. } => {
+                if times.len() < 2 {
+                    return 0.0;
+                }
+                let span = times[times.len() - 1].as_secs_f64() - times[0].as_secs_f64();
+                times.len() as f64 / span.max(1e-9)
+            }
+        }
+    }
+
+    /// The mean rate over `[0, horizon)` (for analytic estimates and cost projections).
+    pub fn mean_rate(&self, horizon: Duration) -> f64 {
+        match self {
+            Arrivals::Trace { times, .. } => {
+                times.iter().filter(|t| **t < horizon).count() as f64 / horizon.as_secs_f64()
+            }
+            Arrivals::Profile { .. } => {
+                let n = 10_000u64;
+                let step = horizon.0 / n;
+                (0..n)
+                    .map(|i| self.rate_at(Duration(i * step + step / 2)))
+                    .sum::<f64>()
+                    / n as f64
+            }
+            _ => self.peak_rate(),
+        }
+    }
+}
+
+fn profile_rate(points: &[ProfilePoint], how: Interpolation, t: Duration) -> f64 {
+    // Points are sorted (validated); before the first point the first rate holds.
+    let i = points.partition_point(|p| p.at <= t);
+    if i == 0 {
+        return points.first().map_or(0.0, |p| p.rate.per_sec());
+    }
+    let a = points[i - 1];
+    match (how, points.get(i)) {
+        (Interpolation::Linear, Some(b)) => {
+            let f = (t.0 - a.at.0) as f64 / (b.at.0 - a.at.0) as f64;
+            a.rate.per_sec() + f * (b.rate.per_sec() - a.rate.per_sec())
+        }
+        _ => a.rate.per_sec(),
+    }
+}
+
+/// A user journey: steps visited in order. Its latency is the whole sojourn.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Journey {
+    pub name: String,
+    #[serde(default = "one_f64")]
+    pub weight: f64,
+    pub steps: Vec<Step>,
+}
+
+fn one_f64() -> f64 {
+    1.0
+}
+
+/// One visit to a service.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub service: String,
+    /// How the step is called over HTTP by `twin load`, `twin emulate` and `twin drill`.
+    #[serde(default)]
+    pub http: Option<HttpCall>,
+}
+
+/// An HTTP call (core keys of SPEC.md).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCall {
+    #[serde(default = "get")]
+    pub method: String,
+    pub path: String,
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Header values may name secrets as `${ENV_VAR}`; they are substituted at request time only.
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// Statuses that count as success; empty means any 2xx.
+    #[serde(default)]
+    pub expect: Vec<u16>,
+}
+
+fn get() -> String {
+    "GET".into()
+}
+
+/// A problem found after parsing, with the path of the offending value in the YAML tree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub path: Vec<PathSegment>,
+    pub message: String,
+    pub severity: Severity,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A step in a path into the YAML tree: a mapping key or a sequence index.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PathSegment {
+    Key(String),
+    Index(usize),
+}
+
+/// Builds a path from `"workload.journeys"`-style keys and indices.
+#[macro_export]
+macro_rules! path {
+    ($($seg:expr),* $(,)?) => { vec![$($crate::scenario::PathSegment::from($seg)),*] };
+}
+
+impl From<&str> for PathSegment {
+    fn from(s: &str) -> Self {
+        PathSegment::Key(s.to_string())
+    }
+}
+impl From<&String> for PathSegment {
+    fn from(s: &String) -> Self {
+        PathSegment::Key(s.clone())
+    }
+}
+impl From<usize> for PathSegment {
+    fn from(i: usize) -> Self {
+        PathSegment::Index(i)
+    }
+}
+
+impl Scenario {
+    /// Checks what the types cannot: references between sections, ranges, stability. Errors make
+    /// the scenario unusable; warnings (an unstable queue) are allowed.
+    pub fn validate(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let mut err = |path: Vec<PathSegment>, message: String| {
+            out.push(Finding {
+                path,
+                message,
+                severity: Severity::Error,
+            })
+        };
+        if self.horizon.0 == 0 {
+            err(path!["horizon"], "horizon must be greater than zero".into());
+        }
+        if self.warmup >= self.horizon && self.horizon.0 > 0 {
+            err(
+                path!["warmup"],
+                format!(
+                    "warmup ({}) must be shorter than the horizon ({})",
+                    self.warmup, self.horizon
+                ),
+            );
+        }
+        if self.replications == 0 {
+            err(path!["replications"], "replications must be at least 1".into());
+        }
+        if self.services.is_empty() {
+            err(path!["services"], "at least one service is needed".into());
+        }
+        for (name, s) in &self.services {
+            if s.concurrency == 0 {
+                err(
+                    path!["services", name, "concurrency"],
+                    "concurrency must be at least 1".into(),
+                );
+            }
+            match s.replicas {
+                Replicas::Fixed(0) => err(
+                    path!["services", name, "replicas"],
+                    "replicas must be at least 1".into(),
+                ),
+                Replicas::Range { min, max } if min == 0 || min > max => err(
+                    path!["services", name, "replicas"],
+                    format!("replicas range needs 1 <= min <= max, found min {min}, max {max}"),
+                ),
+                _ => {}
+            }
+            if let Err(e) = s.service_time.check() {
+                err(path!["services", name, "service_time"], e);
+            }
+        }
+        let arrivals = path!["workload", "arrivals"];
+        match &self.workload.arrivals {
+            Arrivals::Poisson { rate } | Arrivals::Constant { rate } => {
+                if rate.per_sec() <= 0.0 {
+                    err(arrivals, "the arrival rate must be greater than zero".into());
+                }
+            }
+            Arrivals::Profile { points, repeat, .. } => {
+                if points.is_empty() {
+                    err(arrivals, "a profile needs at least one point".into());
+                } else if points.windows(2).any(|w| w[0].at >= w[1].at) {
+                    err(arrivals, "profile points must be in increasing `at` order".into());
+                } else if points.iter().all(|p| p.rate.per_sec() <= 0.0) {
+                    err(arrivals, "a profile needs a point with a positive rate".into());
+                }
+                if let Some(r) = repeat {
+                    if r.0 == 0 {
+                        err(path!["workload", "arrivals", "profile", "repeat"], "repeat must be > 0".into());
+                    }
+                }
+            }
+            Arrivals::Trace { times, file } => {
+                if times.is_empty() {
+                    err(arrivals, format!("the trace `{file}` has no arrival times"));
+                } else if times.windows(2).any(|w| w[0] > w[1]) {
+                    err(arrivals, format!("the trace `{file}` is not sorted by time"));
+                }
+            }
+        }
+        if self.workload.journeys.is_empty() {
+            err(path!["workload", "journeys"], "at least one journey is needed".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (j, journey) in self.workload.journeys.iter().enumerate() {
+            if !seen.insert(journey.name.as_str()) {
+                err(
+                    path!["workload", "journeys", j, "name"],
+                    format!("journey `{}` is defined twice", journey.name),
+                );
+            }
+            if !(journey.weight.is_finite() && journey.weight > 0.0) {
+                err(
+                    path!["workload", "journeys", j, "weight"],
+                    format!("weight must be greater than zero, found {}", journey.weight),
+                );
+            }
+            if journey.steps.is_empty() {
+                err(
+                    path!["workload", "journeys", j, "steps"],
+                    "a journey needs at least one step".into(),
+                );
+            }
+            for (k, step) in journey.steps.iter().enumerate() {
+                if !self.services.contains_key(&step.service) {
+                    let known: Vec<&str> = self.services.keys().map(String::as_str).collect();
+                    err(
+                        path!["workload", "journeys", j, "steps", k, "service"],
+                        format!(
+                            "journey `{}` names the service `{}`, which is not defined; expected one of: {}",
+                            journey.name,
+                            step.service,
+                            known.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        for (i, slo) in self.slos.iter().enumerate() {
+            if let Some(j) = slo.journey() {
+                if !self.workload.journeys.iter().any(|x| x.name == j) {
+                    err(
+                        path!["slos", i],
+                        format!("SLO `{}` names the journey `{j}`, which is not defined", slo.text),
+                    );
+                }
+            }
+        }
+        if out.is_empty() {
+            out.extend(self.stability_warnings());
+        }
+        out
+    }
+
+    /// Services whose offered load reaches their capacity (utilisation >= 1 at peak): allowed,
+    /// since overload is a thing worth simulating, but worth a warning.
+    fn stability_warnings(&self) -> Vec<Finding> {
+        let total_weight: f64 = self.workload.journeys.iter().map(|j| j.weight).sum();
+        let rate = self.workload.arrivals.peak_rate();
+        let mut visits: IndexMap<&str, f64> = IndexMap::new();
+        for j in &self.workload.journeys {
+            for s in &j.steps {
+                *visits.entry(s.service.as_str()).or_default() += j.weight / total_weight;
+            }
+        }
+        let mut out = Vec::new();
+        for (name, v) in visits {
+            let s = &self.services[name];
+            let servers = f64::from(s.replicas.max() * s.concurrency);
+            let rho = rate * v * s.service_time.sampler().mean() / servers;
+            if rho >= 1.0 {
+                out.push(Finding {
+                    path: path!["services", name],
+                    message: format!(
+                        "service `{name}` is offered {:.0}% of its capacity at peak: its queue grows without bound",
+                        rho * 100.0
+                    ),
+                    severity: Severity::Warning,
+                });
+            }
+        }
+        out
+    }
+
+    /// Every external file the scenario refers to (empirical distributions, traces), with the
+    /// slot to fill from it: the caller reads files, this crate does not.
+    pub fn external_files_mut(&mut self) -> Vec<ExternalFile<'_>> {
+        let mut out = Vec::new();
+        for (name, s) in self.services.iter_mut() {
+            if let Some((file, values)) = s.service_time.file_mut() {
+                out.push(ExternalFile {
+                    path: path!["services", name, "service_time"],
+                    file: file.to_string(),
+                    slot: FileSlot::Durations(values),
+                });
+            }
+        }
+        if let Arrivals::Trace { file, times } = &mut self.workload.arrivals {
+            out.push(ExternalFile {
+                path: path!["workload", "arrivals"],
+                file: file.clone(),
+                slot: FileSlot::Timestamps(times),
+            });
+        }
+        out
+    }
+}
+
+/// A file named in a scenario, and where its parsed contents go.
+pub struct ExternalFile<'a> {
+    pub path: Vec<PathSegment>,
+    pub file: String,
+    pub slot: FileSlot<'a>,
+}
+
+pub enum FileSlot<'a> {
+    /// Sample values of an empirical duration distribution, in seconds.
+    Durations(&'a mut Vec<f64>),
+    /// Arrival timestamps of a trace.
+    Timestamps(&'a mut Vec<Duration>),
+}
+
+impl FileSlot<'_> {
+    /// Fills the slot from CSV text: the first column of every row, a header row allowed.
+    pub fn fill_from_csv(&mut self, text: &str) -> Result<(), (usize, String)> {
+        use crate::distribution::Quantity;
+        for (i, line) in text.lines().enumerate() {
+            let cell = line.split(',').next().unwrap_or("").trim();
+            if cell.is_empty() || cell.starts_with('#') {
+                continue;
+            }
+            let parsed = Duration::parse_sample(cell);
+            let v = match parsed {
+                Ok(v) => v,
+                // A header row is allowed as the first row.
+                Err(_) if i == 0 && cell.chars().any(|c| c.is_ascii_alphabetic()) => continue,
+                Err(e) => return Err((i + 1, e)),
+            };
+            match self {
+                FileSlot::Durations(values) => values.push(v),
+                // Trace timestamps: bare numbers are seconds since the start.
+                FileSlot::Timestamps(times) => times.push(match cell.parse::<f64>() {
+                    Ok(s) => Duration::from_secs_f64(s),
+                    Err(_) => Duration::from_secs_f64(v),
+                }),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,223 @@
+//! Service-level objectives as scenario files write them (`p95(submit) < 300ms`,
+//! `error_rate(submit) < 0.1%`, `rto < 30s`, `availability > 99.9%`, `monthly_cost < $9600`),
+//! and their verdict against a [`RunSummary`].
+
+use crate::summary::{RunSummary, SloVerdict};
+use crate::units::{Duration, Fraction};
+use serde::{de, Deserialize, Deserializer};
+use std::fmt;
+
+/// What an SLO measures.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SloMetric {
+    /// A latency percentile of a journey (50, 90, 95, 99, 99.9 ...).
+    Percentile(f64),
+    Mean,
+    Max,
+    ErrorRate,
+    /// Fraction of successful requests over the horizon (all journeys, or one).
+    Availability,
+    Rto,
+    Rpo,
+    MonthlyCost,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comparison {
+    Below,
+    AtMost,
+    Above,
+    AtLeast,
+}
+
+/// One objective. `bound` is in the metric's summary unit: milliseconds for latencies, a
+/// fraction for rates, seconds for RTO/RPO, US dollars for cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Slo {
+    pub text: String,
+    pub metric: SloMetric,
+    journey: Option<String>,
+    pub comparison: Comparison,
+    pub bound: f64,
+}
+
+impl Slo {
+    pub fn journey(&self) -> Option<&str> {
+        self.journey.as_deref()
+    }
+
+    pub fn parse(text: &str) -> Result<Slo, String> {
+        let t = text.trim();
+        let expected = "expected `p95(JOURNEY) < 300ms`, `mean(JOURNEY) < 200ms`, \
+             `error_rate(JOURNEY) < 0.1%`, `availability > 99.9%`, `rto < 30s`, `rpo < 15m` or \
+             `monthly_cost < $9600`";
+        let (lhs, comparison, rhs) = ["<=", ">=", "<", ">"]
+            .iter()
+            .find_map(|op| {
+                t.split_once(op).map(|(l, r)| {
+                    let c = match *op {
+                        "<" => Comparison::Below,
+                        "<=" => Comparison::AtMost,
+                        ">" => Comparison::Above,
+                        _ => Comparison::AtLeast,
+                    };
+                    (l.trim(), c, r.trim())
+                })
+            })
+            .ok_or_else(|| format!("`{t}` has no comparison: {expected}"))?;
+        let (name, journey) = match lhs.split_once('(') {
+            Some((n, rest)) => {
+                let j = rest
+                    .strip_suffix(')')
+                    .ok_or_else(|| format!("`{lhs}` is missing its closing `)`: {expected}"))?
+                    .trim();
+                if j.is_empty() {
+                    return Err(format!("`{lhs}` names no journey: {expected}"));
+                }
+                (n.trim(), Some(j.to_string()))
+            }
+            None => (lhs, None),
+        };
+        let metric = match name {
+            "mean" => SloMetric::Mean,
+            "max" => SloMetric::Max,
+            "error_rate" => SloMetric::ErrorRate,
+            "availability" => SloMetric::Availability,
+            "rto" => SloMetric::Rto,
+            "rpo" => SloMetric::Rpo,
+            "monthly_cost" => SloMetric::MonthlyCost,
+            p if p.starts_with('p') => {
+                let q: f64 = p[1..]
+                    .parse()
+                    .map_err(|_| format!("unknown metric `{p}`: {expected}"))?;
+                if !(0.0 < q && q < 100.0) {
+                    return Err(format!("percentile `{p}` must lie between p0 and p100"));
+                }
+                SloMetric::Percentile(q)
+            }
+            other => return Err(format!("unknown metric `{other}`: {expected}")),
+        };
+        let needs_journey = matches!(
+            metric,
+            SloMetric::Percentile(_) | SloMetric::Mean | SloMetric::Max | SloMetric::ErrorRate
+        );
+        if needs_journey && journey.is_none() {
+            return Err(format!("`{name}` needs a journey, e.g. `{name}(checkout)`"));
+        }
+        if !needs_journey && metric != SloMetric::Availability && journey.is_some() {
+            return Err(format!("`{name}` takes no journey"));
+        }
+        let bound = match metric {
+            SloMetric::Percentile(_) | SloMetric::Mean | SloMetric::Max => {
+                Duration::parse(rhs)?.as_millis_f64()
+            }
+            SloMetric::Rto | SloMetric::Rpo => Duration::parse(rhs)?.as_secs_f64(),
+            SloMetric::ErrorRate | SloMetric::Availability => Fraction::parse(rhs)?.0,
+            SloMetric::MonthlyCost => rhs
+                .trim_start_matches('$')
+                .replace(',', "")
+                .parse::<f64>()
+                .map_err(|_| format!("expected a dollar amount such as `$9600`, found `{rhs}`"))?,
+        };
+        Ok(Slo {
+            text: t.to_string(),
+            metric,
+            journey,
+            comparison,
+            bound,
+        })
+    }
+
+    /// The observed value in the summary, if the run measured it.
+    pub fn observe(&self, s: &RunSummary) -> Option<f64> {
+        let journey = self.journey.as_ref().and_then(|j| s.journeys.get(j));
+        match self.metric {
+            SloMetric::Percentile(q) => journey.map(|j| j.latency_ms.percentile(q)),
+            SloMetric::Mean => journey.map(|j| j.latency_ms.mean),
+            SloMetric::Max => journey.map(|j| j.latency_ms.max),
+            SloMetric::ErrorRate => journey.map(|j| j.error_rate),
+            SloMetric::Availability => match &self.journey {
+                Some(_) => journey.map(|j| 1.0 - j.error_rate),
+                None => {
+                    let (n, e) = s
+                        .journeys
+                        .values()
+                        .fold((0u64, 0u64), |(n, e), j| (n + j.count, e + j.errors));
+                    (n > 0).then(|| 1.0 - e as f64 / n as f64)
+                }
+            },
+            SloMetric::Rto => s.recovery.rto_s,
+            SloMetric::Rpo => s.recovery.rpo_s,
+            SloMetric::MonthlyCost => s.cost.as_ref().map(|c| c.monthly_usd),
+        }
+    }
+
+    /// The verdict: an objective whose value was not measured is not met.
+    pub fn verdict(&self, s: &RunSummary) -> SloVerdict {
+        let observed = self.observe(s);
+        let met = observed.is_some_and(|v| match self.comparison {
+            Comparison::Below => v < self.bound,
+            Comparison::AtMost => v <= self.bound,
+            Comparison::Above => v > self.bound,
+            Comparison::AtLeast => v >= self.bound,
+        });
+        SloVerdict {
+            name: self.text.clone(),
+            observed,
+            bound: self.bound,
+            met,
+        }
+    }
+}
+
+impl fmt::Display for Slo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Slo {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Slo::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_spec_forms() {
+        let s = Slo::parse("p95(submit_requirement) < 300ms").unwrap();
+        assert_eq!(s.metric, SloMetric::Percentile(95.0));
+        assert_eq!(s.journey(), Some("submit_requirement"));
+        assert_eq!(s.bound, 300.0);
+        let e = Slo::parse("error_rate(call) < 0.1%").unwrap();
+        assert_eq!(e.metric, SloMetric::ErrorRate);
+        assert!((e.bound - 0.001).abs() < 1e-15);
+        assert_eq!(Slo::parse("p99.9(x) < 1s").unwrap().bound, 1000.0);
+        assert_eq!(Slo::parse("rto < 30s").unwrap().bound, 30.0);
+        assert_eq!(Slo::parse("monthly_cost < $9,600").unwrap().bound, 9600.0);
+        assert_eq!(
+            Slo::parse("availability > 99.9%").unwrap().comparison,
+            Comparison::Above
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_objectives() {
+        for bad in [
+            "p95(call) 300ms",
+            "p95 < 300ms",
+            "p95(call) < 300",
+            "p100(call) < 1s",
+            "latency(call) < 1s",
+            "error_rate(call) < 150%",
+            "rto(call) < 30s",
+            "p95(call < 1s",
+        ] {
+            assert!(Slo::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! The result of a run, whoever produced it: the simulator's prediction and the harness's
+//! measurement share this type, so a report can set one beside the other without knowing where
+//! either came from. Its JSON form is `summary.json` (SPEC.md, "Outputs"); field names here are
+//! the contract and are never renamed.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    Simulation,
+    Load,
+    Drill,
+    Sweep,
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Simulation => "simulation",
+            RunKind::Load => "load",
+            RunKind::Drill => "drill",
+            RunKind::Sweep => "sweep",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub kind: RunKind,
+    pub scenario: String,
+    pub seed: u64,
+    pub replications: u32,
+    pub horizon_s: f64,
+    /// True when the run was interrupted and this holds only what was measured until then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+    pub journeys: IndexMap<String, JourneySummary>,
+    pub services: IndexMap<String, ServiceSummary>,
+    pub slos: Vec<SloVerdict>,
+    pub cost: Option<CostSummary>,
+    pub recovery: Recovery,
+    /// Warnings about the run (an unstable queue, a truncated trace), for the reader.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    pub engine: EngineStats,
+}
+
+impl RunSummary {
+    /// All SLOs met (the exit status 0 of SPEC.md).
+    pub fn all_slos_met(&self) -> bool {
+        self.slos.iter().all(|s| s.met)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct JourneySummary {
+    pub count: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    pub latency_ms: LatencyStats,
+    pub ci95_ms: LatencyCi,
+}
+
+/// Latency statistics in milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyStats {
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+    /// Further percentiles an SLO asked for, keyed `p99.9`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub other: BTreeMap<String, f64>,
+}
+
+impl LatencyStats {
+    /// The percentiles every summary carries.
+    pub const STANDARD: [f64; 4] = [50.0, 90.0, 95.0, 99.0];
+
+    pub fn key(q: f64) -> String {
+        format!("p{q}")
+    }
+
+    pub fn percentile(&self, q: f64) -> f64 {
+        match q {
+            x if x == 50.0 => self.p50,
+            x if x == 90.0 => self.p90,
+            x if x == 95.0 => self.p95,
+            x if x == 99.0 => self.p99,
+            _ => self.other.get(&Self::key(q)).copied().unwrap_or(f64::NAN),
+        }
+    }
+
+    pub fn set_percentile(&mut self, q: f64, v: f64) {
+        match q {
+            x if x == 50.0 => self.p50 = v,
+            x if x == 90.0 => self.p90 = v,
+            x if x == 95.0 => self.p95 = v,
+            x if x == 99.0 => self.p99 = v,
+            _ => {
+                self.other.insert(Self::key(q), v);
+            }
+        }
+    }
+}
+
+/// 95 % confidence intervals across replications, `[low, high]` in milliseconds; with one
+/// replication both ends are the point estimate.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyCi {
+    pub mean: [f64; 2],
+    pub p95: [f64; 2],
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSummary {
+    pub throughput_rps: f64,
+    /// Busy servers over servers available, averaged over the measured time.
+    pub utilization: f64,
+    pub queue_wait_ms: QueueWait,
+    pub replicas: ReplicaStats,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct QueueWait {
+    pub mean: f64,
+    pub p95: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaStats {
+    pub min: u32,
+    pub max: u32,
+    pub mean: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SloVerdict {
+    pub name: String,
+    /// `null` when the run did not measure it (which counts as not met).
+    pub observed: Option<f64>,
+    pub bound: f64,
+    pub met: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostSummary {
+    pub total_usd: f64,
+    pub monthly_usd: f64,
+    pub by_item: IndexMap<String, f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    pub rto_s: Option<f64>,
+    pub rpo_s: Option<f64>,
+    pub lost_writes: Option<u64>,
+}
+
+/// How the run went as a computation; the only part of a summary allowed to differ between two
+/// runs of the same scenario and seed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EngineStats {
+    pub events: u64,
+    pub wall_s: f64,
+}

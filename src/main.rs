@@ -1,0 +1,58 @@
+//! `twin`: a thin command line over the workspace crates. Each subcommand lives in `cmd/` and
+//! turns its arguments into calls on `models`, `sim`, `harness` and `reports`.
+
+mod cmd;
+mod exit;
+mod scenario_file;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "twin", version, about = "A digital twin of an AI agent platform: simulate, load-test and drill one scenario file")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Predict with the discrete-event simulator (no SCENARIO: the built-in production scenario).
+    Simulate(cmd::simulate::Args),
+    /// Check scenario files; every error names file, line and column.
+    Validate(cmd::validate::Args),
+    /// The Kubernetes HPA algorithm: evaluate test vectors, replay recorded metrics.
+    #[command(subcommand)]
+    Hpa(cmd::hpa::Command),
+    /// Render (again) the HTML report of a finished run.
+    Report(cmd::report::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are not errors; every other usage problem is exit 2 (SPEC.md).
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(exit::USAGE),
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Simulate(a) => cmd::simulate::run(a),
+        Command::Validate(a) => cmd::validate::run(a),
+        Command::Hpa(c) => cmd::hpa::run(c),
+        Command::Report(a) => cmd::report::run(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(e.code)
+        }
+    }
+}
