@@ -26,6 +26,10 @@ enum Command {
     Hpa(cmd::hpa::Command),
     /// Render (again) the HTML report of a finished run.
     Report(cmd::report::Args),
+    /// Drive a deployment with the scenario's workload (goose, open model); prediction beside measurement.
+    Load(cmd::load::Args),
+    /// Serve the scenario's API locally; endpoints queue and take time as the scenario says.
+    Emulate(cmd::emulate::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +51,8 @@ fn main() -> ExitCode {
         Command::Validate(a) => cmd::validate::run(a),
         Command::Hpa(c) => cmd::hpa::run(c),
         Command::Report(a) => cmd::report::run(a),
+        Command::Load(a) => cmd::load::run(a),
+        Command::Emulate(a) => cmd::emulate::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -16,8 +16,6 @@ pub const BUILTIN: &str = include_str!("../scenarios/production-gcp.yaml");
 pub struct Loaded {
     pub scenario: Scenario,
     pub warnings: Vec<Diagnostic>,
-    /// The scenario's own text, for the report and for provenance.
-    pub source_name: String,
 }
 
 /// Loads `path` (or the built-in scenario), applying `--set` overrides.
@@ -41,7 +39,6 @@ pub fn load(path: Option<&Path>, sets: &[String]) -> Result<Loaded, Failure> {
         Ok((scenario, warnings)) => Ok(Loaded {
             scenario,
             warnings,
-            source_name: name,
         }),
         Err(diags) => Err(Failure::usage(render(&diags))),
     }

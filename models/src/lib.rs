@@ -6,8 +6,13 @@
 //! workspace. Files a scenario names (empirical samples, traces) are read by the caller and
 //! handed in through [`scenario::Scenario::external_files_mut`].
 
+pub mod cost;
 pub mod distribution;
+pub mod fidelity;
+pub mod http;
 pub mod load;
+pub mod machines;
+pub mod pricing;
 pub mod queueing;
 pub mod random;
 pub mod scenario;
@@ -15,6 +20,7 @@ pub mod slo;
 pub mod summary;
 pub mod timeline;
 pub mod hpa;
+pub mod cluster_autoscaler;
 pub mod units;
 
 pub use distribution::{Distribution, Sampler};

@@ -157,7 +157,7 @@ pub fn parse_with(
             severity,
         }
     };
-    let mut scenario: Scenario = serde_path_to_error::deserialize(value).map_err(|e| {
+    let mut scenario: Scenario = serde_path_to_error::deserialize(to_json(value)).map_err(|e| {
         let mut path = tree_path(e.path());
         let inner = e.into_inner().to_string();
         // An unknown key is best pointed at where the key itself stands.
@@ -187,6 +187,52 @@ pub fn parse_with(
         return Err(diags);
     }
     Ok((scenario, diags))
+}
+
+/// The typed parse goes through JSON's value tree, whose deserializer reads externally tagged
+/// enums from one-key maps (`{exponential: {mean: 1s}}`), as scenario files write them. YAML
+/// tags (`!exponential {mean: 1s}`) become the same one-key maps; non-string keys become strings.
+pub fn to_json(v: Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::Null => J::Null,
+        Value::Bool(b) => J::Bool(b),
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                J::from(u)
+            } else if let Some(i) = n.as_i64() {
+                J::from(i)
+            } else {
+                n.as_f64()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(J::Null, J::Number)
+            }
+        }
+        Value::String(s) => J::String(s),
+        Value::Sequence(seq) => J::Array(seq.into_iter().map(to_json).collect()),
+        Value::Mapping(m) => J::Object(
+            m.into_iter()
+                .map(|(k, v)| (key_string(k), to_json(v)))
+                .collect(),
+        ),
+        Value::Tagged(t) => {
+            let tag = t.tag.to_string();
+            let name = tag.trim_start_matches('!').to_string();
+            let mut obj = serde_json::Map::new();
+            obj.insert(name, to_json(t.value));
+            J::Object(obj)
+        }
+    }
+}
+
+fn key_string(k: Value) -> String {
+    match k {
+        Value::String(s) => s,
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".into(),
+        other => serde_yaml_ng::to_string(&other).unwrap_or_default().trim().to_string(),
+    }
 }
 
 fn strip_location(msg: &str) -> String {

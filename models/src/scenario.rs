@@ -275,26 +275,8 @@ pub struct Step {
     pub http: Option<HttpCall>,
 }
 
-/// An HTTP call (core keys of SPEC.md).
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpCall {
-    #[serde(default = "get")]
-    pub method: String,
-    pub path: String,
-    #[serde(default)]
-    pub body: Option<String>,
-    /// Header values may name secrets as `${ENV_VAR}`; they are substituted at request time only.
-    #[serde(default)]
-    pub headers: IndexMap<String, String>,
-    /// Statuses that count as success; empty means any 2xx.
-    #[serde(default)]
-    pub expect: Vec<u16>,
-}
-
-fn get() -> String {
-    "GET".into()
-}
+/// How a step is called over HTTP: defined in [`crate::http`], re-exported here.
+pub use crate::http::HttpCall;
 
 /// A problem found after parsing, with the path of the offending value in the YAML tree.
 #[derive(Clone, Debug, PartialEq)]
@@ -443,7 +425,17 @@ impl Scenario {
                     "a journey needs at least one step".into(),
                 );
             }
+            let mut captured: Vec<String> = Vec::new();
             for (k, step) in journey.steps.iter().enumerate() {
+                if let Some(call) = &step.http {
+                    // Templates may use what earlier steps captured (crate::http).
+                    for (sub, message) in call.compile(&captured).err().unwrap_or_default() {
+                        let mut p = path!["workload", "journeys", j, "steps", k, "http"];
+                        p.extend(sub.iter().map(PathSegment::from));
+                        err(p, message);
+                    }
+                    captured.extend(call.capture.keys().cloned());
+                }
                 if !self.services.contains_key(&step.service) {
                     let known: Vec<&str> = self.services.keys().map(String::as_str).collect();
                     err(

@@ -46,6 +46,10 @@ pub struct RunSummary {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     pub engine: EngineStats,
+    /// Prediction beside measurement (load runs): per journey, predicted and measured
+    /// percentiles and error rate with the relative error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fidelity: Option<crate::fidelity::Fidelity>,
 }
 
 impl RunSummary {

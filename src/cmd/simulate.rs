@@ -1,6 +1,10 @@
-//! `twin simulate`: runs the discrete-event simulator on a scenario.
+//! `twin simulate`: runs the discrete-event simulator on a scenario, prints a short table and
+//! writes the run folder.
 
-use crate::exit::Failure;
+use crate::exit::{self, Failure};
+use crate::scenario_file;
+use models::summary::RunSummary;
+use models::Duration;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -20,8 +24,87 @@ pub struct Args {
     /// Output folder (default `reports/out/<scenario>-simulation/`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Print the summary only; write no folder.
+    #[arg(long)]
+    pub no_write: bool,
 }
 
-pub fn run(_a: Args) -> Result<u8, Failure> {
-    Err(Failure::usage("simulate is being built"))
+pub fn run(a: Args) -> Result<u8, Failure> {
+    let mut sets = a.sets.clone();
+    if let Some(s) = a.seed {
+        sets.push(format!("seed={s}"));
+    }
+    if let Some(r) = a.replications {
+        sets.push(format!("replications={r}"));
+    }
+    if let Some(h) = &a.horizon {
+        Duration::parse(h).map_err(|e| Failure::usage(format!("--horizon: {e}")))?;
+        sets.push(format!("horizon={h}"));
+    }
+    let loaded = scenario_file::load(a.scenario.as_deref(), &sets)?;
+    for w in &loaded.warnings {
+        eprintln!("{w}");
+    }
+    let scenario = loaded.scenario;
+    let mut out = sim::simulate(&scenario, &sim::Options::default());
+    out.summary.warnings = loaded.warnings.iter().map(|w| w.message.clone()).collect();
+    print_table(&out.summary);
+    if !a.no_write {
+        let dir = a
+            .out
+            .unwrap_or_else(|| PathBuf::from(format!("reports/out/{}-simulation", scenario.name)));
+        reports::write_run(&dir, &out.summary, &out.timeline)
+            .map_err(|e| Failure::run(format!("{}: cannot write the report: {e}", dir.display())))?;
+        println!("wrote {}", dir.join("report.html").display());
+    }
+    Ok(exit::from_verdicts(out.summary.all_slos_met()))
+}
+
+/// Journeys with their percentiles and errors, SLO verdicts, the busiest services.
+pub fn print_table(s: &RunSummary) {
+    println!(
+        "{} ({}, seed {}, {} replication(s), {:.0} s simulated, {} events in {:.2} s)",
+        s.scenario,
+        s.kind.as_str(),
+        s.seed,
+        s.replications,
+        s.horizon_s,
+        s.engine.events,
+        s.engine.wall_s
+    );
+    println!(
+        "\n{:<28} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "journey", "count", "p50 ms", "p95 ms", "p99 ms", "mean ms", "errors"
+    );
+    for (name, j) in &s.journeys {
+        println!(
+            "{:<28} {:>10} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>8.3}%",
+            name,
+            j.count,
+            j.latency_ms.p50,
+            j.latency_ms.p95,
+            j.latency_ms.p99,
+            j.latency_ms.mean,
+            j.error_rate * 100.0
+        );
+    }
+    let mut busiest: Vec<_> = s.services.iter().collect();
+    busiest.sort_by(|a, b| b.1.utilization.total_cmp(&a.1.utilization));
+    println!("\n{:<28} {:>11} {:>9} {:>13}", "busiest services", "utilisation", "rps", "queue p95 ms");
+    for (name, v) in busiest.iter().take(5) {
+        println!(
+            "{:<28} {:>10.1}% {:>9.1} {:>13.1}",
+            name,
+            v.utilization * 100.0,
+            v.throughput_rps,
+            v.queue_wait_ms.p95
+        );
+    }
+    if !s.slos.is_empty() {
+        println!();
+        for v in &s.slos {
+            let observed = v.observed.map_or("not measured".to_string(), |o| format!("{o:.4}"));
+            println!("{} {:<40} observed {}", if v.met { "MET   " } else { "MISSED" }, v.name, observed);
+        }
+    }
 }

@@ -1,0 +1,294 @@
+//! One journey over HTTP, through a goose user: templates filled with captured and built-in
+//! values and secrets from the environment (at request time, never stored or logged), each
+//! step's request sent and its whole body read, the status checked, values captured from the
+//! JSON response, polling repeated until done, and every outcome classified and recorded.
+
+use crate::measure::{ErrorKind, Outcome, Recorder};
+use crate::schedule::{Arrival, Shard};
+use goose::prelude::{GooseMethod, GooseRequest, GooseUser};
+use models::http::{scalar_text, select, CompiledCall, HttpCall};
+use models::Scenario;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Default timeout of one request when the step names none.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A step ready to call.
+#[derive(Clone, Debug)]
+pub struct StepPlan {
+    /// `journey/k service`, the step's name in outputs.
+    pub name: String,
+    pub service: String,
+    pub call: CompiledCall,
+    pub spec: HttpCall,
+}
+
+/// A journey ready to drive: its HTTP steps in order (steps with no `http:` are internal to
+/// the model and not called).
+#[derive(Clone, Debug)]
+pub struct JourneyPlan {
+    pub name: String,
+    pub steps: Vec<StepPlan>,
+}
+
+/// The step name used in outputs.
+pub fn step_name(journey: &str, index: usize, service: &str) -> String {
+    format!("{journey}/{index} {service}")
+}
+
+/// Compiles every journey's HTTP steps. The scenario was validated, so templates parse; an
+/// error here names the step anyway.
+pub fn plan(scenario: &Scenario) -> Result<Vec<JourneyPlan>, String> {
+    let mut out = Vec::new();
+    for j in &scenario.workload.journeys {
+        let mut known: Vec<String> = Vec::new();
+        let mut steps = Vec::new();
+        for (k, s) in j.steps.iter().enumerate() {
+            let Some(call) = &s.http else { continue };
+            let compiled = call.compile(&known).map_err(|problems| {
+                let text: Vec<String> = problems.into_iter().map(|(_, m)| m).collect();
+                format!("journey `{}` step {k}: {}", j.name, text.join("; "))
+            })?;
+            known.extend(call.capture.keys().cloned());
+            steps.push(StepPlan {
+                name: step_name(&j.name, k, &s.service),
+                service: s.service.clone(),
+                call: compiled,
+                spec: call.clone(),
+            });
+        }
+        out.push(JourneyPlan {
+            name: j.name.clone(),
+            steps,
+        });
+    }
+    Ok(out)
+}
+
+/// The environment variables the plan's headers name, with where (for a located error).
+pub fn env_vars(scenario: &Scenario) -> Vec<(String, (usize, usize, String))> {
+    let mut out = Vec::new();
+    for (j, journey) in scenario.workload.journeys.iter().enumerate() {
+        for (k, s) in journey.steps.iter().enumerate() {
+            let Some(call) = &s.http else { continue };
+            for (h, value) in &call.headers {
+                if let Ok(t) = models::http::Template::parse(value, models::http::Place::Header) {
+                    for v in t.env_vars() {
+                        out.push((v.to_string(), (j, k, h.clone())));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What every journey of a run shares.
+#[derive(Clone, Debug)]
+pub struct RunContext {
+    /// Start of the run in Unix seconds: the first part of every `{key}`.
+    pub run_id: u64,
+    pub shard: Shard,
+}
+
+impl RunContext {
+    /// A key unique across shards and runs, sorting in arrival order within a run.
+    pub fn key(&self, seq: u64) -> String {
+        format!("{}-{:03}-{:010}", self.run_id, self.shard.index, seq)
+    }
+}
+
+fn goose_method(m: &str) -> GooseMethod {
+    match m {
+        "POST" => GooseMethod::Post,
+        "PUT" => GooseMethod::Put,
+        "PATCH" => GooseMethod::Patch,
+        "DELETE" => GooseMethod::Delete,
+        "HEAD" => GooseMethod::Head,
+        _ => GooseMethod::Get,
+    }
+}
+
+/// What one request returned.
+struct Response {
+    status: u16,
+    body: Vec<u8>,
+    ttfb: Duration,
+}
+
+fn failed(kind: ErrorKind, status: Option<u16>) -> Outcome {
+    Outcome::Failed { kind, status }
+}
+
+/// Sends one request of a step and reads its whole body.
+async fn send(
+    user: &mut GooseUser,
+    step: &StepPlan,
+    vars: &HashMap<String, String>,
+    rec: &Recorder,
+) -> Result<Response, Outcome> {
+    let var = |name: &str| vars.get(name).cloned();
+    let env = |name: &str| std::env::var(name).ok();
+    let other = |_| failed(ErrorKind::Other, None);
+    let path = step.call.path.render(var, env).map_err(other)?;
+    let method = goose_method(&step.call.method);
+    let mut rb = user
+        .get_request_builder(&method, &path)
+        .map_err(|_| failed(ErrorKind::Other, None))?
+        .timeout(
+            step.spec
+                .timeout
+                .map_or(DEFAULT_TIMEOUT, |t| Duration::from_nanos(t.0)),
+        );
+    let mut has_content_type = false;
+    for (name, value) in &step.call.headers {
+        // Secrets are substituted here and handed to the request only.
+        let value = value.render(var, env).map_err(other)?;
+        has_content_type |= name.eq_ignore_ascii_case("content-type");
+        rb = rb.header(name.as_str(), value);
+    }
+    if let Some(body) = &step.call.body {
+        let body = body.render(var, env).map_err(other)?;
+        let t = body.trim_start();
+        if !has_content_type && (t.starts_with('{') || t.starts_with('[')) {
+            rb = rb.header("content-type", "application/json");
+        }
+        rb = rb.body(body);
+    }
+    let request = GooseRequest::builder()
+        .set_request_builder(rb)
+        .name(step.name.as_str())
+        .build();
+    rec.request_sent();
+    let sent = Instant::now();
+    let answer = user
+        .request(request)
+        .await
+        .map_err(|_| failed(ErrorKind::Other, None))?;
+    let ttfb = sent.elapsed();
+    let response = answer.response.map_err(|e| {
+        failed(
+            if e.is_timeout() {
+                ErrorKind::Timeout
+            } else {
+                ErrorKind::Connection
+            },
+            None,
+        )
+    })?;
+    let status = response.status().as_u16();
+    let body = response.bytes().await.map_err(|e| {
+        failed(
+            if e.is_timeout() {
+                ErrorKind::Timeout
+            } else {
+                ErrorKind::Connection
+            },
+            None,
+        )
+    })?;
+    Ok(Response {
+        status,
+        body: body.to_vec(),
+        ttfb,
+    })
+}
+
+/// Runs one step (with its polling); on success, its captures are added to `vars`.
+async fn run_step(
+    user: &mut GooseUser,
+    step: &StepPlan,
+    vars: &mut HashMap<String, String>,
+    rec: &Recorder,
+) -> (Option<Duration>, Outcome) {
+    let poll_deadline = step
+        .spec
+        .poll
+        .as_ref()
+        .map(|p| (Instant::now() + Duration::from_nanos(p.timeout.0), p));
+    loop {
+        let r = match send(user, step, vars, rec).await {
+            Ok(r) => r,
+            Err(o) => return (None, o),
+        };
+        if !step.spec.accepts(r.status) {
+            return (Some(r.ttfb), failed(ErrorKind::Status, Some(r.status)));
+        }
+        let needs_json = !step.spec.capture.is_empty() || step.spec.poll.is_some();
+        let doc: Option<serde_json::Value> = if needs_json {
+            match serde_json::from_slice(&r.body) {
+                Ok(d) => Some(d),
+                Err(_) => return (Some(r.ttfb), failed(ErrorKind::Capture, Some(r.status))),
+            }
+        } else {
+            None
+        };
+        if let (Some((deadline, poll)), Some(doc)) = (poll_deadline, &doc) {
+            if !poll.until.holds(doc) {
+                let interval = Duration::from_nanos(poll.interval.0);
+                if Instant::now() + interval > deadline {
+                    return (Some(r.ttfb), failed(ErrorKind::PollTimeout, Some(r.status)));
+                }
+                tokio::time::sleep(interval).await;
+                continue;
+            }
+        }
+        if let Some(doc) = &doc {
+            for (name, field) in &step.spec.capture {
+                match select(doc, field).and_then(scalar_text) {
+                    Some(v) => {
+                        vars.insert(name.clone(), v);
+                    }
+                    None => return (Some(r.ttfb), failed(ErrorKind::Capture, Some(r.status))),
+                }
+            }
+        }
+        return (Some(r.ttfb), Outcome::Ok);
+    }
+}
+
+/// Runs one journey for `arrival`; `started` is the run's start, so latency counts from the
+/// scheduled start (`started + arrival.at`), however late the journey actually began.
+pub async fn run_journey(
+    user: &mut GooseUser,
+    journey: &JourneyPlan,
+    arrival: &Arrival,
+    started: Instant,
+    ctx: &RunContext,
+    rec: &Recorder,
+) -> Outcome {
+    let scheduled = started + arrival.at;
+    let mut vars: HashMap<String, String> = HashMap::new();
+    vars.insert("seq".into(), arrival.seq.to_string());
+    vars.insert("key".into(), ctx.key(arrival.seq));
+    vars.insert("shard".into(), ctx.shard.index.to_string());
+    vars.insert("journey".into(), journey.name.clone());
+    let mut step_start = scheduled;
+    let mut outcome = Outcome::Ok;
+    for step in &journey.steps {
+        let (ttfb, o) = run_step(user, step, &mut vars, rec).await;
+        let now = Instant::now();
+        rec.step(
+            arrival.at,
+            &step.name,
+            now.saturating_duration_since(step_start),
+            ttfb,
+            &o,
+        );
+        step_start = now;
+        if o != Outcome::Ok {
+            outcome = o;
+            break;
+        }
+    }
+    let finished = Instant::now();
+    rec.journey(
+        &journey.name,
+        arrival.at,
+        finished.saturating_duration_since(started),
+        finished.saturating_duration_since(scheduled),
+        &outcome,
+    );
+    outcome
+}

@@ -1,0 +1,435 @@
+//! What a load run measured, in the project's own HDR histograms (microsecond resolution, not
+//! goose's rounded times): per journey and per step, latency from the scheduled start, time to
+//! first byte, errors by kind, and fixed windows over run time. Turned at the end into the same
+//! [`RunSummary`] and [`Timeline`] a simulation produces, and the histograms are saved
+//! (HdrHistogram V2 format) so that the shards of a sharded run merge exactly.
+
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use hdrhistogram::Histogram;
+use indexmap::IndexMap;
+use models::summary::{JourneySummary, LatencyCi, LatencyStats};
+use models::timeline::{Timeline, WindowStats};
+use serde::Serialize;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Highest latency recorded exactly (one hour, in microseconds); longer ones saturate.
+const MAX_US: u64 = 3_600_000_000;
+
+/// A latency histogram in microseconds with three significant digits.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_US, 3).expect("constant bounds are valid")
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros())
+        .unwrap_or(MAX_US)
+        .clamp(1, MAX_US)
+}
+
+/// Why a request or a journey failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// A status the step does not accept.
+    Status,
+    /// No complete answer within the step's timeout.
+    Timeout,
+    /// The connection could not be made or broke.
+    Connection,
+    /// The response lacked a value to capture (or was not JSON).
+    Capture,
+    /// Polling did not see the done value within its timeout.
+    PollTimeout,
+    /// Anything else (a request that could not be built).
+    Other,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Status => "status",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Connection => "connection",
+            ErrorKind::Capture => "capture",
+            ErrorKind::PollTimeout => "poll_timeout",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
+/// Latency and errors of one journey or step.
+#[derive(Clone, Debug)]
+pub struct Stats {
+    pub latency: Histogram<u64>,
+    pub ttfb: Histogram<u64>,
+    pub count: u64,
+    pub errors: u64,
+    pub by_kind: IndexMap<&'static str, u64>,
+    /// Unexpected statuses, `"503"` -> count.
+    pub by_status: IndexMap<String, u64>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            latency: new_histogram(),
+            ttfb: new_histogram(),
+            count: 0,
+            errors: 0,
+            by_kind: IndexMap::new(),
+            by_status: IndexMap::new(),
+        }
+    }
+}
+
+impl Stats {
+    fn record(&mut self, latency: Duration, outcome: &Outcome) {
+        self.count += 1;
+        match outcome {
+            Outcome::Ok => {
+                self.latency.saturating_record(micros(latency));
+            }
+            Outcome::Failed { kind, status } => {
+                self.errors += 1;
+                *self.by_kind.entry(kind.as_str()).or_default() += 1;
+                if let Some(s) = status {
+                    *self.by_status.entry(s.to_string()).or_default() += 1;
+                }
+            }
+        }
+    }
+}
+
+/// How a request or a journey ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Ok,
+    Failed {
+        kind: ErrorKind,
+        status: Option<u16>,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Window {
+    hist: Histogram<u64>,
+    count: u64,
+    errors: u64,
+}
+
+#[derive(Default)]
+struct Inner {
+    journeys: IndexMap<String, Stats>,
+    steps: IndexMap<String, Stats>,
+    /// Per journey, per window of completion time.
+    windows: IndexMap<String, Vec<Window>>,
+    /// Arrivals per window (offered load as it happened).
+    offered: Vec<u64>,
+    /// Requests sent (every attempt, polls included).
+    requests: u64,
+    late_starts: u64,
+    max_lateness: Duration,
+}
+
+/// The shared recorder of one load run.
+pub struct Recorder {
+    inner: Mutex<Inner>,
+    window: Duration,
+    warmup: Duration,
+}
+
+/// A start later than this behind its schedule counts as late (the user pool or the machine
+/// could not keep up).
+pub const LATE: Duration = Duration::from_millis(10);
+
+impl Recorder {
+    /// `journeys` and `steps` fix the order of the output; `warmup` excludes journeys scheduled
+    /// before it from the summary (they still count in the windows).
+    pub fn new(
+        journeys: &[String],
+        steps: &[String],
+        window: Duration,
+        warmup: Duration,
+    ) -> Recorder {
+        let inner = Inner {
+            journeys: journeys
+                .iter()
+                .map(|j| (j.clone(), Stats::default()))
+                .collect(),
+            steps: steps
+                .iter()
+                .map(|s| (s.clone(), Stats::default()))
+                .collect(),
+            windows: journeys.iter().map(|j| (j.clone(), Vec::new())).collect(),
+            ..Inner::default()
+        };
+        Recorder {
+            inner: Mutex::new(inner),
+            window,
+            warmup,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic elsewhere while holding the lock leaves counts that are still usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn window_index(&self, t: Duration) -> usize {
+        (t.as_secs_f64() / self.window.as_secs_f64()) as usize
+    }
+
+    /// A journey started, `lateness` after its scheduled time.
+    pub fn started(&self, scheduled: Duration, lateness: Duration) {
+        let w = self.window_index(scheduled);
+        let mut g = self.lock();
+        if g.offered.len() <= w {
+            g.offered.resize(w + 1, 0);
+        }
+        g.offered[w] += 1;
+        if lateness > LATE {
+            g.late_starts += 1;
+        }
+        g.max_lateness = g.max_lateness.max(lateness);
+    }
+
+    /// One request was sent.
+    pub fn request_sent(&self) {
+        self.lock().requests += 1;
+    }
+
+    /// A step finished: `latency` from when it could start (the scheduled start for the first
+    /// step), `ttfb` from sending its (last) request to the response headers.
+    pub fn step(
+        &self,
+        scheduled: Duration,
+        step: &str,
+        latency: Duration,
+        ttfb: Option<Duration>,
+        outcome: &Outcome,
+    ) {
+        if scheduled < self.warmup {
+            return;
+        }
+        let mut g = self.lock();
+        if let Some(s) = g.steps.get_mut(step) {
+            s.record(latency, outcome);
+            if let Some(t) = ttfb {
+                s.ttfb.saturating_record(micros(t));
+            }
+        }
+    }
+
+    /// A journey finished at run time `finished`.
+    pub fn journey(
+        &self,
+        journey: &str,
+        scheduled: Duration,
+        finished: Duration,
+        latency: Duration,
+        outcome: &Outcome,
+    ) {
+        let w = self.window_index(finished);
+        let mut g = self.lock();
+        if let Some(ws) = g.windows.get_mut(journey) {
+            while ws.len() <= w {
+                ws.push(Window {
+                    hist: new_histogram(),
+                    count: 0,
+                    errors: 0,
+                });
+            }
+            let win = &mut ws[w];
+            win.count += 1;
+            match outcome {
+                Outcome::Ok => {
+                    win.hist.saturating_record(micros(latency));
+                }
+                Outcome::Failed { .. } => win.errors += 1,
+            }
+        }
+        if scheduled >= self.warmup {
+            if let Some(s) = g.journeys.get_mut(journey) {
+                s.record(latency, outcome);
+            }
+        }
+    }
+
+    /// Everything measured so far.
+    pub fn snapshot(&self) -> Measured {
+        let g = self.lock();
+        let window_s = self.window.as_secs_f64();
+        let mut timeline = Timeline {
+            window_s,
+            ..Timeline::default()
+        };
+        for (name, ws) in &g.windows {
+            let rows = ws
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    let q = |p: f64| {
+                        if w.hist.is_empty() {
+                            0.0
+                        } else {
+                            ms(w.hist.value_at_quantile(p))
+                        }
+                    };
+                    WindowStats {
+                        start_s: i as f64 * window_s,
+                        count: w.count,
+                        errors: w.errors,
+                        mean_ms: if w.hist.is_empty() {
+                            0.0
+                        } else {
+                            w.hist.mean() / 1000.0
+                        },
+                        p50_ms: q(0.50),
+                        p95_ms: q(0.95),
+                        p99_ms: q(0.99),
+                    }
+                })
+                .collect();
+            timeline.journeys.insert(name.clone(), rows);
+        }
+        timeline.series.insert(
+            "rate/offered".into(),
+            g.offered
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (i as f64 * window_s, *n as f64 / window_s))
+                .collect(),
+        );
+        for (name, s) in &g.journeys {
+            timeline
+                .histograms
+                .insert(name.clone(), buckets(&s.latency));
+        }
+        Measured {
+            journeys: g.journeys.clone(),
+            steps: g.steps.clone(),
+            timeline,
+            requests: g.requests,
+            late_starts: g.late_starts,
+            max_lateness: g.max_lateness,
+        }
+    }
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+/// A histogram as `(upper bound ms, count)` buckets growing by 20 %.
+fn buckets(h: &Histogram<u64>) -> Vec<(f64, u64)> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    h.iter_log(100, 1.2)
+        .filter(|v| v.count_since_last_iteration() > 0)
+        .map(|v| (ms(v.value_iterated_to()), v.count_since_last_iteration()))
+        .collect()
+}
+
+/// A finished (or interrupted) run's measurements.
+#[derive(Clone, Debug)]
+pub struct Measured {
+    pub journeys: IndexMap<String, Stats>,
+    pub steps: IndexMap<String, Stats>,
+    pub timeline: Timeline,
+    pub requests: u64,
+    pub late_starts: u64,
+    pub max_lateness: Duration,
+}
+
+/// Latency statistics in milliseconds from a microsecond histogram, with any extra percentiles.
+pub fn latency_stats(h: &Histogram<u64>, extra: &[f64]) -> LatencyStats {
+    let mut s = LatencyStats::default();
+    if h.is_empty() {
+        return s;
+    }
+    s.mean = h.mean() / 1000.0;
+    s.max = ms(h.max());
+    for q in LatencyStats::STANDARD.iter().chain(extra) {
+        s.set_percentile(*q, ms(h.value_at_quantile(q / 100.0)));
+    }
+    s
+}
+
+/// The summary of one journey (or step).
+pub fn journey_summary(s: &Stats, extra: &[f64]) -> JourneySummary {
+    let latency_ms = latency_stats(&s.latency, extra);
+    JourneySummary {
+        count: s.count,
+        errors: s.errors,
+        error_rate: if s.count == 0 {
+            0.0
+        } else {
+            s.errors as f64 / s.count as f64
+        },
+        ci95_ms: LatencyCi {
+            mean: [latency_ms.mean; 2],
+            p95: [latency_ms.p95; 2],
+        },
+        latency_ms,
+    }
+}
+
+/// Writes a histogram in the HdrHistogram V2 format.
+pub fn write_histogram(h: &Histogram<u64>, w: &mut impl std::io::Write) -> std::io::Result<()> {
+    V2Serializer::new()
+        .serialize(h, w)
+        .map(|_| ())
+        .map_err(|e| std::io::Error::other(format!("{e:?}")))
+}
+
+/// Reads a histogram written by [`write_histogram`].
+pub fn read_histogram(r: &mut impl std::io::Read) -> std::io::Result<Histogram<u64>> {
+    Deserializer::new()
+        .deserialize(r)
+        .map_err(|e| std::io::Error::other(format!("{e:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_and_round_trips() {
+        let r = Recorder::new(
+            &["a".into()],
+            &["a/0 api".into()],
+            Duration::from_secs(1),
+            Duration::ZERO,
+        );
+        for i in 1..=100u64 {
+            let d = Duration::from_millis(i);
+            r.journey("a", Duration::ZERO, d, d, &Outcome::Ok);
+        }
+        r.journey(
+            "a",
+            Duration::ZERO,
+            Duration::from_secs(2),
+            Duration::from_millis(5),
+            &Outcome::Failed {
+                kind: ErrorKind::Status,
+                status: Some(503),
+            },
+        );
+        let m = r.snapshot();
+        let s = journey_summary(&m.journeys["a"], &[]);
+        assert_eq!((s.count, s.errors), (101, 1));
+        assert!(
+            (s.latency_ms.p50 - 50.0).abs() < 0.1,
+            "{}",
+            s.latency_ms.p50
+        );
+        assert_eq!(m.journeys["a"].by_status["503"], 1);
+        assert_eq!(m.timeline.journeys["a"].len(), 3);
+        let mut buf = Vec::new();
+        write_histogram(&m.journeys["a"].latency, &mut buf).unwrap();
+        let back = read_histogram(&mut buf.as_slice()).unwrap();
+        assert_eq!(back.len(), 100);
+    }
+}

@@ -1,0 +1,85 @@
+//! Prediction beside measurement: per journey, what the twin predicted (a simulation of the
+//! same scenario) and what a load test measured, for p50/p95/p99 and the error rate, with the
+//! relative error. The `fidelity` section of a load run's `summary.json`.
+
+use crate::summary::RunSummary;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+/// The `fidelity` section.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Fidelity {
+    /// Where the prediction came from: `simulation (in-process)` or a summary.json path.
+    pub predicted_by: String,
+    pub journeys: IndexMap<String, JourneyFidelity>,
+}
+
+/// One journey, predicted beside measured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct JourneyFidelity {
+    pub mean_ms: Comparison,
+    pub p50_ms: Comparison,
+    pub p95_ms: Comparison,
+    pub p99_ms: Comparison,
+    pub error_rate: Comparison,
+}
+
+/// A predicted and a measured value; `relative_error` is `(measured - predicted) / predicted`,
+/// `null` when the prediction is 0 (an error rate, say) and so has no relative scale.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub predicted: f64,
+    pub measured: f64,
+    pub relative_error: Option<f64>,
+}
+
+impl Comparison {
+    pub fn new(predicted: f64, measured: f64) -> Comparison {
+        let relative_error =
+            (predicted.abs() > f64::EPSILON && predicted.is_finite() && measured.is_finite())
+                .then(|| (measured - predicted) / predicted);
+        Comparison {
+            predicted,
+            measured,
+            relative_error,
+        }
+    }
+}
+
+impl Fidelity {
+    /// Compares every journey present in both summaries (in the measured run's order).
+    pub fn compare(predicted_by: &str, predicted: &RunSummary, measured: &RunSummary) -> Fidelity {
+        let journeys = measured
+            .journeys
+            .iter()
+            .filter_map(|(name, m)| {
+                let p = predicted.journeys.get(name)?;
+                Some((
+                    name.clone(),
+                    JourneyFidelity {
+                        mean_ms: Comparison::new(p.latency_ms.mean, m.latency_ms.mean),
+                        p50_ms: Comparison::new(p.latency_ms.p50, m.latency_ms.p50),
+                        p95_ms: Comparison::new(p.latency_ms.p95, m.latency_ms.p95),
+                        p99_ms: Comparison::new(p.latency_ms.p99, m.latency_ms.p99),
+                        error_rate: Comparison::new(p.error_rate, m.error_rate),
+                    },
+                ))
+            })
+            .collect();
+        Fidelity {
+            predicted_by: predicted_by.to_string(),
+            journeys,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_error_has_no_scale_at_zero() {
+        assert_eq!(Comparison::new(100.0, 110.0).relative_error, Some(0.1));
+        assert_eq!(Comparison::new(0.0, 0.01).relative_error, None);
+    }
+}

@@ -1,1 +1,0 @@
-//! The Kubernetes HorizontalPodAutoscaler (autoscaling/v2) algorithm as pure code.

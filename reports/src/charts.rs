@@ -1,0 +1,636 @@
+//! The report's charts, drawn with plotters' SVG backend into `charts/`: latency percentiles
+//! over time per journey (timeline events as vertical marks), a latency histogram per journey,
+//! and one chart per series family (`replicas/gateway` and `replicas/db` share the `replicas`
+//! chart), one line per series.
+//!
+//! Text: plotters is built without its default features (no font-kit, no fontconfig, no font
+//! file). Its SVG backend writes every label as an SVG `<text>` element with
+//! `font-family="sans-serif"`, which the browser lays out with its own fonts; plotters only
+//! estimates label widths (0.7 em a character) to place them. So the charts need no font at
+//! render time and look like the page around them.
+
+use crate::error::ReportError;
+use crate::folder::write_file;
+use crate::numbers;
+use indexmap::IndexMap;
+use models::summary::RunSummary;
+use models::timeline::{Timeline, TimelineEvent};
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::error::Error;
+use std::path::Path;
+
+/// Which section of the report a chart belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChartGroup {
+    /// Latency percentiles of one journey over time.
+    Latency,
+    /// The latency distribution of one journey.
+    Histogram,
+    /// One family of named series (replicas, queue, kafka_lag ...).
+    Family,
+}
+
+/// A chart written to `charts/`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chart {
+    pub group: ChartGroup,
+    /// File name inside `charts/`.
+    pub file_name: String,
+    /// What it shows, for the page and for `alt`.
+    pub title: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+const WIDTH: u32 = 1040;
+/// Width of the legend column at the right of every chart.
+const LEGEND_WIDTH: u32 = 200;
+const HEIGHT: u32 = 360;
+const FONT: &str = "sans-serif";
+const EVENT_COLOR: RGBColor = RGBColor(200, 30, 30);
+/// Tableau 10: distinguishable, and readable for the common colour blindnesses.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(214, 39, 40),
+];
+
+type DrawResult = Result<(), Box<dyn Error>>;
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// Draws every chart the run has data for into `charts_dir`, in report order.
+pub fn draw_all(
+    charts_dir: &Path,
+    summary: &RunSummary,
+    timeline: &Timeline,
+) -> Result<Vec<Chart>, ReportError> {
+    let axis = TimeAxis::new(run_end_s(summary, timeline));
+    let mut charts = Vec::new();
+    for (i, (journey, windows)) in timeline.journeys.iter().enumerate() {
+        let pick = |f: fn(&models::timeline::WindowStats) -> f64| -> Vec<Option<(f64, f64)>> {
+            windows
+                .iter()
+                .map(|w| {
+                    let v = f(w);
+                    // A window's figures belong to its middle.
+                    let mid = w.start_s + timeline.window_s / 2.0;
+                    (w.count > 0 && v.is_finite()).then_some((mid, v))
+                })
+                .collect()
+        };
+        let lines = vec![
+            Line::new("p50", PALETTE[0], pick(|w| w.p50_ms)),
+            Line::new("p95", PALETTE[1], pick(|w| w.p95_ms)),
+            Line::new("p99", PALETTE[3], pick(|w| w.p99_ms)),
+        ];
+        if lines.iter().all(|l| l.segments.is_empty()) {
+            continue;
+        }
+        let chart = Chart {
+            group: ChartGroup::Latency,
+            file_name: format!("latency-{}-{}.svg", i + 1, slug(journey)),
+            title: format!("Latency of {journey} over time"),
+            width: WIDTH,
+            height: HEIGHT,
+        };
+        draw_svg(charts_dir, &chart, |area| {
+            draw_time_chart(
+                area,
+                &chart.title,
+                "latency (ms)",
+                &axis,
+                &lines,
+                &timeline.events,
+            )
+        })?;
+        charts.push(chart);
+    }
+    for (i, (journey, buckets)) in timeline.histograms.iter().enumerate() {
+        let Some(bars) = Bars::from_buckets(buckets) else {
+            continue;
+        };
+        let markers: Vec<(String, f64)> = summary
+            .journeys
+            .get(journey)
+            .map(|j| {
+                [
+                    ("p50", j.latency_ms.p50),
+                    ("p95", j.latency_ms.p95),
+                    ("p99", j.latency_ms.p99),
+                ]
+                .into_iter()
+                .filter(|(_, v)| v.is_finite() && *v > 0.0)
+                .map(|(k, v)| (format!("{k} {} ms", numbers::ms(v)), v))
+                .collect()
+            })
+            .unwrap_or_default();
+        let chart = Chart {
+            group: ChartGroup::Histogram,
+            file_name: format!("histogram-{}-{}.svg", i + 1, slug(journey)),
+            title: format!("Latency distribution of {journey}"),
+            width: WIDTH,
+            height: HEIGHT,
+        };
+        draw_svg(charts_dir, &chart, |area| {
+            draw_histogram(area, &chart.title, &bars, &markers)
+        })?;
+        charts.push(chart);
+    }
+    for (i, (family, members)) in families(timeline).into_iter().enumerate() {
+        let lines: Vec<Line> = members
+            .iter()
+            .enumerate()
+            .map(|(k, (label, samples))| {
+                let points = samples
+                    .iter()
+                    .map(|&(t, v)| (t.is_finite() && v.is_finite()).then_some((t, v)))
+                    .collect();
+                Line::new(label, PALETTE[k % PALETTE.len()], points)
+            })
+            .filter(|l| !l.segments.is_empty())
+            .collect();
+        if lines.is_empty() {
+            continue;
+        }
+        let chart = Chart {
+            group: ChartGroup::Family,
+            file_name: format!("series-{}-{}.svg", i + 1, slug(family)),
+            title: format!("{family} over time"),
+            width: WIDTH,
+            height: HEIGHT.max(90 + 18 * lines.len() as u32),
+        };
+        draw_svg(charts_dir, &chart, |area| {
+            draw_time_chart(area, &chart.title, family, &axis, &lines, &timeline.events)
+        })?;
+        charts.push(chart);
+    }
+    Ok(charts)
+}
+
+/// One series of a family: its label (the name after the `/`) and its `(time_s, value)` samples.
+pub type FamilyMember<'a> = (&'a str, &'a [(f64, f64)]);
+
+/// The named series grouped by family (the part of the name before the first `/`), in order of
+/// first appearance; each member is labelled by the rest of its name.
+pub fn families(timeline: &Timeline) -> IndexMap<&str, Vec<FamilyMember<'_>>> {
+    let mut out: IndexMap<&str, Vec<FamilyMember<'_>>> = IndexMap::new();
+    for (name, samples) in &timeline.series {
+        let (family, member) = name
+            .split_once('/')
+            .unwrap_or((name.as_str(), name.as_str()));
+        out.entry(family)
+            .or_default()
+            .push((member, samples.as_slice()));
+    }
+    out
+}
+
+/// Renders one chart to an SVG string with plotters, then writes it to `dir/file_name`.
+fn draw_svg(
+    dir: &Path,
+    chart: &Chart,
+    draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> DrawResult,
+) -> Result<(), ReportError> {
+    let path = dir.join(&chart.file_name);
+    let failed = |e: &dyn std::fmt::Display| ReportError::Chart {
+        path: path.clone(),
+        message: e.to_string(),
+    };
+    let mut svg = String::new();
+    {
+        let area =
+            SVGBackend::with_string(&mut svg, (chart.width, chart.height)).into_drawing_area();
+        area.fill(&WHITE).map_err(|e| failed(&e))?;
+        draw(&area).map_err(|e| failed(&e))?;
+        area.present().map_err(|e| failed(&e))?;
+    }
+    write_file(&path, &svg)
+}
+
+/// One line of a chart: its legend label, colour, and the runs of consecutive points (a gap in
+/// the data, such as a window without completions, breaks the line).
+struct Line {
+    label: String,
+    color: RGBColor,
+    segments: Vec<Vec<(f64, f64)>>,
+}
+
+impl Line {
+    fn new(label: &str, color: RGBColor, points: Vec<Option<(f64, f64)>>) -> Line {
+        let mut segments: Vec<Vec<(f64, f64)>> = Vec::new();
+        let mut current = Vec::new();
+        for p in points {
+            match p {
+                Some(p) => current.push(p),
+                None if !current.is_empty() => segments.push(std::mem::take(&mut current)),
+                None => {}
+            }
+        }
+        if !current.is_empty() {
+            segments.push(current);
+        }
+        Line {
+            label: label.to_string(),
+            color,
+            segments,
+        }
+    }
+
+    fn max_value(&self) -> f64 {
+        self.segments
+            .iter()
+            .flatten()
+            .map(|p| p.1)
+            .fold(f64::NEG_INFINITY, f64::max)
+    }
+
+    fn min_value(&self) -> f64 {
+        self.segments
+            .iter()
+            .flatten()
+            .map(|p| p.1)
+            .fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// The time axis shared by every time chart of a run, in a unit that suits its length.
+struct TimeAxis {
+    end_s: f64,
+    unit_s: f64,
+    unit_name: &'static str,
+}
+
+impl TimeAxis {
+    fn new(end_s: f64) -> TimeAxis {
+        let end_s = if end_s.is_finite() && end_s > 0.0 {
+            end_s
+        } else {
+            1.0
+        };
+        let (unit_s, unit_name) = if end_s <= 600.0 {
+            (1.0, "s")
+        } else if end_s <= 36_000.0 {
+            (60.0, "min")
+        } else {
+            (3600.0, "h")
+        };
+        TimeAxis {
+            end_s,
+            unit_s,
+            unit_name,
+        }
+    }
+
+    fn at(&self, t_s: f64) -> f64 {
+        t_s / self.unit_s
+    }
+}
+
+/// The last instant any part of the run speaks of: horizon, end of the last window, last
+/// sample, last event.
+fn run_end_s(summary: &RunSummary, timeline: &Timeline) -> f64 {
+    let windows = timeline
+        .journeys
+        .values()
+        .filter_map(|w| w.last())
+        .map(|w| w.start_s + timeline.window_s);
+    let samples = timeline
+        .series
+        .values()
+        .filter_map(|s| s.last())
+        .map(|s| s.0);
+    let events = timeline.events.iter().map(|e| e.at_s);
+    windows
+        .chain(samples)
+        .chain(events)
+        .chain(std::iter::once(summary.horizon_s))
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max)
+}
+
+/// Splits off the legend column on the right of a titled chart area. The column has the same
+/// width on every chart, so that the time axes of a report line up one under the other.
+fn title_and_legend<'a>(
+    area: &Area<'a>,
+    title: &str,
+) -> Result<(Area<'a>, Area<'a>), Box<dyn Error>> {
+    let inner = area.titled(title, (FONT, 22).into_font().style(FontStyle::Bold))?;
+    let (width, _) = inner.dim_in_pixel();
+    Ok(inner.split_horizontally(width.saturating_sub(LEGEND_WIDTH)))
+}
+
+/// Draws legend entries (a short line and the label) from the top of `area`.
+fn draw_legend(
+    area: &DrawingArea<SVGBackend, Shift>,
+    entries: &[(&str, ShapeStyle)],
+) -> DrawResult {
+    let text = TextStyle::from((FONT, 16).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, (label, style)) in entries.iter().enumerate() {
+        let y = 22 + 20 * i as i32;
+        area.draw(&PathElement::new(vec![(6, y), (30, y)], *style))?;
+        area.draw(&Text::new(legend_label(label), (36, y), text.clone()))?;
+    }
+    Ok(())
+}
+
+/// A legend label cut to what fits the legend column.
+fn legend_label(label: &str) -> String {
+    const FITS: usize = 24;
+    if label.chars().count() <= FITS {
+        label.to_string()
+    } else {
+        let head: String = label.chars().take(FITS - 1).collect();
+        format!("{head}…")
+    }
+}
+
+/// Lines over the run's time axis, with the timeline's events as labelled vertical marks.
+fn draw_time_chart(
+    area: &DrawingArea<SVGBackend, Shift>,
+    title: &str,
+    y_desc: &str,
+    axis: &TimeAxis,
+    lines: &[Line],
+    events: &[TimelineEvent],
+) -> DrawResult {
+    let (plot, legend) = title_and_legend(area, title)?;
+    let top = lines.iter().map(Line::max_value).fold(0.0, f64::max);
+    let bottom = lines.iter().map(Line::min_value).fold(0.0, f64::min);
+    let y_max = if top > 0.0 { top * 1.1 } else { 1.0 };
+    let y_min = if bottom < 0.0 { bottom * 1.1 } else { 0.0 };
+    let x_max = axis.at(axis.end_s);
+    let mut chart = ChartBuilder::on(&plot)
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.0..x_max, y_min..y_max)?;
+    chart
+        .configure_mesh()
+        .x_desc(format!("time ({})", axis.unit_name))
+        .y_desc(y_desc)
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 16))
+        .light_line_style(RGBColor(240, 240, 240))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .draw()?;
+    let event_style = EVENT_COLOR.mix(0.75).stroke_width(1);
+    let label_style = (FONT, 14).into_font().color(&EVENT_COLOR);
+    for (i, event) in events.iter().enumerate() {
+        if !event.at_s.is_finite() {
+            continue;
+        }
+        let x = axis.at(event.at_s);
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(x, y_min), (x, y_max)],
+            event_style,
+        )))?;
+        // Labels stagger downwards so that close events stay readable; near the right edge they
+        // hang to the left of their mark.
+        let dy = 4 + 16 * (i % 4) as i32;
+        let (dx, h) = if x > 0.7 * x_max {
+            (-4, HPos::Right)
+        } else {
+            (4, HPos::Left)
+        };
+        let style = label_style.clone().pos(Pos::new(h, VPos::Top));
+        chart.draw_series(std::iter::once(
+            EmptyElement::at((x, y_max)) + Text::new(event.label.clone(), (dx, dy), style),
+        ))?;
+    }
+    for line in lines {
+        let style = line.color.stroke_width(2);
+        for segment in &line.segments {
+            let points: Vec<(f64, f64)> = segment.iter().map(|&(t, v)| (axis.at(t), v)).collect();
+            if points.len() == 1 {
+                chart.draw_series(std::iter::once(Circle::new(
+                    points[0],
+                    3,
+                    line.color.filled(),
+                )))?;
+            } else {
+                chart.draw_series(LineSeries::new(points, style))?;
+            }
+        }
+    }
+    let mut entries: Vec<(&str, ShapeStyle)> = lines
+        .iter()
+        .map(|l| (l.label.as_str(), l.color.stroke_width(2)))
+        .collect();
+    if !events.is_empty() {
+        entries.push(("event", event_style));
+    }
+    draw_legend(&legend, &entries)
+}
+
+/// A histogram's bars: `(low ms, high ms, share of requests in %)`, zero buckets left out.
+struct Bars {
+    bars: Vec<(f64, f64, f64)>,
+    /// Whether the bars span enough decades that a logarithmic latency axis reads better.
+    logarithmic: bool,
+}
+
+impl Bars {
+    fn from_buckets(buckets: &[(f64, u64)]) -> Option<Bars> {
+        let mut sorted: Vec<(f64, u64)> = buckets
+            .iter()
+            .copied()
+            .filter(|(upper, _)| upper.is_finite() && *upper >= 0.0)
+            .collect();
+        sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let total: u64 = sorted.iter().map(|b| b.1).sum();
+        if total == 0 {
+            return None;
+        }
+        let mut bars = Vec::new();
+        let mut low = 0.0;
+        for (upper, count) in sorted {
+            if count > 0 {
+                bars.push((low, upper, 100.0 * count as f64 / total as f64));
+            }
+            low = upper;
+        }
+        let first_upper = bars.iter().map(|b| b.1).find(|u| *u > 0.0)?;
+        let last_upper = bars.last().map_or(first_upper, |b| b.1);
+        let logarithmic = last_upper / first_upper > 50.0;
+        if logarithmic {
+            // A log axis cannot hold zero: the first bar starts a little below its top.
+            for bar in &mut bars {
+                if bar.0 <= 0.0 {
+                    bar.0 = bar.1 / 2.0;
+                }
+            }
+            bars.retain(|b| b.1 > 0.0);
+        } else if let Some(first) = bars.first_mut() {
+            // On a linear axis the first bucket is drawn as wide as the next one is.
+            if first.0 == 0.0 && first.1 > 0.0 {
+                first.0 = first.1 * 0.9;
+            }
+        }
+        Some(Bars { bars, logarithmic })
+    }
+}
+
+fn draw_histogram(
+    area: &DrawingArea<SVGBackend, Shift>,
+    title: &str,
+    bars: &Bars,
+    markers: &[(String, f64)],
+) -> DrawResult {
+    let low = bars.bars.iter().map(|b| b.0).fold(f64::INFINITY, f64::min);
+    let high = bars.bars.iter().map(|b| b.1).fold(0.0, f64::max);
+    let high = markers.iter().map(|m| m.1).fold(high, f64::max);
+    if bars.logarithmic {
+        let low = markers.iter().map(|m| m.1).fold(low, f64::min);
+        draw_histogram_on(
+            (low * 0.9..high * 1.1).log_scale(),
+            area,
+            title,
+            bars,
+            markers,
+        )
+    } else {
+        draw_histogram_on(low.min(0.0)..high * 1.05, area, title, bars, markers)
+    }
+}
+
+/// The histogram over any latency axis (linear or logarithmic).
+fn draw_histogram_on<X>(
+    x_axis: X,
+    area: &DrawingArea<SVGBackend, Shift>,
+    title: &str,
+    bars: &Bars,
+    markers: &[(String, f64)],
+) -> DrawResult
+where
+    X: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+{
+    let (plot, legend) = title_and_legend(area, title)?;
+    let y_max = bars.bars.iter().map(|b| b.2).fold(0.0, f64::max) * 1.1;
+    let mut chart = ChartBuilder::on(&plot)
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(64)
+        .build_cartesian_2d(x_axis, 0.0..y_max)?;
+    chart
+        .configure_mesh()
+        .x_desc(if bars.logarithmic {
+            "latency (ms, logarithmic)"
+        } else {
+            "latency (ms)"
+        })
+        .y_desc("% of requests")
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 16))
+        .light_line_style(RGBColor(240, 240, 240))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .draw()?;
+    chart.draw_series(bars.bars.iter().map(|&(low, high, share)| {
+        Rectangle::new([(low, 0.0), (high, share)], PALETTE[0].mix(0.8).filled())
+    }))?;
+    let marker_colors = [PALETTE[2], PALETTE[1], PALETTE[3]];
+    let mut entries = Vec::new();
+    for (k, (label, at)) in markers.iter().enumerate() {
+        let style = marker_colors[k % marker_colors.len()].stroke_width(2);
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(*at, 0.0), (*at, y_max)],
+            style,
+        )))?;
+        entries.push((label.as_str(), style));
+    }
+    draw_legend(&legend, &entries)
+}
+
+/// An axis tick: the value without float noise or trailing zeros (`2`, `0.3`, `1500`).
+fn tick(v: f64) -> String {
+    if v.abs() >= 1e6 {
+        return format!("{v:.3e}");
+    }
+    let rounded = (v * 1e6).round() / 1e6;
+    if rounded == 0.0 {
+        "0".to_string()
+    } else {
+        format!("{rounded}")
+    }
+}
+
+/// A file-name-safe form of a journey or family name: ASCII letters, digits, `-` and `_`.
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed: String = out.trim_matches('-').chars().take(40).collect();
+    if trimmed.is_empty() {
+        "x".to_string()
+    } else {
+        trimmed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_data::small_run;
+
+    #[test]
+    fn slugs_are_file_name_safe() {
+        assert_eq!(slug("submit_requirement"), "submit_requirement");
+        assert_eq!(slug("<script>alert(1)</script>"), "script-alert-1-script");
+        assert_eq!(slug("../.."), "x");
+    }
+
+    #[test]
+    fn series_group_into_families_by_prefix() {
+        let (_, timeline) = small_run("checkout");
+        let f = families(&timeline);
+        let names: Vec<&str> = f.keys().copied().collect();
+        assert_eq!(names, vec!["replicas", "queue", "kafka_lag"]);
+        let replicas: Vec<&str> = f["replicas"].iter().map(|m| m.0).collect();
+        assert_eq!(replicas, vec!["gateway", "db"]);
+    }
+
+    #[test]
+    fn gaps_break_lines() {
+        let line = Line::new(
+            "x",
+            PALETTE[0],
+            vec![Some((0.0, 1.0)), None, Some((2.0, 1.0)), Some((3.0, 2.0))],
+        );
+        assert_eq!(line.segments.len(), 2);
+    }
+
+    #[test]
+    fn draws_one_chart_per_journey_histogram_and_family() {
+        let (summary, timeline) = small_run("checkout");
+        let dir = tempfile::tempdir().unwrap();
+        let charts = draw_all(dir.path(), &summary, &timeline).unwrap();
+        let count = |g| charts.iter().filter(|c| c.group == g).count();
+        assert_eq!(count(ChartGroup::Latency), 2);
+        assert_eq!(count(ChartGroup::Histogram), 2);
+        assert_eq!(count(ChartGroup::Family), 3);
+        for chart in &charts {
+            let svg = std::fs::read_to_string(dir.path().join(&chart.file_name)).unwrap();
+            assert!(svg.starts_with("<svg"), "{}", chart.file_name);
+            assert!(svg.contains("<text"), "labels are SVG text");
+        }
+    }
+}

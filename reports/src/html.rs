@@ -1,0 +1,524 @@
+//! `report.html`: one self-contained page (inline CSS, no script, no fetch from anywhere) that
+//! reads top-down: what ran, did it meet its SLOs, the journeys, services, cost and recovery,
+//! then the charts, which are SVG files under `charts/` linked relatively. Every piece of text
+//! that comes from a run (scenario, journey, SLO, warning, event names) is escaped.
+
+use crate::charts::{Chart, ChartGroup};
+use crate::numbers::{self, MISSING};
+use crate::{CHARTS_DIR, JUNIT_FILE, SERIES_FILE, SUMMARY_FILE, TIMELINE_FILE, TIMESERIES_FILE};
+use models::summary::{RunKind, RunSummary};
+use models::timeline::Timeline;
+use std::fmt::Write;
+
+const STYLE: &str = r#"
+:root { --ok: #1a7f37; --bad: #c62828; --warn: #9a6700; --line: #d0d7de; --muted: #57606a; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 0;
+       color: #1f2328; background: #f6f8fa; line-height: 1.45; }
+main { max-width: 1120px; margin: 0 auto; padding: 24px 28px 48px; background: #fff;
+       min-height: 100vh; }
+h1 { margin: 0 0 4px; font-size: 1.7rem; overflow-wrap: anywhere; }
+h2 { margin: 36px 0 10px; font-size: 1.25rem; border-bottom: 1px solid var(--line);
+     padding-bottom: 4px; }
+.meta { color: var(--muted); margin: 0 0 12px; }
+.meta b { color: #1f2328; font-weight: 600; }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 0.85rem;
+         font-weight: 600; color: #fff; }
+.badge.ok { background: var(--ok); } .badge.bad { background: var(--bad); }
+.badge.partial { background: var(--warn); }
+.verdict { font-size: 1.1rem; font-weight: 600; margin: 8px 0; }
+.verdict.ok { color: var(--ok); } .verdict.bad { color: var(--bad); }
+nav { font-size: 0.9rem; margin: 12px 0 0; }
+nav a { margin-right: 14px; color: #0969da; text-decoration: none; }
+table { border-collapse: collapse; width: 100%; font-size: 0.9rem; margin: 6px 0; }
+th, td { padding: 5px 8px; border-bottom: 1px solid var(--line); text-align: left;
+         vertical-align: top; }
+th { background: #f6f8fa; font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
+td.name { overflow-wrap: break-word; min-width: 8em; }
+.scroll { overflow-x: auto; }
+tr.missed td { background: #fff5f5; }
+tfoot td { font-weight: 600; }
+table.compact { width: auto; min-width: 40%; }
+.hot { color: var(--bad); font-weight: 600; }
+.warnings { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px;
+            padding: 8px 14px 8px 30px; }
+.partial-note { background: #fff1e5; border: 1px solid #fb8f44; border-radius: 6px;
+                padding: 8px 14px; }
+figure { margin: 14px 0 22px; }
+figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line);
+             border-radius: 4px; }
+.empty { color: var(--muted); font-style: italic; }
+footer { margin-top: 40px; color: var(--muted); font-size: 0.85rem; }
+footer a { color: #0969da; }
+"#;
+
+/// The whole page for a run, linking the given charts (files under `charts/`).
+pub fn report_html(summary: &RunSummary, timeline: &Timeline, charts: &[Chart]) -> String {
+    let mut page = String::with_capacity(16 * 1024);
+    let title = format!("twin {} · {}", summary.kind.as_str(), summary.scenario);
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n",
+        escape(&title)
+    );
+    header(&mut page, summary, charts);
+    warnings(&mut page, summary);
+    slos(&mut page, summary);
+    journeys(&mut page, summary);
+    fidelity(&mut page, summary);
+    services(&mut page, summary);
+    cost(&mut page, summary);
+    recovery(&mut page, summary);
+    chart_section(
+        &mut page,
+        "latency",
+        "Latency over time",
+        "Percentiles of the journeys that completed in each window; red marks are timeline events.",
+        charts,
+        ChartGroup::Latency,
+    );
+    chart_section(
+        &mut page,
+        "distributions",
+        "Latency distributions",
+        "Share of requests per latency bucket, with the run's p50, p95 and p99.",
+        charts,
+        ChartGroup::Histogram,
+    );
+    chart_section(
+        &mut page,
+        "series",
+        "Components over time",
+        "One chart per family of series, one line per member.",
+        charts,
+        ChartGroup::Family,
+    );
+    events(&mut page, timeline);
+    footer(&mut page, summary);
+    page.push_str("</main>\n</body>\n</html>\n");
+    page
+}
+
+/// Escapes text for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn header(page: &mut String, s: &RunSummary, charts: &[Chart]) {
+    let _ = writeln!(page, "<header>\n<h1>{}</h1>", escape(&s.scenario));
+    let _ = write!(
+        page,
+        "<p class=\"meta\"><b>{}</b> · seed <b>{}</b> · <b>{}</b> replication{} · horizon <b>{}</b>",
+        kind_name(s.kind),
+        s.seed,
+        s.replications,
+        if s.replications == 1 { "" } else { "s" },
+        escape(&numbers::seconds(s.horizon_s)),
+    );
+    if s.partial {
+        page.push_str(" <span class=\"badge partial\">partial</span>");
+    }
+    page.push_str("</p>\n");
+    let missed = s.slos.iter().filter(|v| !v.met).count();
+    if s.slos.is_empty() {
+        page.push_str("<p class=\"verdict\">No SLOs were set for this run.</p>\n");
+    } else if missed == 0 {
+        let _ = writeln!(
+            page,
+            "<p class=\"verdict ok\">All {} SLOs met.</p>",
+            s.slos.len()
+        );
+    } else {
+        let _ = writeln!(
+            page,
+            "<p class=\"verdict bad\">{missed} of {} SLOs missed.</p>",
+            s.slos.len()
+        );
+    }
+    if s.partial {
+        page.push_str(
+            "<p class=\"partial-note\">This run was interrupted: the figures below hold only \
+             what was measured until then.</p>\n",
+        );
+    }
+    page.push_str("<nav>");
+    let mut links = vec![("slos", "SLOs"), ("journeys", "Journeys")];
+    if s.fidelity.is_some() {
+        links.push(("fidelity", "Prediction vs measurement"));
+    }
+    links.push(("services", "Services"));
+    if s.cost.is_some() {
+        links.push(("cost", "Cost"));
+    }
+    if has_recovery(s) {
+        links.push(("recovery", "Recovery"));
+    }
+    for (group, id, name) in [
+        (ChartGroup::Latency, "latency", "Latency over time"),
+        (ChartGroup::Histogram, "distributions", "Distributions"),
+        (ChartGroup::Family, "series", "Components"),
+    ] {
+        if charts.iter().any(|c| c.group == group) {
+            links.push((id, name));
+        }
+    }
+    for (id, name) in links {
+        let _ = write!(page, "<a href=\"#{id}\">{name}</a>");
+    }
+    page.push_str("</nav>\n</header>\n");
+}
+
+fn kind_name(kind: RunKind) -> &'static str {
+    match kind {
+        RunKind::Simulation => "Simulation (prediction)",
+        RunKind::Load => "Load test (measurement)",
+        RunKind::Drill => "Drill (measurement under faults)",
+        RunKind::Sweep => "Sweep",
+    }
+}
+
+fn warnings(page: &mut String, s: &RunSummary) {
+    if s.warnings.is_empty() {
+        return;
+    }
+    page.push_str("<section id=\"warnings\">\n<h2>Warnings</h2>\n<ul class=\"warnings\">\n");
+    for w in &s.warnings {
+        let _ = writeln!(page, "<li>{}</li>", escape(w));
+    }
+    page.push_str("</ul>\n</section>\n");
+}
+
+fn slos(page: &mut String, s: &RunSummary) {
+    page.push_str("<section id=\"slos\">\n<h2>Service-level objectives</h2>\n");
+    if s.slos.is_empty() {
+        page.push_str("<p class=\"empty\">None set.</p>\n</section>\n");
+        return;
+    }
+    page.push_str(
+        "<div class=\"scroll\"><table>\n<thead><tr><th>SLO</th><th>verdict</th><th class=\"num\">observed</th>\
+         <th class=\"num\">bound</th></tr></thead>\n<tbody>\n",
+    );
+    for v in &s.slos {
+        let observed = match v.observed {
+            Some(o) => numbers::slo_value(&v.name, o),
+            None => "not measured".to_string(),
+        };
+        let (class, badge) = if v.met {
+            ("", "<span class=\"badge ok\">met</span>")
+        } else {
+            (
+                " class=\"missed\"",
+                "<span class=\"badge bad\">missed</span>",
+            )
+        };
+        let _ = writeln!(
+            page,
+            "<tr{class}><td class=\"name\">{}</td><td>{badge}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td></tr>",
+            escape(&v.name),
+            escape(&observed),
+            escape(&numbers::slo_bound(&v.name, v.bound)),
+        );
+    }
+    page.push_str("</tbody>\n</table></div>\n</section>\n");
+}
+
+fn interval(ci: [f64; 2]) -> String {
+    if ci.iter().all(|v| v.is_finite()) {
+        format!("{} – {}", numbers::ms(ci[0]), numbers::ms(ci[1]))
+    } else {
+        MISSING.to_string()
+    }
+}
+
+fn journeys(page: &mut String, s: &RunSummary) {
+    page.push_str("<section id=\"journeys\">\n<h2>Journeys</h2>\n");
+    if s.journeys.is_empty() {
+        page.push_str("<p class=\"empty\">No journey completed.</p>\n</section>\n");
+        return;
+    }
+    page.push_str(
+        "<p class=\"meta\">Latencies in milliseconds, whole sojourn after warm-up; 95 % \
+         confidence intervals across replications.</p>\n<div class=\"scroll\"><table>\n<thead><tr><th>journey</th>\
+         <th class=\"num\">count</th><th class=\"num\">errors</th><th class=\"num\">error rate</th>\
+         <th class=\"num\">mean</th><th class=\"num\">p50</th><th class=\"num\">p90</th>\
+         <th class=\"num\">p95</th><th class=\"num\">p99</th><th class=\"num\">max</th>\
+         <th class=\"num\">mean 95 % CI</th><th class=\"num\">p95 95 % CI</th></tr></thead>\n<tbody>\n",
+    );
+    for (name, j) in &s.journeys {
+        let l = &j.latency_ms;
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape(name),
+            numbers::count(j.count),
+            numbers::count(j.errors),
+            numbers::percent(j.error_rate),
+            numbers::ms(l.mean),
+            numbers::ms(l.p50),
+            numbers::ms(l.p90),
+            numbers::ms(l.p95),
+            numbers::ms(l.p99),
+            numbers::ms(l.max),
+            interval(j.ci95_ms.mean),
+            interval(j.ci95_ms.p95),
+        );
+    }
+    page.push_str("</tbody>\n</table></div>\n</section>\n");
+}
+
+/// The twin's prediction beside this run's measurement (load runs), per journey and metric.
+fn fidelity(page: &mut String, s: &RunSummary) {
+    let Some(f) = &s.fidelity else { return };
+    let _ = writeln!(
+        page,
+        "<section id=\"fidelity\">\n<h2>Prediction beside measurement</h2>\n\
+         <p class=\"meta\">Predicted by {}. Relative error is (measured − predicted) / predicted.\
+         </p>\n<div class=\"scroll\"><table>\n<thead><tr><th>journey</th><th>metric</th><th class=\"num\">predicted</th>\
+         <th class=\"num\">measured</th><th class=\"num\">relative error</th></tr></thead>\n<tbody>",
+        escape(&f.predicted_by)
+    );
+    for (name, j) in &f.journeys {
+        let rows = [
+            ("mean (ms)", &j.mean_ms, false),
+            ("p50 (ms)", &j.p50_ms, false),
+            ("p95 (ms)", &j.p95_ms, false),
+            ("p99 (ms)", &j.p99_ms, false),
+            ("error rate", &j.error_rate, true),
+        ];
+        for (k, (metric, c, is_rate)) in rows.into_iter().enumerate() {
+            let journey_cell = if k == 0 {
+                format!("<td class=\"name\" rowspan=\"5\">{}</td>", escape(name))
+            } else {
+                String::new()
+            };
+            let show = |v: f64| {
+                if is_rate {
+                    numbers::percent(v)
+                } else {
+                    numbers::ms(v)
+                }
+            };
+            let relative = c.relative_error.map_or(MISSING.to_string(), |r| {
+                let sign = if r > 0.0 { "+" } else { "" };
+                format!("{sign}{}", numbers::percent(r))
+            });
+            let _ = writeln!(
+                page,
+                "<tr>{journey_cell}<td>{metric}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                show(c.predicted),
+                show(c.measured),
+                relative
+            );
+        }
+    }
+    page.push_str("</tbody>\n</table></div>\n</section>\n");
+}
+
+fn services(page: &mut String, s: &RunSummary) {
+    page.push_str("<section id=\"services\">\n<h2>Services</h2>\n");
+    if s.services.is_empty() {
+        page.push_str("<p class=\"empty\">No service figures in this run.</p>\n</section>\n");
+        return;
+    }
+    page.push_str(
+        "<div class=\"scroll\"><table>\n<thead><tr><th>service</th><th class=\"num\">throughput (req/s)</th>\
+         <th class=\"num\">utilisation</th><th class=\"num\">queue wait mean (ms)</th>\
+         <th class=\"num\">queue wait p95 (ms)</th><th class=\"num\">replicas min</th>\
+         <th class=\"num\">replicas mean</th><th class=\"num\">replicas max</th></tr></thead>\n\
+         <tbody>\n",
+    );
+    for (name, v) in &s.services {
+        // Above 85 % busy, queueing delay grows steeply: worth the reader's eye.
+        let hot = if v.utilization > 0.85 { " hot" } else { "" };
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num{hot}\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape(name),
+            numbers::decimal(v.throughput_rps),
+            numbers::percent(v.utilization),
+            numbers::ms(v.queue_wait_ms.mean),
+            numbers::ms(v.queue_wait_ms.p95),
+            v.replicas.min,
+            numbers::decimal(v.replicas.mean),
+            v.replicas.max,
+        );
+    }
+    page.push_str("</tbody>\n</table></div>\n</section>\n");
+}
+
+fn cost(page: &mut String, s: &RunSummary) {
+    let Some(c) = &s.cost else { return };
+    page.push_str(
+        "<section id=\"cost\">\n<h2>Cost</h2>\n<div class=\"scroll\"><table class=\"compact\">\n<thead><tr><th>item</th>\
+         <th class=\"num\">over the run (USD)</th></tr></thead>\n<tbody>\n",
+    );
+    for (item, usd) in &c.by_item {
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td></tr>",
+            escape(item),
+            numbers::usd(*usd)
+        );
+    }
+    let _ = writeln!(
+        page,
+        "</tbody>\n<tfoot><tr><td>total over the run</td><td class=\"num\">{}</td></tr>\n\
+         <tr><td>monthly projection</td><td class=\"num\">{}</td></tr></tfoot>\n</table></div>\n</section>",
+        numbers::usd(c.total_usd),
+        numbers::usd(c.monthly_usd)
+    );
+}
+
+fn has_recovery(s: &RunSummary) -> bool {
+    let r = &s.recovery;
+    r.rto_s.is_some() || r.rpo_s.is_some() || r.lost_writes.is_some()
+}
+
+fn recovery(page: &mut String, s: &RunSummary) {
+    if !has_recovery(s) {
+        return;
+    }
+    let r = &s.recovery;
+    let or_missing = |v: Option<String>| v.unwrap_or_else(|| "not measured".to_string());
+    let _ = writeln!(
+        page,
+        "<section id=\"recovery\">\n<h2>Recovery</h2>\n<div class=\"scroll\"><table class=\"compact\">\n<tbody>\n\
+         <tr><th>RTO (until service was back)</th><td class=\"num\">{}</td></tr>\n\
+         <tr><th>RPO (window of lost writes)</th><td class=\"num\">{}</td></tr>\n\
+         <tr><th>acknowledged writes lost</th><td class=\"num\">{}</td></tr>\n\
+         </tbody>\n</table></div>\n</section>",
+        or_missing(r.rto_s.map(numbers::seconds)),
+        or_missing(r.rpo_s.map(numbers::seconds)),
+        or_missing(r.lost_writes.map(numbers::count)),
+    );
+}
+
+fn chart_section(
+    page: &mut String,
+    id: &str,
+    heading: &str,
+    note: &str,
+    charts: &[Chart],
+    group: ChartGroup,
+) {
+    let mut shown = charts.iter().filter(|c| c.group == group).peekable();
+    if shown.peek().is_none() {
+        return;
+    }
+    let _ = writeln!(
+        page,
+        "<section id=\"{id}\">\n<h2>{heading}</h2>\n<p class=\"meta\">{note}</p>"
+    );
+    for chart in shown {
+        let _ = writeln!(
+            page,
+            "<figure><img src=\"{CHARTS_DIR}/{}\" width=\"{}\" height=\"{}\" alt=\"{}\"></figure>",
+            escape(&chart.file_name),
+            chart.width,
+            chart.height,
+            escape(&chart.title),
+        );
+    }
+    page.push_str("</section>\n");
+}
+
+fn events(page: &mut String, t: &Timeline) {
+    if t.events.is_empty() {
+        return;
+    }
+    page.push_str(
+        "<section id=\"events\">\n<h2>Timeline events</h2>\n<div class=\"scroll\"><table class=\"compact\">\n<thead><tr>\
+         <th class=\"num\">at</th><th>event</th></tr></thead>\n<tbody>\n",
+    );
+    for e in &t.events {
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"num\">{}</td><td class=\"name\">{}</td></tr>",
+            escape(&numbers::seconds(e.at_s)),
+            escape(&e.label)
+        );
+    }
+    page.push_str("</tbody>\n</table></div>\n</section>\n");
+}
+
+fn footer(page: &mut String, s: &RunSummary) {
+    let mut files = vec![SUMMARY_FILE, TIMESERIES_FILE, SERIES_FILE, TIMELINE_FILE];
+    if matches!(s.kind, RunKind::Load | RunKind::Drill) {
+        files.push(JUNIT_FILE);
+    }
+    page.push_str("<footer>\n<p>Data: ");
+    for (i, f) in files.iter().enumerate() {
+        let sep = if i == 0 { "" } else { " · " };
+        let _ = write!(page, "{sep}<a href=\"{f}\">{f}</a>");
+    }
+    let _ = writeln!(
+        page,
+        "</p>\n<p>Engine: {} events in {} s of wall time.</p>\n</footer>",
+        numbers::count(s.engine.events),
+        numbers::decimal(s.engine.wall_s)
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_data::small_run;
+
+    #[test]
+    fn escapes_a_script_in_the_scenario_name_and_slo_text() {
+        let (mut summary, timeline) = small_run("<script>alert('x')</script>");
+        summary.slos[0].name = "p95(<b>) < 300ms & more".into();
+        let page = report_html(&summary, &timeline, &[]);
+        assert!(!page.contains("<script"), "no script element at all");
+        assert!(page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+        assert!(page.contains("p95(&lt;b&gt;) &lt; 300ms &amp; more"));
+    }
+
+    #[test]
+    fn shows_every_section_the_run_has() {
+        let (summary, timeline) = small_run("checkout");
+        let page = report_html(&summary, &timeline, &[]);
+        for needle in [
+            "id=\"slos\"",
+            "id=\"journeys\"",
+            "id=\"services\"",
+            "id=\"cost\"",
+            "id=\"recovery\"",
+            "id=\"warnings\"",
+            "id=\"events\"",
+            "id=\"fidelity\"",
+            "+37.3 %",
+            "2 of 4 SLOs missed",
+            "badge partial",
+            "href=\"junit.xml\"",
+        ] {
+            assert!(page.contains(needle), "missing {needle}");
+        }
+        assert!(
+            !page.contains("http://") && !page.contains("https://"),
+            "nothing external"
+        );
+    }
+}

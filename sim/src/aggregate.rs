@@ -1,0 +1,212 @@
+//! Merging replications into one summary and one timeline: histograms merge exactly, means
+//! come from exact sums, and confidence intervals from the spread across replications.
+
+use crate::engine::ReplicationResult;
+use crate::metrics::percentile_ms;
+use crate::model::Model;
+use crate::stats::ci95;
+use crate::Output;
+use hdrhistogram::Histogram;
+use indexmap::IndexMap;
+use models::summary::{
+    EngineStats, JourneySummary, LatencyCi, LatencyStats, QueueWait, Recovery, ReplicaStats,
+    RunKind, RunSummary, ServiceSummary,
+};
+use models::timeline::{Timeline, WindowStats};
+use models::Scenario;
+
+pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>) -> Output {
+    let reps = results.len().max(1) as f64;
+    let measured_s = (model.horizon - model.warmup) as f64 / 1e9;
+    let extra_q: Vec<f64> = scenario
+        .slos
+        .iter()
+        .filter_map(|s| match s.metric {
+            models::slo::SloMetric::Percentile(q) if !LatencyStats::STANDARD.contains(&q) => {
+                Some(q)
+            }
+            _ => None,
+        })
+        .collect();
+
+    let mut journeys = IndexMap::new();
+    let mut histograms = IndexMap::new();
+    for (j, spec) in model.journeys.iter().enumerate() {
+        let mut hist = crate::metrics::latency_histogram();
+        let (mut count, mut errors, mut sum) = (0u64, 0u64, 0.0);
+        let mut rep_means = Vec::new();
+        let mut rep_p95 = Vec::new();
+        for r in &results {
+            let m = &r.journeys[j];
+            // Same bounds everywhere, so adding cannot fail.
+            let _ = hist.add(&m.latency_us);
+            count += m.count;
+            errors += m.errors;
+            sum += m.sum_ns;
+            if m.count > 0 {
+                rep_means.push(m.sum_ns / m.count as f64 / 1e6);
+                rep_p95.push(percentile_ms(&m.latency_us, 95.0));
+            }
+        }
+        let mut latency = LatencyStats {
+            mean: if count > 0 { sum / count as f64 / 1e6 } else { 0.0 },
+            p50: percentile_ms(&hist, 50.0),
+            p90: percentile_ms(&hist, 90.0),
+            p95: percentile_ms(&hist, 95.0),
+            p99: percentile_ms(&hist, 99.0),
+            max: if hist.is_empty() { 0.0 } else { hist.max() as f64 / 1000.0 },
+            other: Default::default(),
+        };
+        for q in &extra_q {
+            latency.set_percentile(*q, percentile_ms(&hist, *q));
+        }
+        histograms.insert(spec.name.clone(), histogram_buckets(&hist));
+        journeys.insert(
+            spec.name.clone(),
+            JourneySummary {
+                count,
+                errors,
+                error_rate: if count > 0 { errors as f64 / count as f64 } else { 0.0 },
+                latency_ms: latency,
+                ci95_ms: LatencyCi {
+                    mean: ci95(&rep_means),
+                    p95: ci95(&rep_p95),
+                },
+            },
+        );
+    }
+
+    let mut services = IndexMap::new();
+    for (i, spec) in model.stations.iter().enumerate() {
+        let mut waits: Histogram<u64> = crate::metrics::latency_histogram();
+        let (mut completions, mut area, mut wait_sum) = (0u64, 0.0, 0.0);
+        for r in &results {
+            let st = &r.stations[i].stats;
+            let _ = waits.add(&st.waits_us);
+            completions += st.completions;
+            area += st.busy_area;
+            wait_sum += st.wait_sum_ns;
+        }
+        let servers = f64::from(spec.replicas * spec.concurrency);
+        services.insert(
+            spec.name.clone(),
+            ServiceSummary {
+                throughput_rps: completions as f64 / reps / measured_s,
+                utilization: area / reps / (servers * measured_s * 1e9),
+                queue_wait_ms: QueueWait {
+                    mean: if waits.is_empty() {
+                        0.0
+                    } else {
+                        wait_sum / waits.len() as f64 / 1e6
+                    },
+                    p95: percentile_ms(&waits, 95.0),
+                },
+                replicas: ReplicaStats {
+                    min: spec.replicas,
+                    max: spec.replicas,
+                    mean: f64::from(spec.replicas),
+                },
+            },
+        );
+    }
+
+    let timeline = merge_timeline(model, &results);
+    let mut summary = RunSummary {
+        kind: RunKind::Simulation,
+        scenario: scenario.name.clone(),
+        seed: scenario.seed,
+        replications: scenario.replications,
+        horizon_s: model.horizon as f64 / 1e9,
+        partial: false,
+        journeys,
+        services,
+        slos: Vec::new(),
+        cost: None,
+        recovery: Recovery::default(),
+        warnings: Vec::new(),
+        fidelity: None,
+        engine: EngineStats {
+            events: results.iter().map(|r| r.events).sum(),
+            wall_s: 0.0,
+        },
+    };
+    summary.slos = scenario.slos.iter().map(|s| s.verdict(&summary)).collect();
+    let mut timeline = timeline;
+    timeline.histograms = histograms;
+    Output { summary, timeline }
+}
+
+/// Window statistics averaged over replications (counts summed), and per-station series.
+fn merge_timeline(model: &Model, results: &[ReplicationResult]) -> Timeline {
+    let mut t = Timeline {
+        window_s: results.first().map_or(1.0, |r| r.window_ns as f64 / 1e9),
+        ..Timeline::default()
+    };
+    let reps = results.len().max(1) as f64;
+    for (j, spec) in model.journeys.iter().enumerate() {
+        let n = results.iter().map(|r| r.journeys[j].windows.len()).min().unwrap_or(0);
+        let windows = (0..n)
+            .map(|w| {
+                let mut acc = WindowStats {
+                    start_s: results[0].journeys[j].windows[w].start_s,
+                    ..WindowStats::default()
+                };
+                for r in results {
+                    let x = &r.journeys[j].windows[w];
+                    acc.count += x.count;
+                    acc.errors += x.errors;
+                    acc.mean_ms += x.mean_ms / reps;
+                    acc.p50_ms += x.p50_ms / reps;
+                    acc.p95_ms += x.p95_ms / reps;
+                    acc.p99_ms += x.p99_ms / reps;
+                }
+                acc
+            })
+            .collect();
+        t.journeys.insert(spec.name.clone(), windows);
+    }
+    for (i, spec) in model.stations.iter().enumerate() {
+        let n = results.iter().map(|r| r.station_windows[i].len()).min().unwrap_or(0);
+        let at = |w: usize| (w + 1) as f64 * t.window_s;
+        let mean_of = |w: usize, f: fn(&(f64, f64)) -> f64| {
+            results.iter().map(|r| f(&r.station_windows[i][w])).sum::<f64>() / reps
+        };
+        t.series.insert(
+            format!("queue/{}", spec.name),
+            (0..n).map(|w| (at(w), mean_of(w, |x| x.0))).collect(),
+        );
+        t.series.insert(
+            format!("utilization/{}", spec.name),
+            (0..n).map(|w| (at(w), mean_of(w, |x| x.1))).collect(),
+        );
+        t.series.insert(
+            format!("replicas/{}", spec.name),
+            vec![(0.0, f64::from(spec.replicas)), (model.horizon as f64 / 1e9, f64::from(spec.replicas))],
+        );
+    }
+    t
+}
+
+/// About 60 log-spaced buckets from the smallest to the largest latency, as (upper ms, count).
+fn histogram_buckets(h: &Histogram<u64>) -> Vec<(f64, u64)> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    let (lo, hi) = (h.min().max(1) as f64, h.max().max(2) as f64);
+    let n = 60;
+    let ratio = (hi / lo).powf(1.0 / n as f64).max(1.000_001);
+    let mut out = Vec::with_capacity(n + 1);
+    let mut prev = 0u64;
+    let mut edge = lo;
+    for _ in 0..=n {
+        let upper = (edge * ratio).ceil() as u64;
+        let c = h.count_between(prev, upper);
+        out.push((upper as f64 / 1000.0, c));
+        prev = upper + 1;
+        edge *= ratio;
+        if prev > h.max() {
+            break;
+        }
+    }
+    out
+}

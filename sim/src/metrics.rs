@@ -1,0 +1,116 @@
+//! Measurements kept during a replication: HDR histograms of latency and queue wait, exact
+//! sums for means, and per-window statistics for the timeline. Memory is fixed by the number of
+//! journeys and windows, never by the number of requests.
+
+use crate::calendar::Nanos;
+use hdrhistogram::Histogram;
+use models::timeline::WindowStats;
+
+/// Highest latency recorded exactly: 10^11 us (about 28 hours); longer ones saturate.
+pub const MAX_US: u64 = 100_000_000_000;
+
+/// A latency histogram in microseconds with 3 significant digits (0.1 % resolution).
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_US, 3).expect("static histogram bounds are valid")
+}
+
+/// A coarser histogram (2 significant digits) for per-window percentiles.
+pub fn window_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_US, 2).expect("static histogram bounds are valid")
+}
+
+/// Records a duration in nanoseconds, clamped into the histogram's range.
+#[inline]
+pub fn record_us(h: &mut Histogram<u64>, nanos: Nanos) {
+    let us = (nanos / 1000).clamp(1, MAX_US);
+    // In range by construction, so recording cannot fail.
+    let _ = h.record(us);
+}
+
+/// A percentile of a microsecond histogram, in milliseconds (0 when empty).
+pub fn percentile_ms(h: &Histogram<u64>, q: f64) -> f64 {
+    if h.is_empty() {
+        return 0.0;
+    }
+    h.value_at_quantile(q / 100.0) as f64 / 1000.0
+}
+
+/// One journey's measurements in one replication.
+pub struct JourneyMetrics {
+    pub latency_us: Histogram<u64>,
+    pub sum_ns: f64,
+    pub count: u64,
+    pub errors: u64,
+    window: Histogram<u64>,
+    window_sum_ns: f64,
+    window_errors: u64,
+    pub windows: Vec<WindowStats>,
+}
+
+impl JourneyMetrics {
+    pub fn new() -> Self {
+        JourneyMetrics {
+            latency_us: latency_histogram(),
+            sum_ns: 0.0,
+            count: 0,
+            errors: 0,
+            window: window_histogram(),
+            window_sum_ns: 0.0,
+            window_errors: 0,
+            windows: Vec::new(),
+        }
+    }
+
+    /// A journey completed; `counted` when it started after warm-up.
+    #[inline]
+    pub fn complete(&mut self, sojourn: Nanos, ok: bool, counted: bool) {
+        record_us(&mut self.window, sojourn);
+        self.window_sum_ns += sojourn as f64;
+        if !ok {
+            self.window_errors += 1;
+        }
+        if counted {
+            record_us(&mut self.latency_us, sojourn);
+            self.sum_ns += sojourn as f64;
+            self.count += 1;
+            if !ok {
+                self.errors += 1;
+            }
+        }
+    }
+
+    /// Closes the window that started at `start_s`.
+    pub fn close_window(&mut self, start_s: f64) {
+        let n = self.window.len();
+        self.windows.push(WindowStats {
+            start_s,
+            count: n,
+            errors: self.window_errors,
+            mean_ms: if n > 0 { self.window_sum_ns / n as f64 / 1e6 } else { 0.0 },
+            p50_ms: percentile_ms(&self.window, 50.0),
+            p95_ms: percentile_ms(&self.window, 95.0),
+            p99_ms: percentile_ms(&self.window, 99.0),
+        });
+        self.window.reset();
+        self.window_sum_ns = 0.0;
+        self.window_errors = 0;
+    }
+}
+
+impl Default for JourneyMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The timeline window for a horizon: a round width giving at most about 200 windows.
+pub fn window_width(horizon: Nanos) -> Nanos {
+    const NICE_S: [u64; 14] = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200];
+    let horizon_s = horizon / 1_000_000_000;
+    let w = NICE_S
+        .iter()
+        .copied()
+        .find(|w| horizon_s / w <= 200)
+        .unwrap_or(horizon_s.div_ceil(200).max(1));
+    w * 1_000_000_000
+}

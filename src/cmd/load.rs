@@ -1,0 +1,339 @@
+//! `twin load`: drives a deployment with the scenario's workload through the harness (goose),
+//! sets the twin's prediction beside the measurement (`fidelity`), writes the run folder,
+//! keeps the history and judges regressions. The one place that joins `harness` and `sim`.
+
+use crate::exit::{self, Failure};
+use crate::scenario_file;
+use harness::load::{LoadConfig, LoadError};
+use harness::measure::{journey_summary, write_histogram};
+use harness::schedule::Shard;
+use models::fidelity::Fidelity;
+use models::scenario::Arrivals;
+use models::{Duration, Rate, RunSummary, Scenario};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Scenario file whose journeys have `http:` steps.
+    pub scenario: PathBuf,
+    /// Base URL of the deployment, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
+    pub target: String,
+    /// How long to schedule arrivals (default: the scenario's horizon), e.g. `10m`.
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Multiply the arrival rate (2 = twice the scenario's traffic).
+    #[arg(long, default_value_t = 1.0)]
+    pub rate_scale: f64,
+    /// Leave journeys scheduled before this out of the summary (default: the scenario's warmup
+    /// when no --duration is given, else none).
+    #[arg(long)]
+    pub warmup: Option<String>,
+    /// Output folder (default `reports/out/<scenario>-load/`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Take the prediction from this summary.json instead of simulating in-process.
+    #[arg(long, value_name = "SUMMARY.json")]
+    pub predicted: Option<PathBuf>,
+    /// Do not simulate the scenario for a prediction.
+    #[arg(long, conflicts_with = "predicted")]
+    pub no_predict: bool,
+    /// Append one row for this run to a history CSV.
+    #[arg(long, value_name = "FILE.csv")]
+    pub history: Option<PathBuf>,
+    /// Exit 1 when a journey's p95 is worse than the median of the last 7 history rows by more
+    /// than PCT percent (needs --history).
+    #[arg(long, value_name = "PCT", requires = "history")]
+    pub fail_on_regression: Option<f64>,
+    /// This worker's share: `I/N` runs 1/N of the arrival rate (`twin merge` joins the shards).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Goose users (journeys in flight at most); default from the peak rate.
+    #[arg(long)]
+    pub users: Option<usize>,
+    /// Override a scenario value: `--set workload.arrivals.poisson.rate=50/s`.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub sets: Vec<String>,
+}
+
+/// The base URL without any user or password.
+fn shown_target(target: &str) -> String {
+    match target.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((_, host)) if !host.contains('/') || rest.find('@') < rest.find('/') => {
+                format!("{scheme}://{host}")
+            }
+            _ => target.to_string(),
+        },
+        None => target.to_string(),
+    }
+}
+
+/// The scenario with its arrival rate multiplied by `x` (the prediction for `--rate-scale`).
+fn scaled(scenario: &Scenario, x: f64) -> Scenario {
+    let mut s = scenario.clone();
+    match &mut s.workload.arrivals {
+        Arrivals::Poisson { rate } | Arrivals::Constant { rate } => *rate = Rate(rate.0 * x),
+        Arrivals::Profile { points, .. } => {
+            points.iter_mut().for_each(|p| p.rate = Rate(p.rate.0 * x))
+        }
+        Arrivals::Trace { times, .. } => times
+            .iter_mut()
+            .for_each(|t| *t = Duration((t.0 as f64 / x) as u64)),
+    }
+    s
+}
+
+fn read_prediction(path: &Path) -> Result<RunSummary, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::usage(format!("--predicted {}: cannot read: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Failure::usage(format!(
+            "--predicted {}: not a summary.json: {e}",
+            path.display()
+        ))
+    })
+}
+
+pub fn run(a: Args) -> Result<u8, Failure> {
+    // Everything that can be wrong with the input is found before any traffic (exit 2).
+    let loaded = scenario_file::load(Some(&a.scenario), &a.sets)?;
+    for w in &loaded.warnings {
+        eprintln!("{w}");
+    }
+    let scenario = loaded.scenario;
+    let duration = match &a.duration {
+        Some(d) => Duration::parse(d).map_err(|e| Failure::usage(format!("--duration: {e}")))?,
+        None => scenario.horizon,
+    };
+    if duration.0 == 0 {
+        return Err(Failure::usage("--duration must be greater than zero"));
+    }
+    let warmup = match &a.warmup {
+        Some(w) => Duration::parse(w).map_err(|e| Failure::usage(format!("--warmup: {e}")))?,
+        None if a.duration.is_none() => scenario.warmup,
+        None => Duration::ZERO,
+    };
+    if warmup >= duration {
+        return Err(Failure::usage(format!(
+            "--warmup ({warmup}) must be shorter than the duration ({duration})"
+        )));
+    }
+    let shard = match &a.shard {
+        Some(s) => Shard::parse(s).map_err(Failure::usage)?,
+        None => Shard::WHOLE,
+    };
+    let predicted_file = a.predicted.as_deref().map(read_prediction).transpose()?;
+    let history = match &a.history {
+        Some(h) => Some(harness::history::read(h).map_err(Failure::usage)?),
+        None => None,
+    };
+    let dir = a.out.clone().unwrap_or_else(|| {
+        let suffix = if shard.count > 1 {
+            format!("-shard-{}-of-{}", shard.index, shard.count)
+        } else {
+            String::new()
+        };
+        PathBuf::from(format!("reports/out/{}-load{suffix}", scenario.name))
+    });
+    let window_s = (duration.as_secs_f64() / 300.0).ceil().max(1.0);
+    let cfg = LoadConfig {
+        target: a.target.clone(),
+        duration,
+        rate_scale: a.rate_scale,
+        shard,
+        warmup,
+        users: a.users,
+        window: std::time::Duration::from_secs_f64(window_s),
+    };
+    let target = shown_target(&a.target);
+    eprintln!(
+        "twin load: {} against {target} for {duration}{}{}",
+        scenario.name,
+        if a.rate_scale == 1.0 {
+            String::new()
+        } else {
+            format!(" at {}x the rate", a.rate_scale)
+        },
+        if shard.count > 1 {
+            format!(", shard {}/{}", shard.index, shard.count)
+        } else {
+            String::new()
+        },
+    );
+
+    let run = harness::load::run(&scenario, &cfg).map_err(|e| match e {
+        LoadError::Input(m) => Failure::usage(format!("{}: {m}", a.scenario.display())),
+        LoadError::Unreachable(m) => Failure::run(m),
+        LoadError::Run(m) => Failure::run(m),
+    })?;
+    let mut summary = run.summary;
+    summary
+        .warnings
+        .extend(loaded.warnings.iter().map(|w| w.message.clone()));
+
+    // The prediction beside the measurement.
+    let prediction = match (predicted_file, a.no_predict) {
+        (Some(p), _) => Some((
+            format!(
+                "{}",
+                a.predicted.as_deref().unwrap_or(Path::new("")).display()
+            ),
+            p,
+        )),
+        (None, true) => None,
+        (None, false) => {
+            let out = sim::simulate(&scaled(&scenario, a.rate_scale), &sim::Options::default());
+            Some(("simulation (in-process)".to_string(), out.summary))
+        }
+    };
+    if let Some((by, p)) = &prediction {
+        summary.fidelity = Some(Fidelity::compare(by, p, &summary));
+    }
+
+    reports::write_run(&dir, &summary, &run.measured.timeline)
+        .map_err(|e| Failure::run(format!("{}: cannot write the report: {e}", dir.display())))?;
+    write_extras(&dir, &run.measured, &target, run.users)
+        .map_err(|e| Failure::run(format!("{}: cannot write: {e}", dir.display())))?;
+
+    crate::cmd::simulate::print_table(&summary);
+    print_fidelity(&summary);
+    let mut code = exit::from_verdicts(summary.all_slos_met());
+    if let (Some(path), Some(rows)) = (&a.history, history) {
+        let time = harness::history::utc_timestamp(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        );
+        let row = harness::history::row_for(&summary, time, harness::history::commit_from_env());
+        if let Some(pct) = a.fail_on_regression {
+            let found = harness::history::regressions(&rows, &row, pct);
+            for r in &found {
+                println!("regression: {r}");
+            }
+            if !found.is_empty() && !summary.partial {
+                code = code.max(exit::SLO_MISSED);
+            }
+        }
+        harness::history::append(path, rows, row).map_err(Failure::run)?;
+    }
+    println!("wrote {}", dir.join("report.html").display());
+    println!("requests sent: {}", run.measured.requests);
+    if run.interrupted {
+        eprintln!(
+            "the run was interrupted: {} holds what was measured (partial)",
+            dir.display()
+        );
+        return Ok(exit::RUN_FAILED);
+    }
+    Ok(code)
+}
+
+fn print_fidelity(s: &RunSummary) {
+    let Some(f) = &s.fidelity else { return };
+    println!("\nprediction ({}) beside measurement", f.predicted_by);
+    println!(
+        "{:<28} {:>11} {:>11} {:>8} {:>11} {:>11} {:>8}",
+        "journey", "pred p50", "meas p50", "err", "pred p95", "meas p95", "err"
+    );
+    let pct = |c: &models::fidelity::Comparison| {
+        c.relative_error
+            .map_or("-".to_string(), |e| format!("{:+.1}%", e * 100.0))
+    };
+    for (name, j) in &f.journeys {
+        println!(
+            "{:<28} {:>11.1} {:>11.1} {:>8} {:>11.1} {:>11.1} {:>8}",
+            name,
+            j.p50_ms.predicted,
+            j.p50_ms.measured,
+            pct(&j.p50_ms),
+            j.p95_ms.predicted,
+            j.p95_ms.measured,
+            pct(&j.p95_ms)
+        );
+    }
+}
+
+/// What only a load run has: per-step latency and time to first byte, errors by kind, and the
+/// HDR histograms (so shards merge exactly).
+fn write_extras(
+    dir: &Path,
+    m: &harness::measure::Measured,
+    target: &str,
+    users: usize,
+) -> std::io::Result<()> {
+    let hist_dir = dir.join("histograms");
+    std::fs::create_dir_all(&hist_dir)?;
+    let file_name = |s: &str| {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect::<String>()
+    };
+    for (name, s) in &m.journeys {
+        let mut f =
+            std::fs::File::create(hist_dir.join(format!("journey-{}.hdr", file_name(name))))?;
+        write_histogram(&s.latency, &mut f)?;
+    }
+    for (name, s) in &m.steps {
+        let mut f = std::fs::File::create(hist_dir.join(format!("step-{}.hdr", file_name(name))))?;
+        write_histogram(&s.latency, &mut f)?;
+    }
+    let steps: serde_json::Map<String, serde_json::Value> = m
+        .steps
+        .iter()
+        .map(|(n, s)| {
+            (
+                n.clone(),
+                json!({
+                    "summary": journey_summary(s, &[]),
+                    "ttfb_ms": harness::measure::latency_stats(&s.ttfb, &[]),
+                    "errors_by_kind": s.by_kind,
+                    "errors_by_status": s.by_status,
+                }),
+            )
+        })
+        .collect();
+    let journeys: serde_json::Map<String, serde_json::Value> = m
+        .journeys
+        .iter()
+        .map(|(n, s)| {
+            (
+                n.clone(),
+                json!({"errors_by_kind": s.by_kind, "errors_by_status": s.by_status}),
+            )
+        })
+        .collect();
+    let detail = json!({
+        "target": target,
+        "users": users,
+        "requests": m.requests,
+        "late_starts": m.late_starts,
+        "max_lateness_ms": m.max_lateness.as_secs_f64() * 1000.0,
+        "journeys": journeys,
+        "steps": steps,
+        "histograms": "histograms/*.hdr: HdrHistogram V2, microseconds",
+    });
+    let text = serde_json::to_string_pretty(&detail).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("load.json"), text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_not_shown() {
+        assert_eq!(shown_target("http://u:p@host:1/x"), "http://host:1/x");
+        assert_eq!(
+            shown_target("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080"
+        );
+    }
+}
