@@ -12,8 +12,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 STEP=${1:-8}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)"; exit 2; }
-cargo build --release --quiet
-TWIN=${CARGO_TARGET_DIR:-target}/release/twin
+# TWIN=path/to/twin uses that binary; otherwise the release build of this tree.
+if [ -z "${TWIN:-}" ]; then
+  cargo build --release --quiet
+  TWIN=${CARGO_TARGET_DIR:-target}/release/twin
+fi
 SCEN=scenarios/examples/loopback-trivial.yaml
 WORK=$(mktemp -d)
 "$TWIN" emulate "$SCEN" --listen 127.0.0.1:0 > "$WORK/emulate.out" 2>&1 &

@@ -30,6 +30,10 @@ enum Command {
     Load(cmd::load::Args),
     /// Serve the scenario's API locally; endpoints queue and take time as the scenario says.
     Emulate(cmd::emulate::Args),
+    /// Capacity planning over a grid of --vary values: the cheapest point that meets every SLO.
+    Sweep(cmd::sweep::Args),
+    /// Join the folders of a sharded sweep (or load run) into what one run would have written.
+    Merge(cmd::merge::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,8 @@ fn main() -> ExitCode {
         Command::Report(a) => cmd::report::run(a),
         Command::Load(a) => cmd::load::run(a),
         Command::Emulate(a) => cmd::emulate::run(a),
+        Command::Sweep(a) => cmd::sweep::run(a),
+        Command::Merge(a) => cmd::merge::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

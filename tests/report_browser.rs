@@ -311,6 +311,7 @@ fn hand_made_run() -> (RunSummary, Timeline) {
             events: 1_000_000,
             wall_s: 1.5,
         },
+        components: Default::default(),
         fidelity: None,
     };
     let predicted = RunSummary {
@@ -323,6 +324,7 @@ fn hand_made_run() -> (RunSummary, Timeline) {
         ..measured.clone()
     };
     let summary = RunSummary {
+        components: Default::default(),
         fidelity: Some(Fidelity::compare(
             "simulation (in-process)",
             &predicted,

@@ -51,7 +51,8 @@ struct Route {
     segments: Vec<Option<String>>,
     /// `POST /features/{feature_id}` as written.
     name: String,
-    service: usize,
+    /// The service whose queues it waits in; `None` answers at once.
+    service: Option<usize>,
     /// Status of a successful answer.
     status: u16,
     /// Fields the caller captures, filled in the answer.
@@ -126,7 +127,7 @@ impl ServiceQueues {
         let start = Instant::now();
         let until = start + self.draw();
         let out = work.await;
-        tokio::time::sleep_until(tokio::time::Instant::from_std(until)).await;
+        crate::clock::sleep_until(until).await;
         drop(permit);
         let busy = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.busy_us.fetch_add(busy, Ordering::Relaxed);
@@ -201,9 +202,16 @@ pub fn build(scenario: &Scenario, store: Option<Store>) -> Result<Emulator, Stri
             {
                 continue;
             }
-            let service = *index
-                .get(&s.service)
-                .ok_or_else(|| format!("service `{}` is not defined", s.service))?;
+            // An HTTP step is served by its service; a step with another action (an LLM call,
+            // a topic) is served by the emulator without queueing.
+            let service = match s.service.as_deref() {
+                Some(name) => Some(
+                    *index
+                        .get(name)
+                        .ok_or_else(|| format!("service `{name}` is not defined"))?,
+                ),
+                None => None,
+            };
             routes.push(Route {
                 name: format!("{method} {}", call.path),
                 method,
@@ -317,7 +325,7 @@ impl Emulator {
                 o,
                 "twin_emulator_requests_total{{route=\"{}\",service=\"{}\"}} {}",
                 r.name.replace('"', "'"),
-                self.services[r.service].name,
+                r.service.map_or("", |k| self.services[k].name.as_str()),
                 n.load(Ordering::Relaxed)
             );
         }
@@ -378,77 +386,80 @@ impl Emulator {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.route_requests[i].fetch_add(1, Ordering::Relaxed);
         let route = &self.routes[i];
-        let service = &self.services[route.service];
+        let service = route.service.map(|k| &self.services[k]);
+        let service_name = service.map_or("", |s| s.name.as_str());
         let write = matches!(method, Method::POST | Method::PUT | Method::PATCH);
-        service
-            .serve(async {
-                let mut doc = json!({"ok": true, "service": service.name});
-                let mut status = route.status;
-                let value = |this: &Self| {
-                    format!(
-                        "{}-{}",
-                        service.name,
-                        this.generated.fetch_add(1, Ordering::Relaxed)
-                    )
-                };
-                let key = if write {
-                    let text = String::from_utf8_lossy(&body).into_owned();
-                    let key = serde_json::from_str::<Value>(&text)
-                        .ok()
-                        .and_then(|v| v.get("key").and_then(models::http::scalar_text))
-                        .or_else(|| {
-                            headers
-                                .get("idempotency-key")
-                                .and_then(|h| h.to_str().ok())
-                                .map(String::from)
-                        })
-                        .unwrap_or_else(|| value(self));
-                    if let Some(store) = &self.store {
-                        match store.insert(&key, &route.name, &text).await {
-                            Ok(_) => {
-                                self.writes.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Err(e) => {
-                                self.write_failures.fetch_add(1, Ordering::Relaxed);
-                                return (StatusCode::SERVICE_UNAVAILABLE, json!({"error": e}));
-                            }
+        let work = async {
+            let mut doc = json!({"ok": true, "service": service_name});
+            let mut status = route.status;
+            let value = |this: &Self| {
+                format!(
+                    "{}-{}",
+                    service_name,
+                    this.generated.fetch_add(1, Ordering::Relaxed)
+                )
+            };
+            let key = if write {
+                let text = String::from_utf8_lossy(&body).into_owned();
+                let key = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|v| v.get("key").and_then(models::http::scalar_text))
+                    .or_else(|| {
+                        headers
+                            .get("idempotency-key")
+                            .and_then(|h| h.to_str().ok())
+                            .map(String::from)
+                    })
+                    .unwrap_or_else(|| value(self));
+                if let Some(store) = &self.store {
+                    match store.insert(&key, &route.name, &text).await {
+                        Ok(_) => {
+                            self.writes.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            self.write_failures.fetch_add(1, Ordering::Relaxed);
+                            return (StatusCode::SERVICE_UNAVAILABLE, json!({"error": e}));
                         }
                     }
-                    key
-                } else if let (Some(store), Some(key)) = (&self.store, values.last()) {
-                    match store.get(key).await {
-                        Ok(Some(row)) => {
-                            doc["body"] = Value::String(row.body);
-                            key.clone()
-                        }
-                        Ok(None) => {
-                            return (
-                                StatusCode::NOT_FOUND,
-                                json!({"error": "no such key", "key": key}),
-                            )
-                        }
-                        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, json!({"error": e})),
+                }
+                key
+            } else if let (Some(store), Some(key)) = (&self.store, values.last()) {
+                match store.get(key).await {
+                    Ok(Some(row)) => {
+                        doc["body"] = Value::String(row.body);
+                        key.clone()
                     }
-                } else {
-                    values.last().cloned().unwrap_or_else(|| value(self))
-                };
-                doc["key"] = Value::String(key.clone());
-                doc["id"] = Value::String(key.clone());
-                for field in &route.captures {
-                    if select(&doc, field).is_none() {
-                        set_field(&mut doc, field, Value::String(key.clone()));
+                    Ok(None) => {
+                        return (
+                            StatusCode::NOT_FOUND,
+                            json!({"error": "no such key", "key": key}),
+                        )
                     }
+                    Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, json!({"error": e})),
                 }
-                if let Some((field, done)) = &route.done {
-                    set_field(&mut doc, field, done.clone());
+            } else {
+                values.last().cloned().unwrap_or_else(|| value(self))
+            };
+            doc["key"] = Value::String(key.clone());
+            doc["id"] = Value::String(key.clone());
+            for field in &route.captures {
+                if select(&doc, field).is_none() {
+                    set_field(&mut doc, field, Value::String(key.clone()));
                 }
-                if !(100..=599).contains(&status) {
-                    status = 200;
-                }
-                (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), doc)
-            })
-            .await
-            .into_response_json()
+            }
+            if let Some((field, done)) = &route.done {
+                set_field(&mut doc, field, done.clone());
+            }
+            if !(100..=599).contains(&status) {
+                status = 200;
+            }
+            (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), doc)
+        };
+        match service {
+            Some(s) => s.serve(work).await,
+            None => work.await,
+        }
+        .into_response_json()
     }
 }
 

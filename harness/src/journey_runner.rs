@@ -52,8 +52,8 @@ pub fn plan(scenario: &Scenario) -> Result<Vec<JourneyPlan>, String> {
             })?;
             known.extend(call.capture.keys().cloned());
             steps.push(StepPlan {
-                name: step_name(&j.name, k, &s.service),
-                service: s.service.clone(),
+                name: step_name(&j.name, k, s.service.as_deref().unwrap_or("step")),
+                service: s.service.clone().unwrap_or_default(),
                 call: compiled,
                 spec: call.clone(),
             });

@@ -10,6 +10,7 @@
 //! [`models::timeline::Timeline`] a simulation produces, so reports set them side by side.
 //! Secrets (`${ENV}` in headers) are read at request time and never written anywhere.
 
+pub mod clock;
 pub mod emulator;
 pub mod history;
 pub mod journey_runner;

@@ -123,9 +123,21 @@ pub fn parse_with(
         message,
         severity: Severity::Error,
     };
+    // A UTF-8 byte-order mark (editors on Windows write one) is not content; left in, the YAML
+    // parser reads the file as two documents.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut value: Value = serde_yaml_ng::from_str(text).map_err(|e| {
-        let (line, col) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        vec![at(line, col, format!("invalid YAML: {}", strip_location(&e.to_string())))]
+        let message = e.to_string();
+        let (line, col) = if message.contains("duplicate entry with key") {
+            // serde_yaml_ng places this at the mapping; the second occurrence is what to fix.
+            SpanIndex::build(text).duplicate.unwrap_or((1, 1))
+        } else {
+            match e.location() {
+                Some(l) => (l.line(), l.column()),
+                None => second_document(text).unwrap_or((1, 1)),
+            }
+        };
+        vec![at(line, col, format!("invalid YAML: {}", strip_location(&message)))]
     })?;
     if !value.is_mapping() {
         return Err(vec![at(1, 1, "expected a mapping with name, horizon, services, workload and slos".into())]);
@@ -165,7 +177,11 @@ pub fn parse_with(
             .strip_prefix("unknown field `")
             .and_then(|r| r.split('`').next())
         {
-            path.push(PathSegment::Key(key.to_string()));
+            // serde_path_to_error usually has the key on the path already.
+            let key = PathSegment::Key(key.to_string());
+            if path.last() != Some(&key) {
+                path.push(key);
+            }
         }
         let shown = path_to_string(&path);
         let message = if shown.is_empty() {
@@ -235,11 +251,34 @@ fn key_string(k: Value) -> String {
     }
 }
 
+/// Drops the first ` at line L column C` (shown as `file:line:col` already) and keeps the
+/// context after it (`, while parsing a flow mapping at line 5 column 19`).
 fn strip_location(msg: &str) -> String {
     match msg.find(" at line ") {
-        Some(i) => msg[..i].to_string(),
+        Some(i) => {
+            let rest = &msg[i + " at line ".len()..];
+            let context = rest.find(", ").map_or("", |j| &rest[j..]);
+            format!("{}{context}", &msg[..i])
+        }
         None => msg.to_string(),
     }
+}
+
+/// Where a second YAML document starts (`---` at the start of a line after content), for the
+/// "more than one document" error, which serde_yaml_ng does not locate.
+fn second_document(text: &str) -> Option<(usize, usize)> {
+    let mut content = false;
+    for (n, line) in text.lines().enumerate() {
+        let starts_doc = line == "---" || line.starts_with("--- ") || line == "...";
+        if starts_doc && content {
+            return Some((n + 1, 1));
+        }
+        let t = line.trim_start();
+        if !starts_doc && !t.is_empty() && !t.starts_with('#') && !t.starts_with('%') {
+            content = true;
+        }
+    }
+    None
 }
 
 fn tree_path(p: &serde_path_to_error::Path) -> Vec<PathSegment> {
@@ -295,11 +334,17 @@ fn set_path(root: &mut Value, path: &[PathSegment], v: Value) -> Result<(), Stri
 /// Where each node of a YAML document starts, by its path in the tree.
 pub struct SpanIndex {
     spans: HashMap<Vec<PathSegment>, (usize, usize)>,
+    /// Where a key first repeats within one mapping (line, column).
+    pub duplicate: Option<(usize, usize)>,
 }
 
+/// The key segment that stands for a mapping or sequence used as a key (`? [a, b]`).
+const COMPLEX_KEY: &str = "?";
+
 enum Frame {
-    Map { key: Option<PathSegment> },
-    Seq { next: usize },
+    /// `as_key`: this collection is itself a key of the enclosing mapping.
+    Map { key: Option<PathSegment>, as_key: bool },
+    Seq { next: usize, as_key: bool },
 }
 
 struct Builder {
@@ -307,6 +352,7 @@ struct Builder {
     path: Vec<PathSegment>,
     spans: HashMap<Vec<PathSegment>, (usize, usize)>,
     anchors: HashMap<usize, Vec<PathSegment>>,
+    duplicate: Option<(usize, usize)>,
 }
 
 impl Builder {
@@ -314,16 +360,21 @@ impl Builder {
     fn enter_node(&mut self, mark: Marker, key_text: Option<&str>) -> Option<Vec<PathSegment>> {
         let pos = (mark.line(), mark.col() + 1);
         match self.stack.last_mut() {
-            Some(Frame::Map { key }) if key.is_none() => {
+            Some(Frame::Map { key, .. }) if key.is_none() => {
                 let k = PathSegment::Key(key_text.unwrap_or("").to_string());
                 let mut p = self.path.clone();
                 p.push(k.clone());
-                // A key's own position, for "unknown field" errors.
-                self.spans.entry(p).or_insert(pos);
+                // A key's own position, for "unknown field" errors. A key path is only ever
+                // inserted by the key itself, so finding it already means a repeated key.
+                if self.spans.contains_key(&p) {
+                    self.duplicate.get_or_insert(pos);
+                } else {
+                    self.spans.insert(p, pos);
+                }
                 *key = Some(k);
                 None
             }
-            Some(Frame::Map { key }) => {
+            Some(Frame::Map { key, .. }) => {
                 let k = key.take()?;
                 let mut p = self.path.clone();
                 p.push(k);
@@ -332,7 +383,7 @@ impl Builder {
                 self.spans.entry(p.clone()).or_insert(pos);
                 Some(p)
             }
-            Some(Frame::Seq { next }) => {
+            Some(Frame::Seq { next, .. }) => {
                 let mut p = self.path.clone();
                 p.push(PathSegment::Index(*next));
                 *next += 1;
@@ -355,20 +406,37 @@ impl MarkedEventReceiver for Builder {
             }
             Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
                 let is_map = matches!(ev, Event::MappingStart(..));
-                let p = self.enter_node(mark, None).unwrap_or_default();
+                let as_key = matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
+                let p = if as_key {
+                    // A collection as a mapping key: index it under a stand-in segment so
+                    // that the mapping's own keys and values keep their places.
+                    let mut p = self.path.clone();
+                    p.push(PathSegment::Key(COMPLEX_KEY.into()));
+                    p
+                } else {
+                    self.enter_node(mark, None).unwrap_or_default()
+                };
                 if anchor > 0 {
                     self.anchors.insert(anchor, p.clone());
                 }
                 self.path = p;
                 self.stack.push(if is_map {
-                    Frame::Map { key: None }
+                    Frame::Map { key: None, as_key }
                 } else {
-                    Frame::Seq { next: 0 }
+                    Frame::Seq { next: 0, as_key }
                 });
             }
             Event::MappingEnd | Event::SequenceEnd => {
-                self.stack.pop();
+                let as_key = matches!(
+                    self.stack.pop(),
+                    Some(Frame::Map { as_key: true, .. } | Frame::Seq { as_key: true, .. })
+                );
                 self.path.pop();
+                if as_key {
+                    if let Some(Frame::Map { key, .. }) = self.stack.last_mut() {
+                        *key = Some(PathSegment::Key(COMPLEX_KEY.into()));
+                    }
+                }
             }
             _ => {}
         }
@@ -382,11 +450,15 @@ impl SpanIndex {
             path: Vec::new(),
             spans: HashMap::new(),
             anchors: HashMap::new(),
+            duplicate: None,
         };
         let mut parser = Parser::new_from_str(text);
         // A syntax error was already reported by the value parse; keep what was indexed.
         let _ = parser.load(&mut b, false);
-        SpanIndex { spans: b.spans }
+        SpanIndex {
+            spans: b.spans,
+            duplicate: b.duplicate,
+        }
     }
 
     /// The line and column of the deepest indexed node on `path` (1-based).

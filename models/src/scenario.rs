@@ -3,6 +3,9 @@
 //! errors, and [`Scenario::validate`] checks what serde cannot (references, ranges).
 
 use crate::distribution::Distribution;
+use crate::platform::{
+    BatcherSpec, CacheStep, KafkaSpec, LlmCall, LlmEndpoint, NodePoolSpec, PodSpec, PoolSpec,
+};
 use crate::slo::Slo;
 use crate::units::{Duration, Rate};
 use indexmap::IndexMap;
@@ -22,10 +25,25 @@ pub struct Scenario {
     pub warmup: Duration,
     #[serde(default = "one")]
     pub replications: u32,
+    #[serde(default)]
     pub services: IndexMap<String, Service>,
     pub workload: Workload,
     #[serde(default)]
     pub slos: Vec<Slo>,
+    /// Client connection pools, by name (steps name them with `pool:`).
+    #[serde(default)]
+    pub pools: IndexMap<String, PoolSpec>,
+    #[serde(default)]
+    pub llm_endpoints: IndexMap<String, LlmEndpoint>,
+    #[serde(default)]
+    pub kafka: Option<KafkaSpec>,
+    #[serde(default)]
+    pub batchers: IndexMap<String, BatcherSpec>,
+    #[serde(default)]
+    pub node_pools: IndexMap<String, NodePoolSpec>,
+    /// How the platform buys what it uses (pricing model per pool, commitments).
+    #[serde(default)]
+    pub cost: Option<crate::cost::CostModel>,
 }
 
 fn default_seed() -> u64 {
@@ -47,6 +65,13 @@ pub struct Service {
     pub service_time: Distribution,
     #[serde(default)]
     pub balancing: Balancing,
+    /// The pod each replica runs as (node pool, requests, start-up); absent: not placed on
+    /// nodes (a VM, a managed service, or a cluster the scenario does not model).
+    #[serde(default)]
+    pub pod: Option<PodSpec>,
+    /// A HorizontalPodAutoscaler (autoscaling/v2 spec fields, as in the manifest).
+    #[serde(default)]
+    pub hpa: Option<crate::hpa::spec::HpaSpec>,
 }
 
 /// A fixed replica count, or a range an autoscaler moves within (starting at `min`).
@@ -259,20 +284,81 @@ pub struct Journey {
     #[serde(default = "one_f64")]
     pub weight: f64,
     pub steps: Vec<Step>,
+    /// The client gives up after this long: the journey counts as an error at that moment
+    /// (the work it started goes on).
+    #[serde(default)]
+    pub timeout: Option<Duration>,
 }
 
 fn one_f64() -> f64 {
     1.0
 }
 
-/// One visit to a service.
-#[derive(Clone, Debug, Deserialize)]
+/// One step of a journey. Exactly one action: `service` (queue and be served; with `cache:`
+/// a cache lookup whose misses run `cache.miss`), `delay` (network time), `parallel`
+/// (branches that run at once and join), `llm` (a call to an LLM endpoint), `topic` (publish
+/// to Kafka and wait for the consumer group to process it) or `batch` (GPU inference).
+/// `probability` runs the step only that often; `pool` holds a connection for its duration.
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
-    pub service: String,
+    #[serde(default)]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub delay: Option<Distribution>,
+    #[serde(default)]
+    pub parallel: Option<Vec<Vec<Step>>>,
+    #[serde(default)]
+    pub llm: Option<String>,
+    #[serde(default)]
+    pub tokens: Option<LlmCall>,
+    #[serde(default)]
+    pub topic: Option<String>,
+    #[serde(default)]
+    pub batch: Option<String>,
+    #[serde(default)]
+    pub cache: Option<CacheStep>,
+    #[serde(default)]
+    pub probability: Option<f64>,
+    #[serde(default)]
+    pub pool: Option<String>,
     /// How the step is called over HTTP by `twin load`, `twin emulate` and `twin drill`.
     #[serde(default)]
     pub http: Option<HttpCall>,
+}
+
+impl Step {
+    /// A plain visit to `service`.
+    pub fn visit(service: &str) -> Step {
+        Step {
+            service: Some(service.to_string()),
+            ..Step::default()
+        }
+    }
+
+    /// The names of the actions this step has (exactly one is valid).
+    pub fn actions(&self) -> Vec<&'static str> {
+        let mut a = Vec::new();
+        if self.service.is_some() {
+            a.push("service");
+        }
+        if self.delay.is_some() {
+            a.push("delay");
+        }
+        if self.parallel.is_some() {
+            a.push("parallel");
+        }
+        if self.llm.is_some() {
+            a.push("llm");
+        }
+        if self.topic.is_some() {
+            a.push("topic");
+        }
+        if self.batch.is_some() {
+            a.push("batch");
+        }
+        a
+    }
 }
 
 /// How a step is called over HTTP: defined in [`crate::http`], re-exported here.
@@ -347,9 +433,6 @@ impl Scenario {
         }
         if self.replications == 0 {
             err(path!["replications"], "replications must be at least 1".into());
-        }
-        if self.services.is_empty() {
-            err(path!["services"], "at least one service is needed".into());
         }
         for (name, s) in &self.services {
             if s.concurrency == 0 {
@@ -426,30 +509,10 @@ impl Scenario {
                 );
             }
             let mut captured: Vec<String> = Vec::new();
-            for (k, step) in journey.steps.iter().enumerate() {
-                if let Some(call) = &step.http {
-                    // Templates may use what earlier steps captured (crate::http).
-                    for (sub, message) in call.compile(&captured).err().unwrap_or_default() {
-                        let mut p = path!["workload", "journeys", j, "steps", k, "http"];
-                        p.extend(sub.iter().map(PathSegment::from));
-                        err(p, message);
-                    }
-                    captured.extend(call.capture.keys().cloned());
-                }
-                if !self.services.contains_key(&step.service) {
-                    let known: Vec<&str> = self.services.keys().map(String::as_str).collect();
-                    err(
-                        path!["workload", "journeys", j, "steps", k, "service"],
-                        format!(
-                            "journey `{}` names the service `{}`, which is not defined; expected one of: {}",
-                            journey.name,
-                            step.service,
-                            known.join(", ")
-                        ),
-                    );
-                }
-            }
+            let base = path!["workload", "journeys", j, "steps"];
+            self.check_steps(&journey.name, &journey.steps, &base, &mut captured, &mut err);
         }
+        self.check_components(&mut err);
         for (i, slo) in self.slos.iter().enumerate() {
             if let Some(j) = slo.journey() {
                 if !self.workload.journeys.iter().any(|x| x.name == j) {
@@ -466,6 +529,174 @@ impl Scenario {
         out
     }
 
+    /// Checks a list of steps (recursively: parallel branches, cache misses).
+    fn check_steps(
+        &self,
+        journey: &str,
+        steps: &[Step],
+        base: &[PathSegment],
+        captured: &mut Vec<String>,
+        err: &mut impl FnMut(Vec<PathSegment>, String),
+    ) {
+        let known = |m: &dyn Fn(&str) -> bool, kind: &str, name: &str, keys: Vec<&str>, p: Vec<PathSegment>, err: &mut dyn FnMut(Vec<PathSegment>, String)| {
+            if !m(name) {
+                err(
+                    p,
+                    format!(
+                        "journey `{journey}` names the {kind} `{name}`, which is not defined; expected one of: {}",
+                        if keys.is_empty() { "(none defined)".to_string() } else { keys.join(", ") }
+                    ),
+                );
+            }
+        };
+        for (k, step) in steps.iter().enumerate() {
+            let mut here = base.to_vec();
+            here.push(PathSegment::Index(k));
+            let at = |key: &str| {
+                let mut p = here.clone();
+                p.push(PathSegment::Key(key.to_string()));
+                p
+            };
+            if let Some(call) = &step.http {
+                // Templates may use what earlier steps captured (crate::http).
+                for (sub, message) in call.compile(captured).err().unwrap_or_default() {
+                    let mut p = at("http");
+                    p.extend(sub.iter().map(PathSegment::from));
+                    err(p, message);
+                }
+                captured.extend(call.capture.keys().cloned());
+            }
+            let actions = step.actions();
+            if actions.len() != 1 {
+                err(
+                    here.clone(),
+                    format!(
+                        "a step needs exactly one of service, delay, parallel, llm, topic or batch; found {}",
+                        if actions.is_empty() { "none".to_string() } else { actions.join(", ") }
+                    ),
+                );
+            }
+            if let Some(name) = &step.service {
+                known(&|n| self.services.contains_key(n), "service", name, self.services.keys().map(String::as_str).collect(), at("service"), err);
+            }
+            if let Some(name) = &step.llm {
+                known(&|n| self.llm_endpoints.contains_key(n), "LLM endpoint", name, self.llm_endpoints.keys().map(String::as_str).collect(), at("llm"), err);
+                if step.tokens.is_none() {
+                    err(at("llm"), "an llm step needs `tokens: {tokens_in: ..., tokens_out: ...}`".into());
+                }
+            }
+            if let Some(name) = &step.topic {
+                let topics: Vec<&str> = self.kafka.iter().flat_map(|k| k.topics.keys().map(String::as_str)).collect();
+                known(&|n| topics.contains(&n), "Kafka topic", name, topics.clone(), at("topic"), err);
+            }
+            if let Some(name) = &step.batch {
+                known(&|n| self.batchers.contains_key(n), "batcher", name, self.batchers.keys().map(String::as_str).collect(), at("batch"), err);
+            }
+            if let Some(name) = &step.pool {
+                known(&|n| self.pools.contains_key(n), "connection pool", name, self.pools.keys().map(String::as_str).collect(), at("pool"), err);
+            }
+            if let Some(p) = step.probability {
+                if !(0.0..=1.0).contains(&p) {
+                    err(at("probability"), format!("probability must lie in 0..1, found {p}"));
+                }
+            }
+            if let Some(d) = &step.delay {
+                if let Err(e) = d.check() {
+                    err(at("delay"), e);
+                }
+            }
+            if let Some(c) = &step.cache {
+                if step.service.is_none() {
+                    err(at("cache"), "`cache` goes with `service:` (the cache service)".into());
+                }
+                if !(0.0..=1.0).contains(&c.hit_ratio) {
+                    err(at("cache"), format!("hit_ratio must lie in 0..1, found {}", c.hit_ratio));
+                }
+                let mut p = at("cache");
+                p.push(PathSegment::Key("miss".into()));
+                self.check_steps(journey, &c.miss, &p, captured, err);
+            }
+            if let Some(branches) = &step.parallel {
+                if branches.is_empty() {
+                    err(at("parallel"), "parallel needs at least one branch".into());
+                }
+                for (b, branch) in branches.iter().enumerate() {
+                    let mut p = at("parallel");
+                    p.push(PathSegment::Index(b));
+                    if branch.is_empty() {
+                        err(p.clone(), "a parallel branch needs at least one step".into());
+                    }
+                    self.check_steps(journey, branch, &p, captured, err);
+                }
+            }
+        }
+    }
+
+    /// Checks the platform components and their references.
+    fn check_components(&self, err: &mut impl FnMut(Vec<PathSegment>, String)) {
+        for (name, p) in &self.pools {
+            if p.size == 0 {
+                err(path!["pools", name, "size"], "a pool needs at least one connection".into());
+            }
+        }
+        for (name, e) in &self.llm_endpoints {
+            if let Err(m) = e.time_to_first_token.check() {
+                err(path!["llm_endpoints", name, "time_to_first_token"], m);
+            }
+            if e.retry.max_attempts == 0 {
+                err(path!["llm_endpoints", name, "retry", "max_attempts"], "max_attempts must be at least 1".into());
+            }
+        }
+        if let Some(k) = &self.kafka {
+            if let Err(m) = k.produce_latency.check() {
+                err(path!["kafka", "produce_latency"], m);
+            }
+            for (name, t) in &k.topics {
+                if t.partitions == 0 {
+                    err(path!["kafka", "topics", name, "partitions"], "a topic needs at least one partition".into());
+                }
+                if !self.services.contains_key(&t.consumer) {
+                    err(
+                        path!["kafka", "topics", name, "consumer"],
+                        format!("topic `{name}` names the consumer service `{}`, which is not defined", t.consumer),
+                    );
+                }
+            }
+        }
+        for (name, b) in &self.batchers {
+            if b.gpus == 0 || b.max_batch == 0 {
+                err(path!["batchers", name], "a batcher needs gpus >= 1 and max_batch >= 1".into());
+            }
+            if b.batch_time.is_empty() {
+                err(path!["batchers", name, "batch_time"], "batch_time needs at least one size".into());
+            }
+        }
+        for (name, np) in &self.node_pools {
+            if np.min > np.max {
+                err(path!["node_pools", name], format!("node pool needs min <= max, found {} > {}", np.min, np.max));
+            }
+            if let Err(m) = crate::machines::MachineType::lookup(&np.machine) {
+                err(path!["node_pools", name, "machine"], m.to_string());
+            }
+        }
+        for (name, s) in &self.services {
+            if let Some(pod) = &s.pod {
+                if !self.node_pools.contains_key(&pod.node_pool) {
+                    err(
+                        path!["services", name, "pod", "node_pool"],
+                        format!("service `{name}` runs on node pool `{}`, which is not defined", pod.node_pool),
+                    );
+                }
+                if let Err(m) = crate::platform::parse_cpu_milli(&pod.cpu) {
+                    err(path!["services", name, "pod", "cpu"], m);
+                }
+                if let Err(m) = crate::platform::parse_memory_bytes(&pod.memory) {
+                    err(path!["services", name, "pod", "memory"], m);
+                }
+            }
+        }
+    }
+
     /// Services whose offered load reaches their capacity (utilisation >= 1 at peak): allowed,
     /// since overload is a thing worth simulating, but worth a warning.
     fn stability_warnings(&self) -> Vec<Finding> {
@@ -473,13 +704,11 @@ impl Scenario {
         let rate = self.workload.arrivals.peak_rate();
         let mut visits: IndexMap<&str, f64> = IndexMap::new();
         for j in &self.workload.journeys {
-            for s in &j.steps {
-                *visits.entry(s.service.as_str()).or_default() += j.weight / total_weight;
-            }
+            visit_rates(&j.steps, j.weight / total_weight, &mut visits);
         }
         let mut out = Vec::new();
         for (name, v) in visits {
-            let s = &self.services[name];
+            let Some(s) = self.services.get(name) else { continue };
             let servers = f64::from(s.replicas.max() * s.concurrency);
             let rho = rate * v * s.service_time.sampler().mean() / servers;
             if rho >= 1.0 {
@@ -517,6 +746,23 @@ impl Scenario {
             });
         }
         out
+    }
+}
+
+/// Adds each service's visit rate (per arrival) over `steps`, through probabilities and cache
+/// misses (parallel branches each visit once).
+fn visit_rates<'a>(steps: &'a [Step], rate: f64, out: &mut IndexMap<&'a str, f64>) {
+    for s in steps {
+        let r = rate * s.probability.unwrap_or(1.0);
+        if let Some(name) = &s.service {
+            *out.entry(name.as_str()).or_default() += r;
+        }
+        if let Some(c) = &s.cache {
+            visit_rates(&c.miss, r * (1.0 - c.hit_ratio), out);
+        }
+        for b in s.parallel.iter().flatten() {
+            visit_rates(b, r, out);
+        }
     }
 }
 

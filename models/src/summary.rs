@@ -42,6 +42,9 @@ pub struct RunSummary {
     pub slos: Vec<SloVerdict>,
     pub cost: Option<CostSummary>,
     pub recovery: Recovery,
+    /// Platform components beyond services: pools, caches, LLM endpoints, batchers, Kafka.
+    #[serde(default, skip_serializing_if = "Components::is_empty")]
+    pub components: Components,
     /// Warnings about the run (an unstable queue, a truncated trace), for the reader.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -172,4 +175,70 @@ pub struct Recovery {
 pub struct EngineStats {
     pub events: u64,
     pub wall_s: f64,
+}
+
+/// What the platform's components did over the measured time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Components {
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub pools: IndexMap<String, PoolSummary>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub caches: IndexMap<String, CacheSummary>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub llm: IndexMap<String, LlmSummary>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub batchers: IndexMap<String, BatcherSummary>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub kafka: IndexMap<String, TopicSummary>,
+}
+
+impl Components {
+    pub fn is_empty(&self) -> bool {
+        self.pools.is_empty()
+            && self.caches.is_empty()
+            && self.llm.is_empty()
+            && self.batchers.is_empty()
+            && self.kafka.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PoolSummary {
+    pub size: u32,
+    pub utilization: f64,
+    pub wait_ms: QueueWait,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CacheSummary {
+    pub lookups: u64,
+    pub hit_ratio: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LlmSummary {
+    /// Attempts, 429s included.
+    pub calls: u64,
+    pub throttled: u64,
+    /// Calls that failed for good (retries exhausted or timed out).
+    pub failed: u64,
+    pub tokens_in: f64,
+    pub tokens_out: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatcherSummary {
+    pub batches: u64,
+    pub mean_batch_size: f64,
+    pub throughput_rps: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TopicSummary {
+    pub partitions: u32,
+    /// Consumers processing at once: min(partitions, consumer replicas x concurrency).
+    pub active_consumers: u32,
+    pub throughput_rps: f64,
+    pub utilization: f64,
+    pub lag_wait_ms: QueueWait,
 }

@@ -23,6 +23,7 @@ pub mod charts;
 pub mod csv;
 mod error;
 mod folder;
+pub mod frontier;
 pub mod html;
 pub mod json;
 pub mod junit;

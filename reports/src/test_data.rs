@@ -102,6 +102,7 @@ pub(crate) fn small_run(scenario: &str) -> (RunSummary, Timeline) {
             events: 1_000_000,
             wall_s: 1.5,
         },
+        components: Default::default(),
         fidelity: None,
     };
     let predicted = RunSummary {
@@ -114,6 +115,7 @@ pub(crate) fn small_run(scenario: &str) -> (RunSummary, Timeline) {
         ..summary.clone()
     };
     let summary = RunSummary {
+        components: Default::default(),
         fidelity: Some(Fidelity::compare(
             "simulation (in-process)",
             &predicted,

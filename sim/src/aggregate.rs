@@ -9,6 +9,7 @@ use crate::Output;
 use hdrhistogram::Histogram;
 use indexmap::IndexMap;
 use models::summary::{
+    BatcherSummary, Components, LlmSummary, PoolSummary, TopicSummary,
     EngineStats, JourneySummary, LatencyCi, LatencyStats, QueueWait, Recovery, ReplicaStats,
     RunKind, RunSummary, ServiceSummary,
 };
@@ -77,6 +78,7 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
     }
 
     let mut services = IndexMap::new();
+    let mut components = Components::default();
     for (i, spec) in model.stations.iter().enumerate() {
         let mut waits: Histogram<u64> = crate::metrics::latency_histogram();
         let (mut completions, mut area, mut wait_sum) = (0u64, 0.0, 0.0);
@@ -87,25 +89,91 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
             area += st.busy_area;
             wait_sum += st.wait_sum_ns;
         }
-        let servers = f64::from(spec.replicas * spec.concurrency);
+        let servers = f64::from(spec.replicas * spec.concurrency).max(1.0);
+        let wait = QueueWait {
+            mean: if waits.is_empty() { 0.0 } else { wait_sum / waits.len() as f64 / 1e6 },
+            p95: percentile_ms(&waits, 95.0),
+        };
+        let throughput_rps = completions as f64 / reps / measured_s;
+        let utilization = area / reps / (servers * measured_s * 1e9);
+        if let (Some(partitions), Some(topic)) = (spec.partitions, spec.name.strip_prefix("topic:")) {
+            components.kafka.insert(
+                topic.to_string(),
+                TopicSummary {
+                    partitions,
+                    active_consumers: spec.replicas,
+                    throughput_rps,
+                    utilization,
+                    lag_wait_ms: wait,
+                },
+            );
+            continue;
+        }
         services.insert(
             spec.name.clone(),
             ServiceSummary {
-                throughput_rps: completions as f64 / reps / measured_s,
-                utilization: area / reps / (servers * measured_s * 1e9),
-                queue_wait_ms: QueueWait {
-                    mean: if waits.is_empty() {
-                        0.0
-                    } else {
-                        wait_sum / waits.len() as f64 / 1e6
-                    },
-                    p95: percentile_ms(&waits, 95.0),
-                },
+                throughput_rps,
+                utilization,
+                queue_wait_ms: wait,
                 replicas: ReplicaStats {
                     min: spec.replicas,
                     max: spec.replicas,
                     mean: f64::from(spec.replicas),
                 },
+            },
+        );
+    }
+    for (p, (name, size)) in model.pools.iter().enumerate() {
+        let mut waits: Histogram<u64> = crate::metrics::latency_histogram();
+        let (mut area, mut wait_sum) = (0.0, 0.0);
+        for r in &results {
+            let _ = waits.add(&r.pools[p].waits_us);
+            area += r.pools[p].busy_area;
+            wait_sum += r.pools[p].wait_sum_ns;
+        }
+        components.pools.insert(
+            name.clone(),
+            PoolSummary {
+                size: *size,
+                utilization: area / reps / (f64::from(*size) * measured_s * 1e9),
+                wait_ms: QueueWait {
+                    mean: if waits.is_empty() { 0.0 } else { wait_sum / waits.len() as f64 / 1e6 },
+                    p95: percentile_ms(&waits, 95.0),
+                },
+            },
+        );
+    }
+    for (c, name) in model.caches.iter().enumerate() {
+        let (lookups, hits) = results
+            .iter()
+            .fold((0, 0), |(l, h), r| (l + r.cache_lookups[c].0, h + r.cache_lookups[c].1));
+        let entry = components.caches.entry(name.clone()).or_default();
+        let total_hits = entry.hit_ratio * entry.lookups as f64 + hits as f64;
+        entry.lookups += lookups;
+        entry.hit_ratio = if entry.lookups > 0 { total_hits / entry.lookups as f64 } else { 0.0 };
+    }
+    for (e, spec) in model.llms.iter().enumerate() {
+        let mut s = LlmSummary::default();
+        for r in &results {
+            let x = &r.endpoints[e];
+            s.calls += x.calls;
+            s.throttled += x.throttled;
+            s.failed += x.failed;
+            s.tokens_in += x.tokens_in / reps;
+            s.tokens_out += x.tokens_out / reps;
+        }
+        components.llm.insert(spec.name.clone(), s);
+    }
+    for (b, spec) in model.batchers.iter().enumerate() {
+        let (batches, batched) = results
+            .iter()
+            .fold((0, 0), |(n, m), r| (n + r.batchers[b].batches, m + r.batchers[b].batched));
+        components.batchers.insert(
+            spec.name.clone(),
+            BatcherSummary {
+                batches,
+                mean_batch_size: if batches > 0 { batched as f64 / batches as f64 } else { 0.0 },
+                throughput_rps: batched as f64 / reps / measured_s,
             },
         );
     }
@@ -123,6 +191,7 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
         slos: Vec::new(),
         cost: None,
         recovery: Recovery::default(),
+        components,
         warnings: Vec::new(),
         fidelity: None,
         engine: EngineStats {
@@ -165,20 +234,19 @@ fn merge_timeline(model: &Model, results: &[ReplicationResult]) -> Timeline {
             .collect();
         t.journeys.insert(spec.name.clone(), windows);
     }
-    for (i, spec) in model.stations.iter().enumerate() {
-        let n = results.iter().map(|r| r.station_windows[i].len()).min().unwrap_or(0);
-        let at = |w: usize| (w + 1) as f64 * t.window_s;
-        let mean_of = |w: usize, f: fn(&(f64, f64)) -> f64| {
-            results.iter().map(|r| f(&r.station_windows[i][w])).sum::<f64>() / reps
-        };
-        t.series.insert(
-            format!("queue/{}", spec.name),
-            (0..n).map(|w| (at(w), mean_of(w, |x| x.0))).collect(),
-        );
-        t.series.insert(
-            format!("utilization/{}", spec.name),
-            (0..n).map(|w| (at(w), mean_of(w, |x| x.1))).collect(),
-        );
+    if let Some(first) = results.first() {
+        for (k, name) in first.series_names.iter().enumerate() {
+            let n = results.iter().map(|r| r.series[k].len()).min().unwrap_or(0);
+            let points = (0..n)
+                .map(|w| {
+                    let v = results.iter().map(|r| r.series[k][w]).sum::<f64>() / reps;
+                    ((w + 1) as f64 * t.window_s, v)
+                })
+                .collect();
+            t.series.insert(name.clone(), points);
+        }
+    }
+    for spec in model.stations.iter().filter(|s| s.partitions.is_none()) {
         t.series.insert(
             format!("replicas/{}", spec.name),
             vec![(0.0, f64::from(spec.replicas)), (model.horizon as f64 / 1e9, f64::from(spec.replicas))],

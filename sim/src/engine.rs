@@ -1,63 +1,107 @@
 //! One replication: the event loop. Journeys are requests in an arena (indices, a free list)
-//! that step through their program of ops; stations queue and serve them; the calendar orders
-//! everything. The loop allocates nothing per event.
+//! that step through their program of ops ([`crate::model::Op`]); stations, pools, LLM
+//! endpoints and batchers hold them while they wait; the calendar orders everything. The loop
+//! allocates nothing per event once queues have grown to their working size.
 
 use crate::arrivals::ArrivalProcess;
+use crate::batcher::Batcher;
 use crate::calendar::{Calendar, Nanos};
+use crate::llm::{Attempt, Endpoint};
 use crate::metrics::{window_width, JourneyMetrics};
-use crate::model::{Model, Op};
+use crate::model::{Model, Op, NONE};
+use crate::pool::ConnectionPool;
 use crate::station::{Start, Station};
 use models::RandomStream;
 
 /// What happens next.
 #[derive(Clone, Copy, Debug)]
-enum Event {
+pub(crate) enum Event {
     /// A new journey arrives from outside.
     Arrival,
     /// A server of `station`'s `replica` finishes `request`.
     Departure { station: u32, replica: u32, request: u32 },
+    /// `request` finished waiting (a delay, an LLM response, a connection handed over) and
+    /// moves to its next op.
+    Advance { request: u32 },
+    /// `request` runs its current op again (an LLM retry after backoff).
+    Retry { request: u32 },
+    /// The client of `request` gives up, unless the request slot was reused since (`gen`).
+    Deadline { request: u32, gen: u32 },
+    /// A batcher's oldest request has waited its `max_wait`.
+    BatchDue { batcher: u32 },
+    /// A GPU finished its batch.
+    BatchDone { batcher: u32, gpu: u32 },
     /// A timeline window closes.
     Tick,
 }
 
-/// A journey in flight.
-#[derive(Clone, Copy, Debug, Default)]
+/// A journey (or one branch of a parallel step) in flight.
+#[derive(Clone, Copy, Debug)]
 struct Request {
     journey: u32,
-    /// Index into the model's ops of the step being executed.
+    /// The op being executed.
     pc: u32,
+    /// Where this request ends: its journey's `Done`, or its branch's `Join`.
+    end_pc: u32,
+    /// The request that forked this one (NONE for a journey).
+    parent: u32,
+    /// Branches still running (for a parent waiting at a fork).
+    pending: u32,
+    /// The fork a parent waits at.
+    fork: u32,
     started: Nanos,
-    /// When the request joined its current queue.
+    /// When the request began waiting where it is now.
     enqueued: Nanos,
+    /// Bumped when the slot is reused, so stale deadlines are ignored.
+    gen: u32,
+    /// The connection pool held (NONE if none).
+    held_pool: u32,
+    attempt: u32,
+    failed: bool,
+    /// The client gave up; the work goes on but is no longer measured.
+    abandoned: bool,
 }
 
 /// Everything one replication measured.
 pub struct ReplicationResult {
     pub journeys: Vec<JourneyMetrics>,
     pub stations: Vec<Station>,
-    /// Per station, one sample per window: (queue length at the tick, utilisation in window).
-    pub station_windows: Vec<Vec<(f64, f64)>>,
+    pub pools: Vec<ConnectionPool>,
+    pub cache_lookups: Vec<(u64, u64)>,
+    pub endpoints: Vec<Endpoint>,
+    pub batchers: Vec<Batcher>,
+    /// Named per-window samples: (series name index, values), see `series_names`.
+    pub series: Vec<Vec<f64>>,
+    pub series_names: Vec<String>,
     pub window_ns: Nanos,
     pub events: u64,
 }
 
-struct Replication<'m> {
+pub(crate) struct Replication<'m> {
     model: &'m Model,
     calendar: Calendar<Event>,
     requests: Vec<Request>,
     free: Vec<u32>,
     stations: Vec<Station>,
+    pools: Vec<ConnectionPool>,
+    cache_lookups: Vec<(u64, u64)>,
+    endpoints: Vec<Endpoint>,
+    batchers: Vec<Batcher>,
     journeys: Vec<JourneyMetrics>,
     arrivals: ArrivalProcess,
     mix_rng: RandomStream,
+    branch_rng: RandomStream,
+    delay_rng: RandomStream,
     window_ns: Nanos,
     window_area: Vec<f64>,
-    station_windows: Vec<Vec<(f64, f64)>>,
+    series: Vec<Vec<f64>>,
+    series_names: Vec<String>,
 }
 
 /// Runs replication `rep` of `model` with the scenario seed `seed`.
 pub fn run_replication(model: &Model, seed: u64, rep: u32) -> ReplicationResult {
-    let stations = model
+    let stream = |name: &str| RandomStream::derive(seed, rep, name);
+    let stations: Vec<Station> = model
         .stations
         .iter()
         .map(|s| {
@@ -66,12 +110,29 @@ pub fn run_replication(model: &Model, seed: u64, rep: u32) -> ReplicationResult 
                 s.concurrency,
                 s.balancing,
                 s.service_time.clone(),
-                RandomStream::derive(seed, rep, &format!("service/{}", s.name)),
-                RandomStream::derive(seed, rep, &format!("route/{}", s.name)),
+                stream(&format!("service/{}", s.name)),
+                stream(&format!("route/{}", s.name)),
                 model.warmup,
             )
         })
-        .collect::<Vec<_>>();
+        .collect();
+    let mut series_names = Vec::new();
+    for s in &model.stations {
+        match s.name.strip_prefix("topic:") {
+            Some(t) => series_names.push(format!("kafka_lag/{t}")),
+            None => series_names.push(format!("queue/{}", s.name)),
+        }
+        series_names.push(format!("utilization/{}", s.name));
+    }
+    for (p, _) in &model.pools {
+        series_names.push(format!("pool_wait/{p}"));
+    }
+    for b in &model.batchers {
+        series_names.push(format!("batch_queue/{}", b.name));
+    }
+    for e in &model.llms {
+        series_names.push(format!("llm_429/{}", e.name));
+    }
     let n_stations = stations.len();
     let mut r = Replication {
         model,
@@ -79,22 +140,39 @@ pub fn run_replication(model: &Model, seed: u64, rep: u32) -> ReplicationResult 
         requests: Vec::with_capacity(1024),
         free: Vec::with_capacity(1024),
         stations,
+        pools: model
+            .pools
+            .iter()
+            .map(|(_, size)| ConnectionPool::new(*size, model.warmup))
+            .collect(),
+        cache_lookups: vec![(0, 0); model.caches.len()],
+        endpoints: model
+            .llms
+            .iter()
+            .map(|e| Endpoint::new(e, stream(&format!("llm/{}", e.name))))
+            .collect(),
+        batchers: model.batchers.iter().map(|b| Batcher::new(b, model.warmup)).collect(),
         journeys: model.journeys.iter().map(|_| JourneyMetrics::new()).collect(),
-        arrivals: ArrivalProcess::new(
-            &model.arrivals,
-            RandomStream::derive(seed, rep, "arrivals"),
-        ),
-        mix_rng: RandomStream::derive(seed, rep, "journey-mix"),
+        arrivals: ArrivalProcess::new(&model.arrivals, stream("arrivals")),
+        mix_rng: stream("journey-mix"),
+        branch_rng: stream("branches"),
+        delay_rng: stream("delays"),
         window_ns: window_width(model.horizon),
         window_area: vec![0.0; n_stations],
-        station_windows: vec![Vec::new(); n_stations],
+        series: vec![Vec::new(); series_names.len()],
+        series_names,
     };
     r.run();
     let events = r.calendar.events();
     ReplicationResult {
         journeys: r.journeys,
         stations: r.stations,
-        station_windows: r.station_windows,
+        pools: r.pools,
+        cache_lookups: r.cache_lookups,
+        endpoints: r.endpoints,
+        batchers: r.batchers,
+        series: r.series,
+        series_names: r.series_names,
         window_ns: r.window_ns,
         events,
     }
@@ -113,16 +191,41 @@ impl Replication<'_> {
             }
             match event {
                 Event::Arrival => self.on_arrival(now),
-                Event::Departure {
-                    station,
-                    replica,
-                    request,
-                } => self.on_departure(now, station, replica, request),
+                Event::Departure { station, replica, request } => {
+                    self.on_departure(now, station, replica, request)
+                }
+                Event::Advance { request } => {
+                    self.requests[request as usize].pc += 1;
+                    self.execute(request, now);
+                }
+                Event::Retry { request } => self.execute(request, now),
+                Event::Deadline { request, gen } => self.on_deadline(now, request, gen),
+                Event::BatchDue { batcher } => self.on_batch_due(now, batcher),
+                Event::BatchDone { batcher, gpu } => self.on_batch_done(now, batcher, gpu),
                 Event::Tick => self.on_tick(now),
             }
         }
         for s in &mut self.stations {
             s.finish(horizon);
+        }
+        for p in &mut self.pools {
+            p.finish(horizon);
+        }
+    }
+
+    /// A request slot for a new journey or branch.
+    #[inline]
+    fn spawn(&mut self, mut req: Request) -> u32 {
+        match self.free.pop() {
+            Some(id) => {
+                req.gen = self.requests[id as usize].gen;
+                self.requests[id as usize] = req;
+                id
+            }
+            None => {
+                self.requests.push(req);
+                (self.requests.len() - 1) as u32
+            }
         }
     }
 
@@ -137,42 +240,164 @@ impl Replication<'_> {
             let u = self.mix_rng.next_f64();
             self.model.mix.partition_point(|c| *c <= u) as u32
         };
-        let req = Request {
+        let spec = &self.model.journeys[journey as usize];
+        let id = self.spawn(Request {
             journey,
-            pc: self.model.journeys[journey as usize].entry,
+            pc: spec.entry,
+            end_pc: spec.done,
+            parent: NONE,
+            pending: 0,
+            fork: NONE,
             started: now,
             enqueued: now,
-        };
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.requests[id as usize] = req;
-                id
-            }
-            None => {
-                self.requests.push(req);
-                (self.requests.len() - 1) as u32
-            }
-        };
+            gen: 0,
+            held_pool: NONE,
+            attempt: 1,
+            failed: false,
+            abandoned: false,
+        });
+        if let Some(t) = spec.timeout {
+            let gen = self.requests[id as usize].gen;
+            self.calendar.schedule(now + t, Event::Deadline { request: id, gen });
+        }
         self.execute(id, now);
     }
 
-    /// Runs the request's program from its current op until it waits or finishes.
-    #[inline]
+    /// Runs the request's program from its current op until it waits or ends.
     fn execute(&mut self, id: u32, now: Nanos) {
-        let req = &mut self.requests[id as usize];
-        match self.model.ops[req.pc as usize] {
-            Op::Visit { station } => {
-                req.enqueued = now;
-                if let Some(start) = self.stations[station as usize].arrive(id, now) {
-                    self.begin(station, start, now);
+        loop {
+            let req = self.requests[id as usize];
+            if req.failed && req.pc != req.end_pc {
+                // Unwind: give back the connection held, skip to the end.
+                if req.held_pool != NONE {
+                    self.release_pool(req.held_pool, now);
+                    self.requests[id as usize].held_pool = NONE;
+                }
+                self.requests[id as usize].pc = req.end_pc;
+                continue;
+            }
+            let r = &mut self.requests[id as usize];
+            match self.model.ops[req.pc as usize] {
+                Op::Visit { station } => {
+                    r.enqueued = now;
+                    if let Some(start) = self.stations[station as usize].arrive(id, now) {
+                        self.begin(station, start, now);
+                    }
+                    return;
+                }
+                Op::Delay { sampler } => {
+                    let d = self.model.samplers[sampler as usize].sample(&mut self.delay_rng);
+                    self.calendar.schedule(now + (d * 1e9) as Nanos, Event::Advance { request: id });
+                    return;
+                }
+                Op::Branch { p, skip_to } => {
+                    r.pc = if self.branch_rng.next_f64() < p { req.pc + 1 } else { skip_to };
+                }
+                Op::CacheLookup { cache, hit_ratio, skip_to } => {
+                    let hit = self.branch_rng.next_f64() < hit_ratio;
+                    if now >= self.model.warmup {
+                        let c = &mut self.cache_lookups[cache as usize];
+                        c.0 += 1;
+                        c.1 += u64::from(hit);
+                    }
+                    r.pc = if hit { skip_to } else { req.pc + 1 };
+                }
+                Op::Fork { fork } => {
+                    let f = &self.model.forks[fork as usize];
+                    r.pending = f.branches.len() as u32;
+                    r.fork = fork;
+                    for b in 0..f.branches.len() {
+                        let (entry, end) = self.model.forks[fork as usize].branches[b];
+                        let child = self.spawn(Request {
+                            pc: entry,
+                            end_pc: end,
+                            parent: id,
+                            pending: 0,
+                            fork: NONE,
+                            held_pool: NONE,
+                            attempt: 1,
+                            failed: false,
+                            abandoned: false,
+                            ..req
+                        });
+                        self.execute(child, now);
+                    }
+                    return;
+                }
+                Op::Join => {
+                    let parent = req.parent;
+                    self.free.push(id);
+                    let p = &mut self.requests[parent as usize];
+                    p.failed |= req.failed;
+                    p.pending -= 1;
+                    if p.pending > 0 {
+                        return;
+                    }
+                    p.pc = self.model.forks[p.fork as usize].resume;
+                    // Continue with the parent (a tail call, iteratively).
+                    return self.execute(parent, now);
+                }
+                Op::Acquire { pool } => {
+                    r.enqueued = now;
+                    r.held_pool = pool;
+                    if !self.pools[pool as usize].acquire(id, now) {
+                        return;
+                    }
+                    self.requests[id as usize].pc += 1;
+                }
+                Op::Release { pool } => {
+                    r.held_pool = NONE;
+                    r.pc += 1;
+                    self.release_pool(pool, now);
+                }
+                Op::Llm { endpoint, tokens_in, tokens_out } => {
+                    let spec = &self.model.llms[endpoint as usize];
+                    let tin = self.model.samplers[tokens_in as usize].sample(&mut self.delay_rng).round();
+                    let tout = self.model.samplers[tokens_out as usize].sample(&mut self.delay_rng).round();
+                    match self.endpoints[endpoint as usize].call(spec, tin, tout, req.attempt, now) {
+                        Attempt::Served { after, ok } => {
+                            let r = &mut self.requests[id as usize];
+                            r.attempt = 1;
+                            r.failed |= !ok;
+                            self.calendar.schedule(now + after, Event::Advance { request: id });
+                        }
+                        Attempt::Throttled { retry_after } => {
+                            self.requests[id as usize].attempt += 1;
+                            self.calendar.schedule(now + retry_after, Event::Retry { request: id });
+                        }
+                        Attempt::GaveUp => {
+                            let r = &mut self.requests[id as usize];
+                            r.attempt = 1;
+                            r.failed = true;
+                            continue;
+                        }
+                    }
+                    return;
+                }
+                Op::Batch { batcher } => {
+                    r.enqueued = now;
+                    self.batchers[batcher as usize].arrive(id, now);
+                    self.launch_batches(batcher, now);
+                    return;
+                }
+                Op::Done => {
+                    let counted = req.started >= self.model.warmup;
+                    if !req.abandoned {
+                        self.journeys[req.journey as usize].complete(now - req.started, !req.failed, counted);
+                    }
+                    // A new generation makes a pending deadline for this journey stale.
+                    self.requests[id as usize].gen = req.gen.wrapping_add(1);
+                    self.free.push(id);
+                    return;
                 }
             }
-            Op::Done => {
-                let sojourn = now - req.started;
-                let counted = req.started >= self.model.warmup;
-                self.journeys[req.journey as usize].complete(sojourn, true, counted);
-                self.free.push(id);
-            }
+        }
+    }
+
+    fn release_pool(&mut self, pool: u32, now: Nanos) {
+        if let Some(next) = self.pools[pool as usize].release(now) {
+            // The waiter continues after its Acquire, in calendar order.
+            self.calendar.schedule(now, Event::Advance { request: next });
         }
     }
 
@@ -180,24 +405,62 @@ impl Replication<'_> {
     fn begin(&mut self, station: u32, s: Start, now: Nanos) {
         self.calendar.schedule(
             now + s.service,
-            Event::Departure {
-                station,
-                replica: s.replica,
-                request: s.request,
-            },
+            Event::Departure { station, replica: s.replica, request: s.request },
         );
     }
 
     #[inline]
     fn on_departure(&mut self, now: Nanos, station: u32, replica: u32, request: u32) {
         let requests = &self.requests;
-        let next =
-            self.stations[station as usize].depart(replica, now, |r| requests[r as usize].enqueued);
+        let next = self.stations[station as usize].depart(replica, now, |r| requests[r as usize].enqueued);
         if let Some(start) = next {
             self.begin(station, start, now);
         }
         self.requests[request as usize].pc += 1;
         self.execute(request, now);
+    }
+
+    fn on_deadline(&mut self, now: Nanos, request: u32, gen: u32) {
+        let r = &mut self.requests[request as usize];
+        if r.gen != gen || r.abandoned || r.parent != NONE {
+            return;
+        }
+        r.abandoned = true;
+        let counted = r.started >= self.model.warmup;
+        self.journeys[r.journey as usize].complete(now - r.started, false, counted);
+    }
+
+    fn launch_batches(&mut self, batcher: u32, now: Nanos) {
+        let m = &self.model.batchers[batcher as usize];
+        while let Some(l) = self.batchers[batcher as usize].try_launch(m, now) {
+            self.calendar.schedule(now + l.after, Event::BatchDone { batcher, gpu: l.gpu });
+        }
+        // Wait for the oldest request's deadline only while a GPU is free: a busy batcher is
+        // woken by its next BatchDone instead.
+        let b = &mut self.batchers[batcher as usize];
+        if !b.timer_armed && b.has_idle_gpu() {
+            if let Some(d) = b.deadline(m).filter(|d| *d > now) {
+                b.timer_armed = true;
+                self.calendar.schedule(d, Event::BatchDue { batcher });
+            }
+        }
+    }
+
+    fn on_batch_due(&mut self, now: Nanos, batcher: u32) {
+        self.batchers[batcher as usize].timer_armed = false;
+        self.launch_batches(batcher, now);
+    }
+
+    fn on_batch_done(&mut self, now: Nanos, batcher: u32, gpu: u32) {
+        let b = &mut self.batchers[batcher as usize];
+        b.finish(gpu);
+        let n = b.members[gpu as usize].len();
+        for i in 0..n {
+            let req = self.batchers[batcher as usize].members[gpu as usize][i];
+            self.calendar.schedule(now, Event::Advance { request: req });
+        }
+        self.batchers[batcher as usize].members[gpu as usize].clear();
+        self.launch_batches(batcher, now);
     }
 
     fn on_tick(&mut self, now: Nanos) {
@@ -207,12 +470,26 @@ impl Replication<'_> {
             j.close_window(start_s);
         }
         let width = (now - start).max(1) as f64;
+        let mut k = 0;
         for (i, s) in self.stations.iter_mut().enumerate() {
             s.finish(now);
             let area = s.stats.busy_area_all - self.window_area[i];
             self.window_area[i] = s.stats.busy_area_all;
-            let util = area / (width * f64::from(s.servers().max(1)));
-            self.station_windows[i].push((s.queued() as f64, util));
+            self.series[k].push(s.queued() as f64);
+            self.series[k + 1].push(area / (width * f64::from(s.servers().max(1))));
+            k += 2;
+        }
+        for p in &self.pools {
+            self.series[k].push(p.waiting() as f64);
+            k += 1;
+        }
+        for b in &self.batchers {
+            self.series[k].push(b.queued() as f64);
+            k += 1;
+        }
+        for e in &self.endpoints {
+            self.series[k].push(e.throttled as f64);
+            k += 1;
         }
         if now < self.model.horizon {
             let next = (now + self.window_ns).min(self.model.horizon);

@@ -10,6 +10,9 @@
 //! the result depends only on the scenario and the seed, never on the number of threads.
 
 pub mod arrivals;
+pub mod batcher;
+pub mod llm;
+pub mod pool;
 pub mod calendar;
 pub mod engine;
 pub mod metrics;

@@ -1,17 +1,46 @@
-//! A scenario compiled for execution: services become stations addressed by index, journeys
-//! become short programs of [`Op`]s in one flat arena, and the journey mix becomes a cumulative
-//! table. Nothing here changes during a run.
+//! A scenario compiled for execution: services and Kafka consumer groups become stations
+//! addressed by index, journeys become short programs of [`Op`]s in one flat arena, and every
+//! distribution becomes a [`Sampler`] in an arena. Nothing here changes during a run.
 
-use models::scenario::Arrivals;
+use crate::calendar::Nanos;
+use models::scenario::{Arrivals, Balancing, Step};
 use models::{Sampler, Scenario};
+
+/// Index meaning "none" in u32 fields.
+pub const NONE: u32 = u32::MAX;
 
 /// One instruction of a journey's program.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Op {
     /// Queue for and be served by a station.
     Visit { station: u32 },
+    /// Wait (network time, produce acknowledgement) drawn from a sampler.
+    Delay { sampler: u32 },
+    /// Go on with probability `p`, else jump to `skip_to`.
+    Branch { p: f64, skip_to: u32 },
+    /// After the cache service: a hit (probability `hit_ratio`) jumps to `skip_to`, a miss
+    /// goes on into the miss path.
+    CacheLookup { cache: u32, hit_ratio: f64, skip_to: u32 },
+    /// Start the branches of `forks[fork]` and wait for all of them.
+    Fork { fork: u32 },
+    /// The end of a parallel branch.
+    Join,
+    /// Take a connection of `pool` (waiting FIFO if none is free) / give it back.
+    Acquire { pool: u32 },
+    Release { pool: u32 },
+    /// Call an LLM endpoint with token counts drawn from two samplers.
+    Llm { endpoint: u32, tokens_in: u32, tokens_out: u32 },
+    /// Inference through a GPU batcher.
+    Batch { batcher: u32 },
     /// The journey is complete.
     Done,
+}
+
+/// A parallel step: where each branch starts and ends, and where the parent resumes.
+#[derive(Clone, Debug)]
+pub struct Fork {
+    pub branches: Vec<(u32, u32)>,
+    pub resume: u32,
 }
 
 /// A station's static description.
@@ -19,55 +48,223 @@ pub struct StationSpec {
     pub name: String,
     pub replicas: u32,
     pub concurrency: u32,
-    pub balancing: models::scenario::Balancing,
+    pub balancing: Balancing,
     pub service_time: Sampler,
+    /// Index of the service this station is (or consumes for, for a Kafka topic).
+    pub service: u32,
+    /// For a Kafka consumer group: the topic's partitions (the cap on active consumers).
+    pub partitions: Option<u32>,
 }
 
 pub struct JourneySpec {
     pub name: String,
     /// Index of the journey's first op in [`Model::ops`].
     pub entry: u32,
+    /// Index of its `Done`.
+    pub done: u32,
+    pub timeout: Option<Nanos>,
+}
+
+pub struct LlmSpec {
+    pub name: String,
+    pub ttft: Sampler,
+    pub per_out: f64,
+    pub per_in: f64,
+    pub rpm: Option<f64>,
+    pub tpm: Option<f64>,
+    pub retry: models::platform::RetryPolicy,
+    pub timeout: Option<Nanos>,
+}
+
+pub struct BatcherModel {
+    pub name: String,
+    pub gpus: u32,
+    pub max_batch: u32,
+    pub max_wait: Nanos,
+    /// Batch time by size, index = size (0 unused).
+    pub time: Vec<Nanos>,
 }
 
 pub struct Model {
     pub name: String,
-    pub horizon: u64,
-    pub warmup: u64,
+    pub horizon: Nanos,
+    pub warmup: Nanos,
     pub stations: Vec<StationSpec>,
+    /// Services come first among stations; topic `t` is station `topic_base + t`.
+    pub topic_base: u32,
     pub journeys: Vec<JourneySpec>,
     pub ops: Vec<Op>,
+    pub forks: Vec<Fork>,
+    pub samplers: Vec<Sampler>,
+    pub pools: Vec<(String, u32)>,
+    pub caches: Vec<String>,
+    pub llms: Vec<LlmSpec>,
+    pub batchers: Vec<BatcherModel>,
     /// Cumulative journey weights, normalised to end at 1.
     pub mix: Vec<f64>,
     pub arrivals: Arrivals,
 }
 
+struct Compiler<'s> {
+    s: &'s Scenario,
+    ops: Vec<Op>,
+    forks: Vec<Fork>,
+    samplers: Vec<Sampler>,
+    caches: Vec<String>,
+    topic_base: u32,
+    produce: u32,
+}
+
+impl Compiler<'_> {
+    fn sampler(&mut self, s: Sampler) -> u32 {
+        self.samplers.push(s);
+        (self.samplers.len() - 1) as u32
+    }
+
+    fn steps(&mut self, steps: &[Step]) {
+        for step in steps {
+            self.step(step);
+        }
+    }
+
+    fn step(&mut self, step: &Step) {
+        let s = self.s;
+        let branch = step.probability.filter(|p| *p < 1.0).map(|p| {
+            self.ops.push(Op::Branch { p, skip_to: NONE });
+            self.ops.len() - 1
+        });
+        let pool = step
+            .pool
+            .as_ref()
+            .and_then(|p| s.pools.get_index_of(p))
+            .map(|i| i as u32);
+        if let Some(pool) = pool {
+            self.ops.push(Op::Acquire { pool });
+        }
+        if let Some(name) = &step.service {
+            let station = s.services.get_index_of(name).unwrap_or(0) as u32;
+            self.ops.push(Op::Visit { station });
+            if let Some(cache) = &step.cache {
+                self.caches.push(name.clone());
+                let at = self.ops.len();
+                self.ops.push(Op::CacheLookup {
+                    cache: (self.caches.len() - 1) as u32,
+                    hit_ratio: cache.hit_ratio,
+                    skip_to: NONE,
+                });
+                self.steps(&cache.miss);
+                let end = self.ops.len() as u32;
+                if let Op::CacheLookup { skip_to, .. } = &mut self.ops[at] {
+                    *skip_to = end;
+                }
+            }
+        } else if let Some(d) = &step.delay {
+            let sampler = self.sampler(d.sampler());
+            self.ops.push(Op::Delay { sampler });
+        } else if let Some(branches) = &step.parallel {
+            let fork = self.forks.len() as u32;
+            self.forks.push(Fork { branches: Vec::new(), resume: NONE });
+            self.ops.push(Op::Fork { fork });
+            for b in branches {
+                let entry = self.ops.len() as u32;
+                self.steps(b);
+                self.ops.push(Op::Join);
+                let end = (self.ops.len() - 1) as u32;
+                self.forks[fork as usize].branches.push((entry, end));
+            }
+            self.forks[fork as usize].resume = self.ops.len() as u32;
+        } else if let Some(name) = &step.llm {
+            let endpoint = s.llm_endpoints.get_index_of(name).unwrap_or(0) as u32;
+            let (tin, tout) = match &step.tokens {
+                Some(t) => (t.tokens_in.sampler(), t.tokens_out.sampler()),
+                None => (Sampler::Constant(0.0), Sampler::Constant(0.0)),
+            };
+            let tokens_in = self.sampler(tin);
+            let tokens_out = self.sampler(tout);
+            self.ops.push(Op::Llm { endpoint, tokens_in, tokens_out });
+        } else if let Some(topic) = &step.topic {
+            let t = s
+                .kafka
+                .as_ref()
+                .and_then(|k| k.topics.get_index_of(topic))
+                .unwrap_or(0) as u32;
+            self.ops.push(Op::Delay { sampler: self.produce });
+            self.ops.push(Op::Visit { station: self.topic_base + t });
+        } else if let Some(b) = &step.batch {
+            let batcher = s.batchers.get_index_of(b).unwrap_or(0) as u32;
+            self.ops.push(Op::Batch { batcher });
+        }
+        if let Some(pool) = pool {
+            self.ops.push(Op::Release { pool });
+        }
+        if let Some(at) = branch {
+            let end = self.ops.len() as u32;
+            if let Op::Branch { skip_to, .. } = &mut self.ops[at] {
+                *skip_to = end;
+            }
+        }
+    }
+}
+
 impl Model {
     /// Compiles a validated scenario.
     pub fn compile(s: &Scenario) -> Model {
-        let stations: Vec<StationSpec> = s
+        let mut stations: Vec<StationSpec> = s
             .services
             .iter()
-            .map(|(name, svc)| StationSpec {
+            .enumerate()
+            .map(|(i, (name, svc))| StationSpec {
                 name: name.clone(),
                 replicas: svc.replicas.initial(),
                 concurrency: svc.concurrency,
                 balancing: svc.balancing,
                 service_time: svc.service_time.sampler(),
+                service: i as u32,
+                partitions: None,
             })
             .collect();
-        let mut ops = Vec::new();
+        let topic_base = stations.len() as u32;
+        if let Some(k) = &s.kafka {
+            for (topic, t) in &k.topics {
+                let consumer = s.services.get_index_of(&t.consumer).unwrap_or(0);
+                let svc = &s.services[consumer];
+                // One consumer thread per partition at most; events are keyed to partitions
+                // at random, so each partition is its own FIFO queue.
+                let consumers = (svc.replicas.initial() * svc.concurrency).min(t.partitions);
+                stations.push(StationSpec {
+                    name: format!("topic:{topic}"),
+                    replicas: consumers,
+                    concurrency: 1,
+                    balancing: Balancing::Random,
+                    service_time: svc.service_time.sampler(),
+                    service: consumer as u32,
+                    partitions: Some(t.partitions),
+                });
+            }
+        }
+        let mut c = Compiler {
+            s,
+            ops: Vec::new(),
+            forks: Vec::new(),
+            samplers: Vec::new(),
+            caches: Vec::new(),
+            topic_base,
+            produce: 0,
+        };
+        if let Some(k) = &s.kafka {
+            c.produce = c.sampler(k.produce_latency.sampler());
+        }
         let mut journeys = Vec::new();
         for j in &s.workload.journeys {
+            let entry = c.ops.len() as u32;
+            c.steps(&j.steps);
+            c.ops.push(Op::Done);
             journeys.push(JourneySpec {
                 name: j.name.clone(),
-                entry: ops.len() as u32,
+                entry,
+                done: (c.ops.len() - 1) as u32,
+                timeout: j.timeout.map(|t| t.0),
             });
-            for step in &j.steps {
-                // Validation guarantees the service exists.
-                let station = s.services.get_index_of(&step.service).unwrap_or(0) as u32;
-                ops.push(Op::Visit { station });
-            }
-            ops.push(Op::Done);
         }
         let total: f64 = s.workload.journeys.iter().map(|j| j.weight).sum();
         let mut acc = 0.0;
@@ -83,13 +280,45 @@ impl Model {
         if let Some(last) = mix.last_mut() {
             *last = 1.0;
         }
+        let llms = s
+            .llm_endpoints
+            .iter()
+            .map(|(name, e)| LlmSpec {
+                name: name.clone(),
+                ttft: e.time_to_first_token.sampler(),
+                per_out: e.per_output_token.as_secs_f64(),
+                per_in: e.per_input_token.as_secs_f64(),
+                rpm: e.rate_limit.and_then(|r| r.requests_per_minute),
+                tpm: e.rate_limit.and_then(|r| r.tokens_per_minute),
+                retry: e.retry,
+                timeout: e.timeout.map(|t| t.0),
+            })
+            .collect();
+        let batchers = s
+            .batchers
+            .iter()
+            .map(|(name, b)| BatcherModel {
+                name: name.clone(),
+                gpus: b.gpus,
+                max_batch: b.max_batch,
+                max_wait: b.max_wait.0,
+                time: (0..=b.max_batch).map(|n| b.time_for(n.max(1)).0).collect(),
+            })
+            .collect();
         Model {
             name: s.name.clone(),
             horizon: s.horizon.0,
             warmup: s.warmup.0,
             stations,
+            topic_base,
             journeys,
-            ops,
+            ops: c.ops,
+            forks: c.forks,
+            samplers: c.samplers,
+            pools: s.pools.iter().map(|(n, p)| (n.clone(), p.size)).collect(),
+            caches: c.caches,
+            llms,
+            batchers,
             mix,
             arrivals: s.workload.arrivals.clone(),
         }

@@ -1,0 +1,298 @@
+//! The platform's components beyond plain services, as scenario files write them: connection
+//! pools, caches, LLM endpoints with rate limits and retries, Kafka topics and consumer groups,
+//! GPU batchers, node pools and the pods services run as. Each has seed defaults so a scenario
+//! names only what differs.
+
+use crate::distribution::{Count, Distribution};
+use crate::units::Duration;
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+/// A client-side connection pool (e.g. the service's PostgreSQL pool: 100-500 in the seeds).
+/// A request holds one connection for the steps it wraps and waits FIFO when none is free.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolSpec {
+    pub size: u32,
+}
+
+/// An LLM endpoint (Claude, Gemini, GPT-4 on Vertex AI, a Hugging Face model). Latency is
+/// time to first token + input tokens x prefill time + output tokens x per-token time.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmEndpoint {
+    pub time_to_first_token: Distribution,
+    pub per_output_token: Duration,
+    #[serde(default)]
+    pub per_input_token: Duration,
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// A call that takes longer fails (the client gives up).
+    #[serde(default)]
+    pub timeout: Option<Duration>,
+}
+
+/// Provider quotas, as Anthropic / OpenAI / Vertex AI state them: per minute, refilled
+/// continuously (token buckets of one minute's capacity).
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    #[serde(default)]
+    pub requests_per_minute: Option<f64>,
+    #[serde(default)]
+    pub tokens_per_minute: Option<f64>,
+}
+
+/// Client retries after a 429: exponential backoff with full jitter (the AWS architecture
+/// blog's recommendation, and what the Anthropic and OpenAI SDKs do).
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicy {
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    #[serde(default = "default_backoff")]
+    pub initial_backoff: Duration,
+    #[serde(default = "default_multiplier")]
+    pub multiplier: f64,
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: Duration,
+    #[serde(default = "yes")]
+    pub jitter: bool,
+}
+
+fn default_attempts() -> u32 {
+    3
+}
+fn default_backoff() -> Duration {
+    Duration::from_millis(500)
+}
+fn default_multiplier() -> f64 {
+    2.0
+}
+fn default_max_backoff() -> Duration {
+    Duration::from_secs(20)
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: default_attempts(),
+            initial_backoff: default_backoff(),
+            multiplier: default_multiplier(),
+            max_backoff: default_max_backoff(),
+            jitter: true,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The backoff ceiling before attempt `attempt + 1` (attempt counts from 1).
+    pub fn ceiling(&self, attempt: u32) -> f64 {
+        let b = self.initial_backoff.as_secs_f64() * self.multiplier.powi(attempt as i32 - 1);
+        b.min(self.max_backoff.as_secs_f64())
+    }
+}
+
+/// The Kafka cluster (system-design.md: 3 brokers, replication factor 3) and its topics.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSpec {
+    #[serde(default = "three")]
+    pub brokers: u32,
+    #[serde(default = "three")]
+    pub replication_factor: u32,
+    /// Time for a produce with acks=all to be acknowledged.
+    pub produce_latency: Distribution,
+    pub topics: IndexMap<String, TopicSpec>,
+}
+
+fn three() -> u32 {
+    3
+}
+
+/// A topic and the consumer group that reads it. At most one consumer per partition is active,
+/// so the group processes `min(partitions, consumer replicas x concurrency)` events at once.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicSpec {
+    pub partitions: u32,
+    /// The service whose replicas form the consumer group (its service_time is the work per
+    /// event).
+    pub consumer: String,
+}
+
+/// Dynamic batching on GPUs (the ai-workload pool's T4s): requests wait until `max_batch`
+/// are queued or the oldest has waited `max_wait`, then one GPU serves the batch in
+/// `batch_time[size]` (linear between listed sizes).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatcherSpec {
+    pub gpus: u32,
+    pub max_batch: u32,
+    pub max_wait: Duration,
+    pub batch_time: IndexMap<u32, Duration>,
+}
+
+impl BatcherSpec {
+    /// Time to serve a batch of `n` (linear interpolation in the table, flat beyond it).
+    pub fn time_for(&self, n: u32) -> Duration {
+        let mut pts: Vec<(u32, Duration)> = self.batch_time.iter().map(|(k, v)| (*k, *v)).collect();
+        pts.sort_by_key(|p| p.0);
+        let Some(first) = pts.first().copied() else {
+            return Duration::ZERO;
+        };
+        if n <= first.0 {
+            return first.1;
+        }
+        for w in pts.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            if n <= b.0 {
+                let f = f64::from(n - a.0) / f64::from(b.0 - a.0);
+                return Duration((a.1 .0 as f64 + f * (b.1 .0 as f64 - a.1 .0 as f64)).round() as u64);
+            }
+        }
+        pts[pts.len() - 1].1
+    }
+}
+
+/// A GKE node pool (backend-architecture.md: general n1-standard-4 3-10, ai-workload
+/// n1-highmem-8 + T4 2-8).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodePoolSpec {
+    pub machine: String,
+    pub min: u32,
+    pub max: u32,
+    #[serde(default)]
+    pub gpus_per_node: u32,
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// Share of each node's CPU and memory that pods can request (system reservations).
+    #[serde(default = "allocatable")]
+    pub allocatable: f64,
+}
+
+fn allocatable() -> f64 {
+    0.9
+}
+
+/// The pod a service's replica runs as: what it requests of a node and how long it takes to
+/// start taking traffic.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodSpec {
+    pub node_pool: String,
+    /// Kubernetes quantities: `500m` or `2` CPUs.
+    pub cpu: String,
+    /// Kubernetes quantities: `512Mi`, `2Gi`.
+    pub memory: String,
+    #[serde(default)]
+    pub gpus: u32,
+    /// From scheduling to ready (image pull, start, readiness probe).
+    #[serde(default = "startup")]
+    pub startup: Duration,
+}
+
+fn startup() -> Duration {
+    Duration::from_secs(20)
+}
+
+/// Parses a CPU quantity into millicores: `500m` -> 500, `2` -> 2000, `0.5` -> 500.
+pub fn parse_cpu_milli(q: &str) -> Result<u64, String> {
+    let q = q.trim();
+    if let Some(m) = q.strip_suffix('m') {
+        return m.parse::<u64>().map_err(|_| format!("bad CPU quantity `{q}`"));
+    }
+    q.parse::<f64>()
+        .ok()
+        .filter(|v| *v >= 0.0 && v.is_finite())
+        .map(|v| (v * 1000.0).round() as u64)
+        .ok_or_else(|| format!("bad CPU quantity `{q}`: expected e.g. `500m` or `2`"))
+}
+
+/// Parses a memory quantity into bytes: `512Mi`, `2Gi`, `1G`, `1000000`.
+pub fn parse_memory_bytes(q: &str) -> Result<u64, String> {
+    let q = q.trim();
+    let units: [(&str, f64); 8] = [
+        ("Ki", 1024.0),
+        ("Mi", 1024.0 * 1024.0),
+        ("Gi", 1024.0 * 1024.0 * 1024.0),
+        ("Ti", 1024f64.powi(4)),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+    ];
+    for (suffix, scale) in units {
+        if let Some(n) = q.strip_suffix(suffix) {
+            return n
+                .parse::<f64>()
+                .map(|v| (v * scale).round() as u64)
+                .map_err(|_| format!("bad memory quantity `{q}`"));
+        }
+    }
+    q.parse::<u64>()
+        .map_err(|_| format!("bad memory quantity `{q}`: expected e.g. `512Mi` or `2Gi`"))
+}
+
+/// A cache in front of a slower path (Redis, > 90 % hits in the seeds): the lookup visits the
+/// cache service; a miss (probability 1 - hit_ratio) also runs the `miss` steps.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheStep {
+    pub hit_ratio: f64,
+    #[serde(default)]
+    pub miss: Vec<crate::scenario::Step>,
+}
+
+/// Token counts of one LLM call.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmCall {
+    pub tokens_in: Distribution<Count>,
+    pub tokens_out: Distribution<Count>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_parse_as_kubernetes_writes_them() {
+        assert_eq!(parse_cpu_milli("500m").unwrap(), 500);
+        assert_eq!(parse_cpu_milli("2").unwrap(), 2000);
+        assert_eq!(parse_cpu_milli("0.25").unwrap(), 250);
+        assert_eq!(parse_memory_bytes("512Mi").unwrap(), 512 * 1024 * 1024);
+        assert_eq!(parse_memory_bytes("1G").unwrap(), 1_000_000_000);
+        assert!(parse_memory_bytes("lots").is_err());
+    }
+
+    #[test]
+    fn batch_time_interpolates() {
+        let b = BatcherSpec {
+            gpus: 1,
+            max_batch: 8,
+            max_wait: Duration::from_millis(10),
+            batch_time: [(1, Duration::from_millis(30)), (4, Duration::from_millis(42)), (8, Duration::from_millis(60))]
+                .into_iter()
+                .collect(),
+        };
+        assert_eq!(b.time_for(1), Duration::from_millis(30));
+        assert_eq!(b.time_for(2), Duration::from_millis(34));
+        assert_eq!(b.time_for(6), Duration::from_millis(51));
+        assert_eq!(b.time_for(16), Duration::from_millis(60));
+    }
+
+    #[test]
+    fn backoff_grows_to_its_ceiling() {
+        let r = RetryPolicy::default();
+        assert_eq!(r.ceiling(1), 0.5);
+        assert_eq!(r.ceiling(2), 1.0);
+        assert_eq!(r.ceiling(10), 20.0);
+    }
+}

@@ -1,0 +1,144 @@
+//! LLM endpoints: latency from token counts, provider quotas as token buckets (requests and
+//! tokens per minute, refilled continuously), 429s, and the client's retries with exponential
+//! backoff and full jitter.
+
+use crate::calendar::Nanos;
+use crate::model::LlmSpec;
+use models::RandomStream;
+
+/// A token bucket holding up to one minute's quota.
+#[derive(Clone, Copy, Debug)]
+pub struct Bucket {
+    per_minute: f64,
+    level: f64,
+    at: Nanos,
+}
+
+impl Bucket {
+    pub fn new(per_minute: f64) -> Bucket {
+        Bucket { per_minute, level: per_minute, at: 0 }
+    }
+
+    /// Takes `n` if the bucket holds them now.
+    pub fn take(&mut self, n: f64, now: Nanos) -> bool {
+        let refill = (now - self.at) as f64 / 60e9 * self.per_minute;
+        self.level = (self.level + refill).min(self.per_minute);
+        self.at = now;
+        if self.level >= n {
+            self.level -= n;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// What a call attempt comes to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Attempt {
+    /// Served: the response completes after this long (`ok` false when the client's timeout
+    /// cut it short).
+    Served { after: Nanos, ok: bool },
+    /// 429: retry after this backoff.
+    Throttled { retry_after: Nanos },
+    /// 429 and no attempts left.
+    GaveUp,
+}
+
+pub struct Endpoint {
+    requests: Option<Bucket>,
+    tokens: Option<Bucket>,
+    rng: RandomStream,
+    pub calls: u64,
+    pub throttled: u64,
+    pub failed: u64,
+    pub tokens_in: f64,
+    pub tokens_out: f64,
+}
+
+impl Endpoint {
+    pub fn new(spec: &LlmSpec, rng: RandomStream) -> Endpoint {
+        Endpoint {
+            requests: spec.rpm.map(Bucket::new),
+            tokens: spec.tpm.map(Bucket::new),
+            rng,
+            calls: 0,
+            throttled: 0,
+            failed: 0,
+            tokens_in: 0.0,
+            tokens_out: 0.0,
+        }
+    }
+
+    /// Attempt number `attempt` (from 1) of a call with the given token counts.
+    pub fn call(&mut self, spec: &LlmSpec, tin: f64, tout: f64, attempt: u32, now: Nanos) -> Attempt {
+        self.calls += 1;
+        let admitted = self.requests.as_mut().is_none_or(|b| b.take(1.0, now))
+            && self.tokens.as_mut().is_none_or(|b| b.take(tin + tout, now));
+        if !admitted {
+            self.throttled += 1;
+            if attempt >= spec.retry.max_attempts {
+                self.failed += 1;
+                return Attempt::GaveUp;
+            }
+            let ceiling = spec.retry.ceiling(attempt);
+            let wait = if spec.retry.jitter { ceiling * self.rng.next_f64() } else { ceiling };
+            return Attempt::Throttled { retry_after: ((wait * 1e9) as Nanos).max(1) };
+        }
+        self.tokens_in += tin;
+        self.tokens_out += tout;
+        let secs = spec.ttft.sample(&mut self.rng) + tin * spec.per_in + tout * spec.per_out;
+        let after = (secs * 1e9) as Nanos;
+        match spec.timeout {
+            Some(t) if after > t => {
+                self.failed += 1;
+                Attempt::Served { after: t, ok: false }
+            }
+            _ => Attempt::Served { after, ok: true },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use models::platform::RetryPolicy;
+    use models::Sampler;
+
+    fn spec(rpm: f64) -> LlmSpec {
+        LlmSpec {
+            name: "x".into(),
+            ttft: Sampler::Constant(0.5),
+            per_out: 0.02,
+            per_in: 0.0,
+            rpm: Some(rpm),
+            tpm: None,
+            retry: RetryPolicy { jitter: false, ..RetryPolicy::default() },
+            timeout: Some(10_000_000_000),
+        }
+    }
+
+    #[test]
+    fn latency_is_ttft_plus_tokens() {
+        let s = spec(1000.0);
+        let mut e = Endpoint::new(&s, RandomStream::from_seed(1));
+        // 0.5 s + 100 x 20 ms = 2.5 s
+        assert_eq!(e.call(&s, 50.0, 100.0, 1, 0), Attempt::Served { after: 2_500_000_000, ok: true });
+        // 1000 tokens out: 20.5 s, cut at the 10 s timeout
+        assert_eq!(e.call(&s, 0.0, 1000.0, 1, 0), Attempt::Served { after: 10_000_000_000, ok: false });
+    }
+
+    #[test]
+    fn quota_throttles_then_backoff_doubles_then_gives_up() {
+        let s = spec(2.0);
+        let mut e = Endpoint::new(&s, RandomStream::from_seed(1));
+        assert!(matches!(e.call(&s, 1.0, 1.0, 1, 0), Attempt::Served { .. }));
+        assert!(matches!(e.call(&s, 1.0, 1.0, 1, 0), Attempt::Served { .. }));
+        assert_eq!(e.call(&s, 1.0, 1.0, 1, 0), Attempt::Throttled { retry_after: 500_000_000 });
+        assert_eq!(e.call(&s, 1.0, 1.0, 2, 0), Attempt::Throttled { retry_after: 1_000_000_000 });
+        assert_eq!(e.call(&s, 1.0, 1.0, 3, 0), Attempt::GaveUp);
+        // Half a minute refills one request of a 2/min quota.
+        assert!(matches!(e.call(&s, 1.0, 1.0, 1, 30_000_000_000), Attempt::Served { .. }));
+        assert_eq!(e.throttled, 3);
+    }
+}
