@@ -30,6 +30,8 @@ enum Command {
     Load(cmd::load::Args),
     /// Serve the scenario's API locally; endpoints queue and take time as the scenario says.
     Emulate(cmd::emulate::Args),
+    /// Break the deployment on purpose under load (a drill of the scenario); measure RTO and RPO.
+    Drill(cmd::drill::Args),
     /// Capacity planning over a grid of --vary values: the cheapest point that meets every SLO.
     Sweep(cmd::sweep::Args),
     /// Join the folders of a sharded sweep (or load run) into what one run would have written.
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         Command::Report(a) => cmd::report::run(a),
         Command::Load(a) => cmd::load::run(a),
         Command::Emulate(a) => cmd::emulate::run(a),
+        Command::Drill(a) => cmd::drill::run(a),
         Command::Sweep(a) => cmd::sweep::run(a),
         Command::Merge(a) => cmd::merge::run(a),
     };

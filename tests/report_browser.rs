@@ -253,6 +253,7 @@ fn hand_made_run() -> (RunSummary, Timeline) {
             min,
             max,
             mean: f64::from(min + max) / 2.0,
+            steady_from_s: None,
         },
     };
     let verdict = |name: &str, observed: Option<f64>, bound: f64, met: bool| SloVerdict {
@@ -305,6 +306,7 @@ fn hand_made_run() -> (RunSummary, Timeline) {
             rto_s: Some(27.5),
             rpo_s: Some(0.0),
             lost_writes: Some(0),
+            faults: Vec::new(),
         },
         warnings: vec!["postgres is 91 % busy: <queueing> grows steeply".into()],
         engine: EngineStats {

@@ -68,8 +68,10 @@ fn replicas_sweep_picks_the_cheapest_point_erlang_c_allows() {
     for (row, c) in rows.iter().zip(1..).skip(2) {
         let p95 = row["p95_ms"].as_f64().expect("p95");
         let expected = erlang_c_p95_ms(c);
+        // At 80 % utilisation (3 replicas) a 10-minute p95 varies by several percent.
+        let tolerance = if c == 3 { 0.15 } else { 0.06 };
         assert!(
-            (p95 - expected).abs() / expected < 0.08,
+            (p95 - expected).abs() / expected < tolerance,
             "{c} replicas: p95 {p95:.1} ms, Erlang C {expected:.1} ms"
         );
         let cell = &row["slos"][0];

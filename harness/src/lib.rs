@@ -3,7 +3,8 @@
 //! journeys over HTTP ([`journey_runner`]) and records them in HDR histograms ([`measure`]);
 //! [`history`] keeps one row per nightly run and judges regressions; [`emulator`] is `twin
 //! emulate`, a real HTTP server whose endpoints queue and take time as the scenario says, with
-//! its PostgreSQL writes in [`store`].
+//! its PostgreSQL writes in [`store`]; [`drill`] is `twin drill` (faults and recovery steps
+//! under load, the write audit, RTO and RPO).
 //!
 //! Architecture invariant: only this crate speaks HTTP (and to PostgreSQL); it never uses the
 //! simulator, and what it produces is the same [`models::RunSummary`] and
@@ -11,6 +12,7 @@
 //! Secrets (`${ENV}` in headers) are read at request time and never written anywhere.
 
 pub mod clock;
+pub mod drill;
 pub mod emulator;
 pub mod history;
 pub mod journey_runner;

@@ -338,6 +338,7 @@ pub fn summarize(
                     min: n,
                     max: n,
                     mean: f64::from(n),
+                    steady_from_s: None,
                 },
                 ..ServiceSummary::default()
             },

@@ -26,19 +26,19 @@ impl Resources {
             memory_bytes,
         }
     }
-    fn add(self, o: Resources) -> Resources {
+    pub fn add(self, o: Resources) -> Resources {
         Resources {
             cpu_milli: self.cpu_milli + o.cpu_milli,
             memory_bytes: self.memory_bytes + o.memory_bytes,
         }
     }
-    fn sub(self, o: Resources) -> Resources {
+    pub fn sub(self, o: Resources) -> Resources {
         Resources {
             cpu_milli: self.cpu_milli - o.cpu_milli,
             memory_bytes: self.memory_bytes - o.memory_bytes,
         }
     }
-    fn fits_in(self, free: Resources) -> bool {
+    pub fn fits_in(self, free: Resources) -> bool {
         self.cpu_milli <= free.cpu_milli && self.memory_bytes <= free.memory_bytes
     }
     /// `max(cpu share, memory share)` of `capacity`: CA's node utilisation.

@@ -66,6 +66,7 @@ impl Default for CostModel {
 #[serde(deny_unknown_fields)]
 pub struct Usage {
     /// The time the usage covers (the run's horizon), in seconds.
+    #[serde(default)]
     pub span_s: f64,
     /// GKE node pools by name: `node_pool/<name>` (`/gpu`, `/disk`).
     #[serde(default)]

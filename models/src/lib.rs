@@ -8,6 +8,8 @@
 
 pub mod cost;
 pub mod distribution;
+pub mod drill;
+pub mod faults;
 pub mod fidelity;
 pub mod http;
 pub mod load;

@@ -171,16 +171,25 @@ pub fn parse_with(
     };
     let mut scenario: Scenario = serde_path_to_error::deserialize(to_json(value)).map_err(|e| {
         let mut path = tree_path(e.path());
-        let inner = e.into_inner().to_string();
+        // A key that is itself a collection (`? [a, b]`) prints over several lines.
+        let inner = e.into_inner().to_string().replace('\n', " ");
+        let mut at_path = None;
         // An unknown key is best pointed at where the key itself stands.
         if let Some(key) = inner
             .strip_prefix("unknown field `")
             .and_then(|r| r.split('`').next())
         {
             // serde_path_to_error usually has the key on the path already.
-            let key = PathSegment::Key(key.to_string());
-            if path.last() != Some(&key) {
-                path.push(key);
+            if let Some(PathSegment::Key(k)) = path.last() {
+                if k.replace('\n', " ") == key {
+                    path.pop();
+                }
+            }
+            let mut p = path.clone();
+            p.push(PathSegment::Key(COMPLEX_KEY.into()));
+            path.push(PathSegment::Key(key.to_string()));
+            if !spans.contains(&path) && spans.contains(&p) {
+                at_path = Some(p);
             }
         }
         let shown = path_to_string(&path);
@@ -189,7 +198,7 @@ pub fn parse_with(
         } else {
             format!("{shown}: {inner}")
         };
-        vec![locate(&path, message, Severity::Error)]
+        vec![locate(at_path.as_ref().unwrap_or(&path), message, Severity::Error)]
     })?;
     let findings = check(&mut scenario);
     let diags: Vec<Diagnostic> = findings
@@ -412,6 +421,7 @@ impl MarkedEventReceiver for Builder {
                     // that the mapping's own keys and values keep their places.
                     let mut p = self.path.clone();
                     p.push(PathSegment::Key(COMPLEX_KEY.into()));
+                    self.spans.entry(p.clone()).or_insert((mark.line(), mark.col() + 1));
                     p
                 } else {
                     self.enter_node(mark, None).unwrap_or_default()
@@ -459,6 +469,11 @@ impl SpanIndex {
             spans: b.spans,
             duplicate: b.duplicate,
         }
+    }
+
+    /// Whether `path` itself (not only a prefix) is indexed.
+    pub fn contains(&self, path: &[PathSegment]) -> bool {
+        self.spans.contains_key(path)
     }
 
     /// The line and column of the deepest indexed node on `path` (1-based).

@@ -32,6 +32,10 @@ pub struct LlmEndpoint {
     /// A call that takes longer fails (the client gives up).
     #[serde(default)]
     pub timeout: Option<Duration>,
+    /// The model as the price table names it (`claude-3-sonnet`, `gpt-4`); default: the
+    /// endpoint's name.
+    #[serde(default)]
+    pub model: Option<String>,
 }
 
 /// Provider quotas, as Anthropic / OpenAI / Vertex AI state them: per minute, refilled
@@ -170,6 +174,9 @@ pub struct NodePoolSpec {
     pub max: u32,
     #[serde(default)]
     pub gpus_per_node: u32,
+    /// As GKE names it; default `nvidia-tesla-t4` (the seeds' GPU).
+    #[serde(default)]
+    pub gpu_type: Option<String>,
     #[serde(default)]
     pub zones: Vec<String>,
     /// Share of each node's CPU and memory that pods can request (system reservations).

@@ -44,6 +44,27 @@ pub struct Scenario {
     /// How the platform buys what it uses (pricing model per pool, commitments).
     #[serde(default)]
     pub cost: Option<crate::cost::CostModel>,
+    /// What the platform uses that the simulation does not move (Cloud SQL, Memorystore,
+    /// standalone VMs, storage): priced as given, per second of the run.
+    #[serde(default)]
+    pub infrastructure: Option<crate::cost::Usage>,
+    /// Faults to inject into the simulation.
+    #[serde(default)]
+    pub faults: Vec<crate::faults::FaultSpec>,
+    /// How long success rate and p95 must stay within their SLOs after a fault before the
+    /// service counts as recovered (RTO as the client sees it).
+    #[serde(default = "recovery_window")]
+    pub recovery_window: Duration,
+    /// Chaos and failover drills `twin drill` runs against a real deployment.
+    #[serde(default)]
+    pub drills: Vec<crate::drill::DrillSpec>,
+    /// Hosts a drill may target (`twin drill --target`): names or addresses, no scheme.
+    #[serde(default)]
+    pub allowed_targets: Vec<String>,
+}
+
+fn recovery_window() -> Duration {
+    Duration::from_secs(30)
 }
 
 fn default_seed() -> u64 {

@@ -131,10 +131,12 @@ impl Slo {
     /// The observed value in the summary, if the run measured it.
     pub fn observe(&self, s: &RunSummary) -> Option<f64> {
         let journey = self.journey.as_ref().and_then(|j| s.journeys.get(j));
+        // A journey that never completed has no latency to judge: not measured, not 0 ms.
+        let completed = journey.filter(|j| j.count > 0);
         match self.metric {
-            SloMetric::Percentile(q) => journey.map(|j| j.latency_ms.percentile(q)),
-            SloMetric::Mean => journey.map(|j| j.latency_ms.mean),
-            SloMetric::Max => journey.map(|j| j.latency_ms.max),
+            SloMetric::Percentile(q) => completed.map(|j| j.latency_ms.percentile(q)),
+            SloMetric::Mean => completed.map(|j| j.latency_ms.mean),
+            SloMetric::Max => completed.map(|j| j.latency_ms.max),
             SloMetric::ErrorRate => journey.map(|j| j.error_rate),
             SloMetric::Availability => match &self.journey {
                 Some(_) => journey.map(|j| 1.0 - j.error_rate),

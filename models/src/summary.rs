@@ -144,6 +144,10 @@ pub struct ReplicaStats {
     pub min: u32,
     pub max: u32,
     pub mean: f64,
+    /// Run time from which the replica count stays within one replica (or 10 %) of where it
+    /// ends: when an autoscaled service reached its steady state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady_from_s: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -164,6 +168,18 @@ pub struct CostSummary {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Recovery {
+    pub rto_s: Option<f64>,
+    pub rpo_s: Option<f64>,
+    pub lost_writes: Option<u64>,
+    /// Per fault: when it struck, what it was, and its own recovery figures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultOutcome>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FaultOutcome {
+    pub at_s: f64,
+    pub fault: String,
     pub rto_s: Option<f64>,
     pub rpo_s: Option<f64>,
     pub lost_writes: Option<u64>,

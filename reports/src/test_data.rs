@@ -42,6 +42,7 @@ pub(crate) fn small_run(scenario: &str) -> (RunSummary, Timeline) {
                 min: 2,
                 max: 5,
                 mean: 3.4,
+                steady_from_s: None,
             },
         },
     );
@@ -58,6 +59,7 @@ pub(crate) fn small_run(scenario: &str) -> (RunSummary, Timeline) {
                 min: 1,
                 max: 1,
                 mean: 1.0,
+                steady_from_s: None,
             },
         },
     );
@@ -96,6 +98,7 @@ pub(crate) fn small_run(scenario: &str) -> (RunSummary, Timeline) {
             rto_s: Some(27.5),
             rpo_s: Some(0.0),
             lost_writes: Some(0),
+            faults: Vec::new(),
         },
         warnings: vec!["db is 91 % busy: queueing grows steeply".into()],
         engine: EngineStats {

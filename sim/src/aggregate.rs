@@ -69,9 +69,10 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
                 errors,
                 error_rate: if count > 0 { errors as f64 / count as f64 } else { 0.0 },
                 latency_ms: latency,
+                // Latencies are never negative: clamp the interval's low end.
                 ci95_ms: LatencyCi {
-                    mean: ci95(&rep_means),
-                    p95: ci95(&rep_p95),
+                    mean: ci95(&rep_means).map(|x| x.max(0.0)),
+                    p95: ci95(&rep_p95).map(|x| x.max(0.0)),
                 },
             },
         );
@@ -82,20 +83,25 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
     for (i, spec) in model.stations.iter().enumerate() {
         let mut waits: Histogram<u64> = crate::metrics::latency_histogram();
         let (mut completions, mut area, mut wait_sum) = (0u64, 0.0, 0.0);
+        let (mut capacity, mut replica_area) = (0.0, 0.0);
+        let (mut rmin, mut rmax) = (u32::MAX, 0);
         for r in &results {
             let st = &r.stations[i].stats;
             let _ = waits.add(&st.waits_us);
             completions += st.completions;
             area += st.busy_area;
             wait_sum += st.wait_sum_ns;
+            capacity += st.capacity_area;
+            replica_area += st.replica_area;
+            rmin = rmin.min(st.replicas_min);
+            rmax = rmax.max(st.replicas_max);
         }
-        let servers = f64::from(spec.replicas * spec.concurrency).max(1.0);
         let wait = QueueWait {
             mean: if waits.is_empty() { 0.0 } else { wait_sum / waits.len() as f64 / 1e6 },
             p95: percentile_ms(&waits, 95.0),
         };
         let throughput_rps = completions as f64 / reps / measured_s;
-        let utilization = area / reps / (servers * measured_s * 1e9);
+        let utilization = if capacity > 0.0 { area / capacity } else { 0.0 };
         if let (Some(partitions), Some(topic)) = (spec.partitions, spec.name.strip_prefix("topic:")) {
             components.kafka.insert(
                 topic.to_string(),
@@ -116,9 +122,10 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
                 utilization,
                 queue_wait_ms: wait,
                 replicas: ReplicaStats {
-                    min: spec.replicas,
-                    max: spec.replicas,
-                    mean: f64::from(spec.replicas),
+                    min: rmin.min(rmax),
+                    max: rmax,
+                    mean: replica_area / reps / (measured_s * 1e9),
+                    steady_from_s: None,
                 },
             },
         );
@@ -178,7 +185,17 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
         );
     }
 
-    let timeline = merge_timeline(model, &results);
+    let mut timeline = merge_timeline(model, &results);
+    let mut warnings = Vec::new();
+    for (name, svc) in services.iter_mut() {
+        if scenario.services.get(name).is_some_and(|s| s.hpa.is_some()) {
+            if let Some(series) = timeline.series.get(&format!("replicas/{name}")) {
+                svc.replicas.steady_from_s = steady_from(series);
+            }
+        }
+    }
+    let recovery = recovery(scenario, &results, &mut timeline, &mut warnings);
+    let cost = crate::usage::cost(scenario, model, &results, &mut warnings);
     let mut summary = RunSummary {
         kind: RunKind::Simulation,
         scenario: scenario.name.clone(),
@@ -189,10 +206,10 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
         journeys,
         services,
         slos: Vec::new(),
-        cost: None,
-        recovery: Recovery::default(),
+        cost,
+        recovery,
         components,
-        warnings: Vec::new(),
+        warnings,
         fidelity: None,
         engine: EngineStats {
             events: results.iter().map(|r| r.events).sum(),
@@ -200,7 +217,6 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
         },
     };
     summary.slos = scenario.slos.iter().map(|s| s.verdict(&summary)).collect();
-    let mut timeline = timeline;
     timeline.histograms = histograms;
     Output { summary, timeline }
 }
@@ -247,10 +263,10 @@ fn merge_timeline(model: &Model, results: &[ReplicationResult]) -> Timeline {
         }
     }
     for spec in model.stations.iter().filter(|s| s.partitions.is_none()) {
-        t.series.insert(
-            format!("replicas/{}", spec.name),
-            vec![(0.0, f64::from(spec.replicas)), (model.horizon as f64 / 1e9, f64::from(spec.replicas))],
-        );
+        // Pod-based services have their replica series from the cluster already.
+        t.series.entry(format!("replicas/{}", spec.name)).or_insert_with(|| {
+            vec![(0.0, f64::from(spec.replicas)), (model.horizon as f64 / 1e9, f64::from(spec.replicas))]
+        });
     }
     t
 }
@@ -276,5 +292,87 @@ fn histogram_buckets(h: &Histogram<u64>) -> Vec<(f64, u64)> {
             break;
         }
     }
+    out
+}
+
+/// The run time from which a series stays within max(1, 10 %) of its last value.
+fn steady_from(series: &[(f64, f64)]) -> Option<f64> {
+    let last = series.last()?.1;
+    let tol = (0.1 * last).max(1.0);
+    let i = series.iter().rposition(|(_, v)| (v - last).abs() > tol);
+    Some(match i {
+        Some(i) => series.get(i + 1).map_or(series[i].0, |p| p.0),
+        None => series[0].0,
+    })
+}
+
+/// RTO per fault as the client sees it: from the fault to the start of the first window of
+/// `recovery_window` in which every journey's error rate and p95 are within their SLOs (no
+/// errors for a journey without an error-rate SLO). RPO and lost writes from the crash.
+fn recovery(
+    scenario: &Scenario,
+    results: &[ReplicationResult],
+    timeline: &mut Timeline,
+    warnings: &mut Vec<String>,
+) -> Recovery {
+    use models::slo::SloMetric;
+    let Some(first) = results.first() else { return Recovery::default() };
+    if first.faults.is_empty() {
+        return Recovery::default();
+    }
+    let reps = results.len() as f64;
+    let window = timeline.window_s.max(1e-9);
+    let need = (scenario.recovery_window.as_secs_f64() / window).ceil().max(1.0) as usize;
+    // Per journey: (max error rate, max p95 ms).
+    let bounds: Vec<(&str, f64, f64)> = timeline
+        .journeys
+        .keys()
+        .map(|j| {
+            let mut err = 0.0;
+            let mut p95 = f64::INFINITY;
+            for s in scenario.slos.iter().filter(|s| s.journey() == Some(j.as_str())) {
+                match s.metric {
+                    SloMetric::ErrorRate => err = s.bound,
+                    SloMetric::Percentile(q) if q == 95.0 => p95 = s.bound,
+                    _ => {}
+                }
+            }
+            (j.as_str(), err, p95)
+        })
+        .collect();
+    let healthy = |w: usize| {
+        bounds.iter().all(|(j, err, p95)| {
+            let Some(x) = timeline.journeys[*j].get(w) else { return false };
+            x.count == 0 || (x.errors as f64 / x.count as f64 <= *err && x.p95_ms <= *p95)
+        })
+    };
+    let n = timeline.journeys.values().map(Vec::len).min().unwrap_or(0);
+    let mut out = Recovery::default();
+    for (k, f) in first.faults.iter().enumerate() {
+        let start = (f.at_s / window).floor() as usize;
+        let rto = (start..n.saturating_sub(need - 1))
+            .find(|w| (*w..*w + need).all(healthy))
+            .map(|w| (w as f64 * window - f.at_s).max(0.0));
+        if rto.is_none() {
+            warnings.push(format!("{} at {:.0} s: no recovery within the horizon", f.label, f.at_s));
+        }
+        let rpo = results.iter().filter_map(|r| r.faults[k].rpo_s).sum::<f64>() / reps;
+        let lost = results.iter().filter_map(|r| r.faults[k].lost_writes).sum::<u64>() as f64 / reps;
+        let crash = f.rpo_s.is_some();
+        out.faults.push(models::summary::FaultOutcome {
+            at_s: f.at_s,
+            fault: f.label.clone(),
+            rto_s: rto,
+            rpo_s: crash.then_some(rpo),
+            lost_writes: crash.then_some(lost.round() as u64),
+        });
+        timeline.events.push(models::timeline::TimelineEvent { at_s: f.at_s, label: f.label.clone() });
+    }
+    for (at, label) in &first.fault_marks {
+        timeline.events.push(models::timeline::TimelineEvent { at_s: *at, label: label.clone() });
+    }
+    out.rto_s = out.faults.iter().filter_map(|f| f.rto_s).reduce(f64::max);
+    out.rpo_s = out.faults.iter().filter_map(|f| f.rpo_s).reduce(f64::max);
+    out.lost_writes = out.faults.iter().filter_map(|f| f.lost_writes).reduce(|a, b| a + b);
     out
 }

@@ -33,14 +33,27 @@ pub(crate) enum Event {
     BatchDone { batcher: u32, gpu: u32 },
     /// A timeline window closes.
     Tick,
+    /// Warm-up ends: measurements start.
+    WarmupEnd,
+    /// An HPA sync of pod-based service `service` (index into the cluster's services).
+    HpaSync { service: u32 },
+    /// A cluster-autoscaler scan.
+    CaScan,
+    /// A pod finished starting and takes traffic.
+    PodReady { pod: u32 },
+    /// A node finished provisioning.
+    NodeReady { node: u32 },
+    /// Fault `fault` of the scenario strikes / its outage ends.
+    FaultStart { fault: u32 },
+    FaultEnd { fault: u32 },
 }
 
 /// A journey (or one branch of a parallel step) in flight.
 #[derive(Clone, Copy, Debug)]
-struct Request {
+pub(crate) struct Request {
     journey: u32,
     /// The op being executed.
-    pc: u32,
+    pub(crate) pc: u32,
     /// Where this request ends: its journey's `Done`, or its branch's `Join`.
     end_pc: u32,
     /// The request that forked this one (NONE for a journey).
@@ -51,13 +64,13 @@ struct Request {
     fork: u32,
     started: Nanos,
     /// When the request began waiting where it is now.
-    enqueued: Nanos,
+    pub(crate) enqueued: Nanos,
     /// Bumped when the slot is reused, so stale deadlines are ignored.
     gen: u32,
     /// The connection pool held (NONE if none).
     held_pool: u32,
     attempt: u32,
-    failed: bool,
+    pub(crate) failed: bool,
     /// The client gave up; the work goes on but is no longer measured.
     abandoned: bool,
 }
@@ -75,31 +88,40 @@ pub struct ReplicationResult {
     pub series_names: Vec<String>,
     pub window_ns: Nanos,
     pub events: u64,
+    pub node_seconds: Vec<f64>,
+    pub seconds_at_count: Vec<std::collections::BTreeMap<u32, f64>>,
+    pub faults: Vec<crate::faults::FaultRecord>,
+    pub fault_marks: Vec<(f64, String)>,
 }
 
 pub(crate) struct Replication<'m> {
-    model: &'m Model,
-    calendar: Calendar<Event>,
-    requests: Vec<Request>,
-    free: Vec<u32>,
-    stations: Vec<Station>,
-    pools: Vec<ConnectionPool>,
-    cache_lookups: Vec<(u64, u64)>,
-    endpoints: Vec<Endpoint>,
-    batchers: Vec<Batcher>,
-    journeys: Vec<JourneyMetrics>,
-    arrivals: ArrivalProcess,
-    mix_rng: RandomStream,
-    branch_rng: RandomStream,
-    delay_rng: RandomStream,
-    window_ns: Nanos,
-    window_area: Vec<f64>,
-    series: Vec<Vec<f64>>,
-    series_names: Vec<String>,
+    pub(crate) model: &'m Model,
+    pub(crate) calendar: Calendar<Event>,
+    pub(crate) requests: Vec<Request>,
+    pub(crate) free: Vec<u32>,
+    pub(crate) stations: Vec<Station>,
+    pub(crate) pools: Vec<ConnectionPool>,
+    pub(crate) cache_lookups: Vec<(u64, u64)>,
+    pub(crate) endpoints: Vec<Endpoint>,
+    pub(crate) batchers: Vec<Batcher>,
+    pub(crate) journeys: Vec<JourneyMetrics>,
+    pub(crate) arrivals: ArrivalProcess,
+    pub(crate) mix_rng: RandomStream,
+    pub(crate) branch_rng: RandomStream,
+    pub(crate) delay_rng: RandomStream,
+    pub(crate) window_ns: Nanos,
+    pub(crate) window_area: Vec<f64>,
+    pub(crate) series: Vec<Vec<f64>>,
+    pub(crate) series_names: Vec<String>,
+    pub(crate) cluster: crate::cluster::Cluster,
+    pub(crate) scenario: &'m models::Scenario,
+    pub(crate) fault_rng: RandomStream,
+    pub(crate) fault_records: Vec<crate::faults::FaultRecord>,
+    pub(crate) fault_marks: Vec<(f64, String)>,
 }
 
 /// Runs replication `rep` of `model` with the scenario seed `seed`.
-pub fn run_replication(model: &Model, seed: u64, rep: u32) -> ReplicationResult {
+pub fn run_replication(scenario: &models::Scenario, model: &Model, seed: u64, rep: u32) -> ReplicationResult {
     let stream = |name: &str| RandomStream::derive(seed, rep, name);
     let stations: Vec<Station> = model
         .stations
@@ -133,6 +155,15 @@ pub fn run_replication(model: &Model, seed: u64, rep: u32) -> ReplicationResult 
     for e in &model.llms {
         series_names.push(format!("llm_429/{}", e.name));
     }
+    let cluster = crate::cluster::Cluster::new(scenario, model.stations.len(), stream("cluster"));
+    for c in &cluster.services {
+        let name = &model.stations[c.station as usize].name;
+        series_names.push(format!("replicas/{name}"));
+        series_names.push(format!("pending/{name}"));
+    }
+    for p in &cluster.pools {
+        series_names.push(format!("nodes/{}", p.name));
+    }
     let n_stations = stations.len();
     let mut r = Replication {
         model,
@@ -157,10 +188,20 @@ pub fn run_replication(model: &Model, seed: u64, rep: u32) -> ReplicationResult 
         mix_rng: stream("journey-mix"),
         branch_rng: stream("branches"),
         delay_rng: stream("delays"),
-        window_ns: window_width(model.horizon),
+        window_ns: if scenario.faults.is_empty() || model.horizon > 7_200_000_000_000 {
+            window_width(model.horizon)
+        } else {
+            // One-second windows resolve recovery time (RTO) to the second.
+            1_000_000_000
+        },
         window_area: vec![0.0; n_stations],
         series: vec![Vec::new(); series_names.len()],
         series_names,
+        cluster,
+        scenario,
+        fault_rng: stream("faults"),
+        fault_records: vec![Default::default(); scenario.faults.len()],
+        fault_marks: Vec::new(),
     };
     r.run();
     let events = r.calendar.events();
@@ -175,11 +216,20 @@ pub fn run_replication(model: &Model, seed: u64, rep: u32) -> ReplicationResult 
         series_names: r.series_names,
         window_ns: r.window_ns,
         events,
+        node_seconds: r.cluster.node_seconds.clone(),
+        seconds_at_count: r.cluster.seconds_at_count.clone(),
+        faults: r.fault_records.clone(),
+        fault_marks: r.fault_marks.clone(),
     }
 }
 
 impl Replication<'_> {
     fn run(&mut self) {
+        self.start_cluster();
+        self.schedule_faults();
+        if self.model.warmup > 0 {
+            self.calendar.schedule(self.model.warmup, Event::WarmupEnd);
+        }
         if let Some(t) = self.arrivals.first() {
             self.calendar.schedule(t, Event::Arrival);
         }
@@ -203,8 +253,20 @@ impl Replication<'_> {
                 Event::BatchDue { batcher } => self.on_batch_due(now, batcher),
                 Event::BatchDone { batcher, gpu } => self.on_batch_done(now, batcher, gpu),
                 Event::Tick => self.on_tick(now),
+                Event::WarmupEnd => {
+                    for s in &mut self.stations {
+                        s.start_measuring();
+                    }
+                }
+                Event::HpaSync { service } => self.hpa_sync(service, now),
+                Event::CaScan => self.ca_scan(now),
+                Event::PodReady { pod } => self.pod_ready(pod, now),
+                Event::NodeReady { node } => self.node_ready(node, now),
+                Event::FaultStart { fault } => self.fault_start(fault, now),
+                Event::FaultEnd { fault } => self.fault_end(fault, now),
             }
         }
+        self.cluster.account(horizon);
         for s in &mut self.stations {
             s.finish(horizon);
         }
@@ -264,7 +326,7 @@ impl Replication<'_> {
     }
 
     /// Runs the request's program from its current op until it waits or ends.
-    fn execute(&mut self, id: u32, now: Nanos) {
+    pub(crate) fn execute(&mut self, id: u32, now: Nanos) {
         loop {
             let req = self.requests[id as usize];
             if req.failed && req.pc != req.end_pc {
@@ -279,6 +341,11 @@ impl Replication<'_> {
             let r = &mut self.requests[id as usize];
             match self.model.ops[req.pc as usize] {
                 Op::Visit { station } => {
+                    if self.stations[station as usize].down {
+                        // Connection refused: the service is down.
+                        r.failed = true;
+                        continue;
+                    }
                     r.enqueued = now;
                     if let Some(start) = self.stations[station as usize].arrive(id, now) {
                         self.begin(station, start, now);
@@ -402,7 +469,7 @@ impl Replication<'_> {
     }
 
     #[inline]
-    fn begin(&mut self, station: u32, s: Start, now: Nanos) {
+    pub(crate) fn begin(&mut self, station: u32, s: Start, now: Nanos) {
         self.calendar.schedule(
             now + s.service,
             Event::Departure { station, replica: s.replica, request: s.request },
@@ -415,6 +482,9 @@ impl Replication<'_> {
         let next = self.stations[station as usize].depart(replica, now, |r| requests[r as usize].enqueued);
         if let Some(start) = next {
             self.begin(station, start, now);
+        }
+        if self.stations[station as usize].replicas[replica as usize].killed {
+            self.requests[request as usize].failed = true;
         }
         self.requests[request as usize].pc += 1;
         self.execute(request, now);
@@ -489,6 +559,10 @@ impl Replication<'_> {
         }
         for e in &self.endpoints {
             self.series[k].push(e.throttled as f64);
+            k += 1;
+        }
+        for v in self.cluster_samples() {
+            self.series[k].push(v);
             k += 1;
         }
         if now < self.model.horizon {

@@ -14,13 +14,16 @@ pub mod batcher;
 pub mod llm;
 pub mod pool;
 pub mod calendar;
+pub mod cluster;
 pub mod engine;
+pub mod faults;
 pub mod metrics;
 pub mod model;
 pub mod station;
 pub mod stats;
 
 mod aggregate;
+pub mod usage;
 
 use models::summary::RunSummary;
 use models::timeline::Timeline;
@@ -45,7 +48,7 @@ pub struct Output {
 pub fn simulate(scenario: &Scenario, options: &Options) -> Output {
     let started = std::time::Instant::now();
     let model = model::Model::compile(scenario);
-    let run = |rep: u32| engine::run_replication(&model, scenario.seed, rep);
+    let run = |rep: u32| engine::run_replication(scenario, &model, scenario.seed, rep);
     let results: Vec<engine::ReplicationResult> = if options.sequential {
         (0..scenario.replications).map(run).collect()
     } else {

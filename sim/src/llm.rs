@@ -54,6 +54,8 @@ pub struct Endpoint {
     pub failed: u64,
     pub tokens_in: f64,
     pub tokens_out: f64,
+    /// Share of calls refused during an outage (1) or throttling fault; 0 normally.
+    pub refuse_share: f64,
 }
 
 impl Endpoint {
@@ -67,13 +69,16 @@ impl Endpoint {
             failed: 0,
             tokens_in: 0.0,
             tokens_out: 0.0,
+            refuse_share: 0.0,
         }
     }
 
     /// Attempt number `attempt` (from 1) of a call with the given token counts.
     pub fn call(&mut self, spec: &LlmSpec, tin: f64, tout: f64, attempt: u32, now: Nanos) -> Attempt {
         self.calls += 1;
-        let admitted = self.requests.as_mut().is_none_or(|b| b.take(1.0, now))
+        let refused = self.refuse_share > 0.0 && self.rng.next_f64() < self.refuse_share;
+        let admitted = !refused
+            && self.requests.as_mut().is_none_or(|b| b.take(1.0, now))
             && self.tokens.as_mut().is_none_or(|b| b.take(tin + tout, now));
         if !admitted {
             self.throttled += 1;

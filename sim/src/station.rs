@@ -15,6 +15,26 @@ use std::collections::VecDeque;
 pub struct Replica {
     pub busy: u32,
     pub queue: VecDeque<u32>,
+    /// Takes new requests (a retired replica only finishes what it holds).
+    pub ready: bool,
+    /// Lost to a fault: what it was serving fails.
+    pub killed: bool,
+    /// Busy-server nanoseconds since the start (the pod's CPU, as metrics-server sees it).
+    pub busy_area: f64,
+    last_change: Nanos,
+}
+
+impl Replica {
+    /// Busy-server nanoseconds up to `now`.
+    pub fn busy_area_at(&self, now: Nanos) -> f64 {
+        self.busy_area + f64::from(self.busy) * now.saturating_sub(self.last_change) as f64
+    }
+
+    #[inline]
+    fn account(&mut self, now: Nanos) {
+        self.busy_area += f64::from(self.busy) * (now - self.last_change) as f64;
+        self.last_change = now;
+    }
 }
 
 /// What a station measured after warm-up.
@@ -23,6 +43,12 @@ pub struct StationStats {
     pub busy_area: f64,
     /// Busy-server nanoseconds since the start, warm-up included (for the timeline).
     pub busy_area_all: f64,
+    /// Ready-server nanoseconds after warm-up (capacity, as replicas come and go).
+    pub capacity_area: f64,
+    /// Ready-replica nanoseconds after warm-up, and the fewest and most replicas seen.
+    pub replica_area: f64,
+    pub replicas_min: u32,
+    pub replicas_max: u32,
     /// Requests whose service finished after warm-up.
     pub completions: u64,
     /// Time in queue (microseconds) of requests that started service after warm-up.
@@ -34,7 +60,13 @@ pub struct Station {
     pub concurrency: u32,
     pub balancing: Balancing,
     pub replicas: Vec<Replica>,
+    /// Indices of the replicas that take new requests.
+    ready: Vec<u32>,
     shared: VecDeque<u32>,
+    /// The whole service is down (a crashed primary): visits fail at once.
+    pub down: bool,
+    /// Added to every service time (a network-latency fault).
+    pub extra_latency: Nanos,
     busy: u32,
     next_rr: u32,
     service_time: Sampler,
@@ -66,8 +98,17 @@ impl Station {
         Station {
             concurrency,
             balancing,
-            replicas: vec![Replica::default(); replicas as usize],
+            replicas: vec![
+                Replica {
+                    ready: true,
+                    ..Replica::default()
+                };
+                replicas as usize
+            ],
+            ready: (0..replicas).collect(),
             shared: VecDeque::new(),
+            down: false,
+            extra_latency: 0,
             busy: 0,
             next_rr: 0,
             service_time,
@@ -78,6 +119,10 @@ impl Station {
             stats: StationStats {
                 busy_area: 0.0,
                 busy_area_all: 0.0,
+                capacity_area: 0.0,
+                replica_area: 0.0,
+                replicas_min: replicas,
+                replicas_max: replicas,
                 completions: 0,
                 waits_us: crate::metrics::latency_histogram(),
                 wait_sum_ns: 0.0,
@@ -85,9 +130,14 @@ impl Station {
         }
     }
 
-    /// Servers across all replicas.
+    /// Servers across the ready replicas.
     pub fn servers(&self) -> u32 {
-        self.replicas.len() as u32 * self.concurrency
+        self.ready.len() as u32 * self.concurrency
+    }
+
+    /// Replicas taking requests.
+    pub fn ready_replicas(&self) -> u32 {
+        self.ready.len() as u32
     }
 
     /// Busy servers now.
@@ -107,29 +157,32 @@ impl Station {
         self.stats.busy_area_all += busy * (now - self.last_change) as f64;
         let from = self.last_change.max(self.warmup);
         if now > from {
-            self.stats.busy_area += busy * (now - from) as f64;
+            let dt = (now - from) as f64;
+            self.stats.busy_area += busy * dt;
+            self.stats.replica_area += self.ready.len() as f64 * dt;
+            self.stats.capacity_area += f64::from(self.servers()) * dt;
         }
         self.last_change = now;
     }
 
     #[inline]
     fn draw_service(&mut self) -> Nanos {
-        (self.service_time.sample(&mut self.service_rng) * 1e9) as Nanos
+        (self.service_time.sample(&mut self.service_rng) * 1e9) as Nanos + self.extra_latency
     }
 
     /// Picks a replica by the balancing rule (not used for `shared`).
     #[inline]
     fn pick(&mut self) -> usize {
-        let n = self.replicas.len() as u32;
+        let n = self.ready.len() as u32;
         if n == 1 {
-            return 0;
+            return self.ready[0] as usize;
         }
-        match self.balancing {
-            Balancing::Random | Balancing::Shared => self.route_rng.below(n) as usize,
+        let i = match self.balancing {
+            Balancing::Random | Balancing::Shared => self.route_rng.below(n),
             Balancing::RoundRobin => {
                 let r = self.next_rr % n;
                 self.next_rr = r + 1;
-                r as usize
+                r
             }
             // Envoy's LEAST_REQUEST: the less loaded of two replicas drawn at random
             // (power of two choices, its default choice_count of 2).
@@ -137,26 +190,34 @@ impl Station {
                 let a = self.route_rng.below(n);
                 let b = (a + 1 + self.route_rng.below(n - 1)) % n;
                 let load = |r: &Replica| r.busy as usize + r.queue.len();
-                let (ra, rb) = (&self.replicas[a as usize], &self.replicas[b as usize]);
+                let ra = &self.replicas[self.ready[a as usize] as usize];
+                let rb = &self.replicas[self.ready[b as usize] as usize];
                 if load(rb) < load(ra) {
-                    b as usize
+                    b
                 } else {
-                    a as usize
+                    a
                 }
             }
-        }
+        };
+        self.ready[i as usize] as usize
     }
 
     /// A request arrives; returns the start if a server is free, else queues it.
     #[inline]
     pub fn arrive(&mut self, request: u32, now: Nanos) -> Option<Start> {
+        if self.ready.is_empty() {
+            // No replica is up: the request waits for one (shared queue).
+            self.shared.push_back(request);
+            return None;
+        }
         if self.balancing == Balancing::Shared {
             if self.busy < self.servers() {
                 // Any free server: credit it to the least busy replica for per-replica counts.
                 let r = self
-                    .replicas
+                    .ready
                     .iter()
-                    .position(|r| r.busy < self.concurrency)
+                    .map(|i| *i as usize)
+                    .find(|i| self.replicas[*i].busy < self.concurrency)
                     .unwrap_or(0);
                 return Some(self.start(r, request, now, now));
             }
@@ -176,6 +237,7 @@ impl Station {
     fn start(&mut self, replica: usize, request: u32, queued_at: Nanos, now: Nanos) -> Start {
         self.account(now);
         self.busy += 1;
+        self.replicas[replica].account(now);
         self.replicas[replica].busy += 1;
         if now >= self.warmup {
             let wait = now - queued_at;
@@ -201,16 +263,85 @@ impl Station {
         self.account(now);
         self.busy -= 1;
         let r = replica as usize;
+        self.replicas[r].account(now);
         self.replicas[r].busy -= 1;
         if now >= self.warmup {
             self.stats.completions += 1;
         }
-        let next = if self.balancing == Balancing::Shared {
-            self.shared.pop_front()
-        } else {
-            self.replicas[r].queue.pop_front()
-        }?;
+        if !self.replicas[r].ready {
+            // A retired replica takes nothing new; the shared queue may still have work for
+            // the ready ones, which pull it when they free up.
+            return None;
+        }
+        let next = match self.replicas[r].queue.pop_front() {
+            Some(n) => n,
+            None => self.shared.pop_front()?,
+        };
         Some(self.start(r, next, queued_at(next), now))
+    }
+
+    /// A new replica becomes ready; it takes work waiting in the shared queue at once.
+    pub fn add_replica(&mut self, now: Nanos, queued_at: impl Fn(u32) -> Nanos) -> (u32, Vec<Start>) {
+        self.account(now);
+        let idx = match self.replicas.iter().position(|r| !r.ready && r.busy == 0 && r.queue.is_empty()) {
+            Some(i) => i,
+            None => {
+                self.replicas.push(Replica::default());
+                self.replicas.len() - 1
+            }
+        };
+        let rep = &mut self.replicas[idx];
+        rep.ready = true;
+        rep.killed = false;
+        rep.last_change = now;
+        self.ready.push(idx as u32);
+        self.note_replica_count(now);
+        let mut starts = Vec::new();
+        while self.replicas[idx].busy < self.concurrency {
+            let Some(next) = self.shared.pop_front() else { break };
+            starts.push(self.start(idx, next, queued_at(next), now));
+        }
+        (idx as u32, starts)
+    }
+
+    /// Takes a replica out of service (scale-down, pod or node loss). It finishes what it
+    /// serves; its queued requests are returned for the caller to send through balancing.
+    pub fn retire_replica(&mut self, replica: u32, now: Nanos) -> Vec<u32> {
+        self.account(now);
+        let r = replica as usize;
+        self.replicas[r].ready = false;
+        self.ready.retain(|i| *i != replica);
+        self.note_replica_count(now);
+        self.replicas[r].queue.drain(..).collect()
+    }
+
+    fn note_replica_count(&mut self, now: Nanos) {
+        if now >= self.warmup {
+            let n = self.ready.len() as u32;
+            self.stats.replicas_min = self.stats.replicas_min.min(n);
+            self.stats.replicas_max = self.stats.replicas_max.max(n);
+        }
+    }
+
+    /// Resets the replica range at the end of warm-up (the count then is where it starts).
+    pub fn start_measuring(&mut self) {
+        let n = self.ready.len() as u32;
+        self.stats.replicas_min = n;
+        self.stats.replicas_max = n;
+    }
+
+    /// Removes and returns every waiting request (the service went down).
+    pub fn drain_waiting(&mut self) -> Vec<u32> {
+        let mut out: Vec<u32> = self.shared.drain(..).collect();
+        for r in &mut self.replicas {
+            out.extend(r.queue.drain(..));
+        }
+        out
+    }
+
+    /// The ready replica indices.
+    pub fn ready_list(&self) -> &[u32] {
+        &self.ready
     }
 
     /// Closes the busy-time account at the end of the run.

@@ -37,7 +37,10 @@ fn components_match_independent_computations() {
             } else {
                 let p = check["path"].as_str().unwrap();
                 let obs = num(at(p), p);
-                if let Some(rate) = check["poisson_rate"].as_f64() {
+                if let Some(range) = check["between"].as_array() {
+                    let (lo, hi) = (num(&range[0], "lo"), num(&range[1], "hi"));
+                    (lo <= obs && obs <= hi, format!("{file}: {p} = {obs} in [{lo}, {hi}]"))
+                } else if let Some(rate) = check["poisson_rate"].as_f64() {
                     let secs = num(&check["seconds"], "seconds");
                     let se = (rate / secs).sqrt();
                     ((obs - rate).abs() <= 4.0 * se, format!("{file}: {p} = {obs:.4} vs Poisson rate {rate} (4 se = {:.4})", 4.0 * se))

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod drill;
 pub mod emulate;
 pub mod hpa;
 pub mod load;

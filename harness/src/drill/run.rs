@@ -1,0 +1,575 @@
+//! One drill run against a URL: an open-model load (journeys started evenly at the drill's rate,
+//! never waiting for earlier ones, latency counted from the scheduled start), the steps run on
+//! their own thread at their times, the audit journey's writes logged with their keys and
+//! acknowledgements, and afterwards the read-back. A failed step or Ctrl-C stops the load,
+//! runs the rollback steps and returns what was measured, marked as stopped early.
+
+use super::audit::{self, AuditRecord, Presence};
+use super::recovery::Sample;
+use super::steps::{expand, run_step, Redactor, StepRecord};
+use crate::journey_runner::{self, JourneyPlan, StepPlan};
+use models::drill::{AuditSpec, DrillSpec, DrillStep, RetryPolicy};
+use models::http::{scalar_text, select};
+use models::Scenario;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How to run (what is not in the scenario).
+#[derive(Clone, Debug)]
+pub struct DrillConfig {
+    /// Base URL, e.g. `http://127.0.0.1:8080`.
+    pub target: String,
+    /// Prefix of the audit keys, unique per run.
+    pub run_id: String,
+}
+
+/// What a drill measured.
+#[derive(Debug, Default)]
+pub struct DrillRun {
+    /// Journey names, by the index used in `samples`.
+    pub journeys: Vec<String>,
+    pub samples: Vec<(usize, Sample)>,
+    /// The audit journey's writes, in key order.
+    pub audit: Vec<AuditRecord>,
+    /// What the read-back found; `None` when there was none (no audit, stopped early, or
+    /// acknowledgements only).
+    pub found: Option<HashMap<String, Presence>>,
+    /// How the writes were read back, or why they were not.
+    pub readback: String,
+    pub steps: Vec<StepRecord>,
+    pub rollback: Vec<StepRecord>,
+    /// The step whose failure stopped the drill.
+    pub failed_step: Option<String>,
+    pub interrupted: bool,
+    /// End of the scheduled load (or when it was stopped), seconds.
+    pub load_end_s: f64,
+    pub requests: u64,
+    pub wall_s: f64,
+    /// The drill log: steps, their output, the load, the read-back.
+    pub log: Vec<String>,
+}
+
+impl DrillRun {
+    /// Stopped before its end (a failed step or Ctrl-C): what it holds is partial.
+    pub fn stopped_early(&self) -> bool {
+        self.interrupted || self.failed_step.is_some()
+    }
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the Ctrl-C / SIGTERM handler (once per process): the first signal stops the
+/// drill, which rolls back and writes what it measured; a second one exits at once.
+pub fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            eprintln!("interrupted again: exiting without rollback");
+            std::process::exit(130);
+        }
+        eprintln!("interrupted: stopping the load, running the rollback, writing what was measured");
+    });
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// A shared, timestamped log, echoed to stderr as it grows.
+#[derive(Clone)]
+struct Log {
+    lines: Arc<Mutex<Vec<String>>>,
+    origin: Instant,
+}
+
+impl Log {
+    fn line(&self, text: &str) {
+        let t = self.origin.elapsed().as_secs_f64();
+        let line = format!("[{t:>8.3}s] {text}");
+        eprintln!("{line}");
+        self.lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(line);
+    }
+
+    fn step(&self, r: &StepRecord) {
+        self.line(&format!(
+            "{} `{}` ran {:.3}s → {:.3}s: {}",
+            r.kind.as_str(),
+            r.label,
+            r.start_s,
+            r.end_s,
+            r.outcome.describe()
+        ));
+        for l in r.output.lines() {
+            self.line(&format!("    | {l}"));
+        }
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.lines.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+struct Load {
+    plans: Vec<JourneyPlan>,
+    client: reqwest::Client,
+    base: String,
+    retry: Option<RetryPolicy>,
+    timeout: Duration,
+    audit_journey: Option<usize>,
+    run_id: String,
+    origin: Instant,
+    stop: Arc<AtomicBool>,
+    requests: AtomicU64,
+    samples: Mutex<Vec<(usize, Sample)>>,
+    audit: Mutex<Vec<AuditRecord>>,
+}
+
+enum CallError {
+    /// No answer (connection refused or reset, timeout).
+    Transport,
+    /// An answer the step does not accept.
+    Status(u16),
+    /// The request could not be built or the answer not read as asked.
+    Other,
+}
+
+impl Load {
+    async fn call(
+        &self,
+        step: &StepPlan,
+        vars: &HashMap<String, String>,
+    ) -> Result<(u16, Vec<u8>), CallError> {
+        let var = |name: &str| vars.get(name).cloned();
+        let env = |name: &str| std::env::var(name).ok();
+        let path = step
+            .call
+            .path
+            .render(var, env)
+            .map_err(|_| CallError::Other)?;
+        let method = reqwest::Method::from_bytes(step.call.method.as_bytes())
+            .map_err(|_| CallError::Other)?;
+        let timeout = step
+            .spec
+            .timeout
+            .map_or(self.timeout, |t| Duration::from_nanos(t.0));
+        let mut rb = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .timeout(timeout);
+        let mut has_content_type = false;
+        for (name, value) in &step.call.headers {
+            // Secrets are substituted here and handed to the request only.
+            let value = value.render(var, env).map_err(|_| CallError::Other)?;
+            has_content_type |= name.eq_ignore_ascii_case("content-type");
+            rb = rb.header(name.as_str(), value);
+        }
+        if let Some(body) = &step.call.body {
+            let body = body.render(var, env).map_err(|_| CallError::Other)?;
+            let t = body.trim_start();
+            if !has_content_type && (t.starts_with('{') || t.starts_with('[')) {
+                rb = rb.header("content-type", "application/json");
+            }
+            rb = rb.body(body);
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let response = rb.send().await.map_err(|_| CallError::Transport)?;
+        let status = response.status().as_u16();
+        let body = response.bytes().await.map_err(|_| CallError::Transport)?;
+        if !step.spec.accepts(status) {
+            return Err(CallError::Status(status));
+        }
+        Ok((status, body.to_vec()))
+    }
+
+    /// One step with the client's retries (same key each time): connection errors,
+    /// timeouts, 429 and 5xx are retried. Returns success, the last status, attempts made.
+    async fn step(&self, step: &StepPlan, vars: &mut HashMap<String, String>) -> (bool, u16, u32) {
+        let attempts = self.retry.as_ref().map_or(1, |r| r.attempts.max(1));
+        let backoff = self
+            .retry
+            .as_ref()
+            .map_or(Duration::ZERO, |r| Duration::from_nanos(r.backoff.0));
+        let mut last = 0;
+        for a in 1..=attempts {
+            match self.call(step, vars).await {
+                Ok((status, body)) => {
+                    if !step.spec.capture.is_empty() {
+                        let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&body) else {
+                            return (false, status, a);
+                        };
+                        for (name, field) in &step.spec.capture {
+                            match select(&doc, field).and_then(scalar_text) {
+                                Some(v) => {
+                                    vars.insert(name.clone(), v);
+                                }
+                                None => return (false, status, a),
+                            }
+                        }
+                    }
+                    return (true, status, a);
+                }
+                Err(CallError::Other) => return (false, last, a),
+                Err(CallError::Status(s)) => {
+                    last = s;
+                    if !(s == 429 || s >= 500) {
+                        return (false, s, a);
+                    }
+                }
+                Err(CallError::Transport) => last = 0,
+            }
+            if a < attempts {
+                if self.stop.load(Ordering::SeqCst) {
+                    return (false, last, a);
+                }
+                tokio::time::sleep(backoff).await;
+            }
+        }
+        (false, last, attempts)
+    }
+
+    async fn journey(&self, j: usize, seq: u64, start_s: f64) {
+        let plan = &self.plans[j];
+        let key = audit::key(&self.run_id, seq);
+        let mut vars = HashMap::new();
+        vars.insert("seq".to_string(), seq.to_string());
+        vars.insert("key".to_string(), key.clone());
+        vars.insert("shard".to_string(), "0".to_string());
+        vars.insert("journey".to_string(), plan.name.clone());
+        let (mut ok, mut status, mut attempts) = (true, 0, 0);
+        for step in &plan.steps {
+            let (o, s, a) = self.step(step, &mut vars).await;
+            status = s;
+            attempts += a;
+            if !o {
+                ok = false;
+                break;
+            }
+        }
+        let end_s = self.origin.elapsed().as_secs_f64();
+        let sample = Sample { start_s, end_s, ok };
+        lock(&self.samples).push((j, sample));
+        if self.audit_journey == Some(j) {
+            lock(&self.audit).push(AuditRecord {
+                seq,
+                key,
+                start_s,
+                end_s,
+                acked: ok,
+                attempts,
+                status,
+            });
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs `steps` on a thread of their own at their times; stops at the first failure (and
+/// sets `stop`) or when `stop` is set by someone else.
+fn spawn_steps(
+    steps: Vec<DrillStep>,
+    origin: Instant,
+    stop: Arc<AtomicBool>,
+    redactor: Redactor,
+    log: Log,
+) -> std::thread::JoinHandle<(Vec<StepRecord>, Option<String>)> {
+    std::thread::spawn(move || {
+        let mut done = Vec::new();
+        for s in steps {
+            let due = origin + Duration::from_nanos(s.at.0);
+            loop {
+                if stop.load(Ordering::SeqCst) || interrupted() {
+                    return (done, None);
+                }
+                let now = Instant::now();
+                if now >= due {
+                    break;
+                }
+                std::thread::sleep((due - now).min(Duration::from_millis(20)));
+            }
+            log.line(&format!(
+                "{} `{}` starts{}",
+                s.kind.as_str(),
+                s.label(),
+                if s.label() == s.run {
+                    String::new()
+                } else {
+                    format!(": {}", s.run)
+                }
+            ));
+            let r = run_step(&s, origin, &redactor);
+            log.step(&r);
+            let failed = !r.outcome.ok();
+            let label = r.label.clone();
+            done.push(r);
+            if failed {
+                stop.store(true, Ordering::SeqCst);
+                return (done, Some(label));
+            }
+        }
+        (done, None)
+    })
+}
+
+/// Runs the drill. Blocks; makes its own tokio runtime.
+pub fn run(
+    scenario: &Scenario,
+    drill: &DrillSpec,
+    cfg: &DrillConfig,
+    redactor: &Redactor,
+) -> Result<DrillRun, String> {
+    let plans = journey_runner::plan(scenario)?;
+    let selected: Vec<usize> = if drill.load.journeys.is_empty() {
+        (0..plans.len())
+            .filter(|&i| !plans[i].steps.is_empty())
+            .collect()
+    } else {
+        drill
+            .load
+            .journeys
+            .iter()
+            .filter_map(|n| plans.iter().position(|p| &p.name == n))
+            .collect()
+    };
+    if selected.is_empty() || selected.iter().all(|&i| plans[i].steps.is_empty()) {
+        return Err(format!(
+            "drill `{}`: no journey of its load has an `http:` step, so there is nothing to call",
+            drill.name
+        ));
+    }
+    let audit_journey = drill
+        .audit
+        .as_ref()
+        .and_then(|a| plans.iter().position(|p| p.name == a.journey));
+    let rate = drill.load.rate.0;
+    let duration_s = drill.load.duration.as_secs_f64();
+    let arrivals = ((duration_s * rate).ceil() as u64).max(1);
+    let timeout = Duration::from_nanos(drill.load.timeout.0);
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(2)))
+        .pool_idle_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    install_interrupt_handler();
+
+    let wall = Instant::now();
+    let origin = Instant::now();
+    let log = Log {
+        lines: Arc::new(Mutex::new(Vec::new())),
+        origin,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    log.line(&format!(
+        "load starts: {} journeys at {rate}/s for {}",
+        arrivals, drill.load.duration
+    ));
+    let mut steps = drill.steps.clone();
+    steps.sort_by_key(|s| s.at);
+    let steps_thread = spawn_steps(steps, origin, stop.clone(), redactor.clone(), log.clone());
+
+    let load = Arc::new(Load {
+        plans,
+        client: client.clone(),
+        base: cfg.target.trim_end_matches('/').to_string(),
+        retry: drill.load.retry.clone(),
+        timeout,
+        audit_journey,
+        run_id: cfg.run_id.clone(),
+        origin,
+        stop: stop.clone(),
+        requests: AtomicU64::new(0),
+        samples: Mutex::new(Vec::new()),
+        audit: Mutex::new(Vec::new()),
+    });
+    let l = load.clone();
+    let stop_l = stop.clone();
+    let load_end_s = runtime.block_on(async move {
+        let mut set = tokio::task::JoinSet::new();
+        let mut end_s = arrivals as f64 / rate;
+        'arrivals: for i in 0..arrivals {
+            let at_s = i as f64 / rate;
+            let due = origin + Duration::from_secs_f64(at_s);
+            loop {
+                if stop_l.load(Ordering::SeqCst) || interrupted() {
+                    end_s = origin.elapsed().as_secs_f64();
+                    stop_l.store(true, Ordering::SeqCst);
+                    break 'arrivals;
+                }
+                let now = Instant::now();
+                if now >= due {
+                    break;
+                }
+                crate::clock::sleep_until(due.min(now + Duration::from_millis(50))).await;
+            }
+            let j = selected[(i as usize) % selected.len()];
+            let l = l.clone();
+            set.spawn(async move { l.journey(j, i, at_s).await });
+            while set.try_join_next().is_some() {}
+        }
+        if stop_l.load(Ordering::SeqCst) {
+            // Journeys in flight get one request timeout to finish, then are dropped.
+            let _ = tokio::time::timeout(timeout, async {
+                while set.join_next().await.is_some() {}
+            })
+            .await;
+            set.abort_all();
+        } else {
+            while set.join_next().await.is_some() {}
+        }
+        end_s
+    });
+    log.line("load ended");
+    let (steps_done, failed_step) = steps_thread
+        .join()
+        .unwrap_or_else(|_| (Vec::new(), Some("(the step thread panicked)".into())));
+    let was_interrupted = interrupted();
+    let mut out = DrillRun {
+        journeys: load.plans.iter().map(|p| p.name.clone()).collect(),
+        samples: std::mem::take(&mut *lock(&load.samples)),
+        audit: std::mem::take(&mut *lock(&load.audit)),
+        steps: steps_done,
+        failed_step,
+        interrupted: was_interrupted,
+        load_end_s,
+        requests: load.requests.load(Ordering::Relaxed),
+        ..DrillRun::default()
+    };
+    out.audit.sort_by(|a, b| a.key.cmp(&b.key));
+
+    if out.stopped_early() {
+        let why = match &out.failed_step {
+            Some(s) => format!("step `{s}` failed"),
+            None => "interrupted".to_string(),
+        };
+        log.line(&format!("{why}: running the rollback"));
+        for s in &drill.rollback {
+            let r = run_step(s, origin, redactor);
+            log.step(&r);
+            out.rollback.push(r);
+        }
+        out.readback = format!("not read back: {why}");
+    } else if let Some(a) = &drill.audit {
+        log.line(&format!("reading back {} audited writes", out.audit.len()));
+        match runtime.block_on(read_back(a, &client, &cfg.target, &out.audit)) {
+            Ok((found, how)) => {
+                out.found = found;
+                out.readback = how;
+            }
+            Err(e) => out.readback = format!("the read-back failed: {}", redactor.redact(&e)),
+        }
+        log.line(&out.readback);
+    }
+    out.wall_s = wall.elapsed().as_secs_f64();
+    out.log = log.take();
+    Ok(out)
+}
+
+/// Reads the audited keys back as the audit says.
+async fn read_back(
+    a: &AuditSpec,
+    client: &reqwest::Client,
+    target: &str,
+    records: &[AuditRecord],
+) -> Result<(Option<HashMap<String, Presence>>, String), String> {
+    if let Some(read) = &a.read {
+        let found = read_back_api(client, target, read, records, a.read_attempts).await;
+        return Ok((Some(found), format!("read back through GET {read}")));
+    }
+    if let (Some(sql), Some(url)) = (&a.sql, &a.database_url) {
+        let stored = read_back_sql(url, sql).await?;
+        return Ok((
+            Some(audit::presence_from_list(records, &stored)),
+            "read back with the audit's SQL query".to_string(),
+        ));
+    }
+    Ok((
+        None,
+        "acknowledgements only: the audit has no `read` or `sql`".into(),
+    ))
+}
+
+async fn read_back_api(
+    client: &reqwest::Client,
+    target: &str,
+    read: &str,
+    records: &[AuditRecord],
+    attempts: u32,
+) -> HashMap<String, Presence> {
+    let base = target.trim_end_matches('/').to_string();
+    let gate = Arc::new(tokio::sync::Semaphore::new(16));
+    let mut set = tokio::task::JoinSet::new();
+    for r in records {
+        let url = format!("{base}{}", read.replace("{key}", &r.key));
+        let key = r.key.clone();
+        let client = client.clone();
+        let gate = gate.clone();
+        set.spawn(async move {
+            let _permit = gate.acquire().await;
+            for _ in 0..attempts.max(1) {
+                if let Ok(resp) = client.get(&url).send().await {
+                    let s = resp.status().as_u16();
+                    if (200..300).contains(&s) {
+                        return (key, Presence::Stored(1));
+                    }
+                    if s == 404 {
+                        return (key, Presence::Stored(0));
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            (key, Presence::Unknown)
+        });
+    }
+    let mut found = HashMap::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok((k, p)) = r {
+            found.insert(k, p);
+        }
+    }
+    found
+}
+
+/// Runs the audit's query (after the new primary accepts connections); its first column is
+/// the stored keys. Errors never include the connection string.
+async fn read_back_sql(url: &str, sql: &str) -> Result<Vec<String>, String> {
+    let url = expand(url)?;
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|_| "the audit's database_url is not a PostgreSQL connection string".to_string())?;
+    config.connect_timeout(Duration::from_secs(2));
+    let mut last = String::new();
+    for _ in 0..40 {
+        match config.connect(tokio_postgres::NoTls).await {
+            Ok((client, conn)) => {
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                let rows = client
+                    .query(sql, &[])
+                    .await
+                    .map_err(|e| format!("the audit query failed: {e}"))?;
+                return rows
+                    .iter()
+                    .map(|r| {
+                        r.try_get::<_, String>(0)
+                            .map_err(|e| format!("the audit query's first column is not text: {e}"))
+                    })
+                    .collect();
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Err(format!("cannot connect to the audit database: {last}"))
+}

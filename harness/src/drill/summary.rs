@@ -1,0 +1,312 @@
+//! A drill's measurement as the run summary and timeline every run produces: journeys'
+//! latency and errors, `recovery` {rto_s, rpo_s, lost_writes} judged against the drill's
+//! targets, and the timeline with the steps as marks and success rate, p95 and lost writes as
+//! series; plus the drill-only figures (time to first success, duplicates, unacknowledged).
+
+use super::audit::{self, AuditResult};
+use super::recovery::{self, Criteria, Sample};
+use super::run::DrillRun;
+use models::drill::{self, DrillSpec, StepKind};
+use models::slo::SloMetric;
+use models::summary::{
+    EngineStats, JourneySummary, LatencyCi, LatencyStats, Recovery, RunKind, RunSummary,
+};
+use models::timeline::{Timeline, TimelineEvent, WindowStats};
+use models::Scenario;
+
+/// What only a drill has, beside the summary.
+#[derive(Clone, Debug, Default)]
+pub struct DrillFigures {
+    /// Start of the first fault step, seconds from the start of the load.
+    pub fault_s: Option<f64>,
+    /// From the fault to the end of the last recovery step (what the steps took).
+    pub steps_s: Option<f64>,
+    pub rto_s: Option<f64>,
+    pub time_to_first_success_s: Option<f64>,
+    pub audit: Option<AuditResult>,
+    pub criteria: Option<Criteria>,
+}
+
+/// The recovery criteria: the drill's own, else the scenario's SLOs on the drill's journeys,
+/// else 99 % success and no latency bound; the window is the scenario's `recovery_window`
+/// unless the drill sets one.
+pub fn criteria(scenario: &Scenario, drill: &DrillSpec, journeys: &[String]) -> Criteria {
+    let on_load = |j: Option<&str>| {
+        j.is_some_and(|j| {
+            journeys.iter().any(|n| n == j)
+                && (drill.load.journeys.is_empty() || drill.load.journeys.iter().any(|n| n == j))
+        })
+    };
+    let max_error = scenario
+        .slos
+        .iter()
+        .filter(|s| s.metric == SloMetric::ErrorRate && on_load(s.journey()))
+        .map(|s| s.bound)
+        .min_by(f64::total_cmp);
+    let max_p95 = scenario
+        .slos
+        .iter()
+        .filter(|s| s.metric == SloMetric::Percentile(95.0) && on_load(s.journey()))
+        .map(|s| s.bound / 1000.0)
+        .min_by(f64::total_cmp);
+    Criteria {
+        window_s: drill
+            .recovery
+            .window
+            .unwrap_or(scenario.recovery_window)
+            .as_secs_f64(),
+        min_success: drill
+            .recovery
+            .success_rate
+            .map(|f| f.0)
+            .or(max_error.map(|e| 1.0 - e))
+            .unwrap_or(0.99),
+        max_p95_s: drill
+            .recovery
+            .p95
+            .map(|d| d.as_secs_f64())
+            .or(max_p95),
+    }
+}
+
+fn latency(mut ms: Vec<f64>) -> LatencyStats {
+    let mean = if ms.is_empty() {
+        0.0
+    } else {
+        ms.iter().sum::<f64>() / ms.len() as f64
+    };
+    let mut p = |q| recovery::percentile(&mut ms, q).unwrap_or(0.0);
+    LatencyStats {
+        mean,
+        p50: p(50.0),
+        p90: p(90.0),
+        p95: p(95.0),
+        p99: p(99.0),
+        max: p(100.0),
+        other: Default::default(),
+    }
+}
+
+/// Figures, summary and timeline of a finished (or stopped) drill.
+pub fn summarize(
+    scenario: &Scenario,
+    drill: &DrillSpec,
+    run: &DrillRun,
+) -> (RunSummary, Timeline, DrillFigures) {
+    let c = criteria(scenario, drill, &run.journeys);
+    let all: Vec<Sample> = run.samples.iter().map(|(_, s)| *s).collect();
+    let fault_s = run
+        .steps
+        .iter()
+        .filter(|s| s.kind == StepKind::Fault)
+        .map(|s| s.start_s)
+        .min_by(f64::total_cmp);
+    let steps_s = fault_s.and_then(|f| {
+        run.steps
+            .iter()
+            .filter(|s| s.kind == StepKind::Recovery)
+            .map(|s| s.end_s - f)
+            .max_by(f64::total_cmp)
+    });
+    let rto_s = fault_s.and_then(|f| recovery::rto(&all, f, run.load_end_s, &c));
+    let ttfs = fault_s.and_then(|f| recovery::time_to_first_success(&all, f));
+    let audit_result = run
+        .found
+        .as_ref()
+        .map(|found| audit::reconcile(&run.audit, found, fault_s));
+    let lost_writes = match (&drill.audit, &audit_result) {
+        (_, Some(a)) => Some(a.lost.len() as u64),
+        // Acknowledgements only: nothing acknowledged can be found missing.
+        (Some(a), None) if a.read.is_none() && a.sql.is_none() && !run.stopped_early() => Some(0),
+        _ => None,
+    };
+    let rpo_s = match (&audit_result, lost_writes) {
+        (Some(a), _) => Some(a.rpo_s),
+        (None, Some(_)) => Some(0.0),
+        _ => None,
+    };
+    let recovery = Recovery {
+        rto_s,
+        rpo_s,
+        lost_writes,
+        ..Recovery::default()
+    };
+
+    let mut journeys = indexmap::IndexMap::new();
+    for (j, name) in run.journeys.iter().enumerate() {
+        let mine: Vec<&Sample> = run
+            .samples
+            .iter()
+            .filter(|(k, _)| *k == j)
+            .map(|(_, s)| s)
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let count = mine.len() as u64;
+        let errors = mine.iter().filter(|s| !s.ok).count() as u64;
+        let lat = latency(mine.iter().map(|s| s.latency_s() * 1000.0).collect());
+        journeys.insert(
+            name.clone(),
+            JourneySummary {
+                count,
+                errors,
+                error_rate: errors as f64 / count as f64,
+                ci95_ms: LatencyCi {
+                    mean: [lat.mean, lat.mean],
+                    p95: [lat.p95, lat.p95],
+                },
+                latency_ms: lat,
+            },
+        );
+    }
+    let measured = drill::Measured {
+        rto_s,
+        rpo_s,
+        lost_writes,
+    };
+    let mut warnings = Vec::new();
+    if run.stopped_early() {
+        warnings.push(match &run.failed_step {
+            Some(s) => format!(
+                "step `{s}` failed: the drill stopped, ran its rollback, and this is what was measured until then"
+            ),
+            None => "interrupted: the drill ran its rollback; this is what was measured until then".into(),
+        });
+    }
+    if fault_s.is_none() {
+        warnings.push("no fault step ran, so RTO and RPO have no start".into());
+    } else if rto_s.is_none() && !run.stopped_early() {
+        warnings.push(format!(
+            "not recovered: no {:.1} s window after the fault met the success rate ({:.2} %){} within the load",
+            c.window_s,
+            c.min_success * 100.0,
+            c.max_p95_s
+                .map_or(String::new(), |p| format!(" and p95 (≤ {:.0} ms)", p * 1000.0))
+        ));
+    }
+    if let Some(a) = &audit_result {
+        if a.unknown > 0 {
+            warnings.push(format!(
+                "{} audited writes could not be read back: they are counted neither lost nor present",
+                a.unknown
+            ));
+        }
+    }
+    warnings.push(format!("audit: {}", run.readback));
+    let summary = RunSummary {
+        kind: RunKind::Drill,
+        scenario: scenario.name.clone(),
+        seed: scenario.seed,
+        replications: 1,
+        horizon_s: drill.load.duration.as_secs_f64(),
+        partial: run.stopped_early(),
+        journeys,
+        services: Default::default(),
+        slos: drill
+            .targets
+            .iter()
+            .map(|t| drill::verdict(t, &measured))
+            .collect(),
+        cost: None,
+        recovery,
+        components: Default::default(),
+        warnings,
+        engine: EngineStats {
+            events: run.requests,
+            wall_s: run.wall_s,
+        },
+        fidelity: None,
+    };
+    let timeline = timeline(drill, run, fault_s, rto_s, audit_result.as_ref(), &all);
+    let figures = DrillFigures {
+        fault_s,
+        steps_s,
+        rto_s,
+        time_to_first_success_s: ttfs,
+        audit: audit_result,
+        criteria: Some(c),
+    };
+    (summary, timeline, figures)
+}
+
+fn timeline(
+    drill: &DrillSpec,
+    run: &DrillRun,
+    fault_s: Option<f64>,
+    rto_s: Option<f64>,
+    audit_result: Option<&AuditResult>,
+    all: &[Sample],
+) -> Timeline {
+    let w = (drill.load.duration.as_secs_f64() / 60.0).max(0.1);
+    let mut t = Timeline {
+        window_s: w,
+        ..Timeline::default()
+    };
+    for (j, name) in run.journeys.iter().enumerate() {
+        let mine: Vec<Sample> = run
+            .samples
+            .iter()
+            .filter(|(k, _)| *k == j)
+            .map(|(_, s)| *s)
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let n = ((run.load_end_s / w).ceil() as usize).max(1);
+        let mut windows = Vec::with_capacity(n);
+        for i in 0..n {
+            let (a, b) = (i as f64 * w, (i + 1) as f64 * w);
+            let inside: Vec<&Sample> = mine
+                .iter()
+                .filter(|s| s.start_s >= a && s.start_s < b)
+                .collect();
+            let lat = latency(inside.iter().map(|s| s.latency_s() * 1000.0).collect());
+            windows.push(WindowStats {
+                start_s: a,
+                count: inside.len() as u64,
+                errors: inside.iter().filter(|s| !s.ok).count() as u64,
+                mean_ms: lat.mean,
+                p50_ms: lat.p50,
+                p95_ms: lat.p95,
+                p99_ms: lat.p99,
+            });
+        }
+        t.journeys.insert(name.clone(), windows);
+    }
+    let win = recovery::windows(all, w);
+    t.series.insert(
+        "success_rate/all".into(),
+        win.iter().map(|&(s, ok, _)| (s, ok)).collect(),
+    );
+    t.series.insert(
+        "p95_ms/all".into(),
+        win.iter().map(|&(s, _, p)| (s, p * 1000.0)).collect(),
+    );
+    if let (Some(a), Some(spec)) = (audit_result, &drill.audit) {
+        t.series.insert(
+            format!("lost_writes/{}", spec.journey),
+            audit::lost_series(&run.audit, &a.lost),
+        );
+    }
+    for s in &run.steps {
+        t.events.push(TimelineEvent {
+            at_s: s.start_s,
+            label: format!("{}: {}", s.kind.as_str(), s.label),
+        });
+    }
+    for s in &run.rollback {
+        t.events.push(TimelineEvent {
+            at_s: s.start_s,
+            label: format!("rollback: {}", s.label),
+        });
+    }
+    if let (Some(f), Some(r)) = (fault_s, rto_s) {
+        t.events.push(TimelineEvent {
+            at_s: f + r,
+            label: format!("recovered (RTO {r:.3} s)"),
+        });
+    }
+    t.events.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    t
+}

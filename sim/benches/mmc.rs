@@ -1,0 +1,115 @@
+//! Speed of the simulator on an M/M/c queue (not a test; `cargo bench -p sim --bench mmc`).
+//!
+//! 1. One thread, one replication, millions of customers: events/s and customers/s.
+//! 2. Parallel replications: the same model, R replications on a rayon pool of 1 thread, then
+//!    of 2 (and of every core when there are more), wall time and speed-up.
+//!
+//! The model is the one `benches/peers/mmc_simpy.py` runs in SimPy: Poisson arrivals at 90/s, one
+//! FIFO queue in front of 10 servers, exponential service of mean 100 ms (utilisation 0.9).
+//! Arguments (after `--`): `[CUSTOMERS] [REPLICATIONS]`, default 5,000,000 and 8; environment
+//! `MMC_BENCH_ONLY=single` skips the scaling part.
+
+use std::time::Instant;
+
+const RATE: f64 = 90.0;
+
+fn scenario(customers: u64, replications: u32) -> models::Scenario {
+    let horizon_s = (customers as f64 / RATE).ceil() as u64;
+    let text = format!(
+        "name: mmc-bench
+seed: 42
+horizon: {horizon_s}s
+replications: {replications}
+services:
+  api:
+    replicas: 1
+    concurrency: 10
+    service_time: {{exponential: {{mean: 100ms}}}}
+workload:
+  arrivals: {{poisson: {{rate: {RATE}/s}}}}
+  journeys:
+    - name: call
+      steps: [{{service: api}}]
+"
+    );
+    match models::load::parse_scenario(&text, "mmc-bench", &[]) {
+        Ok((s, _)) => s,
+        Err(diags) => {
+            for d in diags {
+                eprintln!("{d}");
+            }
+            std::process::exit(2);
+        }
+    }
+}
+
+fn customers_of(out: &sim::Output) -> u64 {
+    out.summary.journeys.values().map(|j| j.count).sum()
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("cannot build a rayon pool of {threads} threads: {e}");
+            std::process::exit(3);
+        }
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; keep only the numbers.
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.replace('_', "").parse().ok())
+        .collect();
+    let customers = args.first().copied().unwrap_or(5_000_000);
+    let replications = args.get(1).copied().unwrap_or(8) as u32;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+    // 1. One thread, one replication.
+    let s = scenario(customers, 1);
+    let started = Instant::now();
+    let out = sim::simulate(&s, &sim::Options { sequential: true });
+    let wall = started.elapsed().as_secs_f64();
+    let n = customers_of(&out);
+    let events = out.summary.engine.events;
+    let mean_ms = out.summary.journeys.values().map(|j| j.latency_ms.mean).next().unwrap_or(0.0);
+    println!("M/M/10 at utilisation 0.9, one thread, one replication ({} s simulated):", s.horizon.as_secs_f64());
+    println!("  customers        {n:>14}");
+    println!("  events           {events:>14}   ({:.2} a customer)", events as f64 / n.max(1) as f64);
+    println!("  wall             {wall:>14.3} s");
+    println!("  events/s         {:>14.0}", events as f64 / wall);
+    println!("  customers/s      {:>14.0}", n as f64 / wall);
+    println!("  mean sojourn     {mean_ms:>14.2} ms (Erlang C: 166.80 ms)");
+
+    if std::env::var("MMC_BENCH_ONLY").is_ok_and(|v| v == "single") {
+        return;
+    }
+
+    // 2. Parallel replications: the same total work on pools of 1, 2, ... threads.
+    let per_rep = (customers / u64::from(replications)).max(100_000);
+    let s = scenario(per_rep, replications);
+    println!(
+        "\nparallel replications: {replications} x {per_rep} customers, {cores} core(s) on this machine"
+    );
+    let mut threads = vec![1, 2];
+    if cores > 2 {
+        threads.push(cores);
+    }
+    let mut base = None;
+    for t in threads {
+        let p = pool(t);
+        let started = Instant::now();
+        let out = p.install(|| sim::simulate(&s, &sim::Options { sequential: false }));
+        let wall = started.elapsed().as_secs_f64();
+        let n = customers_of(&out);
+        let b = *base.get_or_insert(wall);
+        println!(
+            "  {t:>2} thread(s): {wall:>8.3} s  {:>12.0} customers/s  {:>12.0} events/s  speed-up {:.2}x",
+            n as f64 / wall,
+            out.summary.engine.events as f64 / wall,
+            b / wall
+        );
+    }
+}

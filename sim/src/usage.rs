@@ -1,0 +1,84 @@
+//! What a run used, priced: node-seconds per pool as the autoscalers moved them, LLM tokens
+//! consumed, plus the scenario's fixed infrastructure, through `models::cost`.
+
+use crate::engine::ReplicationResult;
+use crate::model::Model;
+use models::cost::{GpuUsage, LlmUsage, NodePoolUsage, Usage};
+use models::pricing::PriceTable;
+use models::summary::CostSummary;
+use models::Scenario;
+
+/// The usage of the run, averaged over replications.
+pub fn usage(scenario: &Scenario, model: &Model, results: &[ReplicationResult]) -> Usage {
+    let reps = results.len().max(1) as f64;
+    let mut u = scenario.infrastructure.clone().unwrap_or_default();
+    u.span_s = model.horizon as f64 / 1e9;
+    for (p, (name, np)) in scenario.node_pools.iter().enumerate() {
+        let node_seconds = results.iter().map(|r| r.node_seconds[p]).sum::<f64>() / reps;
+        let mut at_count = std::collections::BTreeMap::new();
+        for r in results {
+            for (n, secs) in &r.seconds_at_count[p] {
+                *at_count.entry(*n).or_insert(0.0) += secs / reps;
+            }
+        }
+        u.node_pools.insert(
+            name.clone(),
+            NodePoolUsage {
+                machine_type: np.machine.clone(),
+                node_seconds,
+                seconds_at_node_count: at_count,
+                gpu: (np.gpus_per_node > 0).then(|| GpuUsage {
+                    gpu_type: np.gpu_type.clone().unwrap_or_else(|| "nvidia-tesla-t4".into()),
+                    gpu_seconds: node_seconds * f64::from(np.gpus_per_node),
+                }),
+                boot_disk: None,
+            },
+        );
+    }
+    for (e, (name, spec)) in scenario.llm_endpoints.iter().enumerate() {
+        let tin = results.iter().map(|r| r.endpoints[e].tokens_in).sum::<f64>() / reps;
+        let tout = results.iter().map(|r| r.endpoints[e].tokens_out).sum::<f64>() / reps;
+        u.llm.insert(
+            name.clone(),
+            LlmUsage {
+                model: spec.model.clone().unwrap_or_else(|| name.clone()),
+                input_tokens: tin.round() as u64,
+                output_tokens: tout.round() as u64,
+            },
+        );
+    }
+    u
+}
+
+/// The cost of the run, when the scenario says anything that costs money; a pricing problem
+/// becomes a warning, not a failed run.
+pub fn cost(
+    scenario: &Scenario,
+    model: &Model,
+    results: &[ReplicationResult],
+    warnings: &mut Vec<String>,
+) -> Option<CostSummary> {
+    let priced = scenario.cost.is_some()
+        || scenario.infrastructure.is_some()
+        || !scenario.node_pools.is_empty()
+        || !scenario.llm_endpoints.is_empty();
+    if !priced {
+        return None;
+    }
+    let u = usage(scenario, model, results);
+    let cost_model = scenario.cost.clone().unwrap_or_default();
+    let table = match PriceTable::builtin() {
+        Ok(t) => t,
+        Err(e) => {
+            warnings.push(format!("cost: {e}"));
+            return None;
+        }
+    };
+    match cost_model.cost(table, &u) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            warnings.push(format!("cost: {e}"));
+            None
+        }
+    }
+}
