@@ -2,8 +2,8 @@
 # Capacity-planning sweep throughput: grid points per minute of `twin sweep` on a small M/M/c
 # grid (scenarios/examples/sweep-mmc.yaml, 4 replica counts x 3 arrival rates = 12 points, each
 # with its replications), on 1 thread, 2 threads and every core; and the speed-up over 1 thread.
-# Also compares running each point's replications one after another (the default: points in
-# parallel) with nesting them on rayon's pool (--parallel-replications).
+# Also compares nesting each point's replications on rayon's pool (the default) with running
+# them one after another on the point's thread (--sequential-replications).
 #
 #   benches/sweep-scaling.sh            # uses target/release/twin, building it if needed
 #   TWIN=path/to/twin HORIZON=20m REPLICATIONS=4 benches/sweep-scaling.sh
@@ -46,9 +46,9 @@ row "1 thread" "$t1" "$t1"
 threads_list=2
 if [ "$cores" -gt 2 ]; then threads_list="2 $cores"; fi
 for threads in $threads_list; do
-  row "$threads threads (points in parallel)" "$(run "$threads")" "$t1"
+  row "$threads threads (nested replications)" "$(run "$threads")" "$t1"
   cp "$out/t$threads/sweep.json" "$out/sweep-$threads.json"
-  row "$threads threads (nested replications)" "$(run "$threads" --parallel-replications)" "$t1"
+  row "$threads threads (sequential replications)" "$(run "$threads" --sequential-replications)" "$t1"
 done
 if ! cmp -s "$out/t1/sweep.json" "$out/sweep-2.json"; then
   echo "sweep.json differs between 1 and 2 threads" >&2

@@ -20,10 +20,16 @@ pub struct Failure {
 
 impl Failure {
     pub fn usage(message: impl Into<String>) -> Failure {
-        Failure { code: USAGE, message: message.into() }
+        Failure {
+            code: USAGE,
+            message: message.into(),
+        }
     }
     pub fn run(message: impl Into<String>) -> Failure {
-        Failure { code: RUN_FAILED, message: message.into() }
+        Failure {
+            code: RUN_FAILED,
+            message: message.into(),
+        }
     }
 }
 

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "twin", version, about = "A digital twin of an AI agent platform: simulate, load-test and drill one scenario file")]
+#[command(
+    name = "twin",
+    version,
+    about = "A digital twin of an AI agent platform: simulate, load-test and drill one scenario file"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -32,14 +32,15 @@ pub fn load(path: Option<&Path>, sets: &[String]) -> Result<Loaded, Failure> {
             let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
             (text, p.display().to_string(), base)
         }
-        None => (BUILTIN.to_string(), BUILTIN_NAME.to_string(), PathBuf::from("scenarios")),
+        None => (
+            BUILTIN.to_string(),
+            BUILTIN_NAME.to_string(),
+            PathBuf::from("scenarios"),
+        ),
     };
     let result = parse_with(&text, &name, &overrides, |s| resolve_files(s, &base));
     match result {
-        Ok((scenario, warnings)) => Ok(Loaded {
-            scenario,
-            warnings,
-        }),
+        Ok((scenario, warnings)) => Ok(Loaded { scenario, warnings }),
         Err(diags) => Err(Failure::usage(render(&diags))),
     }
 }

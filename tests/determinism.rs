@@ -1,6 +1,7 @@
 //! Determinism (issue 2, SPEC.md "Outputs"): the same scenario and seed give a byte-identical
 //! summary.json outside `engine`, whatever the number of threads; another seed gives another
-//! summary. Runs the built binary as a user does, with `RAYON_NUM_THREADS` set to 1 and 2.
+//! summary. Runs the built binary as a user does, with `RAYON_NUM_THREADS` set to 1 and 2. The
+//! run folder's CSVs and timeline.json must be byte-identical as well.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -104,14 +105,25 @@ fn without_engine(json: &[u8]) -> Vec<u8> {
 }
 
 fn first_difference(a: &[u8], b: &[u8]) -> String {
-    let i = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
-    let show = |s: &[u8]| String::from_utf8_lossy(&s[i.saturating_sub(80)..(i + 80).min(s.len())]).into_owned();
-    format!("first difference at byte {i}:\n  {}\n  {}", show(a), show(b))
+    let i = a
+        .iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    let show = |s: &[u8]| {
+        String::from_utf8_lossy(&s[i.saturating_sub(80)..(i + 80).min(s.len())]).into_owned()
+    };
+    format!(
+        "first difference at byte {i}:\n  {}\n  {}",
+        show(a),
+        show(b)
+    )
 }
 
 #[test]
 fn the_engine_object_is_cut_exactly() {
-    let json = br#"{"a": {"x": [1, {"y": "}"}]}, "engine": {"events": 5, "wall_s": 0.1}, "z": "engine"}"#;
+    let json =
+        br#"{"a": {"x": [1, {"y": "}"}]}, "engine": {"events": 5, "wall_s": 0.1}, "z": "engine"}"#;
     assert_eq!(
         String::from_utf8_lossy(&without_engine(json)),
         r#"{"a": {"x": [1, {"y": "}"}]}, "engine": {}, "z": "engine"}"#
@@ -126,8 +138,16 @@ fn same_seed_same_summary_on_one_and_two_threads_another_seed_differs() {
     let again = simulate(2, 42, &tmp.path().join("t2-again"));
     let other = simulate(2, 43, &tmp.path().join("seed43"));
 
-    let (a, b, c) = (without_engine(&one), without_engine(&two), without_engine(&again));
-    assert!(a == b, "1 thread vs 2 threads: {}", first_difference(&a, &b));
+    let (a, b, c) = (
+        without_engine(&one),
+        without_engine(&two),
+        without_engine(&again),
+    );
+    assert!(
+        a == b,
+        "1 thread vs 2 threads: {}",
+        first_difference(&a, &b)
+    );
     assert!(b == c, "2 threads, run twice: {}", first_difference(&b, &c));
 
     // The event count is a property of the run too, not of the machine.
@@ -137,6 +157,18 @@ fn same_seed_same_summary_on_one_and_two_threads_another_seed_differs() {
     };
     assert_eq!(events(&one), events(&two));
     assert!(events(&one) > 0);
+
+    // The other machine-readable outputs (time-window CSVs, the timeline) carry no wall time
+    // at all: byte-identical as they are.
+    for entry in std::fs::read_dir(tmp.path().join("t1")).expect("read the run folder") {
+        let name = entry.expect("folder entry").file_name();
+        let n = name.to_string_lossy();
+        if n.ends_with(".csv") || n == "timeline.json" {
+            let x = std::fs::read(tmp.path().join("t1").join(&name)).expect("read");
+            let y = std::fs::read(tmp.path().join("t2").join(&name)).expect("read");
+            assert!(x == y, "{n}, 1 vs 2 threads: {}", first_difference(&x, &y));
+        }
+    }
 
     let d = without_engine(&other);
     assert!(a != d, "seed 43 gave the same summary as seed 42");

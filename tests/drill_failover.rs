@@ -38,8 +38,14 @@ fn drill_yaml(pair: &PgPair, sync: bool) -> String {
         )
     };
     format!(
-        "  - name: failover\n    load: {{rate: 50/s, duration: 6s, journeys: [write], timeout: 3s}}\n    steps:\n{degrade}{crash}      - {{at: 2900ms, kind: recovery, name: promote the standby, run: \"{pg}{ctl} promote -W -D {}\", timeout: 20s}}\n    rollback:\n      - {{run: \"true\"}}\n    audit: {{journey: write, read: \"/__twin/writes/{{key}}\"}}\n    recovery: {{window: 1s, success_rate: 100%, p95: 250ms}}\n    targets: [rto < 30s, rpo < 0s]\n    predict:\n      at: 2400ms\n      kind: primary_crash\n      target: api\n      replication: {}\n",
+        "  - name: failover\n    load: {{rate: 50/s, duration: 7s, journeys: [write], timeout: 3s}}\n    steps:\n{degrade}{crash}      - {{at: 2900ms, kind: recovery, name: promote the standby, run: \"{pg}{ctl} promote -W -D {}\", timeout: 20s}}\n    rollback:\n      - {{run: \"true\"}}\n    audit: {}\n    recovery: {{window: 1s, success_rate: 100%, p95: 250ms}}\n    targets: [rto < 30s, rpo < 0s]\n    predict:\n      at: 2400ms\n      kind: primary_crash\n      target: api\n      replication: {}\n",
         pair.standby.display(),
+        // Sync reads the writes back with SQL on the new primary, async through the API.
+        if sync {
+            "{journey: write, sql: \"SELECT key FROM twin_writes\", database_url: \"${TWIN_DRILL_DATABASE_URL}\"}"
+        } else {
+            "{journey: write, read: \"/__twin/writes/{key}\"}"
+        },
         if sync { "synchronous" } else { "{asynchronous: {lag: {constant: 400ms}}}" }
     )
 }
@@ -58,6 +64,7 @@ fn failover(mode: &str, sync: bool) -> (f64, f64, u64) {
     )
     .expect("scenario");
     let out = scratch.0.join("out");
+    std::env::set_var("TWIN_DRILL_DATABASE_URL", pair.url());
     let o = run_drill(
         &scenario,
         "failover",
@@ -68,6 +75,11 @@ fn failover(mode: &str, sync: bool) -> (f64, f64, u64) {
     let text = show(&o);
     let s = json(&out.join("summary.json"));
     assert_eq!(s["kind"], "drill", "{text}");
+    let how = if sync { "SQL" } else { "GET" };
+    assert!(
+        s["drill"]["readback"].as_str().unwrap_or("").contains(how),
+        "{text}"
+    );
     let r = &s["recovery"];
     let lost_reported: BTreeSet<String> = r["lost_keys"]
         .as_array()
@@ -80,7 +92,7 @@ fn failover(mode: &str, sync: bool) -> (f64, f64, u64) {
 
     // The test's own comparison: acknowledged writes the new primary lacks.
     let acks = ack_log(&out.join("audit.csv"));
-    assert!(acks.len() >= 250, "{} writes: {text}", acks.len());
+    assert!(acks.len() >= 300, "{} writes: {text}", acks.len());
     let stored: BTreeSet<String> = psql(pair.p2, "SELECT key FROM twin_writes")
         .lines()
         .map(str::to_string)
@@ -113,7 +125,10 @@ fn failover(mode: &str, sync: bool) -> (f64, f64, u64) {
             .map(|(k, ..)| k.clone())
             .collect();
         assert!(during.len() >= 10, "{during:?}: {text}");
-        assert!(during.is_subset(&lost_reported), "{during:?} {lost_reported:?}: {text}");
+        assert!(
+            during.is_subset(&lost_reported),
+            "{during:?} {lost_reported:?}: {text}"
+        );
         assert!(lost > 0);
         // rpo < 0s is missed: exit 1.
         assert_eq!(o.status.code(), Some(1), "{text}");
@@ -121,12 +136,18 @@ fn failover(mode: &str, sync: bool) -> (f64, f64, u64) {
         assert!(rpo > 0.2 && rpo < 1.0, "rpo {rpo}: {text}");
     }
     let rto = r["rto_s"].as_f64().unwrap_or_else(|| panic!("rto: {text}"));
+    // Between the steps (no recovery before the promotion was asked for; `pg_ctl promote`
+    // itself returns some tens of ms after the standby took over) and the steps plus the
+    // detection window.
     let took = r["steps_s"].as_f64().expect("steps_s");
+    let asked = r["recovery_started_s"]
+        .as_f64()
+        .expect("recovery_started_s");
     assert!(
-        rto >= took && rto <= took + WINDOW_S,
-        "RTO {rto} s, steps took {took} s: {text}"
+        rto >= asked && rto <= took + WINDOW_S,
+        "RTO {rto} s, promotion asked at {asked} s, steps took {took} s: {text}"
     );
-    assert!(r["time_to_first_success_s"].as_f64().expect("ttfs") >= took - 0.001);
+    assert!(r["time_to_first_success_s"].as_f64().expect("ttfs") >= asked);
     // The prediction sits beside the measurement (its figures are the simulator's to fill).
     assert!(s["prediction"]["rto_s"].is_object(), "{text}");
     let timeline = json(&out.join("timeline.json"));
@@ -137,7 +158,10 @@ fn failover(mode: &str, sync: bool) -> (f64, f64, u64) {
         .filter_map(|e| e["label"].as_str())
         .collect();
     assert!(labels.iter().any(|l| l.starts_with("fault:")), "{labels:?}");
-    assert!(labels.iter().any(|l| l.starts_with("recovery:")), "{labels:?}");
+    assert!(
+        labels.iter().any(|l| l.starts_with("recovery:")),
+        "{labels:?}"
+    );
     assert!(out.join("report.html").exists() && out.join("junit.xml").exists());
     eprintln!("{mode}: RTO {rto:.3} s, steps took {took:.3} s, lost {lost}");
     drop(emulator);

@@ -47,6 +47,7 @@ struct Expect {
 fn expectations(file: &Path) -> Vec<Expect> {
     let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     text.lines()
+        .map(|l| l.trim_start_matches('\u{feff}'))
         .filter_map(|l| l.strip_prefix("# expect:"))
         .map(|rest| {
             let parse = || -> Option<Expect> {
@@ -57,7 +58,10 @@ fn expectations(file: &Path) -> Vec<Expect> {
                 (!text.is_empty()).then_some(Expect { line, col, text })
             };
             parse().unwrap_or_else(|| {
-                panic!("{}: malformed `# expect:{rest}` (want `# expect: LINE:COL: TEXT`)", file.display())
+                panic!(
+                    "{}: malformed `# expect:{rest}` (want `# expect: LINE:COL: TEXT`)",
+                    file.display()
+                )
             })
         })
         .collect()
@@ -94,16 +98,29 @@ fn check_located(file: &Path, level: &str, stderr: &str) -> Vec<String> {
 }
 
 fn report(problems: Vec<String>) {
-    assert!(problems.is_empty(), "{} problem(s):\n\n{}", problems.len(), problems.join("\n\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n\n{}",
+        problems.len(),
+        problems.join("\n\n")
+    );
 }
 
 #[test]
 fn invalid_cases_exit_2_with_file_line_col_and_message() {
     let files = yaml_files(&root().join("tests/cases/invalid"));
-    assert!(files.len() >= 20, "only {} invalid cases found", files.len());
+    assert!(
+        files.len() >= 20,
+        "only {} invalid cases found",
+        files.len()
+    );
     let mut problems = Vec::new();
     for file in &files {
-        let out = twin().arg("validate").arg(file).output().expect("run twin validate");
+        let out = twin()
+            .arg("validate")
+            .arg(file)
+            .output()
+            .expect("run twin validate");
         let (stdout, stderr) = text(&out);
         if out.status.code() != Some(2) {
             problems.push(format!(
@@ -146,7 +163,11 @@ fn invalid_cases_make_simulate_exit_2_and_write_nothing() {
             problems.push(format!("{}: simulate panicked:\n{stderr}", file.display()));
         }
         if dir.exists() {
-            problems.push(format!("{}: simulate left {} behind", file.display(), dir.display()));
+            problems.push(format!(
+                "{}: simulate left {} behind",
+                file.display(),
+                dir.display()
+            ));
         }
         // The error is the same one validate gives.
         problems.extend(check_located(file, "error", &stderr));
@@ -160,7 +181,11 @@ fn warning_cases_validate_with_exit_0_and_print_the_warning() {
     assert!(!files.is_empty(), "no warning cases found");
     let mut problems = Vec::new();
     for file in &files {
-        let out = twin().arg("validate").arg(file).output().expect("run twin validate");
+        let out = twin()
+            .arg("validate")
+            .arg(file)
+            .output()
+            .expect("run twin validate");
         let (stdout, stderr) = text(&out);
         if out.status.code() != Some(0) || !stdout.contains(": ok") {
             problems.push(format!(
@@ -170,7 +195,10 @@ fn warning_cases_validate_with_exit_0_and_print_the_warning() {
             ));
         }
         if stderr.contains("error:") || stderr.contains("panicked") {
-            problems.push(format!("{}: unexpected error output:\n{stderr}", file.display()));
+            problems.push(format!(
+                "{}: unexpected error output:\n{stderr}",
+                file.display()
+            ));
         }
         problems.extend(check_located(file, "warning", &stderr));
     }
@@ -184,7 +212,11 @@ fn valid_cases_and_shipped_scenarios_validate() {
     files.extend(yaml_files(&root().join("scenarios")));
     let mut problems = Vec::new();
     for file in &files {
-        let out = twin().arg("validate").arg(file).output().expect("run twin validate");
+        let out = twin()
+            .arg("validate")
+            .arg(file)
+            .output()
+            .expect("run twin validate");
         let (stdout, stderr) = text(&out);
         if out.status.code() != Some(0) || !stdout.contains(": ok") {
             problems.push(format!(
@@ -195,7 +227,10 @@ fn valid_cases_and_shipped_scenarios_validate() {
         }
         // Files under tests/cases/valid are meant to be clean: no warnings either.
         if file.starts_with(root().join("tests/cases/valid")) && !stderr.trim().is_empty() {
-            problems.push(format!("{}: unexpected output on stderr:\n{stderr}", file.display()));
+            problems.push(format!(
+                "{}: unexpected output on stderr:\n{stderr}",
+                file.display()
+            ));
         }
     }
     report(problems);

@@ -26,12 +26,14 @@ impl Resources {
             memory_bytes,
         }
     }
+    #[allow(clippy::should_implement_trait)] // plain saturating arithmetic, no operator wanted
     pub fn add(self, o: Resources) -> Resources {
         Resources {
             cpu_milli: self.cpu_milli + o.cpu_milli,
             memory_bytes: self.memory_bytes + o.memory_bytes,
         }
     }
+    #[allow(clippy::should_implement_trait)]
     pub fn sub(self, o: Resources) -> Resources {
         Resources {
             cpu_milli: self.cpu_milli - o.cpu_milli,

@@ -188,7 +188,9 @@ impl Sampler {
             Sampler::Exponential { mean } => -mean * rng.next_open01().ln(),
             Sampler::Lognormal { mu, sigma } => (mu + sigma * rng.standard_normal()).exp(),
             Sampler::Gamma { shape, scale } => gamma_sample(*shape, rng) * scale,
-            Sampler::Weibull { shape, scale } => scale * (-rng.next_open01().ln()).powf(1.0 / shape),
+            Sampler::Weibull { shape, scale } => {
+                scale * (-rng.next_open01().ln()).powf(1.0 / shape)
+            }
             Sampler::Uniform { min, width } => min + width * rng.next_f64(),
             Sampler::Empirical(values) => values[rng.below(values.len() as u32) as usize],
         }
@@ -299,23 +301,50 @@ mod tests {
         let d = |ms: u64| Duration::from_millis(ms);
         let cases: Vec<Distribution> = vec![
             Distribution::Exponential { mean: d(100) },
-            Distribution::Lognormal { mean: d(100), cv: 2.0 },
-            Distribution::Gamma { mean: d(100), cv: 0.5 },
-            Distribution::Gamma { mean: d(100), cv: 2.0 },
-            Distribution::Weibull { shape: 1.5, scale: d(100) },
-            Distribution::Uniform { min: d(50), max: d(150) },
+            Distribution::Lognormal {
+                mean: d(100),
+                cv: 2.0,
+            },
+            Distribution::Gamma {
+                mean: d(100),
+                cv: 0.5,
+            },
+            Distribution::Gamma {
+                mean: d(100),
+                cv: 2.0,
+            },
+            Distribution::Weibull {
+                shape: 1.5,
+                scale: d(100),
+            },
+            Distribution::Uniform {
+                min: d(50),
+                max: d(150),
+            },
         ];
         for (i, dist) in cases.iter().enumerate() {
             let s = dist.sampler();
             let n = 400_000;
             let (m, _) = moments(&s, n, 11 + i as u64);
             let se = (s.variance() / n as f64).sqrt();
-            assert!((m - s.mean()).abs() < 4.0 * se, "{dist:?}: sample mean {m} vs {}", s.mean());
+            assert!(
+                (m - s.mean()).abs() < 4.0 * se,
+                "{dist:?}: sample mean {m} vs {}",
+                s.mean()
+            );
         }
-        let ln = Distribution::Lognormal { mean: d(100), cv: 2.0 }.sampler();
+        let ln = Distribution::Lognormal {
+            mean: d(100),
+            cv: 2.0,
+        }
+        .sampler();
         assert!((ln.mean() - 0.1).abs() < 1e-12);
         assert!((ln.scv() - 4.0).abs() < 1e-9);
-        let g = Distribution::Gamma { mean: d(100), cv: 0.5 }.sampler();
+        let g = Distribution::Gamma {
+            mean: d(100),
+            cv: 0.5,
+        }
+        .sampler();
         assert!((g.scv() - 0.25).abs() < 1e-12);
     }
 
@@ -324,7 +353,10 @@ mod tests {
         assert!((gamma_fn(5.0) - 24.0).abs() < 1e-10);
         assert!((gamma_fn(0.5) - std::f64::consts::PI.sqrt()).abs() < 1e-12);
         // Weibull with shape 1 is exponential.
-        let w = Sampler::Weibull { shape: 1.0, scale: 2.0 };
+        let w = Sampler::Weibull {
+            shape: 1.0,
+            scale: 2.0,
+        };
         assert!((w.mean() - 2.0).abs() < 1e-12 && (w.variance() - 4.0).abs() < 1e-10);
     }
 

@@ -190,7 +190,10 @@ impl DrillSpec {
     pub fn check(&self, journeys: &[&str]) -> Vec<(String, String)> {
         let mut out = Vec::new();
         if !(self.load.rate.0.is_finite() && self.load.rate.0 > 0.0) {
-            out.push(("load.rate".into(), "the rate must be greater than zero".into()));
+            out.push((
+                "load.rate".into(),
+                "the rate must be greater than zero".into(),
+            ));
         }
         if self.load.duration.0 == 0 {
             out.push((
@@ -252,7 +255,10 @@ impl DrillSpec {
             if !matches!(t.metric, SloMetric::Rto | SloMetric::Rpo) {
                 out.push((
                     format!("targets[{i}]"),
-                    format!("`{}`: a drill's targets are `rto < …` and `rpo < …`", t.text),
+                    format!(
+                        "`{}`: a drill's targets are `rto < …` and `rpo < …`",
+                        t.text
+                    ),
                 ));
             }
         }

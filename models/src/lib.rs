@@ -6,11 +6,13 @@
 //! workspace. Files a scenario names (empirical samples, traces) are read by the caller and
 //! handed in through [`scenario::Scenario::external_files_mut`].
 
+pub mod cluster_autoscaler;
 pub mod cost;
 pub mod distribution;
 pub mod drill;
 pub mod faults;
 pub mod fidelity;
+pub mod hpa;
 pub mod http;
 pub mod load;
 pub mod machines;
@@ -23,8 +25,6 @@ pub mod slo;
 pub mod summary;
 pub mod sweep;
 pub mod timeline;
-pub mod hpa;
-pub mod cluster_autoscaler;
 pub mod units;
 
 pub use distribution::{Distribution, Sampler};

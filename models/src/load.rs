@@ -28,7 +28,11 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{}:{}:{}: {level}: {}", self.file, self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {level}: {}",
+            self.file, self.line, self.col, self.message
+        )
     }
 }
 
@@ -42,9 +46,9 @@ pub struct Override {
 
 impl Override {
     pub fn parse(text: &str) -> Result<Override, String> {
-        let (p, v) = text
-            .split_once('=')
-            .ok_or_else(|| format!("`--set {text}`: expected PATH=VALUE, e.g. services.api.replicas=4"))?;
+        let (p, v) = text.split_once('=').ok_or_else(|| {
+            format!("`--set {text}`: expected PATH=VALUE, e.g. services.api.replicas=4")
+        })?;
         let path = parse_path(p.trim())
             .ok_or_else(|| format!("`--set {text}`: `{p}` is not a path such as services.api.replicas or workload.journeys[0].weight"))?;
         Ok(Override {
@@ -137,17 +141,26 @@ pub fn parse_with(
                 None => second_document(text).unwrap_or((1, 1)),
             }
         };
-        vec![at(line, col, format!("invalid YAML: {}", strip_location(&message)))]
+        vec![at(
+            line,
+            col,
+            format!("invalid YAML: {}", strip_location(&message)),
+        )]
     })?;
     if !value.is_mapping() {
-        return Err(vec![at(1, 1, "expected a mapping with name, horizon, services, workload and slos".into())]);
+        return Err(vec![at(
+            1,
+            1,
+            "expected a mapping with name, horizon, services, workload and slos".into(),
+        )]);
     }
     let spans = SpanIndex::build(text);
     let mut overridden = Vec::new();
     for o in overrides {
         let v: Value = serde_yaml_ng::from_str(&o.value)
             .map_err(|e| vec![at(0, 0, format!("--set {}: {e}", o.text))])?;
-        set_path(&mut value, &o.path, v).map_err(|e| vec![at(0, 0, format!("--set {}: {e}", o.text))])?;
+        set_path(&mut value, &o.path, v)
+            .map_err(|e| vec![at(0, 0, format!("--set {}: {e}", o.text))])?;
         overridden.push(o.path.clone());
     }
     let locate = |path: &[PathSegment], message: String, severity: Severity| {
@@ -198,7 +211,11 @@ pub fn parse_with(
         } else {
             format!("{shown}: {inner}")
         };
-        vec![locate(at_path.as_ref().unwrap_or(&path), message, Severity::Error)]
+        vec![locate(
+            at_path.as_ref().unwrap_or(&path),
+            message,
+            Severity::Error,
+        )]
     })?;
     let findings = check(&mut scenario);
     let diags: Vec<Diagnostic> = findings
@@ -256,7 +273,10 @@ fn key_string(k: Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Null => "null".into(),
-        other => serde_yaml_ng::to_string(&other).unwrap_or_default().trim().to_string(),
+        other => serde_yaml_ng::to_string(&other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
 }
 
@@ -326,9 +346,9 @@ fn set_path(root: &mut Value, path: &[PathSegment], v: Value) -> Result<(), Stri
                     .as_sequence_mut()
                     .ok_or_else(|| format!("`{}` is not a list", path_to_string(&path[..i])))?;
                 let len = seq.len();
-                let slot = seq
-                    .get_mut(*n)
-                    .ok_or_else(|| format!("index {n} is out of range (the list has {len} items)"))?;
+                let slot = seq.get_mut(*n).ok_or_else(|| {
+                    format!("index {n} is out of range (the list has {len} items)")
+                })?;
                 if last {
                     *slot = v;
                     return Ok(());
@@ -352,8 +372,14 @@ const COMPLEX_KEY: &str = "?";
 
 enum Frame {
     /// `as_key`: this collection is itself a key of the enclosing mapping.
-    Map { key: Option<PathSegment>, as_key: bool },
-    Seq { next: usize, as_key: bool },
+    Map {
+        key: Option<PathSegment>,
+        as_key: bool,
+    },
+    Seq {
+        next: usize,
+        as_key: bool,
+    },
 }
 
 struct Builder {
@@ -375,10 +401,13 @@ impl Builder {
                 p.push(k.clone());
                 // A key's own position, for "unknown field" errors. A key path is only ever
                 // inserted by the key itself, so finding it already means a repeated key.
-                if self.spans.contains_key(&p) {
-                    self.duplicate.get_or_insert(pos);
-                } else {
-                    self.spans.insert(p, pos);
+                match self.spans.entry(p) {
+                    std::collections::hash_map::Entry::Occupied(_) => {
+                        self.duplicate.get_or_insert(pos);
+                    }
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(pos);
+                    }
                 }
                 *key = Some(k);
                 None
@@ -421,7 +450,9 @@ impl MarkedEventReceiver for Builder {
                     // that the mapping's own keys and values keep their places.
                     let mut p = self.path.clone();
                     p.push(PathSegment::Key(COMPLEX_KEY.into()));
-                    self.spans.entry(p.clone()).or_insert((mark.line(), mark.col() + 1));
+                    self.spans
+                        .entry(p.clone())
+                        .or_insert((mark.line(), mark.col() + 1));
                     p
                 } else {
                     self.enter_node(mark, None).unwrap_or_default()

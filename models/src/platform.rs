@@ -157,7 +157,9 @@ impl BatcherSpec {
             let (a, b) = (w[0], w[1]);
             if n <= b.0 {
                 let f = f64::from(n - a.0) / f64::from(b.0 - a.0);
-                return Duration((a.1 .0 as f64 + f * (b.1 .0 as f64 - a.1 .0 as f64)).round() as u64);
+                return Duration(
+                    (a.1 .0 as f64 + f * (b.1 .0 as f64 - a.1 .0 as f64)).round() as u64,
+                );
             }
         }
         pts[pts.len() - 1].1
@@ -213,7 +215,9 @@ fn startup() -> Duration {
 pub fn parse_cpu_milli(q: &str) -> Result<u64, String> {
     let q = q.trim();
     if let Some(m) = q.strip_suffix('m') {
-        return m.parse::<u64>().map_err(|_| format!("bad CPU quantity `{q}`"));
+        return m
+            .parse::<u64>()
+            .map_err(|_| format!("bad CPU quantity `{q}`"));
     }
     q.parse::<f64>()
         .ok()
@@ -285,9 +289,13 @@ mod tests {
             gpus: 1,
             max_batch: 8,
             max_wait: Duration::from_millis(10),
-            batch_time: [(1, Duration::from_millis(30)), (4, Duration::from_millis(42)), (8, Duration::from_millis(60))]
-                .into_iter()
-                .collect(),
+            batch_time: [
+                (1, Duration::from_millis(30)),
+                (4, Duration::from_millis(42)),
+                (8, Duration::from_millis(60)),
+            ]
+            .into_iter()
+            .collect(),
         };
         assert_eq!(b.time_for(1), Duration::from_millis(30));
         assert_eq!(b.time_for(2), Duration::from_millis(34));

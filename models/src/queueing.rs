@@ -112,13 +112,12 @@ pub struct JacksonNetwork {
 impl JacksonNetwork {
     /// Solves the traffic equations `lambda = gamma + lambda P` by fixed-point iteration.
     pub fn arrival_rates(&self) -> Vec<f64> {
-        let n = self.stations.len();
         let mut lambda: Vec<f64> = self.stations.iter().map(|s| s.external_rate).collect();
         for _ in 0..10_000 {
             let mut next: Vec<f64> = self.stations.iter().map(|s| s.external_rate).collect();
-            for i in 0..n {
-                for j in 0..n {
-                    next[j] += lambda[i] * self.routing[i][j];
+            for (from, row) in lambda.iter().zip(&self.routing) {
+                for (to, p) in next.iter_mut().zip(row) {
+                    *to += from * p;
                 }
             }
             let delta: f64 = next.iter().zip(&lambda).map(|(a, b)| (a - b).abs()).sum();
@@ -189,7 +188,11 @@ mod tests {
         assert!((erlang_c(2, 1.0) - 1.0 / 3.0).abs() < 1e-12);
         assert!((erlang_c(10, 8.0) - 0.409_19).abs() < 1e-4);
         // M/M/2 with lambda 1, mu 1: Wq = C/(2-1) = 1/3, W = 4/3.
-        let q = MMc { lambda: 1.0, mu: 1.0, c: 2 };
+        let q = MMc {
+            lambda: 1.0,
+            mu: 1.0,
+            c: 2,
+        };
         assert!((q.mean_sojourn() - 4.0 / 3.0).abs() < 1e-12);
     }
 
@@ -205,8 +208,16 @@ mod tests {
     fn jackson_tandem_is_sum_of_stations() {
         let net = JacksonNetwork {
             stations: vec![
-                Station { external_rate: 0.5, mu: 1.0, servers: 1 },
-                Station { external_rate: 0.0, mu: 2.0, servers: 1 },
+                Station {
+                    external_rate: 0.5,
+                    mu: 1.0,
+                    servers: 1,
+                },
+                Station {
+                    external_rate: 0.0,
+                    mu: 2.0,
+                    servers: 1,
+                },
             ],
             routing: vec![vec![0.0, 1.0], vec![0.0, 0.0]],
         };
@@ -214,7 +225,11 @@ mod tests {
         assert!((net.mean_sojourn() - (2.0 + 1.0 / 1.5)).abs() < 1e-9);
         // Feedback: station visited 1/(1-p) times.
         let fb = JacksonNetwork {
-            stations: vec![Station { external_rate: 0.3, mu: 1.0, servers: 1 }],
+            stations: vec![Station {
+                external_rate: 0.3,
+                mu: 1.0,
+                servers: 1,
+            }],
             routing: vec![vec![0.5]],
         };
         assert!((fb.arrival_rates()[0] - 0.6).abs() < 1e-9);

@@ -453,7 +453,10 @@ impl Scenario {
             );
         }
         if self.replications == 0 {
-            err(path!["replications"], "replications must be at least 1".into());
+            err(
+                path!["replications"],
+                "replications must be at least 1".into(),
+            );
         }
         for (name, s) in &self.services {
             if s.concurrency == 0 {
@@ -481,20 +484,32 @@ impl Scenario {
         match &self.workload.arrivals {
             Arrivals::Poisson { rate } | Arrivals::Constant { rate } => {
                 if rate.per_sec() <= 0.0 {
-                    err(arrivals, "the arrival rate must be greater than zero".into());
+                    err(
+                        arrivals,
+                        "the arrival rate must be greater than zero".into(),
+                    );
                 }
             }
             Arrivals::Profile { points, repeat, .. } => {
                 if points.is_empty() {
                     err(arrivals, "a profile needs at least one point".into());
                 } else if points.windows(2).any(|w| w[0].at >= w[1].at) {
-                    err(arrivals, "profile points must be in increasing `at` order".into());
+                    err(
+                        arrivals,
+                        "profile points must be in increasing `at` order".into(),
+                    );
                 } else if points.iter().all(|p| p.rate.per_sec() <= 0.0) {
-                    err(arrivals, "a profile needs a point with a positive rate".into());
+                    err(
+                        arrivals,
+                        "a profile needs a point with a positive rate".into(),
+                    );
                 }
                 if let Some(r) = repeat {
                     if r.0 == 0 {
-                        err(path!["workload", "arrivals", "profile", "repeat"], "repeat must be > 0".into());
+                        err(
+                            path!["workload", "arrivals", "profile", "repeat"],
+                            "repeat must be > 0".into(),
+                        );
                     }
                 }
             }
@@ -502,12 +517,18 @@ impl Scenario {
                 if times.is_empty() {
                     err(arrivals, format!("the trace `{file}` has no arrival times"));
                 } else if times.windows(2).any(|w| w[0] > w[1]) {
-                    err(arrivals, format!("the trace `{file}` is not sorted by time"));
+                    err(
+                        arrivals,
+                        format!("the trace `{file}` is not sorted by time"),
+                    );
                 }
             }
         }
         if self.workload.journeys.is_empty() {
-            err(path!["workload", "journeys"], "at least one journey is needed".into());
+            err(
+                path!["workload", "journeys"],
+                "at least one journey is needed".into(),
+            );
         }
         let mut seen = std::collections::HashSet::new();
         for (j, journey) in self.workload.journeys.iter().enumerate() {
@@ -531,7 +552,13 @@ impl Scenario {
             }
             let mut captured: Vec<String> = Vec::new();
             let base = path!["workload", "journeys", j, "steps"];
-            self.check_steps(&journey.name, &journey.steps, &base, &mut captured, &mut err);
+            self.check_steps(
+                &journey.name,
+                &journey.steps,
+                &base,
+                &mut captured,
+                &mut err,
+            );
         }
         self.check_components(&mut err);
         for (i, slo) in self.slos.iter().enumerate() {
@@ -539,7 +566,10 @@ impl Scenario {
                 if !self.workload.journeys.iter().any(|x| x.name == j) {
                     err(
                         path!["slos", i],
-                        format!("SLO `{}` names the journey `{j}`, which is not defined", slo.text),
+                        format!(
+                            "SLO `{}` names the journey `{j}`, which is not defined",
+                            slo.text
+                        ),
                     );
                 }
             }
@@ -559,7 +589,12 @@ impl Scenario {
         captured: &mut Vec<String>,
         err: &mut impl FnMut(Vec<PathSegment>, String),
     ) {
-        let known = |m: &dyn Fn(&str) -> bool, kind: &str, name: &str, keys: Vec<&str>, p: Vec<PathSegment>, err: &mut dyn FnMut(Vec<PathSegment>, String)| {
+        let known = |m: &dyn Fn(&str) -> bool,
+                     kind: &str,
+                     name: &str,
+                     keys: Vec<&str>,
+                     p: Vec<PathSegment>,
+                     err: &mut dyn FnMut(Vec<PathSegment>, String)| {
             if !m(name) {
                 err(
                     p,
@@ -598,27 +633,72 @@ impl Scenario {
                 );
             }
             if let Some(name) = &step.service {
-                known(&|n| self.services.contains_key(n), "service", name, self.services.keys().map(String::as_str).collect(), at("service"), err);
+                known(
+                    &|n| self.services.contains_key(n),
+                    "service",
+                    name,
+                    self.services.keys().map(String::as_str).collect(),
+                    at("service"),
+                    err,
+                );
             }
             if let Some(name) = &step.llm {
-                known(&|n| self.llm_endpoints.contains_key(n), "LLM endpoint", name, self.llm_endpoints.keys().map(String::as_str).collect(), at("llm"), err);
+                known(
+                    &|n| self.llm_endpoints.contains_key(n),
+                    "LLM endpoint",
+                    name,
+                    self.llm_endpoints.keys().map(String::as_str).collect(),
+                    at("llm"),
+                    err,
+                );
                 if step.tokens.is_none() {
-                    err(at("llm"), "an llm step needs `tokens: {tokens_in: ..., tokens_out: ...}`".into());
+                    err(
+                        at("llm"),
+                        "an llm step needs `tokens: {tokens_in: ..., tokens_out: ...}`".into(),
+                    );
                 }
             }
             if let Some(name) = &step.topic {
-                let topics: Vec<&str> = self.kafka.iter().flat_map(|k| k.topics.keys().map(String::as_str)).collect();
-                known(&|n| topics.contains(&n), "Kafka topic", name, topics.clone(), at("topic"), err);
+                let topics: Vec<&str> = self
+                    .kafka
+                    .iter()
+                    .flat_map(|k| k.topics.keys().map(String::as_str))
+                    .collect();
+                known(
+                    &|n| topics.contains(&n),
+                    "Kafka topic",
+                    name,
+                    topics.clone(),
+                    at("topic"),
+                    err,
+                );
             }
             if let Some(name) = &step.batch {
-                known(&|n| self.batchers.contains_key(n), "batcher", name, self.batchers.keys().map(String::as_str).collect(), at("batch"), err);
+                known(
+                    &|n| self.batchers.contains_key(n),
+                    "batcher",
+                    name,
+                    self.batchers.keys().map(String::as_str).collect(),
+                    at("batch"),
+                    err,
+                );
             }
             if let Some(name) = &step.pool {
-                known(&|n| self.pools.contains_key(n), "connection pool", name, self.pools.keys().map(String::as_str).collect(), at("pool"), err);
+                known(
+                    &|n| self.pools.contains_key(n),
+                    "connection pool",
+                    name,
+                    self.pools.keys().map(String::as_str).collect(),
+                    at("pool"),
+                    err,
+                );
             }
             if let Some(p) = step.probability {
                 if !(0.0..=1.0).contains(&p) {
-                    err(at("probability"), format!("probability must lie in 0..1, found {p}"));
+                    err(
+                        at("probability"),
+                        format!("probability must lie in 0..1, found {p}"),
+                    );
                 }
             }
             if let Some(d) = &step.delay {
@@ -628,10 +708,16 @@ impl Scenario {
             }
             if let Some(c) = &step.cache {
                 if step.service.is_none() {
-                    err(at("cache"), "`cache` goes with `service:` (the cache service)".into());
+                    err(
+                        at("cache"),
+                        "`cache` goes with `service:` (the cache service)".into(),
+                    );
                 }
                 if !(0.0..=1.0).contains(&c.hit_ratio) {
-                    err(at("cache"), format!("hit_ratio must lie in 0..1, found {}", c.hit_ratio));
+                    err(
+                        at("cache"),
+                        format!("hit_ratio must lie in 0..1, found {}", c.hit_ratio),
+                    );
                 }
                 let mut p = at("cache");
                 p.push(PathSegment::Key("miss".into()));
@@ -645,7 +731,10 @@ impl Scenario {
                     let mut p = at("parallel");
                     p.push(PathSegment::Index(b));
                     if branch.is_empty() {
-                        err(p.clone(), "a parallel branch needs at least one step".into());
+                        err(
+                            p.clone(),
+                            "a parallel branch needs at least one step".into(),
+                        );
                     }
                     self.check_steps(journey, branch, &p, captured, err);
                 }
@@ -657,7 +746,10 @@ impl Scenario {
     fn check_components(&self, err: &mut impl FnMut(Vec<PathSegment>, String)) {
         for (name, p) in &self.pools {
             if p.size == 0 {
-                err(path!["pools", name, "size"], "a pool needs at least one connection".into());
+                err(
+                    path!["pools", name, "size"],
+                    "a pool needs at least one connection".into(),
+                );
             }
         }
         for (name, e) in &self.llm_endpoints {
@@ -665,7 +757,10 @@ impl Scenario {
                 err(path!["llm_endpoints", name, "time_to_first_token"], m);
             }
             if e.retry.max_attempts == 0 {
-                err(path!["llm_endpoints", name, "retry", "max_attempts"], "max_attempts must be at least 1".into());
+                err(
+                    path!["llm_endpoints", name, "retry", "max_attempts"],
+                    "max_attempts must be at least 1".into(),
+                );
             }
         }
         if let Some(k) = &self.kafka {
@@ -674,27 +769,42 @@ impl Scenario {
             }
             for (name, t) in &k.topics {
                 if t.partitions == 0 {
-                    err(path!["kafka", "topics", name, "partitions"], "a topic needs at least one partition".into());
+                    err(
+                        path!["kafka", "topics", name, "partitions"],
+                        "a topic needs at least one partition".into(),
+                    );
                 }
                 if !self.services.contains_key(&t.consumer) {
                     err(
                         path!["kafka", "topics", name, "consumer"],
-                        format!("topic `{name}` names the consumer service `{}`, which is not defined", t.consumer),
+                        format!(
+                            "topic `{name}` names the consumer service `{}`, which is not defined",
+                            t.consumer
+                        ),
                     );
                 }
             }
         }
         for (name, b) in &self.batchers {
             if b.gpus == 0 || b.max_batch == 0 {
-                err(path!["batchers", name], "a batcher needs gpus >= 1 and max_batch >= 1".into());
+                err(
+                    path!["batchers", name],
+                    "a batcher needs gpus >= 1 and max_batch >= 1".into(),
+                );
             }
             if b.batch_time.is_empty() {
-                err(path!["batchers", name, "batch_time"], "batch_time needs at least one size".into());
+                err(
+                    path!["batchers", name, "batch_time"],
+                    "batch_time needs at least one size".into(),
+                );
             }
         }
         for (name, np) in &self.node_pools {
             if np.min > np.max {
-                err(path!["node_pools", name], format!("node pool needs min <= max, found {} > {}", np.min, np.max));
+                err(
+                    path!["node_pools", name],
+                    format!("node pool needs min <= max, found {} > {}", np.min, np.max),
+                );
             }
             if let Err(m) = crate::machines::MachineType::lookup(&np.machine) {
                 err(path!["node_pools", name, "machine"], m.to_string());
@@ -705,7 +815,10 @@ impl Scenario {
                 if !self.node_pools.contains_key(&pod.node_pool) {
                     err(
                         path!["services", name, "pod", "node_pool"],
-                        format!("service `{name}` runs on node pool `{}`, which is not defined", pod.node_pool),
+                        format!(
+                            "service `{name}` runs on node pool `{}`, which is not defined",
+                            pod.node_pool
+                        ),
                     );
                 }
                 if let Err(m) = crate::platform::parse_cpu_milli(&pod.cpu) {
@@ -729,7 +842,9 @@ impl Scenario {
         }
         let mut out = Vec::new();
         for (name, v) in visits {
-            let Some(s) = self.services.get(name) else { continue };
+            let Some(s) = self.services.get(name) else {
+                continue;
+            };
             let servers = f64::from(s.replicas.max() * s.concurrency);
             let rho = rate * v * s.service_time.sampler().mean() / servers;
             if rho >= 1.0 {

@@ -95,20 +95,20 @@ impl LatencyStats {
 
     pub fn percentile(&self, q: f64) -> f64 {
         match q {
-            x if x == 50.0 => self.p50,
-            x if x == 90.0 => self.p90,
-            x if x == 95.0 => self.p95,
-            x if x == 99.0 => self.p99,
+            50.0 => self.p50,
+            90.0 => self.p90,
+            95.0 => self.p95,
+            99.0 => self.p99,
             _ => self.other.get(&Self::key(q)).copied().unwrap_or(f64::NAN),
         }
     }
 
     pub fn set_percentile(&mut self, q: f64, v: f64) {
         match q {
-            x if x == 50.0 => self.p50 = v,
-            x if x == 90.0 => self.p90 = v,
-            x if x == 95.0 => self.p95 = v,
-            x if x == 99.0 => self.p99 = v,
+            50.0 => self.p50 = v,
+            90.0 => self.p90 = v,
+            95.0 => self.p95 = v,
+            99.0 => self.p99 = v,
             _ => {
                 self.other.insert(Self::key(q), v);
             }

@@ -44,9 +44,9 @@ impl Duration {
                 format!("expected a duration with a unit (ns, us, ms, s, m, h, d), e.g. `250ms`, found `{t}`")
             })?;
         let (num, unit) = t.split_at(split);
-        let value: f64 = num.parse().map_err(|_| {
-            format!("expected a duration such as `250ms` or `1.5s`, found `{t}`")
-        })?;
+        let value: f64 = num
+            .parse()
+            .map_err(|_| format!("expected a duration such as `250ms` or `1.5s`, found `{t}`"))?;
         let scale = match unit.trim() {
             "ns" => 1.0,
             "us" | "µs" => 1e3,
@@ -81,7 +81,7 @@ impl fmt::Display for Duration {
             ("ms", 1_000_000),
             ("us", 1_000),
         ] {
-            if n >= scale && n % scale == 0 {
+            if n >= scale && n.is_multiple_of(scale) {
                 return write!(f, "{}{}", n / scale, unit);
             }
         }
@@ -117,7 +117,9 @@ impl<'de> Deserialize<'de> for Duration {
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
                 if v < 0 {
-                    Err(E::custom(format!("a duration cannot be negative, found {v}")))
+                    Err(E::custom(format!(
+                        "a duration cannot be negative, found {v}"
+                    )))
                 } else {
                     self.visit_u64(v as u64)
                 }
@@ -254,7 +256,10 @@ mod tests {
         assert_eq!(Duration::parse("1.5s").unwrap(), Duration(1_500_000_000));
         assert_eq!(Duration::parse("15m").unwrap(), Duration::from_secs(900));
         assert_eq!(Duration::parse("2h").unwrap(), Duration::from_secs(7200));
-        assert_eq!(Duration::parse("7d").unwrap(), Duration::from_secs(7 * 86400));
+        assert_eq!(
+            Duration::parse("7d").unwrap(),
+            Duration::from_secs(7 * 86400)
+        );
         assert_eq!(Duration::parse("10us").unwrap(), Duration(10_000));
         assert!(Duration::parse("250").is_err());
         assert!(Duration::parse("250 parsecs").is_err());

@@ -43,6 +43,14 @@ workload:
     }
 }
 
+/// CPU time of the calling thread in seconds (Linux: /proc/thread-self/schedstat, in ns), so
+/// that the figures hold on a machine shared with other work; None elsewhere.
+fn thread_cpu_s() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
+}
+
 fn customers_of(out: &sim::Output) -> u64 {
     out.summary.journeys.values().map(|j| j.count).sum()
 }
@@ -69,18 +77,40 @@ fn main() {
 
     // 1. One thread, one replication.
     let s = scenario(customers, 1);
+    let cpu0 = thread_cpu_s();
     let started = Instant::now();
     let out = sim::simulate(&s, &sim::Options { sequential: true });
     let wall = started.elapsed().as_secs_f64();
+    let cpu = thread_cpu_s().zip(cpu0).map(|(b, a)| b - a);
     let n = customers_of(&out);
     let events = out.summary.engine.events;
-    let mean_ms = out.summary.journeys.values().map(|j| j.latency_ms.mean).next().unwrap_or(0.0);
-    println!("M/M/10 at utilisation 0.9, one thread, one replication ({} s simulated):", s.horizon.as_secs_f64());
+    let mean_ms = out
+        .summary
+        .journeys
+        .values()
+        .map(|j| j.latency_ms.mean)
+        .next()
+        .unwrap_or(0.0);
+    println!(
+        "M/M/10 at utilisation 0.9, one thread, one replication ({} s simulated):",
+        s.horizon.as_secs_f64()
+    );
     println!("  customers        {n:>14}");
-    println!("  events           {events:>14}   ({:.2} a customer)", events as f64 / n.max(1) as f64);
+    println!(
+        "  events           {events:>14}   ({:.2} a customer)",
+        events as f64 / n.max(1) as f64
+    );
     println!("  wall             {wall:>14.3} s");
     println!("  events/s         {:>14.0}", events as f64 / wall);
     println!("  customers/s      {:>14.0}", n as f64 / wall);
+    if let Some(cpu) = cpu.filter(|c| *c > 0.0) {
+        println!(
+            "  cpu              {cpu:>14.3} s   (on the CPU {:.0}% of the wall time)",
+            100.0 * cpu / wall
+        );
+        println!("  events/cpu-s     {:>14.0}", events as f64 / cpu);
+        println!("  customers/cpu-s  {:>14.0}", n as f64 / cpu);
+    }
     println!("  mean sojourn     {mean_ms:>14.2} ms (Erlang C: 166.80 ms)");
 
     if std::env::var("MMC_BENCH_ONLY").is_ok_and(|v| v == "single") {

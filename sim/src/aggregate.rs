@@ -9,9 +9,9 @@ use crate::Output;
 use hdrhistogram::Histogram;
 use indexmap::IndexMap;
 use models::summary::{
-    BatcherSummary, Components, LlmSummary, PoolSummary, TopicSummary,
-    EngineStats, JourneySummary, LatencyCi, LatencyStats, QueueWait, Recovery, ReplicaStats,
-    RunKind, RunSummary, ServiceSummary,
+    BatcherSummary, Components, EngineStats, JourneySummary, LatencyCi, LatencyStats, LlmSummary,
+    PoolSummary, QueueWait, Recovery, ReplicaStats, RunKind, RunSummary, ServiceSummary,
+    TopicSummary,
 };
 use models::timeline::{Timeline, WindowStats};
 use models::Scenario;
@@ -50,12 +50,20 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
             }
         }
         let mut latency = LatencyStats {
-            mean: if count > 0 { sum / count as f64 / 1e6 } else { 0.0 },
+            mean: if count > 0 {
+                sum / count as f64 / 1e6
+            } else {
+                0.0
+            },
             p50: percentile_ms(&hist, 50.0),
             p90: percentile_ms(&hist, 90.0),
             p95: percentile_ms(&hist, 95.0),
             p99: percentile_ms(&hist, 99.0),
-            max: if hist.is_empty() { 0.0 } else { hist.max() as f64 / 1000.0 },
+            max: if hist.is_empty() {
+                0.0
+            } else {
+                hist.max() as f64 / 1000.0
+            },
             other: Default::default(),
         };
         for q in &extra_q {
@@ -67,7 +75,11 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
             JourneySummary {
                 count,
                 errors,
-                error_rate: if count > 0 { errors as f64 / count as f64 } else { 0.0 },
+                error_rate: if count > 0 {
+                    errors as f64 / count as f64
+                } else {
+                    0.0
+                },
                 latency_ms: latency,
                 // Latencies are never negative: clamp the interval's low end.
                 ci95_ms: LatencyCi {
@@ -97,12 +109,17 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
             rmax = rmax.max(st.replicas_max);
         }
         let wait = QueueWait {
-            mean: if waits.is_empty() { 0.0 } else { wait_sum / waits.len() as f64 / 1e6 },
+            mean: if waits.is_empty() {
+                0.0
+            } else {
+                wait_sum / waits.len() as f64 / 1e6
+            },
             p95: percentile_ms(&waits, 95.0),
         };
         let throughput_rps = completions as f64 / reps / measured_s;
         let utilization = if capacity > 0.0 { area / capacity } else { 0.0 };
-        if let (Some(partitions), Some(topic)) = (spec.partitions, spec.name.strip_prefix("topic:")) {
+        if let (Some(partitions), Some(topic)) = (spec.partitions, spec.name.strip_prefix("topic:"))
+        {
             components.kafka.insert(
                 topic.to_string(),
                 TopicSummary {
@@ -144,20 +161,28 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
                 size: *size,
                 utilization: area / reps / (f64::from(*size) * measured_s * 1e9),
                 wait_ms: QueueWait {
-                    mean: if waits.is_empty() { 0.0 } else { wait_sum / waits.len() as f64 / 1e6 },
+                    mean: if waits.is_empty() {
+                        0.0
+                    } else {
+                        wait_sum / waits.len() as f64 / 1e6
+                    },
                     p95: percentile_ms(&waits, 95.0),
                 },
             },
         );
     }
     for (c, name) in model.caches.iter().enumerate() {
-        let (lookups, hits) = results
-            .iter()
-            .fold((0, 0), |(l, h), r| (l + r.cache_lookups[c].0, h + r.cache_lookups[c].1));
+        let (lookups, hits) = results.iter().fold((0, 0), |(l, h), r| {
+            (l + r.cache_lookups[c].0, h + r.cache_lookups[c].1)
+        });
         let entry = components.caches.entry(name.clone()).or_default();
         let total_hits = entry.hit_ratio * entry.lookups as f64 + hits as f64;
         entry.lookups += lookups;
-        entry.hit_ratio = if entry.lookups > 0 { total_hits / entry.lookups as f64 } else { 0.0 };
+        entry.hit_ratio = if entry.lookups > 0 {
+            total_hits / entry.lookups as f64
+        } else {
+            0.0
+        };
     }
     for (e, spec) in model.llms.iter().enumerate() {
         let mut s = LlmSummary::default();
@@ -172,14 +197,18 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
         components.llm.insert(spec.name.clone(), s);
     }
     for (b, spec) in model.batchers.iter().enumerate() {
-        let (batches, batched) = results
-            .iter()
-            .fold((0, 0), |(n, m), r| (n + r.batchers[b].batches, m + r.batchers[b].batched));
+        let (batches, batched) = results.iter().fold((0, 0), |(n, m), r| {
+            (n + r.batchers[b].batches, m + r.batchers[b].batched)
+        });
         components.batchers.insert(
             spec.name.clone(),
             BatcherSummary {
                 batches,
-                mean_batch_size: if batches > 0 { batched as f64 / batches as f64 } else { 0.0 },
+                mean_batch_size: if batches > 0 {
+                    batched as f64 / batches as f64
+                } else {
+                    0.0
+                },
                 throughput_rps: batched as f64 / reps / measured_s,
             },
         );
@@ -229,7 +258,11 @@ fn merge_timeline(model: &Model, results: &[ReplicationResult]) -> Timeline {
     };
     let reps = results.len().max(1) as f64;
     for (j, spec) in model.journeys.iter().enumerate() {
-        let n = results.iter().map(|r| r.journeys[j].windows.len()).min().unwrap_or(0);
+        let n = results
+            .iter()
+            .map(|r| r.journeys[j].windows.len())
+            .min()
+            .unwrap_or(0);
         let windows = (0..n)
             .map(|w| {
                 let mut acc = WindowStats {
@@ -264,9 +297,14 @@ fn merge_timeline(model: &Model, results: &[ReplicationResult]) -> Timeline {
     }
     for spec in model.stations.iter().filter(|s| s.partitions.is_none()) {
         // Pod-based services have their replica series from the cluster already.
-        t.series.entry(format!("replicas/{}", spec.name)).or_insert_with(|| {
-            vec![(0.0, f64::from(spec.replicas)), (model.horizon as f64 / 1e9, f64::from(spec.replicas))]
-        });
+        t.series
+            .entry(format!("replicas/{}", spec.name))
+            .or_insert_with(|| {
+                vec![
+                    (0.0, f64::from(spec.replicas)),
+                    (model.horizon as f64 / 1e9, f64::from(spec.replicas)),
+                ]
+            });
     }
     t
 }
@@ -316,13 +354,17 @@ fn recovery(
     warnings: &mut Vec<String>,
 ) -> Recovery {
     use models::slo::SloMetric;
-    let Some(first) = results.first() else { return Recovery::default() };
+    let Some(first) = results.first() else {
+        return Recovery::default();
+    };
     if first.faults.is_empty() {
         return Recovery::default();
     }
     let reps = results.len() as f64;
     let window = timeline.window_s.max(1e-9);
-    let need = (scenario.recovery_window.as_secs_f64() / window).ceil().max(1.0) as usize;
+    let need = (scenario.recovery_window.as_secs_f64() / window)
+        .ceil()
+        .max(1.0) as usize;
     // Per journey: (max error rate, max p95 ms).
     let bounds: Vec<(&str, f64, f64)> = timeline
         .journeys
@@ -330,10 +372,14 @@ fn recovery(
         .map(|j| {
             let mut err = 0.0;
             let mut p95 = f64::INFINITY;
-            for s in scenario.slos.iter().filter(|s| s.journey() == Some(j.as_str())) {
+            for s in scenario
+                .slos
+                .iter()
+                .filter(|s| s.journey() == Some(j.as_str()))
+            {
                 match s.metric {
                     SloMetric::ErrorRate => err = s.bound,
-                    SloMetric::Percentile(q) if q == 95.0 => p95 = s.bound,
+                    SloMetric::Percentile(95.0) => p95 = s.bound,
                     _ => {}
                 }
             }
@@ -342,7 +388,9 @@ fn recovery(
         .collect();
     let healthy = |w: usize| {
         bounds.iter().all(|(j, err, p95)| {
-            let Some(x) = timeline.journeys[*j].get(w) else { return false };
+            let Some(x) = timeline.journeys[*j].get(w) else {
+                return false;
+            };
             x.count == 0 || (x.errors as f64 / x.count as f64 <= *err && x.p95_ms <= *p95)
         })
     };
@@ -354,10 +402,21 @@ fn recovery(
             .find(|w| (*w..*w + need).all(healthy))
             .map(|w| (w as f64 * window - f.at_s).max(0.0));
         if rto.is_none() {
-            warnings.push(format!("{} at {:.0} s: no recovery within the horizon", f.label, f.at_s));
+            warnings.push(format!(
+                "{} at {:.0} s: no recovery within the horizon",
+                f.label, f.at_s
+            ));
         }
-        let rpo = results.iter().filter_map(|r| r.faults[k].rpo_s).sum::<f64>() / reps;
-        let lost = results.iter().filter_map(|r| r.faults[k].lost_writes).sum::<u64>() as f64 / reps;
+        let rpo = results
+            .iter()
+            .filter_map(|r| r.faults[k].rpo_s)
+            .sum::<f64>()
+            / reps;
+        let lost = results
+            .iter()
+            .filter_map(|r| r.faults[k].lost_writes)
+            .sum::<u64>() as f64
+            / reps;
         let crash = f.rpo_s.is_some();
         out.faults.push(models::summary::FaultOutcome {
             at_s: f.at_s,
@@ -366,13 +425,23 @@ fn recovery(
             rpo_s: crash.then_some(rpo),
             lost_writes: crash.then_some(lost.round() as u64),
         });
-        timeline.events.push(models::timeline::TimelineEvent { at_s: f.at_s, label: f.label.clone() });
+        timeline.events.push(models::timeline::TimelineEvent {
+            at_s: f.at_s,
+            label: f.label.clone(),
+        });
     }
     for (at, label) in &first.fault_marks {
-        timeline.events.push(models::timeline::TimelineEvent { at_s: *at, label: label.clone() });
+        timeline.events.push(models::timeline::TimelineEvent {
+            at_s: *at,
+            label: label.clone(),
+        });
     }
     out.rto_s = out.faults.iter().filter_map(|f| f.rto_s).reduce(f64::max);
     out.rpo_s = out.faults.iter().filter_map(|f| f.rpo_s).reduce(f64::max);
-    out.lost_writes = out.faults.iter().filter_map(|f| f.lost_writes).reduce(|a, b| a + b);
+    out.lost_writes = out
+        .faults
+        .iter()
+        .filter_map(|f| f.lost_writes)
+        .reduce(|a, b| a + b);
     out
 }

@@ -122,8 +122,14 @@ mod tests {
     fn step_profile_follows_its_points() {
         let spec = Arrivals::Profile {
             points: vec![
-                ProfilePoint { at: Duration::ZERO, rate: Rate(50.0) },
-                ProfilePoint { at: Duration::from_secs(500), rate: Rate(150.0) },
+                ProfilePoint {
+                    at: Duration::ZERO,
+                    rate: Rate(50.0),
+                },
+                ProfilePoint {
+                    at: Duration::from_secs(500),
+                    rate: Rate(150.0),
+                },
             ],
             interpolate: Interpolation::Step,
             repeat: None,

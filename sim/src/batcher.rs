@@ -30,7 +30,9 @@ impl Batcher {
         Batcher {
             queue: VecDeque::new(),
             busy: vec![false; m.gpus as usize],
-            members: (0..m.gpus).map(|_| Vec::with_capacity(m.max_batch as usize)).collect(),
+            members: (0..m.gpus)
+                .map(|_| Vec::with_capacity(m.max_batch as usize))
+                .collect(),
             timer_armed: false,
             batches: 0,
             batched: 0,
@@ -54,8 +56,8 @@ impl Batcher {
     /// Launches a batch if a GPU is free and the batch is due (full, or the oldest waited
     /// its `max_wait`).
     pub fn try_launch(&mut self, m: &BatcherModel, now: Nanos) -> Option<Launch> {
-        let due = self.queue.len() >= m.max_batch as usize
-            || self.deadline(m).is_some_and(|d| d <= now);
+        let due =
+            self.queue.len() >= m.max_batch as usize || self.deadline(m).is_some_and(|d| d <= now);
         if !due {
             return None;
         }
@@ -69,7 +71,10 @@ impl Batcher {
             self.batches += 1;
             self.batched += n as u64;
         }
-        Some(Launch { gpu: gpu as u32, after: m.time[n] })
+        Some(Launch {
+            gpu: gpu as u32,
+            after: m.time[n],
+        })
     }
 
     pub fn has_idle_gpu(&self) -> bool {

@@ -107,7 +107,9 @@ impl Cluster {
         let config = ControllerConfig::default();
         for (i, (_name, svc)) in s.services.iter().enumerate() {
             let Some(pod) = &svc.pod else { continue };
-            let Some(pool) = s.node_pools.get_index_of(&pod.node_pool) else { continue };
+            let Some(pool) = s.node_pools.get_index_of(&pod.node_pool) else {
+                continue;
+            };
             let requests = Resources::new(
                 parse_cpu_milli(&pod.cpu).unwrap_or(0) as i64,
                 parse_memory_bytes(&pod.memory).unwrap_or(0) as i64,
@@ -162,7 +164,10 @@ impl Cluster {
     }
 
     pub fn live_nodes(&self, pool: u32) -> u32 {
-        self.nodes.iter().filter(|n| n.alive && n.pool == pool).count() as u32
+        self.nodes
+            .iter()
+            .filter(|n| n.alive && n.pool == pool)
+            .count() as u32
     }
 
     /// Adds node time up to `now` (every alive node, provisioning included, is billed).
@@ -194,7 +199,8 @@ impl Cluster {
 
     /// First fit on a ready node of the pod's pool.
     fn place(&mut self, pod: u32) -> Option<u32> {
-        let svc = &self.services[self.by_station[self.pods[pod as usize].service as usize] as usize];
+        let svc =
+            &self.services[self.by_station[self.pods[pod as usize].service as usize] as usize];
         let (pool, req) = (svc.pool, svc.requests);
         let node = self
             .nodes
@@ -212,7 +218,8 @@ impl Cluster {
         if node == u32::MAX {
             return;
         }
-        let svc = &self.services[self.by_station[self.pods[pod as usize].service as usize] as usize];
+        let svc =
+            &self.services[self.by_station[self.pods[pod as usize].service as usize] as usize];
         let req = svc.requests;
         let n = &mut self.nodes[node as usize];
         n.free = n.free.add(req);
@@ -231,13 +238,17 @@ impl Cluster {
                 status: if n.ready {
                     NodeStatus::Ready
                 } else {
-                    NodeStatus::Provisioning { requested_at: dur(n.requested_at) }
+                    NodeStatus::Provisioning {
+                        requested_at: dur(n.requested_at),
+                    }
                 },
                 pods: n
                     .pods
                     .iter()
                     .map(|p| PlacedPod {
-                        requests: self.services[self.by_station[self.pods[*p as usize].service as usize] as usize].requests,
+                        requests: self.services
+                            [self.by_station[self.pods[*p as usize].service as usize] as usize]
+                            .requests,
                         movable: true,
                     })
                     .collect(),
@@ -290,7 +301,8 @@ impl Replication<'_> {
             }
             if let Some(h) = &self.cluster.services[s].hpa {
                 let _ = h;
-                self.calendar.schedule(0, Event::HpaSync { service: s as u32 });
+                self.calendar
+                    .schedule(0, Event::HpaSync { service: s as u32 });
             }
         }
         if self.cluster.ca.is_some() {
@@ -323,7 +335,8 @@ impl Replication<'_> {
             self.cluster.pods[pod as usize].state = PodState::Starting;
             let svc = self.cluster.by_station[self.cluster.pods[pod as usize].service as usize];
             let startup = self.cluster.services[svc as usize].startup;
-            self.calendar.schedule(now + startup, Event::PodReady { pod });
+            self.calendar
+                .schedule(now + startup, Event::PodReady { pod });
         }
     }
 
@@ -333,7 +346,8 @@ impl Replication<'_> {
         }
         let station = self.cluster.pods[pod as usize].service;
         let requests = &self.requests;
-        let (replica, starts) = self.stations[station as usize].add_replica(now, |r| requests[r as usize].enqueued);
+        let (replica, starts) =
+            self.stations[station as usize].add_replica(now, |r| requests[r as usize].enqueued);
         for s in starts {
             self.begin(station, s, now);
         }
@@ -358,7 +372,9 @@ impl Replication<'_> {
         self.cluster.unplace(pod);
         self.cluster.pods[pod as usize].state = PodState::Gone;
         let svc = self.cluster.by_station[station as usize];
-        self.cluster.services[svc as usize].pods.retain(|p| *p != pod);
+        self.cluster.services[svc as usize]
+            .pods
+            .retain(|p| *p != pod);
     }
 
     /// One HPA sync of pod-based service `s`: CPU per pod is its request x the share of its
@@ -383,11 +399,19 @@ impl Replication<'_> {
                     let area = rep.busy_area_at(now);
                     let util = ((area - p.last_area) / (period * conc)).clamp(0.0, 1.0);
                     p.last_area = area;
-                    (PodClass::Ready, Some((cpu_req as f64 * util).round() as i64))
+                    (
+                        PodClass::Ready,
+                        Some((cpu_req as f64 * util).round() as i64),
+                    )
                 }
                 _ => (PodClass::Unready, None),
             };
-            cpu.push(PodSample { name: format!("pod-{pod}"), class, request_milli: Some(cpu_req), value_milli: value });
+            cpu.push(PodSample {
+                name: format!("pod-{pod}"),
+                class,
+                request_milli: Some(cpu_req),
+                value_milli: value,
+            });
             mem.push(PodSample {
                 name: format!("pod-{pod}"),
                 class,
@@ -396,22 +420,37 @@ impl Replication<'_> {
             });
         }
         let current = pods.len() as i32;
-        let Some(hpa) = self.cluster.services[s as usize].hpa.as_mut() else { return };
+        let Some(hpa) = self.cluster.services[s as usize].hpa.as_mut() else {
+            return;
+        };
         let observed: Vec<MetricObservation> = hpa
             .hpa
             .metrics
             .iter()
             .map(|m| match m {
-                MetricKind::Resource { name, .. } if name == "cpu" => {
-                    MetricObservation::PerPod { pods: cpu.clone(), stray: Vec::new() }
-                }
+                MetricKind::Resource { name, .. } if name == "cpu" => MetricObservation::PerPod {
+                    pods: cpu.clone(),
+                    stray: Vec::new(),
+                },
                 MetricKind::Resource { name, .. } if name == "memory" => {
-                    MetricObservation::PerPod { pods: mem.clone(), stray: Vec::new() }
+                    MetricObservation::PerPod {
+                        pods: mem.clone(),
+                        stray: Vec::new(),
+                    }
                 }
-                other => MetricObservation::Unavailable(format!("metric {other:?} is not modelled by the simulator")),
+                other => MetricObservation::Unavailable(format!(
+                    "metric {other:?} is not modelled by the simulator"
+                )),
             })
             .collect();
-        let outcome = hpa.reconcile(dur(now), Scale { spec_replicas: current, status_replicas: current }, &observed);
+        let outcome = hpa.reconcile(
+            dur(now),
+            Scale {
+                spec_replicas: current,
+                status_replicas: current,
+            },
+            &observed,
+        );
         let desired = outcome.replicas.max(0) as usize;
         if desired > pods.len() {
             for _ in pods.len()..desired {
@@ -433,7 +472,10 @@ impl Replication<'_> {
             }
         }
         if now + self.cluster.sync_period <= self.model.horizon {
-            self.calendar.schedule(now + self.cluster.sync_period, Event::HpaSync { service: s });
+            self.calendar.schedule(
+                now + self.cluster.sync_period,
+                Event::HpaSync { service: s },
+            );
         }
     }
 
@@ -443,18 +485,31 @@ impl Replication<'_> {
         let (nodes, pending) = self.cluster.view(now);
         let draw = self.cluster.rng.next_u64();
         let pools = self.cluster.pools.clone();
-        let Some(ca) = self.cluster.ca.as_mut() else { return };
-        let actions = ca.step(dur(now), ClusterView { pools: &pools, nodes: &nodes, pending: &pending }, draw);
+        let Some(ca) = self.cluster.ca.as_mut() else {
+            return;
+        };
+        let actions = ca.step(
+            dur(now),
+            ClusterView {
+                pools: &pools,
+                nodes: &nodes,
+                pending: &pending,
+            },
+            draw,
+        );
         for a in actions {
             match a {
                 Action::ScaleUp { pool, nodes } => {
                     for _ in 0..nodes {
                         let n = self.cluster.add_node(pool as u32, false, now);
                         let t = self.cluster.provision.sample(&mut self.cluster.rng);
-                        self.calendar.schedule(now + (t * 1e9) as Nanos, Event::NodeReady { node: n });
+                        self.calendar
+                            .schedule(now + (t * 1e9) as Nanos, Event::NodeReady { node: n });
                     }
                 }
-                Action::RemoveUnregistered { node } | Action::Drain { node } => self.remove_node(node, now),
+                Action::RemoveUnregistered { node } | Action::Drain { node } => {
+                    self.remove_node(node, now)
+                }
                 Action::DeleteEmpty { nodes } => {
                     for n in nodes {
                         self.remove_node(n, now);
@@ -471,7 +526,14 @@ impl Replication<'_> {
     /// ReplicaSet creates new ones, Pending until they fit somewhere).
     pub(crate) fn remove_node(&mut self, id: u64, now: Nanos) {
         self.cluster.account(now);
-        let Some(idx) = self.cluster.nodes.iter().position(|n| n.id == id && n.alive) else { return };
+        let Some(idx) = self
+            .cluster
+            .nodes
+            .iter()
+            .position(|n| n.id == id && n.alive)
+        else {
+            return;
+        };
         let pods = self.cluster.nodes[idx].pods.clone();
         self.cluster.nodes[idx].alive = false;
         for p in pods {
@@ -489,7 +551,12 @@ impl Replication<'_> {
         }
         self.cluster.nodes[node as usize].ready = true;
         let pending: Vec<u32> = (0..self.cluster.pods.len() as u32)
-            .filter(|p| matches!(self.cluster.pods[*p as usize].state, PodState::Pending { .. }))
+            .filter(|p| {
+                matches!(
+                    self.cluster.pods[*p as usize].state,
+                    PodState::Pending { .. }
+                )
+            })
             .collect();
         for p in pending {
             self.try_schedule(p, now, false);
@@ -500,8 +567,26 @@ impl Replication<'_> {
     pub(crate) fn cluster_samples(&self) -> Vec<f64> {
         let mut out = Vec::new();
         for s in &self.cluster.services {
-            let ready = s.pods.iter().filter(|p| matches!(self.cluster.pods[**p as usize].state, PodState::Ready { .. })).count();
-            let pending = s.pods.iter().filter(|p| matches!(self.cluster.pods[**p as usize].state, PodState::Pending { .. })).count();
+            let ready = s
+                .pods
+                .iter()
+                .filter(|p| {
+                    matches!(
+                        self.cluster.pods[**p as usize].state,
+                        PodState::Ready { .. }
+                    )
+                })
+                .count();
+            let pending = s
+                .pods
+                .iter()
+                .filter(|p| {
+                    matches!(
+                        self.cluster.pods[**p as usize].state,
+                        PodState::Pending { .. }
+                    )
+                })
+                .count();
             out.push(ready as f64);
             out.push(pending as f64);
         }

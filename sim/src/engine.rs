@@ -19,33 +19,59 @@ pub(crate) enum Event {
     /// A new journey arrives from outside.
     Arrival,
     /// A server of `station`'s `replica` finishes `request`.
-    Departure { station: u32, replica: u32, request: u32 },
+    Departure {
+        station: u32,
+        replica: u32,
+        request: u32,
+    },
     /// `request` finished waiting (a delay, an LLM response, a connection handed over) and
     /// moves to its next op.
-    Advance { request: u32 },
+    Advance {
+        request: u32,
+    },
     /// `request` runs its current op again (an LLM retry after backoff).
-    Retry { request: u32 },
+    Retry {
+        request: u32,
+    },
     /// The client of `request` gives up, unless the request slot was reused since (`gen`).
-    Deadline { request: u32, gen: u32 },
+    Deadline {
+        request: u32,
+        gen: u32,
+    },
     /// A batcher's oldest request has waited its `max_wait`.
-    BatchDue { batcher: u32 },
+    BatchDue {
+        batcher: u32,
+    },
     /// A GPU finished its batch.
-    BatchDone { batcher: u32, gpu: u32 },
+    BatchDone {
+        batcher: u32,
+        gpu: u32,
+    },
     /// A timeline window closes.
     Tick,
     /// Warm-up ends: measurements start.
     WarmupEnd,
     /// An HPA sync of pod-based service `service` (index into the cluster's services).
-    HpaSync { service: u32 },
+    HpaSync {
+        service: u32,
+    },
     /// A cluster-autoscaler scan.
     CaScan,
     /// A pod finished starting and takes traffic.
-    PodReady { pod: u32 },
+    PodReady {
+        pod: u32,
+    },
     /// A node finished provisioning.
-    NodeReady { node: u32 },
+    NodeReady {
+        node: u32,
+    },
     /// Fault `fault` of the scenario strikes / its outage ends.
-    FaultStart { fault: u32 },
-    FaultEnd { fault: u32 },
+    FaultStart {
+        fault: u32,
+    },
+    FaultEnd {
+        fault: u32,
+    },
 }
 
 /// A journey (or one branch of a parallel step) in flight.
@@ -121,7 +147,12 @@ pub(crate) struct Replication<'m> {
 }
 
 /// Runs replication `rep` of `model` with the scenario seed `seed`.
-pub fn run_replication(scenario: &models::Scenario, model: &Model, seed: u64, rep: u32) -> ReplicationResult {
+pub fn run_replication(
+    scenario: &models::Scenario,
+    model: &Model,
+    seed: u64,
+    rep: u32,
+) -> ReplicationResult {
     let stream = |name: &str| RandomStream::derive(seed, rep, name);
     let stations: Vec<Station> = model
         .stations
@@ -182,8 +213,16 @@ pub fn run_replication(scenario: &models::Scenario, model: &Model, seed: u64, re
             .iter()
             .map(|e| Endpoint::new(e, stream(&format!("llm/{}", e.name))))
             .collect(),
-        batchers: model.batchers.iter().map(|b| Batcher::new(b, model.warmup)).collect(),
-        journeys: model.journeys.iter().map(|_| JourneyMetrics::new()).collect(),
+        batchers: model
+            .batchers
+            .iter()
+            .map(|b| Batcher::new(b, model.warmup))
+            .collect(),
+        journeys: model
+            .journeys
+            .iter()
+            .map(|_| JourneyMetrics::new())
+            .collect(),
         arrivals: ArrivalProcess::new(&model.arrivals, stream("arrivals")),
         mix_rng: stream("journey-mix"),
         branch_rng: stream("branches"),
@@ -233,7 +272,8 @@ impl Replication<'_> {
         if let Some(t) = self.arrivals.first() {
             self.calendar.schedule(t, Event::Arrival);
         }
-        self.calendar.schedule(self.window_ns.min(self.model.horizon), Event::Tick);
+        self.calendar
+            .schedule(self.window_ns.min(self.model.horizon), Event::Tick);
         let horizon = self.model.horizon;
         while let Some((now, event)) = self.calendar.pop() {
             if now > horizon {
@@ -241,9 +281,11 @@ impl Replication<'_> {
             }
             match event {
                 Event::Arrival => self.on_arrival(now),
-                Event::Departure { station, replica, request } => {
-                    self.on_departure(now, station, replica, request)
-                }
+                Event::Departure {
+                    station,
+                    replica,
+                    request,
+                } => self.on_departure(now, station, replica, request),
                 Event::Advance { request } => {
                     self.requests[request as usize].pc += 1;
                     self.execute(request, now);
@@ -320,7 +362,8 @@ impl Replication<'_> {
         });
         if let Some(t) = spec.timeout {
             let gen = self.requests[id as usize].gen;
-            self.calendar.schedule(now + t, Event::Deadline { request: id, gen });
+            self.calendar
+                .schedule(now + t, Event::Deadline { request: id, gen });
         }
         self.execute(id, now);
     }
@@ -354,13 +397,22 @@ impl Replication<'_> {
                 }
                 Op::Delay { sampler } => {
                     let d = self.model.samplers[sampler as usize].sample(&mut self.delay_rng);
-                    self.calendar.schedule(now + (d * 1e9) as Nanos, Event::Advance { request: id });
+                    self.calendar
+                        .schedule(now + (d * 1e9) as Nanos, Event::Advance { request: id });
                     return;
                 }
                 Op::Branch { p, skip_to } => {
-                    r.pc = if self.branch_rng.next_f64() < p { req.pc + 1 } else { skip_to };
+                    r.pc = if self.branch_rng.next_f64() < p {
+                        req.pc + 1
+                    } else {
+                        skip_to
+                    };
                 }
-                Op::CacheLookup { cache, hit_ratio, skip_to } => {
+                Op::CacheLookup {
+                    cache,
+                    hit_ratio,
+                    skip_to,
+                } => {
                     let hit = self.branch_rng.next_f64() < hit_ratio;
                     if now >= self.model.warmup {
                         let c = &mut self.cache_lookups[cache as usize];
@@ -417,20 +469,31 @@ impl Replication<'_> {
                     r.pc += 1;
                     self.release_pool(pool, now);
                 }
-                Op::Llm { endpoint, tokens_in, tokens_out } => {
+                Op::Llm {
+                    endpoint,
+                    tokens_in,
+                    tokens_out,
+                } => {
                     let spec = &self.model.llms[endpoint as usize];
-                    let tin = self.model.samplers[tokens_in as usize].sample(&mut self.delay_rng).round();
-                    let tout = self.model.samplers[tokens_out as usize].sample(&mut self.delay_rng).round();
-                    match self.endpoints[endpoint as usize].call(spec, tin, tout, req.attempt, now) {
+                    let tin = self.model.samplers[tokens_in as usize]
+                        .sample(&mut self.delay_rng)
+                        .round();
+                    let tout = self.model.samplers[tokens_out as usize]
+                        .sample(&mut self.delay_rng)
+                        .round();
+                    match self.endpoints[endpoint as usize].call(spec, tin, tout, req.attempt, now)
+                    {
                         Attempt::Served { after, ok } => {
                             let r = &mut self.requests[id as usize];
                             r.attempt = 1;
                             r.failed |= !ok;
-                            self.calendar.schedule(now + after, Event::Advance { request: id });
+                            self.calendar
+                                .schedule(now + after, Event::Advance { request: id });
                         }
                         Attempt::Throttled { retry_after } => {
                             self.requests[id as usize].attempt += 1;
-                            self.calendar.schedule(now + retry_after, Event::Retry { request: id });
+                            self.calendar
+                                .schedule(now + retry_after, Event::Retry { request: id });
                         }
                         Attempt::GaveUp => {
                             let r = &mut self.requests[id as usize];
@@ -450,7 +513,11 @@ impl Replication<'_> {
                 Op::Done => {
                     let counted = req.started >= self.model.warmup;
                     if !req.abandoned {
-                        self.journeys[req.journey as usize].complete(now - req.started, !req.failed, counted);
+                        self.journeys[req.journey as usize].complete(
+                            now - req.started,
+                            !req.failed,
+                            counted,
+                        );
                     }
                     // A new generation makes a pending deadline for this journey stale.
                     self.requests[id as usize].gen = req.gen.wrapping_add(1);
@@ -464,7 +531,8 @@ impl Replication<'_> {
     fn release_pool(&mut self, pool: u32, now: Nanos) {
         if let Some(next) = self.pools[pool as usize].release(now) {
             // The waiter continues after its Acquire, in calendar order.
-            self.calendar.schedule(now, Event::Advance { request: next });
+            self.calendar
+                .schedule(now, Event::Advance { request: next });
         }
     }
 
@@ -472,14 +540,19 @@ impl Replication<'_> {
     pub(crate) fn begin(&mut self, station: u32, s: Start, now: Nanos) {
         self.calendar.schedule(
             now + s.service,
-            Event::Departure { station, replica: s.replica, request: s.request },
+            Event::Departure {
+                station,
+                replica: s.replica,
+                request: s.request,
+            },
         );
     }
 
     #[inline]
     fn on_departure(&mut self, now: Nanos, station: u32, replica: u32, request: u32) {
         let requests = &self.requests;
-        let next = self.stations[station as usize].depart(replica, now, |r| requests[r as usize].enqueued);
+        let next =
+            self.stations[station as usize].depart(replica, now, |r| requests[r as usize].enqueued);
         if let Some(start) = next {
             self.begin(station, start, now);
         }
@@ -503,7 +576,13 @@ impl Replication<'_> {
     fn launch_batches(&mut self, batcher: u32, now: Nanos) {
         let m = &self.model.batchers[batcher as usize];
         while let Some(l) = self.batchers[batcher as usize].try_launch(m, now) {
-            self.calendar.schedule(now + l.after, Event::BatchDone { batcher, gpu: l.gpu });
+            self.calendar.schedule(
+                now + l.after,
+                Event::BatchDone {
+                    batcher,
+                    gpu: l.gpu,
+                },
+            );
         }
         // Wait for the oldest request's deadline only while a GPU is free: a busy batcher is
         // woken by its next BatchDone instead.

@@ -25,7 +25,8 @@ impl Replication<'_> {
     pub(crate) fn schedule_faults(&mut self) {
         for (i, f) in self.scenario.faults.iter().enumerate() {
             if f.at.0 <= self.model.horizon {
-                self.calendar.schedule(f.at.0, Event::FaultStart { fault: i as u32 });
+                self.calendar
+                    .schedule(f.at.0, Event::FaultStart { fault: i as u32 });
             }
         }
     }
@@ -59,11 +60,21 @@ impl Replication<'_> {
                     let svc = self.cluster.by_station[st as usize];
                     if svc != u32::MAX {
                         // The newest ready pod dies; its ReplicaSet creates a replacement.
-                        let pod = self.cluster.services[svc as usize].pods.iter().rev().copied().find(|p| {
-                            matches!(self.cluster.pods[*p as usize].state, crate::cluster::PodState::Ready { .. })
-                        });
+                        let pod = self.cluster.services[svc as usize]
+                            .pods
+                            .iter()
+                            .rev()
+                            .copied()
+                            .find(|p| {
+                                matches!(
+                                    self.cluster.pods[*p as usize].state,
+                                    crate::cluster::PodState::Ready { .. }
+                                )
+                            });
                         if let Some(p) = pod {
-                            if let crate::cluster::PodState::Ready { replica } = self.cluster.pods[p as usize].state {
+                            if let crate::cluster::PodState::Ready { replica } =
+                                self.cluster.pods[p as usize].state
+                            {
                                 self.stations[st as usize].replicas[replica as usize].killed = true;
                             }
                             self.delete_pod(p, now);
@@ -74,17 +85,31 @@ impl Replication<'_> {
                         self.kill_replica(st, r, now);
                         rec.downed.push(r);
                         let back = f.duration.unwrap_or(f.recovery.outage()).0;
-                        self.calendar.schedule(now + back, Event::FaultEnd { fault: i });
+                        self.calendar
+                            .schedule(now + back, Event::FaultEnd { fault: i });
                     }
                 }
             }
             FaultKind::NodeLoss => {
                 if let Some(pool) = self.scenario.node_pools.get_index_of(&f.target) {
-                    let node = self.cluster.nodes.iter().find(|n| n.alive && n.ready && n.pool == pool as u32).map(|n| n.id);
+                    let node = self
+                        .cluster
+                        .nodes
+                        .iter()
+                        .find(|n| n.alive && n.ready && n.pool == pool as u32)
+                        .map(|n| n.id);
                     if let Some(id) = node {
-                        let pods: Vec<u32> = self.cluster.nodes.iter().find(|n| n.id == id).map(|n| n.pods.clone()).unwrap_or_default();
+                        let pods: Vec<u32> = self
+                            .cluster
+                            .nodes
+                            .iter()
+                            .find(|n| n.id == id)
+                            .map(|n| n.pods.clone())
+                            .unwrap_or_default();
                         for p in pods {
-                            if let crate::cluster::PodState::Ready { replica } = self.cluster.pods[p as usize].state {
+                            if let crate::cluster::PodState::Ready { replica } =
+                                self.cluster.pods[p as usize].state
+                            {
                                 let st = self.cluster.pods[p as usize].service;
                                 self.stations[st as usize].replicas[replica as usize].killed = true;
                             }
@@ -111,13 +136,16 @@ impl Replication<'_> {
                         FaultKind::PrimaryCrash => f.recovery.outage(),
                         _ => f.duration.unwrap_or(f.recovery.outage()),
                     };
-                    self.calendar.schedule(now + outage.0, Event::FaultEnd { fault: i });
+                    self.calendar
+                        .schedule(now + outage.0, Event::FaultEnd { fault: i });
                     let rate = self.stations[st as usize].stats.completions as f64
                         / ((now.saturating_sub(self.model.warmup)).max(1) as f64 / 1e9);
                     let lost_span = match &f.replication {
                         Repl::Synchronous => 0.0,
                         Repl::Asynchronous { lag } => lag.sampler().sample(&mut self.fault_rng),
-                        Repl::Backup { interval } => interval.as_secs_f64() * self.fault_rng.next_f64(),
+                        Repl::Backup { interval } => {
+                            interval.as_secs_f64() * self.fault_rng.next_f64()
+                        }
                     };
                     rec.rpo_s = Some(lost_span);
                     rec.lost_writes = Some((rate * lost_span).round() as u64);
@@ -125,17 +153,23 @@ impl Replication<'_> {
             }
             FaultKind::LlmOutage | FaultKind::LlmThrottle => {
                 if let Some(e) = self.scenario.llm_endpoints.get_index_of(&f.target) {
-                    let share = if f.kind == FaultKind::LlmOutage { 1.0 } else { f.rate.map_or(1.0, |r| r.0) };
+                    let share = if f.kind == FaultKind::LlmOutage {
+                        1.0
+                    } else {
+                        f.rate.map_or(1.0, |r| r.0)
+                    };
                     self.endpoints[e].refuse_share = share;
                     let d = f.duration.unwrap_or(f.recovery.outage());
-                    self.calendar.schedule(now + d.0, Event::FaultEnd { fault: i });
+                    self.calendar
+                        .schedule(now + d.0, Event::FaultEnd { fault: i });
                 }
             }
             FaultKind::NetworkLatency => {
                 if let Some(st) = self.station_of(&f.target) {
                     self.stations[st as usize].extra_latency = f.latency.map_or(0, |l| l.0);
                     let d = f.duration.unwrap_or(f.recovery.outage());
-                    self.calendar.schedule(now + d.0, Event::FaultEnd { fault: i });
+                    self.calendar
+                        .schedule(now + d.0, Event::FaultEnd { fault: i });
                 }
             }
         }
@@ -163,7 +197,8 @@ impl Replication<'_> {
                     let n = self.fault_records[i as usize].downed.len();
                     for _ in 0..n {
                         let requests = &self.requests;
-                        let (_, starts) = self.stations[st as usize].add_replica(now, |r| requests[r as usize].enqueued);
+                        let (_, starts) = self.stations[st as usize]
+                            .add_replica(now, |r| requests[r as usize].enqueued);
                         for s in starts {
                             self.begin(st, s, now);
                         }

@@ -11,14 +11,14 @@
 
 pub mod arrivals;
 pub mod batcher;
-pub mod llm;
-pub mod pool;
 pub mod calendar;
 pub mod cluster;
 pub mod engine;
 pub mod faults;
+pub mod llm;
 pub mod metrics;
 pub mod model;
+pub mod pool;
 pub mod station;
 pub mod stats;
 
@@ -52,7 +52,10 @@ pub fn simulate(scenario: &Scenario, options: &Options) -> Output {
     let results: Vec<engine::ReplicationResult> = if options.sequential {
         (0..scenario.replications).map(run).collect()
     } else {
-        (0..scenario.replications).into_par_iter().map(run).collect()
+        (0..scenario.replications)
+            .into_par_iter()
+            .map(run)
+            .collect()
     };
     let mut out = aggregate::merge(scenario, &model, results);
     out.summary.engine.wall_s = started.elapsed().as_secs_f64();

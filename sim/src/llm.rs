@@ -16,7 +16,11 @@ pub struct Bucket {
 
 impl Bucket {
     pub fn new(per_minute: f64) -> Bucket {
-        Bucket { per_minute, level: per_minute, at: 0 }
+        Bucket {
+            per_minute,
+            level: per_minute,
+            at: 0,
+        }
     }
 
     /// Takes `n` if the bucket holds them now.
@@ -74,7 +78,14 @@ impl Endpoint {
     }
 
     /// Attempt number `attempt` (from 1) of a call with the given token counts.
-    pub fn call(&mut self, spec: &LlmSpec, tin: f64, tout: f64, attempt: u32, now: Nanos) -> Attempt {
+    pub fn call(
+        &mut self,
+        spec: &LlmSpec,
+        tin: f64,
+        tout: f64,
+        attempt: u32,
+        now: Nanos,
+    ) -> Attempt {
         self.calls += 1;
         let refused = self.refuse_share > 0.0 && self.rng.next_f64() < self.refuse_share;
         let admitted = !refused
@@ -87,8 +98,14 @@ impl Endpoint {
                 return Attempt::GaveUp;
             }
             let ceiling = spec.retry.ceiling(attempt);
-            let wait = if spec.retry.jitter { ceiling * self.rng.next_f64() } else { ceiling };
-            return Attempt::Throttled { retry_after: ((wait * 1e9) as Nanos).max(1) };
+            let wait = if spec.retry.jitter {
+                ceiling * self.rng.next_f64()
+            } else {
+                ceiling
+            };
+            return Attempt::Throttled {
+                retry_after: ((wait * 1e9) as Nanos).max(1),
+            };
         }
         self.tokens_in += tin;
         self.tokens_out += tout;
@@ -97,7 +114,10 @@ impl Endpoint {
         match spec.timeout {
             Some(t) if after > t => {
                 self.failed += 1;
-                Attempt::Served { after: t, ok: false }
+                Attempt::Served {
+                    after: t,
+                    ok: false,
+                }
             }
             _ => Attempt::Served { after, ok: true },
         }
@@ -118,7 +138,10 @@ mod tests {
             per_in: 0.0,
             rpm: Some(rpm),
             tpm: None,
-            retry: RetryPolicy { jitter: false, ..RetryPolicy::default() },
+            retry: RetryPolicy {
+                jitter: false,
+                ..RetryPolicy::default()
+            },
             timeout: Some(10_000_000_000),
         }
     }
@@ -128,9 +151,21 @@ mod tests {
         let s = spec(1000.0);
         let mut e = Endpoint::new(&s, RandomStream::from_seed(1));
         // 0.5 s + 100 x 20 ms = 2.5 s
-        assert_eq!(e.call(&s, 50.0, 100.0, 1, 0), Attempt::Served { after: 2_500_000_000, ok: true });
+        assert_eq!(
+            e.call(&s, 50.0, 100.0, 1, 0),
+            Attempt::Served {
+                after: 2_500_000_000,
+                ok: true
+            }
+        );
         // 1000 tokens out: 20.5 s, cut at the 10 s timeout
-        assert_eq!(e.call(&s, 0.0, 1000.0, 1, 0), Attempt::Served { after: 10_000_000_000, ok: false });
+        assert_eq!(
+            e.call(&s, 0.0, 1000.0, 1, 0),
+            Attempt::Served {
+                after: 10_000_000_000,
+                ok: false
+            }
+        );
     }
 
     #[test]
@@ -139,11 +174,24 @@ mod tests {
         let mut e = Endpoint::new(&s, RandomStream::from_seed(1));
         assert!(matches!(e.call(&s, 1.0, 1.0, 1, 0), Attempt::Served { .. }));
         assert!(matches!(e.call(&s, 1.0, 1.0, 1, 0), Attempt::Served { .. }));
-        assert_eq!(e.call(&s, 1.0, 1.0, 1, 0), Attempt::Throttled { retry_after: 500_000_000 });
-        assert_eq!(e.call(&s, 1.0, 1.0, 2, 0), Attempt::Throttled { retry_after: 1_000_000_000 });
+        assert_eq!(
+            e.call(&s, 1.0, 1.0, 1, 0),
+            Attempt::Throttled {
+                retry_after: 500_000_000
+            }
+        );
+        assert_eq!(
+            e.call(&s, 1.0, 1.0, 2, 0),
+            Attempt::Throttled {
+                retry_after: 1_000_000_000
+            }
+        );
         assert_eq!(e.call(&s, 1.0, 1.0, 3, 0), Attempt::GaveUp);
         // Half a minute refills one request of a 2/min quota.
-        assert!(matches!(e.call(&s, 1.0, 1.0, 1, 30_000_000_000), Attempt::Served { .. }));
+        assert!(matches!(
+            e.call(&s, 1.0, 1.0, 1, 30_000_000_000),
+            Attempt::Served { .. }
+        ));
         assert_eq!(e.throttled, 3);
     }
 }

@@ -86,7 +86,11 @@ impl JourneyMetrics {
             start_s,
             count: n,
             errors: self.window_errors,
-            mean_ms: if n > 0 { self.window_sum_ns / n as f64 / 1e6 } else { 0.0 },
+            mean_ms: if n > 0 {
+                self.window_sum_ns / n as f64 / 1e6
+            } else {
+                0.0
+            },
             p50_ms: percentile_ms(&self.window, 50.0),
             p95_ms: percentile_ms(&self.window, 95.0),
             p99_ms: percentile_ms(&self.window, 99.0),
@@ -105,7 +109,9 @@ impl Default for JourneyMetrics {
 
 /// The timeline window for a horizon: a round width giving at most about 200 windows.
 pub fn window_width(horizon: Nanos) -> Nanos {
-    const NICE_S: [u64; 14] = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200];
+    const NICE_S: [u64; 14] = [
+        1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200,
+    ];
     let horizon_s = horizon / 1_000_000_000;
     let w = NICE_S
         .iter()

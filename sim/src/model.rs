@@ -13,25 +13,48 @@ pub const NONE: u32 = u32::MAX;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Op {
     /// Queue for and be served by a station.
-    Visit { station: u32 },
+    Visit {
+        station: u32,
+    },
     /// Wait (network time, produce acknowledgement) drawn from a sampler.
-    Delay { sampler: u32 },
+    Delay {
+        sampler: u32,
+    },
     /// Go on with probability `p`, else jump to `skip_to`.
-    Branch { p: f64, skip_to: u32 },
+    Branch {
+        p: f64,
+        skip_to: u32,
+    },
     /// After the cache service: a hit (probability `hit_ratio`) jumps to `skip_to`, a miss
     /// goes on into the miss path.
-    CacheLookup { cache: u32, hit_ratio: f64, skip_to: u32 },
+    CacheLookup {
+        cache: u32,
+        hit_ratio: f64,
+        skip_to: u32,
+    },
     /// Start the branches of `forks[fork]` and wait for all of them.
-    Fork { fork: u32 },
+    Fork {
+        fork: u32,
+    },
     /// The end of a parallel branch.
     Join,
     /// Take a connection of `pool` (waiting FIFO if none is free) / give it back.
-    Acquire { pool: u32 },
-    Release { pool: u32 },
+    Acquire {
+        pool: u32,
+    },
+    Release {
+        pool: u32,
+    },
     /// Call an LLM endpoint with token counts drawn from two samplers.
-    Llm { endpoint: u32, tokens_in: u32, tokens_out: u32 },
+    Llm {
+        endpoint: u32,
+        tokens_in: u32,
+        tokens_out: u32,
+    },
     /// Inference through a GPU batcher.
-    Batch { batcher: u32 },
+    Batch {
+        batcher: u32,
+    },
     /// The journey is complete.
     Done,
 }
@@ -163,7 +186,10 @@ impl Compiler<'_> {
             self.ops.push(Op::Delay { sampler });
         } else if let Some(branches) = &step.parallel {
             let fork = self.forks.len() as u32;
-            self.forks.push(Fork { branches: Vec::new(), resume: NONE });
+            self.forks.push(Fork {
+                branches: Vec::new(),
+                resume: NONE,
+            });
             self.ops.push(Op::Fork { fork });
             for b in branches {
                 let entry = self.ops.len() as u32;
@@ -181,15 +207,23 @@ impl Compiler<'_> {
             };
             let tokens_in = self.sampler(tin);
             let tokens_out = self.sampler(tout);
-            self.ops.push(Op::Llm { endpoint, tokens_in, tokens_out });
+            self.ops.push(Op::Llm {
+                endpoint,
+                tokens_in,
+                tokens_out,
+            });
         } else if let Some(topic) = &step.topic {
             let t = s
                 .kafka
                 .as_ref()
                 .and_then(|k| k.topics.get_index_of(topic))
                 .unwrap_or(0) as u32;
-            self.ops.push(Op::Delay { sampler: self.produce });
-            self.ops.push(Op::Visit { station: self.topic_base + t });
+            self.ops.push(Op::Delay {
+                sampler: self.produce,
+            });
+            self.ops.push(Op::Visit {
+                station: self.topic_base + t,
+            });
         } else if let Some(b) = &step.batch {
             let batcher = s.batchers.get_index_of(b).unwrap_or(0) as u32;
             self.ops.push(Op::Batch { batcher });

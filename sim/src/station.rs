@@ -281,9 +281,17 @@ impl Station {
     }
 
     /// A new replica becomes ready; it takes work waiting in the shared queue at once.
-    pub fn add_replica(&mut self, now: Nanos, queued_at: impl Fn(u32) -> Nanos) -> (u32, Vec<Start>) {
+    pub fn add_replica(
+        &mut self,
+        now: Nanos,
+        queued_at: impl Fn(u32) -> Nanos,
+    ) -> (u32, Vec<Start>) {
         self.account(now);
-        let idx = match self.replicas.iter().position(|r| !r.ready && r.busy == 0 && r.queue.is_empty()) {
+        let idx = match self
+            .replicas
+            .iter()
+            .position(|r| !r.ready && r.busy == 0 && r.queue.is_empty())
+        {
             Some(i) => i,
             None => {
                 self.replicas.push(Replica::default());
@@ -298,7 +306,9 @@ impl Station {
         self.note_replica_count(now);
         let mut starts = Vec::new();
         while self.replicas[idx].busy < self.concurrency {
-            let Some(next) = self.shared.pop_front() else { break };
+            let Some(next) = self.shared.pop_front() else {
+                break;
+            };
             starts.push(self.start(idx, next, queued_at(next), now));
         }
         (idx as u32, starts)

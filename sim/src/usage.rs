@@ -28,7 +28,10 @@ pub fn usage(scenario: &Scenario, model: &Model, results: &[ReplicationResult]) 
                 node_seconds,
                 seconds_at_node_count: at_count,
                 gpu: (np.gpus_per_node > 0).then(|| GpuUsage {
-                    gpu_type: np.gpu_type.clone().unwrap_or_else(|| "nvidia-tesla-t4".into()),
+                    gpu_type: np
+                        .gpu_type
+                        .clone()
+                        .unwrap_or_else(|| "nvidia-tesla-t4".into()),
                     gpu_seconds: node_seconds * f64::from(np.gpus_per_node),
                 }),
                 boot_disk: None,
@@ -36,12 +39,23 @@ pub fn usage(scenario: &Scenario, model: &Model, results: &[ReplicationResult]) 
         );
     }
     for (e, (name, spec)) in scenario.llm_endpoints.iter().enumerate() {
-        let tin = results.iter().map(|r| r.endpoints[e].tokens_in).sum::<f64>() / reps;
-        let tout = results.iter().map(|r| r.endpoints[e].tokens_out).sum::<f64>() / reps;
+        let tin = results
+            .iter()
+            .map(|r| r.endpoints[e].tokens_in)
+            .sum::<f64>()
+            / reps;
+        let tout = results
+            .iter()
+            .map(|r| r.endpoints[e].tokens_out)
+            .sum::<f64>()
+            / reps;
         u.llm.insert(
             name.clone(),
             LlmUsage {
-                model: spec.model.clone().unwrap_or_else(|| name.clone()),
+                model: spec
+                    .model
+                    .clone()
+                    .unwrap_or_else(|| default_model(name).to_string()),
                 input_tokens: tin.round() as u64,
                 output_tokens: tout.round() as u64,
             },
@@ -80,5 +94,18 @@ pub fn cost(
             warnings.push(format!("cost: {e}"));
             None
         }
+    }
+}
+
+/// The price table's model for an endpoint named only by its provider, as the seeds name them
+/// (backend-architecture.md: claude-3-sonnet, gemini-pro, gpt-4, a Hugging Face model on Cloud
+/// Run).
+fn default_model(endpoint: &str) -> &str {
+    match endpoint {
+        "claude" | "anthropic" => "claude-3-sonnet",
+        "gemini" | "gemini-pro" => "gemini-1.0-pro",
+        "gpt4" | "gpt-4" | "openai" => "gpt-4",
+        "huggingface" | "hugging-face" | "hf" => "huggingface-cloud-run",
+        other => other,
     }
 }

@@ -19,9 +19,19 @@ fn scale_up_never_overcommits_nodes_and_stays_within_limits() {
         assert!(*n <= 10.0, "at {t} s: {n} nodes over the pool's max of 10");
     }
     // The step needs more nodes: pods wait Pending for them, then get placed.
-    assert!(pending.iter().any(|(_, p)| *p > 0.0), "no pod ever waited for a node");
-    assert_eq!(pending.last().map(|p| p.1), Some(0.0), "pods still pending at the end");
+    assert!(
+        pending.iter().any(|(_, p)| *p > 0.0),
+        "no pod ever waited for a node"
+    );
+    assert_eq!(
+        pending.last().map(|p| p.1),
+        Some(0.0),
+        "pods still pending at the end"
+    );
     let before = replicas.iter().find(|(t, _)| *t >= 590.0).unwrap().1;
     let after = replicas.last().unwrap().1;
-    assert!(after >= 2.5 * before, "replicas {before} -> {after} for a 3x step");
+    assert!(
+        after >= 2.5 * before,
+        "replicas {before} -> {after} for a 3x step"
+    );
 }

@@ -6,48 +6,80 @@ use serde_json::Value;
 use std::path::Path;
 
 fn num(v: &Value, what: &str) -> f64 {
-    v.as_f64().unwrap_or_else(|| panic!("{what}: not a number: {v}"))
+    v.as_f64()
+        .unwrap_or_else(|| panic!("{what}: not a number: {v}"))
 }
 
 #[test]
 fn components_match_independent_computations() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/components");
-    let cases: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
+    let cases: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
     let mut failures = Vec::new();
     for case in cases["cases"].as_array().unwrap() {
         let file = case["scenario"].as_str().unwrap();
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        let (scenario, _) = models::parse_scenario(&text, file, &[]).unwrap_or_else(|e| panic!("{file}: {e:?}"));
+        let (scenario, _) =
+            models::parse_scenario(&text, file, &[]).unwrap_or_else(|e| panic!("{file}: {e:?}"));
         let out = sim::simulate(&scenario, &sim::Options::default());
         let summary = serde_json::to_value(&out.summary).unwrap();
         for check in case["checks"].as_array().unwrap() {
-            let at = |p: &str| summary.pointer(p).unwrap_or_else(|| panic!("{file}: no {p} in summary"));
+            let at = |p: &str| {
+                summary
+                    .pointer(p)
+                    .unwrap_or_else(|| panic!("{file}: no {p} in summary"))
+            };
             let (ok, line) = if let Some(j) = check["mean_in_ci"].as_str() {
-                let q = MMc { lambda: num(&check["lambda"], "lambda"), mu: num(&check["mu"], "mu"), c: num(&check["c"], "c") as u32 };
+                let q = MMc {
+                    lambda: num(&check["lambda"], "lambda"),
+                    mu: num(&check["mu"], "mu"),
+                    c: num(&check["c"], "c") as u32,
+                };
                 let want = q.mean_sojourn() * 1e3 + check["offset_ms"].as_f64().unwrap_or(0.0);
                 let ci = &summary["journeys"][j]["ci95_ms"]["mean"];
                 let (lo, hi) = (num(&ci[0], "ci"), num(&ci[1], "ci"));
-                (lo <= want && want <= hi, format!("{file}: mean({j}) analytic {want:.3} ms in CI [{lo:.3}, {hi:.3}]"))
+                (
+                    lo <= want && want <= hi,
+                    format!("{file}: mean({j}) analytic {want:.3} ms in CI [{lo:.3}, {hi:.3}]"),
+                )
             } else if let Some(p) = check["binomial"].as_str() {
                 let n = num(&at(p)["lookups"], "lookups");
                 let obs = num(&at(p)["hit_ratio"], "hit_ratio");
                 let want = num(&check["p"], "p");
                 let se = (want * (1.0 - want) / n).sqrt();
-                ((obs - want).abs() <= 4.0 * se, format!("{file}: {p} hit ratio {obs:.5} vs {want} (4 se = {:.5}, n = {n})", 4.0 * se))
+                (
+                    (obs - want).abs() <= 4.0 * se,
+                    format!(
+                        "{file}: {p} hit ratio {obs:.5} vs {want} (4 se = {:.5}, n = {n})",
+                        4.0 * se
+                    ),
+                )
             } else {
                 let p = check["path"].as_str().unwrap();
                 let obs = num(at(p), p);
                 if let Some(range) = check["between"].as_array() {
                     let (lo, hi) = (num(&range[0], "lo"), num(&range[1], "hi"));
-                    (lo <= obs && obs <= hi, format!("{file}: {p} = {obs} in [{lo}, {hi}]"))
+                    (
+                        lo <= obs && obs <= hi,
+                        format!("{file}: {p} = {obs} in [{lo}, {hi}]"),
+                    )
                 } else if let Some(rate) = check["poisson_rate"].as_f64() {
                     let secs = num(&check["seconds"], "seconds");
                     let se = (rate / secs).sqrt();
-                    ((obs - rate).abs() <= 4.0 * se, format!("{file}: {p} = {obs:.4} vs Poisson rate {rate} (4 se = {:.4})", 4.0 * se))
+                    (
+                        (obs - rate).abs() <= 4.0 * se,
+                        format!(
+                            "{file}: {p} = {obs:.4} vs Poisson rate {rate} (4 se = {:.4})",
+                            4.0 * se
+                        ),
+                    )
                 } else {
                     let want = num(&check["equals"], "equals");
                     let tol = num(&check["tol"], "tol");
-                    ((obs - want).abs() <= tol, format!("{file}: {p} = {obs} vs {want} +- {tol}"))
+                    (
+                        (obs - want).abs() <= tol,
+                        format!("{file}: {p} = {obs} vs {want} +- {tol}"),
+                    )
                 }
             };
             println!("{} {line}", if ok { "ok  " } else { "FAIL" });

@@ -41,7 +41,8 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     }
     let scenario = loaded.scenario;
     let file = a.scenario.display().to_string();
-    let drill = plan::find(&scenario, &a.drill).map_err(|m| Failure::usage(format!("{file}: {m}")))?;
+    let drill =
+        plan::find(&scenario, &a.drill).map_err(|m| Failure::usage(format!("{file}: {m}")))?;
     let journeys: Vec<&str> = scenario
         .workload
         .journeys
@@ -50,7 +51,11 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         .collect();
     let problems = drill.check(&journeys);
     if !problems.is_empty() {
-        let k = scenario.drills.iter().position(|d| d.name == drill.name).unwrap_or(0);
+        let k = scenario
+            .drills
+            .iter()
+            .position(|d| d.name == drill.name)
+            .unwrap_or(0);
         let text: Vec<String> = problems
             .iter()
             .map(|(path, m)| format!("{file}: drills[{k}].{path}: {m}"))
@@ -63,15 +68,23 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         .filter(|n| std::env::var_os(n).is_none())
         .collect();
     print!("{}", plan::render(&scenario, drill, &a.target));
-    if !missing.is_empty() {
-        return Err(Failure::usage(format!(
+    let missing_text = (!missing.is_empty()).then(|| {
+        format!(
             "the drill needs the environment variables {} (not set)",
             missing.join(", ")
-        )));
-    }
+        )
+    });
     if !a.allow_destructive {
-        println!("not run: this drill breaks things on purpose; pass --allow-destructive to run it");
+        if let Some(m) = &missing_text {
+            println!("{m}");
+        }
+        println!(
+            "not run: this drill breaks things on purpose; pass --allow-destructive to run it"
+        );
         return Ok(exit::USAGE);
+    }
+    if let Some(m) = missing_text {
+        return Err(Failure::usage(m));
     }
     let dir = a
         .out
@@ -110,8 +123,15 @@ pub fn run(a: Args) -> Result<u8, Failure> {
 
     reports::write_run(&dir, &summary, &timeline)
         .map_err(|e| Failure::run(format!("{}: cannot write the report: {e}", dir.display())))?;
-    write_extras(&dir, &summary, &measured, &figures, prediction.as_ref(), &run_id)
-        .map_err(|e| Failure::run(format!("{}: cannot write: {e}", dir.display())))?;
+    write_extras(
+        &dir,
+        &summary,
+        &measured,
+        &figures,
+        prediction.as_ref(),
+        &run_id,
+    )
+    .map_err(|e| Failure::run(format!("{}: cannot write: {e}", dir.display())))?;
 
     print_figures(&summary, &figures, prediction.as_ref());
     println!("wrote {}", dir.join("report.html").display());
@@ -150,14 +170,21 @@ fn write_extras(
     let mut doc: Value = serde_json::from_str(&text).map_err(std::io::Error::other)?;
     let audit = f.audit.as_ref();
     if let Some(r) = doc.get_mut("recovery").and_then(Value::as_object_mut) {
-        r.insert("time_to_first_success_s".into(), opt(f.time_to_first_success_s));
+        r.insert(
+            "time_to_first_success_s".into(),
+            opt(f.time_to_first_success_s),
+        );
         r.insert("fault_at_s".into(), opt(f.fault_s));
         r.insert("steps_s".into(), opt(f.steps_s));
+        r.insert("recovery_started_s".into(), opt(f.recovery_started_s));
         r.insert("window_s".into(), opt(f.criteria.map(|c| c.window_s)));
         r.insert("acknowledged".into(), json!(audit.map(|a| a.acknowledged)));
         r.insert("failed_writes".into(), json!(audit.map(|a| a.failed)));
         r.insert("duplicates".into(), json!(audit.map(|a| a.duplicates)));
-        r.insert("unacknowledged".into(), json!(audit.map(|a| a.unacknowledged)));
+        r.insert(
+            "unacknowledged".into(),
+            json!(audit.map(|a| a.unacknowledged)),
+        );
         r.insert("unreadable".into(), json!(audit.map(|a| a.unknown)));
         r.insert(
             "oldest_lost_ack_s".into(),
@@ -220,7 +247,10 @@ fn print_figures(
     let secs = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.3} s"));
     println!("\nrecovery");
     println!("  RTO                    {}", secs(s.recovery.rto_s));
-    println!("  time to first success  {}", secs(f.time_to_first_success_s));
+    println!(
+        "  time to first success  {}",
+        secs(f.time_to_first_success_s)
+    );
     println!("  steps took             {}", secs(f.steps_s));
     println!("  RPO                    {}", secs(s.recovery.rpo_s));
     println!(
@@ -243,10 +273,6 @@ fn print_figures(
         );
     }
     for v in &s.slos {
-        println!(
-            "  {:<22} {}",
-            v.name,
-            if v.met { "met" } else { "MISSED" }
-        );
+        println!("  {:<22} {}", v.name, if v.met { "met" } else { "MISSED" });
     }
 }

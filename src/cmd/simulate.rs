@@ -47,14 +47,17 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     }
     let scenario = loaded.scenario;
     let mut out = sim::simulate(&scenario, &sim::Options::default());
-    out.summary.warnings = loaded.warnings.iter().map(|w| w.message.clone()).collect();
+    let mut warnings: Vec<String> = loaded.warnings.iter().map(|w| w.message.clone()).collect();
+    warnings.append(&mut out.summary.warnings);
+    out.summary.warnings = warnings;
     print_table(&out.summary);
     if !a.no_write {
         let dir = a
             .out
             .unwrap_or_else(|| PathBuf::from(format!("reports/out/{}-simulation", scenario.name)));
-        reports::write_run(&dir, &out.summary, &out.timeline)
-            .map_err(|e| Failure::run(format!("{}: cannot write the report: {e}", dir.display())))?;
+        reports::write_run(&dir, &out.summary, &out.timeline).map_err(|e| {
+            Failure::run(format!("{}: cannot write the report: {e}", dir.display()))
+        })?;
         println!("wrote {}", dir.join("report.html").display());
     }
     Ok(exit::from_verdicts(out.summary.all_slos_met()))
@@ -90,7 +93,10 @@ pub fn print_table(s: &RunSummary) {
     }
     let mut busiest: Vec<_> = s.services.iter().collect();
     busiest.sort_by(|a, b| b.1.utilization.total_cmp(&a.1.utilization));
-    println!("\n{:<28} {:>11} {:>9} {:>13}", "busiest services", "utilisation", "rps", "queue p95 ms");
+    println!(
+        "\n{:<28} {:>11} {:>9} {:>13}",
+        "busiest services", "utilisation", "rps", "queue p95 ms"
+    );
     for (name, v) in busiest.iter().take(5) {
         println!(
             "{:<28} {:>10.1}% {:>9.1} {:>13.1}",
@@ -103,8 +109,15 @@ pub fn print_table(s: &RunSummary) {
     if !s.slos.is_empty() {
         println!();
         for v in &s.slos {
-            let observed = v.observed.map_or("not measured".to_string(), |o| format!("{o:.4}"));
-            println!("{} {:<40} observed {}", if v.met { "MET   " } else { "MISSED" }, v.name, observed);
+            let observed = v
+                .observed
+                .map_or("not measured".to_string(), |o| format!("{o:.4}"));
+            println!(
+                "{} {:<40} observed {}",
+                if v.met { "MET   " } else { "MISSED" },
+                v.name,
+                observed
+            );
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `twin sweep`: capacity planning over a grid. Expands `--vary` dimensions into points
 //! (`models::sweep`), loads and checks every point's scenario before simulating any (a bad path
 //! or value is exit 2), simulates the points of this `--shard` in parallel on rayon's pool
-//! (each point's replications one after another on its thread), and writes the sweep folder
+//! (each point's replications nested on the same pool, so that a slow point spreads over the
+//! cores: benches/sweep-scaling.sh), and writes the sweep folder
 //! through `reports::frontier`: `sweep.csv`, `sweep.json`, the chosen point's `summary.json`
 //! (`kind: "sweep"`) and `report.html` with the frontier chart.
 
@@ -39,10 +40,11 @@ pub struct Args {
     /// Output folder (default `reports/out/<scenario>-sweep/`, or `...-sweep-shard-I-of-N/`).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Run each point's replications in parallel too (nested on rayon's pool) instead of one
-    /// after another; for measuring, the results are the same.
+    /// Run each point's replications one after another on the point's thread instead of
+    /// letting rayon nest them (measured slower: one slow point, e.g. an unstable queue, then
+    /// holds a core alone); for benchmarks, the results are the same.
     #[arg(long, hide = true)]
-    pub parallel_replications: bool,
+    pub sequential_replications: bool,
 }
 
 /// One grid point ready to simulate.
@@ -115,7 +117,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         rayon::current_num_threads()
     );
     let options = sim::Options {
-        sequential: !a.parallel_replications,
+        sequential: a.sequential_replications,
     };
     let started = std::time::Instant::now();
     let summaries: Vec<RunSummary> = points

@@ -111,7 +111,9 @@ fn alive(pid: u32) -> bool {
 }
 
 pub fn stop_pid(pid: u32) {
-    let _ = sh(&format!("kill -CONT {pid} 2>/dev/null; kill -QUIT {pid} 2>/dev/null"));
+    let _ = sh(&format!(
+        "kill -CONT {pid} 2>/dev/null; kill -QUIT {pid} 2>/dev/null"
+    ));
     let t = Instant::now();
     while alive(pid) && t.elapsed() < Duration::from_secs(3) {
         std::thread::sleep(Duration::from_millis(20));
@@ -186,7 +188,10 @@ impl PgPair {
             p1,
             p2,
             guard: Pids {
-                files: vec![primary.join("postmaster.pid"), standby.join("postmaster.pid")],
+                files: vec![
+                    primary.join("postmaster.pid"),
+                    standby.join("postmaster.pid"),
+                ],
                 pids: Vec::new(),
             },
         };
@@ -222,7 +227,10 @@ impl PgPair {
             dir.display()
         ));
         wait_for("streaming replication", Duration::from_secs(30), || {
-            psql(p1, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "1"
+            psql(
+                p1,
+                "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'",
+            ) == "1"
         });
         if sync {
             psql(p1, "ALTER SYSTEM SET synchronous_standby_names = '*'");

@@ -113,6 +113,15 @@ pub fn presence_from_list(records: &[AuditRecord], stored: &[String]) -> HashMap
         .collect()
 }
 
+/// The presence assumed when nothing is read back (an audit of acknowledgements only): what
+/// was acknowledged is taken as stored, so only writes never acknowledged count (`failed`).
+pub fn acknowledged_only(records: &[AuditRecord]) -> HashMap<String, Presence> {
+    records
+        .iter()
+        .map(|r| (r.key.clone(), Presence::Stored(u32::from(r.acked))))
+        .collect()
+}
+
 /// Cumulative lost writes by acknowledgement time (a step series for the timeline).
 pub fn lost_series(records: &[AuditRecord], lost: &[String]) -> Vec<(f64, f64)> {
     let lost: std::collections::HashSet<&str> = lost.iter().map(String::as_str).collect();

@@ -10,18 +10,22 @@ use std::fmt::Write;
 
 /// The drill called `name`, or a message listing the drills there are.
 pub fn find<'a>(scenario: &'a Scenario, name: &str) -> Result<&'a DrillSpec, String> {
-    scenario.drills.iter().find(|d| d.name == name).ok_or_else(|| {
-        let names: Vec<&str> = scenario.drills.iter().map(|d| d.name.as_str()).collect();
-        if names.is_empty() {
-            format!("the scenario `{}` has no `drills:`", scenario.name)
-        } else {
-            format!(
-                "no drill `{name}` in the scenario `{}` (drills: {})",
-                scenario.name,
-                names.join(", ")
-            )
-        }
-    })
+    scenario
+        .drills
+        .iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = scenario.drills.iter().map(|d| d.name.as_str()).collect();
+            if names.is_empty() {
+                format!("the scenario `{}` has no `drills:`", scenario.name)
+            } else {
+                format!(
+                    "no drill `{name}` in the scenario `{}` (drills: {})",
+                    scenario.name,
+                    names.join(", ")
+                )
+            }
+        })
 }
 
 /// The host (and port) of `target`, if it is one the scenario or the drill allows: an entry
@@ -32,8 +36,9 @@ pub fn check_target(
     scenario: &Scenario,
     drill: &DrillSpec,
 ) -> Result<String, String> {
-    let url = url::Url::parse(target)
-        .map_err(|e| format!("--target `{target}` is not a URL such as http://10.0.0.5:8080: {e}"))?;
+    let url = url::Url::parse(target).map_err(|e| {
+        format!("--target `{target}` is not a URL such as http://10.0.0.5:8080: {e}")
+    })?;
     let host = url
         .host_str()
         .ok_or_else(|| format!("--target `{target}` has no host"))?
@@ -124,14 +129,10 @@ pub fn render(scenario: &Scenario, drill: &DrillSpec, target: &str) -> String {
         "load: {journeys} at {}/s for {}{}",
         drill.load.rate.0,
         drill.load.duration,
-        drill
-            .load
-            .retry
-            .as_ref()
-            .map_or(String::new(), |r| format!(
-                ", {} attempts per write {} apart",
-                r.attempts, r.backoff
-            ))
+        drill.load.retry.as_ref().map_or(String::new(), |r| format!(
+            ", {} attempts per write {} apart",
+            r.attempts, r.backoff
+        ))
     );
     let mut steps: Vec<_> = drill.steps.iter().collect();
     steps.sort_by_key(|s| s.at);
@@ -210,7 +211,9 @@ drills:
     steps: [{{at: 1s, run: "kill -9 ${{PID_OF_API}}"}}]
 "#
         );
-        models::parse_scenario(&text, "t.yaml", &[]).expect("scenario").0
+        models::parse_scenario(&text, "t.yaml", &[])
+            .expect("scenario")
+            .0
     }
 
     #[test]

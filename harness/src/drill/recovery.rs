@@ -6,7 +6,8 @@
 //!   `min_success` and the p95 latency at most `max_p95_s`; the window must lie wholly within
 //!   the load. `None`: never recovered while measured.
 //! - Time to first success: from the fault to the end of the first successful journey that
-//!   started after the first failure following the fault (0 when nothing failed).
+//!   started after the first failure following the fault (after the fault when nothing
+//!   failed, as when client retries hide the outage).
 //! - Windowed series (success rate, p95) for the report's timeline.
 
 /// One measured journey.
@@ -98,11 +99,11 @@ pub fn rto(samples: &[Sample], fault_s: f64, load_end_s: f64, c: &Criteria) -> O
 pub fn time_to_first_success(samples: &[Sample], fault_s: f64) -> Option<f64> {
     let s = sorted(samples);
     let first_failure = s.iter().find(|x| x.start_s >= fault_s && !x.ok);
-    let Some(f) = first_failure else {
-        return Some(0.0);
-    };
+    // Nothing failed (client retries hid the outage): the first journey started after the
+    // fault that succeeded.
+    let from = first_failure.map_or(fault_s, |f| f.start_s);
     s.iter()
-        .filter(|x| x.ok && x.start_s >= f.start_s)
+        .filter(|x| x.ok && x.start_s >= from)
         .map(|x| x.end_s)
         .min_by(f64::total_cmp)
         .map(|end| (end - fault_s).max(0.0))
@@ -172,7 +173,8 @@ mod tests {
     fn nothing_failed_means_zero() {
         let s = run(10.0, (0.0, 0.0), 0.01, (0.0, 0.0));
         assert_eq!(rto(&s, 3.0, 10.0, &C), Some(0.0));
-        assert_eq!(time_to_first_success(&s, 3.0), Some(0.0));
+        let ttfs = time_to_first_success(&s, 3.0).expect("success");
+        assert!((ttfs - 0.01).abs() < 1e-9, "{ttfs}");
     }
 
     #[test]

@@ -68,7 +68,9 @@ pub fn install_interrupt_handler() {
             eprintln!("interrupted again: exiting without rollback");
             std::process::exit(130);
         }
-        eprintln!("interrupted: stopping the load, running the rollback, writing what was measured");
+        eprintln!(
+            "interrupted: stopping the load, running the rollback, writing what was measured"
+        );
     });
 }
 
@@ -419,10 +421,9 @@ pub fn run(
         }
         if stop_l.load(Ordering::SeqCst) {
             // Journeys in flight get one request timeout to finish, then are dropped.
-            let _ = tokio::time::timeout(timeout, async {
-                while set.join_next().await.is_some() {}
-            })
-            .await;
+            let _ =
+                tokio::time::timeout(timeout, async { while set.join_next().await.is_some() {} })
+                    .await;
             set.abort_all();
         } else {
             while set.join_next().await.is_some() {}
@@ -544,9 +545,9 @@ async fn read_back_api(
 /// the stored keys. Errors never include the connection string.
 async fn read_back_sql(url: &str, sql: &str) -> Result<Vec<String>, String> {
     let url = expand(url)?;
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|_| "the audit's database_url is not a PostgreSQL connection string".to_string())?;
+    let mut config: tokio_postgres::Config = url.parse().map_err(|_| {
+        "the audit's database_url is not a PostgreSQL connection string".to_string()
+    })?;
     config.connect_timeout(Duration::from_secs(2));
     let mut last = String::new();
     for _ in 0..40 {

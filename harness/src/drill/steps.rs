@@ -75,7 +75,7 @@ impl Redactor {
             }
         }
         // Longest first, so a secret that contains another is replaced whole.
-        secrets.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
         Redactor { secrets }
     }
 
@@ -266,7 +266,11 @@ mod tests {
 
     #[test]
     fn failures_and_timeouts() {
-        let r = run_step(&step("false", false, 5000), Instant::now(), &Redactor::default());
+        let r = run_step(
+            &step("false", false, 5000),
+            Instant::now(),
+            &Redactor::default(),
+        );
         assert_eq!(r.outcome, StepOutcome::Failed(Some(1)));
         let t = Instant::now();
         let r = run_step(&step("sleep 5", false, 200), t, &Redactor::default());

@@ -21,6 +21,9 @@ pub struct DrillFigures {
     pub fault_s: Option<f64>,
     /// From the fault to the end of the last recovery step (what the steps took).
     pub steps_s: Option<f64>,
+    /// From the fault to the start of the last recovery step: no recovery can come earlier
+    /// (a command may return some time after its effect, as `pg_ctl promote` does).
+    pub recovery_started_s: Option<f64>,
     pub rto_s: Option<f64>,
     pub time_to_first_success_s: Option<f64>,
     pub audit: Option<AuditResult>,
@@ -61,11 +64,7 @@ pub fn criteria(scenario: &Scenario, drill: &DrillSpec, journeys: &[String]) -> 
             .map(|f| f.0)
             .or(max_error.map(|e| 1.0 - e))
             .unwrap_or(0.99),
-        max_p95_s: drill
-            .recovery
-            .p95
-            .map(|d| d.as_secs_f64())
-            .or(max_p95),
+        max_p95_s: drill.recovery.p95.map(|d| d.as_secs_f64()).or(max_p95),
     }
 }
 
@@ -108,23 +107,31 @@ pub fn summarize(
             .map(|s| s.end_s - f)
             .max_by(f64::total_cmp)
     });
+    let recovery_started_s = fault_s.and_then(|f| {
+        run.steps
+            .iter()
+            .filter(|s| s.kind == StepKind::Recovery)
+            .map(|s| s.start_s - f)
+            .max_by(f64::total_cmp)
+    });
     let rto_s = fault_s.and_then(|f| recovery::rto(&all, f, run.load_end_s, &c));
     let ttfs = fault_s.and_then(|f| recovery::time_to_first_success(&all, f));
-    let audit_result = run
-        .found
+    let acks_only = drill
+        .audit
         .as_ref()
-        .map(|found| audit::reconcile(&run.audit, found, fault_s));
-    let lost_writes = match (&drill.audit, &audit_result) {
-        (_, Some(a)) => Some(a.lost.len() as u64),
+        .is_some_and(|a| a.read.is_none() && a.sql.is_none());
+    let audit_result = match &run.found {
+        Some(found) => Some(audit::reconcile(&run.audit, found, fault_s)),
         // Acknowledgements only: nothing acknowledged can be found missing.
-        (Some(a), None) if a.read.is_none() && a.sql.is_none() && !run.stopped_early() => Some(0),
-        _ => None,
+        None if acks_only && !run.stopped_early() => Some(audit::reconcile(
+            &run.audit,
+            &audit::acknowledged_only(&run.audit),
+            fault_s,
+        )),
+        None => None,
     };
-    let rpo_s = match (&audit_result, lost_writes) {
-        (Some(a), _) => Some(a.rpo_s),
-        (None, Some(_)) => Some(0.0),
-        _ => None,
-    };
+    let lost_writes = audit_result.as_ref().map(|a| a.lost.len() as u64);
+    let rpo_s = audit_result.as_ref().map(|a| a.rpo_s);
     let recovery = Recovery {
         rto_s,
         rpo_s,
@@ -222,6 +229,7 @@ pub fn summarize(
     let figures = DrillFigures {
         fault_s,
         steps_s,
+        recovery_started_s,
         rto_s,
         time_to_first_success_s: ttfs,
         audit: audit_result,
