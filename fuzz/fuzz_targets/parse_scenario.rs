@@ -1,5 +1,12 @@
-//! The scenario parser must never panic, whatever the bytes: `cargo +nightly fuzz run
-//! parse_scenario fuzz/corpus/parse_scenario fuzz/seeds -- -dict=fuzz/scenario.dict`.
+//! The scenario parser must never panic, whatever the bytes. From the workspace root:
+//!
+//! ```sh
+//! cargo +nightly fuzz run parse_scenario fuzz/corpus/parse_scenario fuzz/seeds scenarios \
+//!     tests/cases sim/tests/theory -- -dict=fuzz/scenario.dict -max_len=4096 -max_total_time=300
+//! ```
+//!
+//! (the shipped scenarios and test cases are the seed corpus; libFuzzer reads folders
+//! recursively and writes what it finds into the first one).
 //!
 //! The input is YAML text; after a NUL byte, if any, come `--set PATH=VALUE` overrides, one a
 //! line, so that the override paths (`set_path`, `parse_path`) are explored as well.
