@@ -299,8 +299,7 @@ impl Replication<'_> {
             for _ in 0..initial {
                 self.create_pod(s as u32, 0, true);
             }
-            if let Some(h) = &self.cluster.services[s].hpa {
-                let _ = h;
+            if self.cluster.services[s].hpa.is_some() {
                 self.calendar
                     .schedule(0, Event::HpaSync { service: s as u32 });
             }

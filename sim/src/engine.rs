@@ -268,6 +268,12 @@ impl Replication<'_> {
         self.schedule_faults();
         if self.model.warmup > 0 {
             self.calendar.schedule(self.model.warmup, Event::WarmupEnd);
+        } else {
+            // Without a warm-up the replica range starts from the placed cluster, not from
+            // the empty one the start-up passes through.
+            for s in &mut self.stations {
+                s.start_measuring();
+            }
         }
         if let Some(t) = self.arrivals.first() {
             self.calendar.schedule(t, Event::Arrival);

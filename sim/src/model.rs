@@ -73,8 +73,6 @@ pub struct StationSpec {
     pub concurrency: u32,
     pub balancing: Balancing,
     pub service_time: Sampler,
-    /// Index of the service this station is (or consumes for, for a Kafka topic).
-    pub service: u32,
     /// For a Kafka consumer group: the topic's partitions (the cap on active consumers).
     pub partitions: Option<u32>,
 }
@@ -246,14 +244,12 @@ impl Model {
         let mut stations: Vec<StationSpec> = s
             .services
             .iter()
-            .enumerate()
-            .map(|(i, (name, svc))| StationSpec {
+            .map(|(name, svc)| StationSpec {
                 name: name.clone(),
                 replicas: svc.replicas.initial(),
                 concurrency: svc.concurrency,
                 balancing: svc.balancing,
                 service_time: svc.service_time.sampler(),
-                service: i as u32,
                 partitions: None,
             })
             .collect();
@@ -271,7 +267,6 @@ impl Model {
                     concurrency: 1,
                     balancing: Balancing::Random,
                     service_time: svc.service_time.sampler(),
-                    service: consumer as u32,
                     partitions: Some(t.partitions),
                 });
             }

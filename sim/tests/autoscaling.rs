@@ -2,14 +2,11 @@
 //! arithmetic (an n1-standard-4 node holds 3 pods of 1 CPU out of its 3.6 allocatable CPUs,
 //! so ready replicas never exceed 3 x nodes) and the pool's limits.
 
-use std::path::Path;
+mod support;
 
 #[test]
 fn scale_up_never_overcommits_nodes_and_stays_within_limits() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/autoscaling/step-3x.yaml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let (scenario, _) = models::parse_scenario(&text, "step-3x.yaml", &[]).unwrap();
-    let out = sim::simulate(&scenario, &sim::Options::default());
+    let out = support::simulate(&support::data_dir("autoscaling"), "step-3x.yaml");
     let replicas = &out.timeline.series["replicas/api"];
     let nodes = &out.timeline.series["nodes/general"];
     let pending = &out.timeline.series["pending/api"];

@@ -3,7 +3,7 @@
 
 use models::queueing::MMc;
 use serde_json::Value;
-use std::path::Path;
+mod support;
 
 fn num(v: &Value, what: &str) -> f64 {
     v.as_f64()
@@ -12,16 +12,11 @@ fn num(v: &Value, what: &str) -> f64 {
 
 #[test]
 fn components_match_independent_computations() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/components");
-    let cases: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
+    let dir = support::data_dir("components");
     let mut failures = Vec::new();
-    for case in cases["cases"].as_array().unwrap() {
+    for case in &support::cases(&dir) {
         let file = case["scenario"].as_str().unwrap();
-        let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        let (scenario, _) =
-            models::parse_scenario(&text, file, &[]).unwrap_or_else(|e| panic!("{file}: {e:?}"));
-        let out = sim::simulate(&scenario, &sim::Options::default());
+        let out = support::simulate(&dir, file);
         let summary = serde_json::to_value(&out.summary).unwrap();
         for check in case["checks"].as_array().unwrap() {
             let at = |p: &str| {

@@ -3,7 +3,7 @@
 
 use models::queueing::{md1_mean_sojourn, mg1_mean_sojourn, JacksonNetwork, MMc, Station};
 use serde_json::Value;
-use std::path::Path;
+mod support;
 
 struct Expected {
     mean_ms: f64,
@@ -70,16 +70,11 @@ fn analytic(case: &Value) -> Expected {
 
 #[test]
 fn simulator_agrees_with_queueing_theory() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/theory");
-    let cases: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
+    let dir = support::data_dir("theory");
     let mut failures = Vec::new();
-    for case in cases["cases"].as_array().unwrap() {
+    for case in &support::cases(&dir) {
         let file = case["scenario"].as_str().unwrap();
-        let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        let (scenario, _) =
-            models::parse_scenario(&text, file, &[]).unwrap_or_else(|e| panic!("{e:?}"));
-        let out = sim::simulate(&scenario, &sim::Options::default());
+        let out = support::simulate(&dir, file);
         let j = &out.summary.journeys[case["journey"].as_str().unwrap()];
         let want = analytic(case);
         let [lo, hi] = j.ci95_ms.mean;

@@ -1,0 +1,31 @@
+//! What the data-driven simulator tests share: reading a case file and simulating a scenario
+//! named relative to it.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The folder of a test's data, under sim/tests/.
+pub fn data_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(name)
+}
+
+/// The `cases` array of `dir/cases.json`.
+#[allow(dead_code)] // not every test binary reads a cases file
+pub fn cases(dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join("cases.json")).expect("cases.json is readable");
+    let v: Value = serde_json::from_str(&text).expect("cases.json is JSON");
+    v["cases"]
+        .as_array()
+        .expect("cases.json has a `cases` array")
+        .clone()
+}
+
+/// Parses `dir/file` and simulates it with default options.
+pub fn simulate(dir: &Path, file: &str) -> sim::Output {
+    let text = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let (scenario, _) =
+        models::parse_scenario(&text, file, &[]).unwrap_or_else(|e| panic!("{file}: {e:?}"));
+    sim::simulate(&scenario, &sim::Options::default())
+}
