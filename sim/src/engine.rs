@@ -368,8 +368,9 @@ impl Replication<'_> {
         });
         if let Some(t) = spec.timeout {
             let gen = self.requests[id as usize].gen;
+            // A journey's timeout is one fixed delay: its deadlines queue in a FIFO lane.
             self.calendar
-                .schedule(now + t, Event::Deadline { request: id, gen });
+                .schedule_fixed(t, Event::Deadline { request: id, gen });
         }
         self.execute(id, now);
     }
