@@ -119,15 +119,32 @@ fn three() -> u32 {
     3
 }
 
-/// A topic and the consumer group that reads it. At most one consumer per partition is active,
-/// so the group processes `min(partitions, consumer replicas x concurrency)` events at once.
+/// A topic and the consumer groups that read it. Every group reads every event; in each, at
+/// most one consumer per partition is active, so a group processes `min(partitions, consumer
+/// replicas x concurrency)` events at once.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TopicSpec {
     pub partitions: u32,
-    /// The service whose replicas form the consumer group (its service_time is the work per
-    /// event).
+    /// The service whose replicas form the topic's main consumer group (its service_time is
+    /// the work per event). A `topic:` step waits for this group.
     pub consumer: String,
+    /// Further consumer groups by name (audit, analytics, a second agent reacting to the same
+    /// event), each reading every event on its own.
+    #[serde(default)]
+    pub groups: IndexMap<String, ConsumerGroupSpec>,
+}
+
+/// A further consumer group of a topic.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerGroupSpec {
+    /// The service whose replicas form the group.
+    pub consumer: String,
+    /// Whether a `topic:` step waits until this group has processed the event too (a fan-out
+    /// and join); `false` for groups the producer never hears back from (the default).
+    #[serde(default)]
+    pub awaited: bool,
 }
 
 /// Dynamic batching on GPUs (the ai-workload pool's T4s): requests wait until `max_batch`

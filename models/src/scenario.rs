@@ -783,6 +783,18 @@ impl Scenario {
                         ),
                     );
                 }
+                for (group, g) in &t.groups {
+                    if !self.services.contains_key(&g.consumer) {
+                        err(
+                            path!["kafka", "topics", name, "groups", group, "consumer"],
+                            format!(
+                                "consumer group `{group}` of topic `{name}` names the service \
+                                 `{}`, which is not defined",
+                                g.consumer
+                            ),
+                        );
+                    }
+                }
             }
         }
         for (name, b) in &self.batchers {

@@ -432,7 +432,31 @@ impl Replication<'_> {
                     let f = &self.model.forks[fork as usize];
                     r.pending = f.branches.len() as u32;
                     r.fork = fork;
-                    for b in 0..f.branches.len() {
+                    // Detached branches first (nobody waits for them: no parent), so that an
+                    // awaited branch finishing at once cannot resume the parent before they
+                    // have started.
+                    for b in 0..f.detached.len() {
+                        let (entry, end) = self.model.forks[fork as usize].detached[b];
+                        let child = self.spawn(Request {
+                            pc: entry,
+                            end_pc: end,
+                            parent: NONE,
+                            pending: 0,
+                            fork: NONE,
+                            held_pool: NONE,
+                            attempt: 1,
+                            failed: false,
+                            abandoned: false,
+                            ..req
+                        });
+                        self.execute(child, now);
+                    }
+                    if self.model.forks[fork as usize].branches.is_empty() {
+                        let p = &mut self.requests[id as usize];
+                        p.pc = self.model.forks[fork as usize].resume;
+                        continue;
+                    }
+                    for b in 0..self.model.forks[fork as usize].branches.len() {
                         let (entry, end) = self.model.forks[fork as usize].branches[b];
                         let child = self.spawn(Request {
                             pc: entry,
@@ -453,6 +477,10 @@ impl Replication<'_> {
                 Op::Join => {
                     let parent = req.parent;
                     self.free.push(id);
+                    if parent == NONE {
+                        // The end of a detached branch.
+                        return;
+                    }
                     let p = &mut self.requests[parent as usize];
                     p.failed |= req.failed;
                     p.pending -= 1;

@@ -62,7 +62,11 @@ pub enum Op {
 /// A parallel step: where each branch starts and ends, and where the parent resumes.
 #[derive(Clone, Debug)]
 pub struct Fork {
+    /// Branches the parent waits for: (entry, end).
     pub branches: Vec<(u32, u32)>,
+    /// Branches started and not waited for (Kafka consumer groups the producer never hears
+    /// back from).
+    pub detached: Vec<(u32, u32)>,
     pub resume: u32,
 }
 
@@ -133,6 +137,8 @@ struct Compiler<'s> {
     samplers: Vec<Sampler>,
     caches: Vec<String>,
     topic_base: u32,
+    /// Per topic, its further consumer groups: (station, awaited).
+    topic_groups: Vec<Vec<(u32, bool)>>,
     produce: u32,
 }
 
@@ -186,6 +192,7 @@ impl Compiler<'_> {
             let fork = self.forks.len() as u32;
             self.forks.push(Fork {
                 branches: Vec::new(),
+                detached: Vec::new(),
                 resume: NONE,
             });
             self.ops.push(Op::Fork { fork });
@@ -219,9 +226,35 @@ impl Compiler<'_> {
             self.ops.push(Op::Delay {
                 sampler: self.produce,
             });
-            self.ops.push(Op::Visit {
-                station: self.topic_base + t,
-            });
+            let main = self.topic_base + t;
+            let groups = &self.topic_groups[t as usize];
+            if groups.is_empty() {
+                self.ops.push(Op::Visit { station: main });
+            } else {
+                // Every group reads the event: a fork with one branch per group, joined for
+                // the main group and the awaited ones.
+                let fork = self.forks.len() as u32;
+                self.forks.push(Fork {
+                    branches: Vec::new(),
+                    detached: Vec::new(),
+                    resume: NONE,
+                });
+                self.ops.push(Op::Fork { fork });
+                let branches = std::iter::once((main, true)).chain(groups.iter().copied());
+                for (station, awaited) in branches.collect::<Vec<_>>() {
+                    let entry = self.ops.len() as u32;
+                    self.ops.push(Op::Visit { station });
+                    self.ops.push(Op::Join);
+                    let f = &mut self.forks[fork as usize];
+                    let branch = (entry, entry + 1);
+                    if awaited {
+                        f.branches.push(branch);
+                    } else {
+                        f.detached.push(branch);
+                    }
+                }
+                self.forks[fork as usize].resume = self.ops.len() as u32;
+            }
         } else if let Some(b) = &step.batch {
             let batcher = s.batchers.get_index_of(b).unwrap_or(0) as u32;
             self.ops.push(Op::Batch { batcher });
@@ -271,6 +304,26 @@ impl Model {
                 });
             }
         }
+        // Further consumer groups after every topic's main group, so `topic_base + t` holds.
+        let mut topic_groups = Vec::new();
+        if let Some(k) = &s.kafka {
+            for (topic, t) in &k.topics {
+                let mut groups = Vec::new();
+                for (group, g) in &t.groups {
+                    let svc = &s.services[s.services.get_index_of(&g.consumer).unwrap_or(0)];
+                    groups.push((stations.len() as u32, g.awaited));
+                    stations.push(StationSpec {
+                        name: format!("topic:{topic}/{group}"),
+                        replicas: (svc.replicas.initial() * svc.concurrency).min(t.partitions),
+                        concurrency: 1,
+                        balancing: Balancing::Random,
+                        service_time: svc.service_time.sampler(),
+                        partitions: Some(t.partitions),
+                    });
+                }
+                topic_groups.push(groups);
+            }
+        }
         let mut c = Compiler {
             s,
             ops: Vec::new(),
@@ -278,6 +331,7 @@ impl Model {
             samplers: Vec::new(),
             caches: Vec::new(),
             topic_base,
+            topic_groups,
             produce: 0,
         };
         if let Some(k) = &s.kafka {

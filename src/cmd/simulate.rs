@@ -91,19 +91,31 @@ pub fn print_table(s: &RunSummary) {
             j.error_rate * 100.0
         );
     }
-    let mut busiest: Vec<_> = s.services.iter().collect();
-    busiest.sort_by(|a, b| b.1.utilization.total_cmp(&a.1.utilization));
+    // Services and Kafka consumer groups (where an agent's work is done) side by side.
+    let mut busiest: Vec<(String, f64, f64, f64)> = s
+        .services
+        .iter()
+        .map(|(n, v)| {
+            let (u, r, w) = (v.utilization, v.throughput_rps, v.queue_wait_ms.p95);
+            (n.clone(), u, r, w)
+        })
+        .chain(s.components.kafka.iter().map(|(n, t)| {
+            let (u, r, w) = (t.utilization, t.throughput_rps, t.lag_wait_ms.p95);
+            (format!("kafka {n}"), u, r, w)
+        }))
+        .collect();
+    busiest.sort_by(|a, b| b.1.total_cmp(&a.1));
     println!(
         "\n{:<28} {:>11} {:>9} {:>13}",
-        "busiest services", "utilisation", "rps", "queue p95 ms"
+        "busiest components", "utilisation", "rps", "queue p95 ms"
     );
-    for (name, v) in busiest.iter().take(5) {
+    for (name, utilization, rps, wait_p95) in busiest.iter().take(5) {
         println!(
             "{:<28} {:>10.1}% {:>9.1} {:>13.1}",
             name,
-            v.utilization * 100.0,
-            v.throughput_rps,
-            v.queue_wait_ms.p95
+            utilization * 100.0,
+            rps,
+            wait_p95
         );
     }
     if !s.slos.is_empty() {
