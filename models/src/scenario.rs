@@ -926,7 +926,7 @@ impl Scenario {
             err(
                 path!["services", name, "hpa"],
                 format!(
-                    "an `hpa` scales pods; `{}` has its own autoscaler",
+                    "an `hpa` scales pods, and this service runs on `{}` (Cloud Run and Ray have their own autoscalers)",
                     kinds.join(", ")
                 ),
             );
