@@ -433,6 +433,38 @@ mod tests {
     }
 
     #[test]
+    fn cloud_run_pending_limit_is_the_mean_start_up_at_least_10_s() {
+        let spec = |cold: f64| CloudRunSpec {
+            concurrency: 80,
+            min_instances: 0,
+            max_instances: 100,
+            cold_start: Distribution::Constant(Duration::from_secs_f64(cold)),
+            cpu: "1".into(),
+            memory: "512Mi".into(),
+            target_concurrency_utilization: 0.6,
+            billing: Default::default(),
+            idle_timeout: Duration::from_secs(900),
+            pending_timeout: None,
+        };
+        assert_eq!(spec(2.0).pending_limit(), Duration::from_secs(10));
+        assert_eq!(spec(30.0).pending_limit(), Duration::from_secs(30));
+        let given = CloudRunSpec {
+            pending_timeout: Some(Duration::from_secs(3)),
+            ..spec(30.0)
+        };
+        assert_eq!(given.pending_limit(), Duration::from_secs(3));
+    }
+
+    #[test]
+    fn vm_slots_are_the_machines_whole_vcpus() {
+        assert_eq!(machine_slots("n1-standard-4"), Some(4));
+        assert_eq!(machine_slots("n1-standard-16"), Some(16));
+        // A shared-core e2-micro may use a quarter of its 2 vCPUs: still one slot.
+        assert_eq!(machine_slots("e2-micro"), Some(1));
+        assert_eq!(machine_slots("n9-giant-4"), None);
+    }
+
+    #[test]
     fn backoff_grows_to_its_ceiling() {
         let r = RetryPolicy::default();
         assert_eq!(r.ceiling(1), 0.5);
