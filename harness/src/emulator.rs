@@ -159,20 +159,23 @@ pub fn build(scenario: &Scenario, store: Option<Store>) -> Result<Emulator, Stri
     let mut services = Vec::new();
     let mut index = HashMap::new();
     for (k, (name, s)) in scenario.services.iter().enumerate() {
-        let n = s.replicas.initial().max(1);
-        let shared = (s.balancing == Balancing::Shared)
-            .then(|| Semaphore::new((n * s.concurrency) as usize));
+        // Cloud Run, VM and Ray services give their own counts and slots (no autoscaling here:
+        // a Cloud Run service at zero instances is served by one).
+        let n = s.initial_replicas().max(1);
+        let concurrency = s.slots();
+        let shared =
+            (s.routing() == Balancing::Shared).then(|| Semaphore::new((n * concurrency) as usize));
         services.push(ServiceQueues {
             name: name.clone(),
-            balancing: s.balancing,
+            balancing: s.routing(),
             replicas: (0..n)
                 .map(|_| Replica {
-                    servers: Semaphore::new(s.concurrency.max(1) as usize),
+                    servers: Semaphore::new(concurrency.max(1) as usize),
                     outstanding: AtomicUsize::new(0),
                 })
                 .collect(),
             shared,
-            concurrency: s.concurrency,
+            concurrency,
             sampler: s.service_time.sampler(),
             rng: Mutex::new(RandomStream::derive(
                 scenario.seed,

@@ -329,7 +329,7 @@ pub fn summarize(
             .filter(|(step, _)| step.rsplit(' ').next() == Some(name.as_str()))
             .map(|(_, s)| s.count)
             .sum();
-        let n = svc.replicas.initial();
+        let n = svc.initial_replicas();
         services.insert(
             name.clone(),
             ServiceSummary {

@@ -268,6 +268,135 @@ pub fn parse_memory_bytes(q: &str) -> Result<u64, String> {
         .map_err(|_| format!("bad memory quantity `{q}`: expected e.g. `512Mi` or `2Gi`"))
 }
 
+/// A service run on Cloud Run (`cloud_run:` on a service), named as Cloud Run names its settings.
+/// Each instance serves up to `concurrency` requests at once from one pending queue; the
+/// autoscaler keeps instances at in-flight requests / (concurrency x
+/// `target_concurrency_utilization`), within `min_instances..=max_instances`; a new instance
+/// serves after its `cold_start`. Sources: cloud.google.com/run/docs/about-concurrency (80 by
+/// default, at most 1,000), .../about-instance-autoscaling (a 60 % concurrency target over a
+/// one-minute window, evaluated every 5 s; requests pending for up to the mean start-up time or
+/// 10 s, then 429; surplus instances destroyed after 15 idle minutes),
+/// .../configuring/scaling-controls (target 10-95 %).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudRunSpec {
+    #[serde(default = "eighty")]
+    pub concurrency: u32,
+    #[serde(default)]
+    pub min_instances: u32,
+    /// Cloud Run's default maximum is 100 instances.
+    #[serde(default = "hundred")]
+    pub max_instances: u32,
+    /// From the instance being requested to its first request (container start + model load).
+    pub cold_start: Distribution,
+    /// vCPUs per instance (`1`, `2`, `1000m`), for billing.
+    #[serde(default = "one_cpu")]
+    pub cpu: String,
+    /// Memory per instance (`512Mi`, `8Gi`), for billing.
+    #[serde(default = "half_gib")]
+    pub memory: String,
+    #[serde(default = "sixty_percent")]
+    pub target_concurrency_utilization: f64,
+    /// `request` (CPU billed while requests are in flight, plus a per-request fee) or
+    /// `instance` (billed for each instance's whole life).
+    #[serde(default)]
+    pub billing: crate::cost::CloudRunBilling,
+    /// How long an idle surplus instance is kept before it is shut down (15 min in the docs).
+    #[serde(default = "fifteen_minutes")]
+    pub idle_timeout: Duration,
+    /// How long a request may wait for a free instance before a 429; default: the larger of
+    /// 10 s and the mean cold start.
+    #[serde(default)]
+    pub pending_timeout: Option<Duration>,
+}
+
+impl CloudRunSpec {
+    /// The pending-queue limit the docs give: the mean start-up time, at least 10 s.
+    pub fn pending_limit(&self) -> Duration {
+        self.pending_timeout
+            .unwrap_or_else(|| Duration::from_secs_f64(self.cold_start.sampler().mean().max(10.0)))
+    }
+}
+
+fn eighty() -> u32 {
+    80
+}
+fn hundred() -> u32 {
+    100
+}
+fn one_cpu() -> String {
+    "1".into()
+}
+fn half_gib() -> String {
+    "512Mi".into()
+}
+fn sixty_percent() -> f64 {
+    0.6
+}
+fn fifteen_minutes() -> Duration {
+    Duration::from_secs(900)
+}
+
+/// A Ray cluster as a service (`ray:` on a service): a head node and workers of one machine
+/// type; tasks (one CPU each, Ray's default) wait in one shared queue for a free worker CPU.
+/// The autoscaler launches workers for the pending demand and stops workers idle for
+/// `idle_timeout_minutes`, as the Ray cluster launcher's options say
+/// (docs.ray.io/en/latest/cluster/vms/user-guides/configuring-autoscaling.html: max_workers,
+/// min_workers, upscaling_speed 1.0, idle_timeout_minutes 5).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaySpec {
+    pub head_machine: String,
+    pub worker_machine: String,
+    #[serde(default)]
+    pub min_workers: u32,
+    #[serde(default = "two")]
+    pub max_workers: u32,
+    /// Task slots per worker; default the worker machine's vCPUs (Ray's `CPU` resource).
+    #[serde(default)]
+    pub cpus_per_worker: Option<u32>,
+    #[serde(default = "five")]
+    pub idle_timeout_minutes: f64,
+    /// Pending launches allowed as a multiple of the running workers (at least 5).
+    #[serde(default = "one_f64")]
+    pub upscaling_speed: f64,
+    /// From launch to the worker taking tasks (VM boot + `ray start`).
+    pub worker_start: Distribution,
+}
+
+fn two() -> u32 {
+    2
+}
+fn five() -> f64 {
+    5.0
+}
+fn one_f64() -> f64 {
+    1.0
+}
+
+/// A service on standalone Compute Engine VMs (`vm:` on a service): `count` VMs of `machine`,
+/// each serving `concurrency` requests at once (default: its vCPUs).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VmSpec {
+    pub machine: String,
+    #[serde(default = "one_u32")]
+    pub count: u32,
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+}
+
+fn one_u32() -> u32 {
+    1
+}
+
+/// Looks up a machine's vCPUs (whole vCPUs a process can use; at least 1).
+pub fn machine_slots(machine: &str) -> Option<u32> {
+    crate::machines::MachineType::lookup(machine)
+        .ok()
+        .map(|m| (m.effective_vcpus().floor() as u32).max(1))
+}
+
 /// A cache in front of a slower path (Redis, > 90 % hits in the seeds): the lookup visits the
 /// cache service; a miss (probability 1 - hit_ratio) also runs the `miss` steps.
 #[derive(Clone, Debug, Deserialize)]
@@ -318,6 +447,38 @@ mod tests {
         assert_eq!(b.time_for(2), Duration::from_millis(34));
         assert_eq!(b.time_for(6), Duration::from_millis(51));
         assert_eq!(b.time_for(16), Duration::from_millis(60));
+    }
+
+    #[test]
+    fn cloud_run_pending_limit_is_the_mean_start_up_at_least_10_s() {
+        let spec = |cold: f64| CloudRunSpec {
+            concurrency: 80,
+            min_instances: 0,
+            max_instances: 100,
+            cold_start: Distribution::Constant(Duration::from_secs_f64(cold)),
+            cpu: "1".into(),
+            memory: "512Mi".into(),
+            target_concurrency_utilization: 0.6,
+            billing: Default::default(),
+            idle_timeout: Duration::from_secs(900),
+            pending_timeout: None,
+        };
+        assert_eq!(spec(2.0).pending_limit(), Duration::from_secs(10));
+        assert_eq!(spec(30.0).pending_limit(), Duration::from_secs(30));
+        let given = CloudRunSpec {
+            pending_timeout: Some(Duration::from_secs(3)),
+            ..spec(30.0)
+        };
+        assert_eq!(given.pending_limit(), Duration::from_secs(3));
+    }
+
+    #[test]
+    fn vm_slots_are_the_machines_whole_vcpus() {
+        assert_eq!(machine_slots("n1-standard-4"), Some(4));
+        assert_eq!(machine_slots("n1-standard-16"), Some(16));
+        // A shared-core e2-micro may use a quarter of its 2 vCPUs: still one slot.
+        assert_eq!(machine_slots("e2-micro"), Some(1));
+        assert_eq!(machine_slots("n9-giant-4"), None);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 
 use crate::distribution::Distribution;
 use crate::platform::{
-    BatcherSpec, CacheStep, KafkaSpec, LlmCall, LlmEndpoint, NodePoolSpec, PodSpec, PoolSpec,
+    BatcherSpec, CacheStep, CloudRunSpec, KafkaSpec, LlmCall, LlmEndpoint, NodePoolSpec, PodSpec,
+    PoolSpec, RaySpec, VmSpec,
 };
 use crate::slo::Slo;
 use crate::units::{Duration, Rate};
@@ -93,6 +94,69 @@ pub struct Service {
     /// A HorizontalPodAutoscaler (autoscaling/v2 spec fields, as in the manifest).
     #[serde(default)]
     pub hpa: Option<crate::hpa::spec::HpaSpec>,
+    /// Runs on Cloud Run: instances scaled by concurrency (replaces `replicas`, `concurrency`).
+    #[serde(default)]
+    pub cloud_run: Option<CloudRunSpec>,
+    /// Runs on standalone VMs (replaces `replicas`; `concurrency` defaults to the vCPUs).
+    #[serde(default)]
+    pub vm: Option<VmSpec>,
+    /// Runs as the tasks of a Ray cluster (replaces `replicas`, `concurrency`, `balancing`).
+    #[serde(default)]
+    pub ray: Option<RaySpec>,
+}
+
+impl Service {
+    /// Replicas (instances, VMs, workers) a run starts with.
+    pub fn initial_replicas(&self) -> u32 {
+        if let Some(c) = &self.cloud_run {
+            c.min_instances
+        } else if let Some(v) = &self.vm {
+            v.count
+        } else if let Some(r) = &self.ray {
+            r.min_workers
+        } else {
+            self.replicas.initial()
+        }
+    }
+
+    /// The most replicas the service can have.
+    pub fn max_replicas(&self) -> u32 {
+        if let Some(c) = &self.cloud_run {
+            c.max_instances
+        } else if let Some(v) = &self.vm {
+            v.count
+        } else if let Some(r) = &self.ray {
+            r.max_workers
+        } else {
+            self.replicas.max()
+        }
+    }
+
+    /// Requests one replica serves at once.
+    pub fn slots(&self) -> u32 {
+        if let Some(c) = &self.cloud_run {
+            c.concurrency
+        } else if let Some(v) = &self.vm {
+            v.concurrency
+                .or_else(|| crate::platform::machine_slots(&v.machine))
+                .unwrap_or(self.concurrency)
+        } else if let Some(r) = &self.ray {
+            r.cpus_per_worker
+                .or_else(|| crate::platform::machine_slots(&r.worker_machine))
+                .unwrap_or(1)
+        } else {
+            self.concurrency
+        }
+    }
+
+    /// How requests reach replicas: Cloud Run's pending queue and Ray's task queue are shared.
+    pub fn routing(&self) -> Balancing {
+        if self.cloud_run.is_some() || self.ray.is_some() {
+            Balancing::Shared
+        } else {
+            self.balancing
+        }
+    }
 }
 
 /// A fixed replica count, or a range an autoscaler moves within (starting at `min`).
@@ -823,6 +887,7 @@ impl Scenario {
             }
         }
         for (name, s) in &self.services {
+            self.check_compute(name, s, err);
             if let Some(pod) = &s.pod {
                 if !self.node_pools.contains_key(&pod.node_pool) {
                     err(
@@ -843,6 +908,129 @@ impl Scenario {
         }
     }
 
+    /// Checks a service's `cloud_run`, `vm` and `ray` blocks (at most one compute kind).
+    fn check_compute(
+        &self,
+        name: &str,
+        s: &Service,
+        err: &mut impl FnMut(Vec<PathSegment>, String),
+    ) {
+        let kinds: Vec<&str> = [
+            ("pod", s.pod.is_some()),
+            ("cloud_run", s.cloud_run.is_some()),
+            ("vm", s.vm.is_some()),
+            ("ray", s.ray.is_some()),
+        ]
+        .iter()
+        .filter(|k| k.1)
+        .map(|k| k.0)
+        .collect();
+        if kinds.len() > 1 {
+            err(
+                path!["services", name],
+                format!(
+                    "service `{name}` runs on one of pod, cloud_run, vm or ray; found {}",
+                    kinds.join(", ")
+                ),
+            );
+        }
+        if s.hpa.is_some() && s.pod.is_none() && !kinds.is_empty() {
+            err(
+                path!["services", name, "hpa"],
+                format!(
+                    "an `hpa` scales pods, and this service runs on `{}` (Cloud Run and Ray have their own autoscalers)",
+                    kinds.join(", ")
+                ),
+            );
+        }
+        let machine =
+            |m: &str, key: Vec<PathSegment>, err: &mut dyn FnMut(Vec<PathSegment>, String)| {
+                if let Err(e) = crate::machines::MachineType::lookup(m) {
+                    err(key, e.to_string());
+                }
+            };
+        if let Some(c) = &s.cloud_run {
+            let at = |k: &str| path!["services", name, "cloud_run", k];
+            if !(1..=1000).contains(&c.concurrency) {
+                err(
+                    at("concurrency"),
+                    format!(
+                        "Cloud Run concurrency lies in 1..=1000, found {}",
+                        c.concurrency
+                    ),
+                );
+            }
+            if c.max_instances == 0 || c.min_instances > c.max_instances {
+                err(
+                    at("max_instances"),
+                    format!(
+                        "needs 1 <= max_instances and min_instances <= max_instances, found min {}, max {}",
+                        c.min_instances, c.max_instances
+                    ),
+                );
+            }
+            if !(0.1..=0.95).contains(&c.target_concurrency_utilization) {
+                err(
+                    at("target_concurrency_utilization"),
+                    format!(
+                        "Cloud Run allows a concurrency target of 0.1 to 0.95, found {}",
+                        c.target_concurrency_utilization
+                    ),
+                );
+            }
+            if let Err(m) = c.cold_start.check() {
+                err(at("cold_start"), m);
+            }
+            if let Err(m) = crate::platform::parse_cpu_milli(&c.cpu) {
+                err(at("cpu"), m);
+            }
+            if let Err(m) = crate::platform::parse_memory_bytes(&c.memory) {
+                err(at("memory"), m);
+            }
+        }
+        if let Some(v) = &s.vm {
+            machine(&v.machine, path!["services", name, "vm", "machine"], err);
+            if v.count == 0 || v.concurrency == Some(0) {
+                err(
+                    path!["services", name, "vm"],
+                    "a vm block needs count >= 1 and concurrency >= 1".into(),
+                );
+            }
+        }
+        if let Some(r) = &s.ray {
+            let at = |k: &str| path!["services", name, "ray", k];
+            machine(&r.head_machine, at("head_machine"), err);
+            machine(&r.worker_machine, at("worker_machine"), err);
+            if r.max_workers == 0 || r.min_workers > r.max_workers {
+                err(
+                    at("max_workers"),
+                    format!(
+                        "needs 1 <= max_workers and min_workers <= max_workers, found min {}, max {}",
+                        r.min_workers, r.max_workers
+                    ),
+                );
+            }
+            if r.cpus_per_worker == Some(0) {
+                err(
+                    at("cpus_per_worker"),
+                    "cpus_per_worker must be at least 1".into(),
+                );
+            }
+            if !(r.idle_timeout_minutes.is_finite() && r.idle_timeout_minutes >= 0.0) {
+                err(
+                    at("idle_timeout_minutes"),
+                    "idle_timeout_minutes must be a number >= 0".into(),
+                );
+            }
+            if !(r.upscaling_speed.is_finite() && r.upscaling_speed > 0.0) {
+                err(at("upscaling_speed"), "upscaling_speed must be > 0".into());
+            }
+            if let Err(m) = r.worker_start.check() {
+                err(at("worker_start"), m);
+            }
+        }
+    }
+
     /// Services whose offered load reaches their capacity (utilisation >= 1 at peak): allowed,
     /// since overload is a thing worth simulating, but worth a warning.
     fn stability_warnings(&self) -> Vec<Finding> {
@@ -857,7 +1045,7 @@ impl Scenario {
             let Some(s) = self.services.get(name) else {
                 continue;
             };
-            let servers = f64::from(s.replicas.max() * s.concurrency);
+            let servers = f64::from(s.max_replicas() * s.slots());
             let rho = rate * v * s.service_time.sampler().mean() / servers;
             if rho >= 1.0 {
                 out.push(Finding {

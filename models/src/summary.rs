@@ -206,6 +206,12 @@ pub struct Components {
     pub batchers: IndexMap<String, BatcherSummary>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub kafka: IndexMap<String, TopicSummary>,
+    /// Cloud Run services by name.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub cloud_run: IndexMap<String, CloudRunSummary>,
+    /// Ray clusters by service name.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub ray: IndexMap<String, RaySummary>,
 }
 
 impl Components {
@@ -215,6 +221,8 @@ impl Components {
             && self.llm.is_empty()
             && self.batchers.is_empty()
             && self.kafka.is_empty()
+            && self.cloud_run.is_empty()
+            && self.ray.is_empty()
     }
 }
 
@@ -247,6 +255,30 @@ pub struct BatcherSummary {
     pub batches: u64,
     pub mean_batch_size: f64,
     pub throughput_rps: f64,
+}
+
+/// What a Cloud Run service's instances did (counts are per replication, averaged).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CloudRunSummary {
+    /// Ready instances over the measured time (= `services.<name>.replicas`).
+    pub instances: ReplicaStats,
+    /// Instances started (cold starts) over the whole run.
+    pub cold_starts: f64,
+    /// Requests refused with 429 after waiting the pending timeout, over the whole run.
+    pub rejected_429: f64,
+    /// Billable instance-seconds over the whole run (request-based: start-up + time with a
+    /// request in flight; instance-based: every instance's whole life).
+    pub billable_instance_s: f64,
+}
+
+/// What a Ray cluster's workers did (as [`CloudRunSummary`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RaySummary {
+    pub workers: ReplicaStats,
+    /// Workers launched over the whole run (beyond the initial `min_workers`).
+    pub launched: f64,
+    /// Worker VM-seconds over the whole run, launches included (billed from launch).
+    pub worker_vm_s: f64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -9,9 +9,9 @@ use crate::Output;
 use hdrhistogram::Histogram;
 use indexmap::IndexMap;
 use models::summary::{
-    BatcherSummary, Components, EngineStats, JourneySummary, LatencyCi, LatencyStats, LlmSummary,
-    PoolSummary, QueueWait, Recovery, ReplicaStats, RunKind, RunSummary, ServiceSummary,
-    TopicSummary,
+    BatcherSummary, CloudRunSummary, Components, EngineStats, JourneySummary, LatencyCi,
+    LatencyStats, LlmSummary, PoolSummary, QueueWait, RaySummary, Recovery, ReplicaStats, RunKind,
+    RunSummary, ServiceSummary, TopicSummary,
 };
 use models::timeline::{Timeline, WindowStats};
 use models::Scenario;
@@ -214,6 +214,7 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
         );
     }
 
+    compute_components(scenario, &results, &services, &mut components);
     let mut timeline = merge_timeline(model, &results);
     let mut warnings = Vec::new();
     for (name, svc) in services.iter_mut() {
@@ -296,6 +297,12 @@ fn merge_timeline(model: &Model, results: &[ReplicationResult]) -> Timeline {
         }
     }
     for spec in model.stations.iter().filter(|s| s.partitions.is_none()) {
+        // Cloud Run and Ray services have their instance and worker series instead.
+        if t.series.contains_key(&format!("instances/{}", spec.name))
+            || t.series.contains_key(&format!("ray_workers/{}", spec.name))
+        {
+            continue;
+        }
         // Pod-based services have their replica series from the cluster already.
         t.series
             .entry(format!("replicas/{}", spec.name))
@@ -307,6 +314,61 @@ fn merge_timeline(model: &Model, results: &[ReplicationResult]) -> Timeline {
             });
     }
     t
+}
+
+/// Cloud Run services' and Ray clusters' counts, averaged over replications; their instance
+/// and worker ranges are their stations' replica ranges.
+fn compute_components(
+    scenario: &Scenario,
+    results: &[ReplicationResult],
+    services: &IndexMap<String, ServiceSummary>,
+    components: &mut Components,
+) {
+    let reps = results.len().max(1) as f64;
+    let names = |f: fn(&models::scenario::Service) -> bool| -> Vec<String> {
+        scenario
+            .services
+            .iter()
+            .filter(|(_, s)| f(s))
+            .map(|(n, _)| n.clone())
+            .collect()
+    };
+    for (k, name) in names(|s| s.cloud_run.is_some()).into_iter().enumerate() {
+        let sum = |f: fn(&crate::cloud_run::CloudRunRecord) -> f64| {
+            results.iter().map(|r| f(&r.cloud_run[k])).sum::<f64>() / reps
+        };
+        let instances = services
+            .get(&name)
+            .map(|s| s.replicas.clone())
+            .unwrap_or_default();
+        components.cloud_run.insert(
+            name,
+            CloudRunSummary {
+                instances,
+                cold_starts: sum(|r| r.cold_starts as f64),
+                rejected_429: sum(|r| r.rejected as f64),
+                billable_instance_s: sum(|r| r.billable_s),
+            },
+        );
+    }
+    for (k, name) in names(|s| s.ray.is_some()).into_iter().enumerate() {
+        let workers = services
+            .get(&name)
+            .map(|s| s.replicas.clone())
+            .unwrap_or_default();
+        components.ray.insert(
+            name,
+            RaySummary {
+                workers,
+                launched: results
+                    .iter()
+                    .map(|r| r.ray[k].launched as f64)
+                    .sum::<f64>()
+                    / reps,
+                worker_vm_s: results.iter().map(|r| r.ray[k].worker_s).sum::<f64>() / reps,
+            },
+        );
+    }
 }
 
 /// About 60 log-spaced buckets from the smallest to the largest latency, as (upper ms, count).

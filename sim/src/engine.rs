@@ -72,6 +72,28 @@ pub(crate) enum Event {
     FaultEnd {
         fault: u32,
     },
+    // --- Cloud Run and Ray (sim/src/cloud_run.rs, sim/src/ray.rs) ---
+    /// A Cloud Run autoscaler evaluation of Cloud Run service `service`.
+    CloudRunTick {
+        service: u32,
+    },
+    /// A Cloud Run instance finished its cold start.
+    InstanceReady {
+        service: u32,
+    },
+    /// `request` has waited the pending timeout at Cloud Run service `service`.
+    PendingTimeout {
+        service: u32,
+        request: u32,
+    },
+    /// A Ray autoscaler update of cluster `cluster`.
+    RayUpdate {
+        cluster: u32,
+    },
+    /// A Ray worker finished starting.
+    WorkerReady {
+        cluster: u32,
+    },
 }
 
 /// A journey (or one branch of a parallel step) in flight.
@@ -118,6 +140,9 @@ pub struct ReplicationResult {
     pub seconds_at_count: Vec<std::collections::BTreeMap<u32, f64>>,
     pub faults: Vec<crate::faults::FaultRecord>,
     pub fault_marks: Vec<(f64, String)>,
+    /// What each Cloud Run service and Ray cluster used (for the bill).
+    pub cloud_run: Vec<crate::cloud_run::CloudRunRecord>,
+    pub ray: Vec<crate::ray::RayRecord>,
 }
 
 pub(crate) struct Replication<'m> {
@@ -144,6 +169,8 @@ pub(crate) struct Replication<'m> {
     pub(crate) fault_rng: RandomStream,
     pub(crate) fault_records: Vec<crate::faults::FaultRecord>,
     pub(crate) fault_marks: Vec<(f64, String)>,
+    pub(crate) cloud_run: crate::cloud_run::CloudRuns,
+    pub(crate) ray: crate::ray::RayClusters,
 }
 
 /// Runs replication `rep` of `model` with the scenario seed `seed`.
@@ -195,6 +222,14 @@ pub fn run_replication(
     for p in &cluster.pools {
         series_names.push(format!("nodes/{}", p.name));
     }
+    let cloud_run = crate::cloud_run::CloudRuns::new(scenario, model.stations.len(), seed, rep);
+    let ray = crate::ray::RayClusters::new(scenario, seed, rep);
+    for c in &cloud_run.services {
+        series_names.push(format!("instances/{}", c.name));
+    }
+    for c in &ray.clusters {
+        series_names.push(format!("ray_workers/{}", c.name));
+    }
     let n_stations = stations.len();
     let mut r = Replication {
         model,
@@ -241,9 +276,13 @@ pub fn run_replication(
         fault_rng: stream("faults"),
         fault_records: vec![Default::default(); scenario.faults.len()],
         fault_marks: Vec::new(),
+        cloud_run,
+        ray,
     };
     r.run();
     let events = r.calendar.events();
+    let cloud_run = r.cloud_run_records(model.horizon);
+    let ray = r.ray_records(model.horizon);
     ReplicationResult {
         journeys: r.journeys,
         stations: r.stations,
@@ -259,12 +298,16 @@ pub fn run_replication(
         seconds_at_count: r.cluster.seconds_at_count.clone(),
         faults: r.fault_records.clone(),
         fault_marks: r.fault_marks.clone(),
+        cloud_run,
+        ray,
     }
 }
 
 impl Replication<'_> {
     fn run(&mut self) {
         self.start_cluster();
+        self.start_cloud_run();
+        self.start_ray();
         self.schedule_faults();
         if self.model.warmup > 0 {
             self.calendar.schedule(self.model.warmup, Event::WarmupEnd);
@@ -312,6 +355,13 @@ impl Replication<'_> {
                 Event::NodeReady { node } => self.node_ready(node, now),
                 Event::FaultStart { fault } => self.fault_start(fault, now),
                 Event::FaultEnd { fault } => self.fault_end(fault, now),
+                Event::CloudRunTick { service } => self.cloud_run_tick(service, now),
+                Event::InstanceReady { service } => self.instance_ready(service, now),
+                Event::PendingTimeout { service, request } => {
+                    self.pending_timeout(service, request, now)
+                }
+                Event::RayUpdate { cluster } => self.ray_update(cluster, now),
+                Event::WorkerReady { cluster } => self.worker_ready(cluster, now),
             }
         }
         self.cluster.account(horizon);
@@ -397,8 +447,9 @@ impl Replication<'_> {
                         continue;
                     }
                     r.enqueued = now;
-                    if let Some(start) = self.stations[station as usize].arrive(id, now) {
-                        self.begin(station, start, now);
+                    match self.stations[station as usize].arrive(id, now) {
+                        Some(start) => self.begin(station, start, now),
+                        None => self.cloud_run_queued(station, id, now),
                     }
                     return;
                 }
@@ -676,6 +727,11 @@ impl Replication<'_> {
             k += 1;
         }
         for v in self.cluster_samples() {
+            self.series[k].push(v);
+            k += 1;
+        }
+        let compute: Vec<f64> = self.cloud_run_samples().chain(self.ray_samples()).collect();
+        for v in compute {
             self.series[k].push(v);
             k += 1;
         }

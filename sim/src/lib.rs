@@ -12,6 +12,7 @@
 pub mod arrivals;
 pub mod batcher;
 pub mod calendar;
+pub mod cloud_run;
 pub mod cluster;
 pub mod engine;
 pub mod faults;
@@ -19,6 +20,7 @@ pub mod llm;
 pub mod metrics;
 pub mod model;
 pub mod pool;
+pub mod ray;
 pub mod station;
 pub mod stats;
 

@@ -279,9 +279,10 @@ impl Model {
             .iter()
             .map(|(name, svc)| StationSpec {
                 name: name.clone(),
-                replicas: svc.replicas.initial(),
-                concurrency: svc.concurrency,
-                balancing: svc.balancing,
+                // Cloud Run instances, VMs and Ray workers say their own counts and slots.
+                replicas: svc.initial_replicas(),
+                concurrency: svc.slots(),
+                balancing: svc.routing(),
                 service_time: svc.service_time.sampler(),
                 partitions: None,
             })

@@ -21,6 +21,8 @@ pub struct Replica {
     pub killed: bool,
     /// Busy-server nanoseconds since the start (the pod's CPU, as metrics-server sees it).
     pub busy_area: f64,
+    /// Nanoseconds with at least one request in service (Cloud Run's request-based billing).
+    pub active_ns: f64,
     last_change: Nanos,
 }
 
@@ -30,9 +32,28 @@ impl Replica {
         self.busy_area + f64::from(self.busy) * now.saturating_sub(self.last_change) as f64
     }
 
+    /// Nanoseconds with a request in service up to `now`.
+    pub fn active_at(&self, now: Nanos) -> f64 {
+        let open = if self.busy > 0 {
+            now.saturating_sub(self.last_change) as f64
+        } else {
+            0.0
+        };
+        self.active_ns + open
+    }
+
+    /// Since when the replica has served nothing (None while it serves).
+    pub fn idle_since(&self) -> Option<Nanos> {
+        (self.busy == 0).then_some(self.last_change)
+    }
+
     #[inline]
     fn account(&mut self, now: Nanos) {
-        self.busy_area += f64::from(self.busy) * (now - self.last_change) as f64;
+        let dt = (now - self.last_change) as f64;
+        self.busy_area += f64::from(self.busy) * dt;
+        if self.busy > 0 {
+            self.active_ns += dt;
+        }
         self.last_change = now;
     }
 }
@@ -51,6 +72,8 @@ pub struct StationStats {
     pub replicas_max: u32,
     /// Requests whose service finished after warm-up.
     pub completions: u64,
+    /// Requests whose service finished, warm-up included (for billing).
+    pub completions_all: u64,
     /// Time in queue (microseconds) of requests that started service after warm-up.
     pub waits_us: Histogram<u64>,
     pub wait_sum_ns: f64,
@@ -124,6 +147,7 @@ impl Station {
                 replicas_min: replicas,
                 replicas_max: replicas,
                 completions: 0,
+                completions_all: 0,
                 waits_us: crate::metrics::latency_histogram(),
                 wait_sum_ns: 0.0,
             },
@@ -265,6 +289,7 @@ impl Station {
         let r = replica as usize;
         self.replicas[r].account(now);
         self.replicas[r].busy -= 1;
+        self.stats.completions_all += 1;
         if now >= self.warmup {
             self.stats.completions += 1;
         }
@@ -347,6 +372,18 @@ impl Station {
             out.extend(r.queue.drain(..));
         }
         out
+    }
+
+    /// Removes `request` from the shared queue if it still waits there (Cloud Run's pending
+    /// timeout). A linear scan: the pending queue is short, and this runs once per timeout.
+    pub fn withdraw(&mut self, request: u32) -> bool {
+        match self.shared.iter().position(|r| *r == request) {
+            Some(i) => {
+                self.shared.remove(i);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The ready replica indices.

@@ -3,7 +3,7 @@
 
 use crate::engine::ReplicationResult;
 use crate::model::Model;
-use models::cost::{GpuUsage, LlmUsage, NodePoolUsage, Usage};
+use models::cost::{CloudRunUsage, GpuUsage, LlmUsage, NodePoolUsage, Usage, VmUsage};
 use models::pricing::PriceTable;
 use models::summary::CostSummary;
 use models::Scenario;
@@ -38,6 +38,7 @@ pub fn usage(scenario: &Scenario, model: &Model, results: &[ReplicationResult]) 
             },
         );
     }
+    compute_usage(scenario, results, &mut u);
     for (e, (name, spec)) in scenario.llm_endpoints.iter().enumerate() {
         let tin = results
             .iter()
@@ -64,6 +65,48 @@ pub fn usage(scenario: &Scenario, model: &Model, results: &[ReplicationResult]) 
     u
 }
 
+/// Cloud Run instance-seconds, and VM-seconds of VM-hosted services and Ray clusters (head for
+/// the whole run, workers as the autoscaler ran them), as the simulation used them.
+fn compute_usage(scenario: &Scenario, results: &[ReplicationResult], u: &mut Usage) {
+    let reps = results.len().max(1) as f64;
+    let vm = |machine: &str, seconds: f64| VmUsage {
+        machine_type: machine.to_string(),
+        node_seconds: seconds,
+        ..VmUsage::default()
+    };
+    let (mut run, mut ray) = (0, 0);
+    for (name, svc) in &scenario.services {
+        if let Some(c) = &svc.cloud_run {
+            let mean = |f: fn(&crate::cloud_run::CloudRunRecord) -> f64| {
+                results.iter().map(|r| f(&r.cloud_run[run])).sum::<f64>() / reps
+            };
+            u.cloud_run.insert(
+                name.clone(),
+                CloudRunUsage {
+                    billing: c.billing,
+                    vcpu_seconds: mean(|r| r.vcpu_s),
+                    gib_seconds: mean(|r| r.gib_s),
+                    requests: mean(|r| r.requests as f64).round() as u64,
+                },
+            );
+            run += 1;
+        }
+        if let Some(v) = &svc.vm {
+            // VMs do not scale: every one runs for the whole span.
+            u.vms
+                .insert(name.clone(), vm(&v.machine, f64::from(v.count) * u.span_s));
+        }
+        if let Some(r) = &svc.ray {
+            let worker_s = results.iter().map(|x| x.ray[ray].worker_s).sum::<f64>() / reps;
+            u.vms
+                .insert(format!("{name}/head"), vm(&r.head_machine, u.span_s));
+            u.vms
+                .insert(format!("{name}/workers"), vm(&r.worker_machine, worker_s));
+            ray += 1;
+        }
+    }
+}
+
 /// The cost of the run, when the scenario says anything that costs money; a pricing problem
 /// becomes a warning, not a failed run.
 pub fn cost(
@@ -75,7 +118,11 @@ pub fn cost(
     let priced = scenario.cost.is_some()
         || scenario.infrastructure.is_some()
         || !scenario.node_pools.is_empty()
-        || !scenario.llm_endpoints.is_empty();
+        || !scenario.llm_endpoints.is_empty()
+        || scenario
+            .services
+            .values()
+            .any(|s| s.cloud_run.is_some() || s.vm.is_some() || s.ray.is_some());
     if !priced {
         return None;
     }
