@@ -2,9 +2,9 @@
 //! unreachable (with a clear message) or the run is interrupted (what was measured is written,
 //! marked partial), 2 for a bad template, found before any traffic.
 
-mod load_support;
+mod support;
 
-use load_support::*;
+use support::*;
 use std::time::{Duration, Instant};
 
 #[test]

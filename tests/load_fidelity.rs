@@ -4,9 +4,9 @@
 //! Erlang C and with the in-process simulation of the same scenario. Alone in its file so no
 //! other test competes for the CPU while it measures.
 
-mod load_support;
+mod support;
 
-use load_support::*;
+use support::*;
 use models::queueing::MMc;
 
 #[test]
