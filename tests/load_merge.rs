@@ -64,7 +64,8 @@ fn merged_shards_equal_the_union() {
     // The shards sent the whole rate between them: 120/s for 6 s, about 720.
     assert!((550..=900).contains(&count(&m)), "{}", count(&m));
     assert_eq!(m["kind"], "load");
-    assert_eq!(m["partial"], false);
+    // `partial` is written only when true.
+    assert_ne!(m["partial"], true);
     let d = json(&merged.join("load.json"));
     assert_eq!(d["requests"].as_u64(), Some(emulator.requests()));
 
