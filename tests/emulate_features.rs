@@ -4,8 +4,8 @@
 
 mod support;
 
-use support::*;
 use std::time::{Duration, Instant};
+use support::*;
 
 const SECRET: &str = "s3cret-token-7f1c9d";
 

@@ -4,8 +4,8 @@
 
 mod support;
 
-use support::*;
 use std::time::{Duration, Instant};
+use support::*;
 
 #[test]
 fn an_impossible_slo_exits_1() {

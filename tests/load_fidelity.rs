@@ -6,8 +6,8 @@
 
 mod support;
 
-use support::*;
 use models::queueing::MMc;
+use support::*;
 
 #[test]
 fn load_agrees_with_the_emulator_and_the_prediction() {

@@ -86,8 +86,15 @@ fn is_an_indexed_job_whose_workers_run_at_once_one_shard_each() {
     let n = shard
         .strip_prefix("$(JOB_COMPLETION_INDEX)/")
         .unwrap_or_else(|| panic!("--shard {shard} uses JOB_COMPLETION_INDEX"));
-    assert_eq!(n.parse::<u64>().ok(), Some(completions), "--shard N == completions");
-    assert!(after("--out").contains("$(JOB_COMPLETION_INDEX)"), "one folder per shard");
+    assert_eq!(
+        n.parse::<u64>().ok(),
+        Some(completions),
+        "--shard N == completions"
+    );
+    assert!(
+        after("--out").contains("$(JOB_COMPLETION_INDEX)"),
+        "one folder per shard"
+    );
     // The same explicit duration in every pod (`twin merge` refuses shards that differ).
     assert!(after("--duration").ends_with('m'));
     assert!(after("--target").starts_with("http"));

@@ -41,7 +41,13 @@ fn merged_shards_equal_the_union() {
             Command::new(env!("CARGO_BIN_EXE_twin"))
                 .arg("load")
                 .arg(&scenario)
-                .args(["--target", &emulator.url(), "--duration", "6s", "--no-predict"])
+                .args([
+                    "--target",
+                    &emulator.url(),
+                    "--duration",
+                    "6s",
+                    "--no-predict",
+                ])
                 .args(["--shard", &format!("{i}/2")])
                 .arg("--out")
                 .arg(shard(i))
@@ -74,7 +80,11 @@ fn merged_shards_equal_the_union() {
     all.extend(recorded(&shard(1)));
     all.sort_unstable();
     let n = all.len();
-    assert_eq!(n as u64, count(&m), "every journey succeeded and was recorded");
+    assert_eq!(
+        n as u64,
+        count(&m),
+        "every journey succeeded and was recorded"
+    );
     let rank = |q: f64| all[((q * n as f64).ceil() as usize).clamp(1, n) - 1] as f64 / 1000.0;
     let lat = &m["journeys"]["call"]["latency_ms"];
     for (key, q) in [("p50", 0.50), ("p90", 0.90), ("p95", 0.95), ("p99", 0.99)] {
@@ -82,7 +92,10 @@ fn merged_shards_equal_the_union() {
         eprintln!("{key}: merged {merged_q:.3} ms, union {:.3} ms", rank(q));
         assert_eq!(merged_q, rank(q), "{key}");
     }
-    assert_eq!(lat["max"].as_f64(), Some(*all.last().expect("one") as f64 / 1000.0));
+    assert_eq!(
+        lat["max"].as_f64(),
+        Some(*all.last().expect("one") as f64 / 1000.0)
+    );
 
     // Windows and the offered rate add up; the SLOs are judged on the merged numbers.
     let tl = |dir: &Path| json(&dir.join("timeline.json"));

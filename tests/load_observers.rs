@@ -14,7 +14,14 @@ use support::*;
 fn series(timeline: &serde_json::Value, name: &str) -> Vec<(f64, f64)> {
     timeline["series"][name]
         .as_array()
-        .unwrap_or_else(|| panic!("no series {name} in {:?}", timeline["series"].as_object().map(|m| m.keys().collect::<Vec<_>>())))
+        .unwrap_or_else(|| {
+            panic!(
+                "no series {name} in {:?}",
+                timeline["series"]
+                    .as_object()
+                    .map(|m| m.keys().collect::<Vec<_>>())
+            )
+        })
         .iter()
         .map(|p| (p[0].as_f64().expect("t"), p[1].as_f64().expect("v")))
         .collect()
@@ -176,6 +183,9 @@ fn scrape_failures_are_reported_not_fatal() {
         .as_array()
         .expect("warnings")
         .iter()
-        .any(|w| w.as_str().is_some_and(|w| w.contains("observer `ksm`") && w.contains("failed")));
+        .any(|w| {
+            w.as_str()
+                .is_some_and(|w| w.contains("observer `ksm`") && w.contains("failed"))
+        });
     assert!(warned, "{}", summary["warnings"]);
 }

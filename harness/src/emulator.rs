@@ -190,7 +190,10 @@ pub fn build(scenario: &Scenario, store: Option<Store>) -> Result<Emulator, Stri
     }
     let mut routes: Vec<Route> = Vec::new();
     // Every HTTP step, those of `parallel:` branches included.
-    fn http_steps<'s>(list: &'s [models::scenario::Step], out: &mut Vec<&'s models::scenario::Step>) {
+    fn http_steps<'s>(
+        list: &'s [models::scenario::Step],
+        out: &mut Vec<&'s models::scenario::Step>,
+    ) {
         for s in list {
             if s.http.is_some() {
                 out.push(s);

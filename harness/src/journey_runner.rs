@@ -130,8 +130,7 @@ pub fn env_vars(scenario: &Scenario) -> Vec<(String, (usize, String, String))> {
             let index = format!("{prefix}[{k}]");
             if let Some(call) = &s.http {
                 for (h, value) in &call.headers {
-                    if let Ok(t) =
-                        models::http::Template::parse(value, models::http::Place::Header)
+                    if let Ok(t) = models::http::Template::parse(value, models::http::Place::Header)
                     {
                         for v in t.env_vars() {
                             out.push((v.to_string(), (j, index.clone(), h.clone())));

@@ -34,8 +34,7 @@ pub struct Observers {
 
 /// The URL an observer scrapes: `{target}` replaced by the load's base URL.
 pub fn resolve_url(spec: &ObserverSpec, target: &str) -> String {
-    spec.url
-        .replace("{target}", target.trim_end_matches('/'))
+    spec.url.replace("{target}", target.trim_end_matches('/'))
 }
 
 impl Observers {
@@ -84,7 +83,12 @@ impl Observers {
     }
 }
 
-async fn scrape_loop(spec: ObserverSpec, url: String, o: Arc<Mutex<Observed>>, stop: Arc<AtomicBool>) {
+async fn scrape_loop(
+    spec: ObserverSpec,
+    url: String,
+    o: Arc<Mutex<Observed>>,
+    stop: Arc<AtomicBool>,
+) {
     let timeout = Duration::from_nanos(spec.timeout.0);
     let interval = Duration::from_nanos(spec.interval.0);
     let client = match reqwest::Client::builder().timeout(timeout).build() {
@@ -123,13 +127,23 @@ async fn scrape_loop(spec: ObserverSpec, url: String, o: Arc<Mutex<Observed>>, s
     }
 }
 
-async fn scrape_once(client: &reqwest::Client, spec: &ObserverSpec, url: &str, o: &Mutex<Observed>) {
+async fn scrape_once(
+    client: &reqwest::Client,
+    spec: &ObserverSpec,
+    url: &str,
+    o: &Mutex<Observed>,
+) {
     let result = async {
-        let r = client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| format!("GET {url}: {}", if e.is_timeout() { "timed out".to_string() } else { e.to_string() }))?;
+        let r = client.get(url).send().await.map_err(|e| {
+            format!(
+                "GET {url}: {}",
+                if e.is_timeout() {
+                    "timed out".to_string()
+                } else {
+                    e.to_string()
+                }
+            )
+        })?;
         let status = r.status();
         if !status.is_success() {
             return Err(format!("GET {url}: status {}", status.as_u16()));

@@ -134,7 +134,10 @@ impl Schedule {
     pub fn rate_at(&self, t: f64) -> f64 {
         let scale = self.spec.rate_scale / f64::from(self.spec.shard.count);
         let profile_t = t * self.spec.time_scale;
-        self.spec.arrivals.rate_at(Duration::from_secs_f64(profile_t)) * scale
+        self.spec
+            .arrivals
+            .rate_at(Duration::from_secs_f64(profile_t))
+            * scale
     }
 
     /// The peak rate of this worker, per second (sizes the user pool).
@@ -323,7 +326,9 @@ mod tests {
             .map(|k| 60.0 * (rate_at_hour(k as f64) + rate_at_hour(k as f64 + 1.0)) / 2.0)
             .sum();
         assert!((day - 77_700.0).abs() < 1e-6, "{day}");
-        eprintln!("compressed day: {total} arrivals vs {day:.0} expected, chi2 {chi2:.1} (24 windows)");
+        eprintln!(
+            "compressed day: {total} arrivals vs {day:.0} expected, chi2 {chi2:.1} (24 windows)"
+        );
         assert!(chi2 < 52.0, "chi2 {chi2}");
         // Uncompressed, the same 24 min would see only the first 0.4 h of the profile (~480).
         assert!(total > 70_000);

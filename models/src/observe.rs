@@ -64,7 +64,9 @@ impl SeriesSpec {
 
     /// The name the predicted series gets beside it.
     pub fn predicted_name(&self) -> Option<String> {
-        self.compare_with.as_ref().map(|c| format!("{c} (predicted)"))
+        self.compare_with
+            .as_ref()
+            .map(|c| format!("{c} (predicted)"))
     }
 
     /// The value of this series in a scrape; `None` when no sample matches.
@@ -115,7 +117,10 @@ pub fn check(observers: &[ObserverSpec]) -> Vec<(Vec<String>, String)> {
     for (i, o) in observers.iter().enumerate() {
         let at = |k: &str| vec![i.to_string(), k.to_string()];
         if names.contains(&o.name.as_str()) {
-            out.push((at("name"), format!("the observer `{}` is named twice", o.name)));
+            out.push((
+                at("name"),
+                format!("the observer `{}` is named twice", o.name),
+            ));
         }
         names.push(&o.name);
         let rest = o.url.strip_prefix("{target}").or_else(|| {
@@ -138,10 +143,16 @@ pub fn check(observers: &[ObserverSpec]) -> Vec<(Vec<String>, String)> {
             Some(_) => {}
         }
         if o.interval.0 == 0 {
-            out.push((at("interval"), "the interval must be greater than zero".into()));
+            out.push((
+                at("interval"),
+                "the interval must be greater than zero".into(),
+            ));
         }
         if o.timeout.0 == 0 {
-            out.push((at("timeout"), "the timeout must be greater than zero".into()));
+            out.push((
+                at("timeout"),
+                "the timeout must be greater than zero".into(),
+            ));
         }
         if o.series.is_empty() {
             out.push((at("series"), "an observer needs at least one series".into()));
@@ -206,7 +217,11 @@ pub struct ExpositionError {
 
 impl std::fmt::Display for ExpositionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}, column {}: {}", self.line, self.column, self.message)
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
     }
 }
 
@@ -248,7 +263,7 @@ pub fn parse_exposition(text: &str) -> Result<Vec<Sample>, ExpositionError> {
 fn parse_sample(line: &str) -> Result<Sample, (usize, String)> {
     let bytes = line.as_bytes();
     let name_end = line
-        .find(|c: char| c == '{' || c == ' ' || c == '\t')
+        .find(['{', ' ', '\t'])
         .unwrap_or(line.len());
     let name = &line[..name_end];
     if !is_metric_name(name) {
@@ -380,8 +395,14 @@ mod tests {
         let current = "kube_horizontalpodautoscaler_status_current_replicas";
         let s = |l: &[(&str, &str)], a| series(current, l, a).select(&samples);
         assert_eq!(s(&[], Aggregation::Sum), Some(4.0));
-        assert_eq!(s(&[("horizontalpodautoscaler", "hpa2")], Aggregation::Sum), Some(2.0));
-        assert_eq!(s(&[("horizontalpodautoscaler", "hpa3")], Aggregation::Sum), None);
+        assert_eq!(
+            s(&[("horizontalpodautoscaler", "hpa2")], Aggregation::Sum),
+            Some(2.0)
+        );
+        assert_eq!(
+            s(&[("horizontalpodautoscaler", "hpa3")], Aggregation::Sum),
+            None
+        );
         let target = |a| {
             series(
                 "kube_horizontalpodautoscaler_spec_target_metric",
@@ -393,7 +414,10 @@ mod tests {
         // hpa1's targets: 80, 30, 12, 10, 819200 (800Ki), 80, 30, 33.
         assert_eq!(target(Aggregation::Max), Some(819_200.0));
         assert_eq!(target(Aggregation::Min), Some(10.0));
-        assert_eq!(target(Aggregation::Sum), Some(819_200.0 + 80.0 + 30.0 + 12.0 + 10.0 + 80.0 + 30.0 + 33.0));
+        assert_eq!(
+            target(Aggregation::Sum),
+            Some(819_200.0 + 80.0 + 30.0 + 12.0 + 10.0 + 80.0 + 30.0 + 33.0)
+        );
         let cond = series(
             "kube_horizontalpodautoscaler_status_condition",
             &[("condition", "AbleToScale"), ("status", "true")],

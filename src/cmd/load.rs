@@ -225,7 +225,10 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         }
         (None, true) => None,
         (None, false) => {
-            let out = sim::simulate(&scaled(&time_scaled, a.rate_scale), &sim::Options::default());
+            let out = sim::simulate(
+                &scaled(&time_scaled, a.rate_scale),
+                &sim::Options::default(),
+            );
             Some((
                 "simulation (in-process)".to_string(),
                 out.summary,
@@ -265,7 +268,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         json!({"index": shard.index, "count": shard.count}),
         &observers_json(&run.observed),
     )
-        .map_err(|e| Failure::run(format!("{}: cannot write: {e}", dir.display())))?;
+    .map_err(|e| Failure::run(format!("{}: cannot write: {e}", dir.display())))?;
 
     crate::cmd::simulate::print_table(&summary);
     print_fidelity(&summary);

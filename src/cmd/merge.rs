@@ -15,11 +15,11 @@ use indexmap::IndexMap;
 use models::fidelity::Comparison;
 use models::slo::{Slo, SloMetric};
 use models::summary::LatencyStats;
-use serde_json::{json, Value};
 use models::summary::{RunKind, RunSummary};
 use models::sweep::SweepTable;
 use models::timeline::Timeline;
 use reports::frontier;
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -189,15 +189,18 @@ fn merge_load(dirs: &[PathBuf], out: Option<&Path>) -> Result<u8, Failure> {
     // Observers scrape the deployment, not the load: every shard saw the same series, so the
     // first shard's are kept; events are the first shard's too.
     for (name, v) in &first.timeline.series {
-        timeline.series.entry(name.clone()).or_insert_with(|| v.clone());
+        timeline
+            .series
+            .entry(name.clone())
+            .or_insert_with(|| v.clone());
     }
     timeline.events = first.timeline.events.clone();
     measured.timeline = timeline;
 
     let summary = merged_summary(&shards, &measured)?;
-    let dir = out.map(Path::to_path_buf).unwrap_or_else(|| {
-        PathBuf::from(format!("reports/out/{}-load", summary.scenario))
-    });
+    let dir = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(format!("reports/out/{}-load", summary.scenario)));
     if dirs.iter().any(|d| same_folder(d, &dir)) {
         return Err(Failure::usage(format!(
             "twin merge: the output folder {} is one of the shards; choose another --out",
@@ -206,7 +209,10 @@ fn merge_load(dirs: &[PathBuf], out: Option<&Path>) -> Result<u8, Failure> {
     }
     reports::write_run(&dir, &summary, &measured.timeline)
         .map_err(|e| Failure::run(format!("{}: cannot write the report: {e}", dir.display())))?;
-    let users: u64 = shards.iter().filter_map(|s| s.detail["users"].as_u64()).sum();
+    let users: u64 = shards
+        .iter()
+        .filter_map(|s| s.detail["users"].as_u64())
+        .sum();
     let target = first.detail["target"].as_str().unwrap_or_default();
     write_extras(
         &dir,
@@ -298,10 +304,13 @@ fn merged_summary(shards: &[LoadShard], m: &Measured) -> Result<RunSummary, Fail
 fn read_load_shard(dir: &Path) -> Result<LoadShard, Failure> {
     let bad = |what: String| Failure::usage(format!("twin merge: {}: {what}", dir.display()));
     let path = dir.join(LOAD_FILE);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| bad(format!("cannot read {LOAD_FILE}: {e} (written by `twin load`)")))?;
-    let detail: Value = serde_json::from_str(&text)
-        .map_err(|e| bad(format!("{LOAD_FILE} is not JSON: {e}")))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        bad(format!(
+            "cannot read {LOAD_FILE}: {e} (written by `twin load`)"
+        ))
+    })?;
+    let detail: Value =
+        serde_json::from_str(&text).map_err(|e| bad(format!("{LOAD_FILE} is not JSON: {e}")))?;
     let summary = reports::json::read_summary(&dir.join(reports::SUMMARY_FILE))
         .map_err(|e| bad(e.to_string()))?;
     let timeline = reports::json::read_timeline(&dir.join(reports::TIMELINE_FILE))
@@ -357,13 +366,15 @@ fn read_load_shard(dir: &Path) -> Result<LoadShard, Failure> {
                 ..Stats::default()
             },
         );
-        let rows = detail["windows"][name].as_array().cloned().unwrap_or_default();
+        let rows = detail["windows"][name]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let path = dir
             .join("histograms")
             .join(format!("windows-{}.hdr", file_name(name)));
-        let mut f = std::fs::File::open(&path).map_err(|e| {
-            bad(format!("cannot read {}: {e}", path.display()))
-        })?;
+        let mut f = std::fs::File::open(&path)
+            .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
         let mut ws = Vec::with_capacity(rows.len());
         for row in &rows {
             let h = read_histogram(&mut f).map_err(|e| bad(format!("{}: {e}", path.display())))?;
