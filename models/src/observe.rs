@@ -262,9 +262,7 @@ pub fn parse_exposition(text: &str) -> Result<Vec<Sample>, ExpositionError> {
 /// One sample line (no leading blanks); errors carry the byte offset in the line.
 fn parse_sample(line: &str) -> Result<Sample, (usize, String)> {
     let bytes = line.as_bytes();
-    let name_end = line
-        .find(['{', ' ', '\t'])
-        .unwrap_or(line.len());
+    let name_end = line.find(['{', ' ', '\t']).unwrap_or(line.len());
     let name = &line[..name_end];
     if !is_metric_name(name) {
         return Err((0, format!("`{name}` is not a metric name")));
