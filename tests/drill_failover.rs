@@ -56,7 +56,7 @@ fn failover(mode: &str, sync: bool) -> (f64, f64, u64) {
     let pair = PgPair::start(&scratch.0, sync);
     let emu_scenario = scratch.0.join("emulate.yaml");
     std::fs::write(&emu_scenario, write_scenario("pg-emulate", "  []")).expect("scenario");
-    let emulator = Emulator::start(&emu_scenario, Some(&pair.url()));
+    let emulator = Emulator::with_database(&emu_scenario, Some(&pair.url()));
     let scenario = scratch.0.join("drill.yaml");
     std::fs::write(
         &scenario,

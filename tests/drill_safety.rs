@@ -77,7 +77,7 @@ fn a_failed_step_rolls_back_and_writes_a_partial_summary() {
     let s = scenario(&scratch.0);
     let emu_scenario = scratch.0.join("emulate.yaml");
     std::fs::write(&emu_scenario, write_scenario("emulate", "  []")).expect("scenario");
-    let emulator = Emulator::start(&emu_scenario, None);
+    let emulator = Emulator::with_database(&emu_scenario, None);
     let out = scratch.0.join("out");
     let o = twin()
         .arg("drill")

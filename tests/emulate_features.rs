@@ -2,10 +2,10 @@
 //! wall-clock time; `twin load` driving it with the secret taken from the environment and never
 //! written anywhere.
 
-mod load_support;
+mod support;
 
-use load_support::*;
 use std::time::{Duration, Instant};
+use support::*;
 
 const SECRET: &str = "s3cret-token-7f1c9d";
 

@@ -2,10 +2,10 @@
 //! unreachable (with a clear message) or the run is interrupted (what was measured is written,
 //! marked partial), 2 for a bad template, found before any traffic.
 
-mod load_support;
+mod support;
 
-use load_support::*;
 use std::time::{Duration, Instant};
+use support::*;
 
 #[test]
 fn an_impossible_slo_exits_1() {

@@ -4,10 +4,10 @@
 //! Erlang C and with the in-process simulation of the same scenario. Alone in its file so no
 //! other test competes for the CPU while it measures.
 
-mod load_support;
+mod support;
 
-use load_support::*;
 use models::queueing::MMc;
+use support::*;
 
 #[test]
 fn load_agrees_with_the_emulator_and_the_prediction() {

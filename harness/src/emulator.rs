@@ -192,8 +192,26 @@ pub fn build(scenario: &Scenario, store: Option<Store>) -> Result<Emulator, Stri
         index.insert(name.clone(), k);
     }
     let mut routes: Vec<Route> = Vec::new();
+    // Every HTTP step, those of `parallel:` branches included.
+    fn http_steps<'s>(
+        list: &'s [models::scenario::Step],
+        out: &mut Vec<&'s models::scenario::Step>,
+    ) {
+        for s in list {
+            if s.http.is_some() {
+                out.push(s);
+            }
+            for branch in s.parallel.iter().flatten() {
+                http_steps(branch, out);
+            }
+        }
+    }
+    let mut steps = Vec::new();
     for j in &scenario.workload.journeys {
-        for s in &j.steps {
+        http_steps(&j.steps, &mut steps);
+    }
+    {
+        for s in steps {
             let Some(call) = &s.http else { continue };
             let path = Template::parse(&call.path, Place::Path)
                 .map_err(|e| format!("{}: {e}", call.path))?;
@@ -339,8 +357,15 @@ impl Emulator {
             self.unmatched.load(Ordering::Relaxed)
         );
         for (metric, help, kind) in [
+            (
+                "service_requests_total",
+                "Requests received by the service (every route it serves).",
+                "counter",
+            ),
             ("in_flight", "Requests queued or in service.", "gauge"),
             ("in_service", "Requests holding a server.", "gauge"),
+            ("queue_length", "Requests waiting for a server.", "gauge"),
+            ("concurrency", "Servers per replica.", "gauge"),
             ("served_total", "Requests served.", "counter"),
             (
                 "busy_seconds_total",
@@ -352,9 +377,15 @@ impl Emulator {
             let _ = writeln!(o, "# HELP twin_emulator_{metric} {help}");
             let _ = writeln!(o, "# TYPE twin_emulator_{metric} {kind}");
             for s in &self.services {
+                // Read once each, so that a queue length is never negative.
+                let in_service = s.in_service.load(Ordering::Relaxed);
+                let in_flight = s.in_flight.load(Ordering::Relaxed);
                 let v = match metric {
-                    "in_flight" => s.in_flight.load(Ordering::Relaxed) as f64,
-                    "in_service" => s.in_service.load(Ordering::Relaxed) as f64,
+                    "service_requests_total" => s.requests.load(Ordering::Relaxed) as f64,
+                    "in_flight" => in_flight as f64,
+                    "in_service" => in_service as f64,
+                    "queue_length" => in_flight.saturating_sub(in_service) as f64,
+                    "concurrency" => f64::from(s.concurrency),
                     "served_total" => s.served.load(Ordering::Relaxed) as f64,
                     "busy_seconds_total" => s.busy_us.load(Ordering::Relaxed) as f64 / 1e6,
                     _ => s.replicas.len() as f64,

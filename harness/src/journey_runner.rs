@@ -24,16 +24,27 @@ pub struct StepPlan {
     pub spec: HttpCall,
 }
 
-/// A journey ready to drive: its HTTP steps in order (steps with no `http:` are internal to
-/// the model and not called).
+/// A journey ready to drive. `steps` holds every HTTP step (steps with no `http:` are internal
+/// to the model and not called), depth first; `stages` says how they run: in order, and the
+/// steps of `parallel:` branches at once, joined before the next stage.
 #[derive(Clone, Debug)]
 pub struct JourneyPlan {
     pub name: String,
     pub steps: Vec<StepPlan>,
+    pub stages: Vec<Stage>,
 }
 
-/// The step name used in outputs.
-pub fn step_name(journey: &str, index: usize, service: &str) -> String {
+/// One stage of a journey: a call (an index into [`JourneyPlan::steps`]), or branches that run
+/// at once (each a list of stages) and join.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stage {
+    Call(usize),
+    Parallel(Vec<Vec<Stage>>),
+}
+
+/// The step name used in outputs: `journey/k service` for a top-level step, `journey/k.b.m
+/// service` for step `m` of branch `b` of the parallel step `k`.
+pub fn step_name(journey: &str, index: &str, service: &str) -> String {
     format!("{journey}/{index} {service}")
 }
 
@@ -44,42 +55,97 @@ pub fn plan(scenario: &Scenario) -> Result<Vec<JourneyPlan>, String> {
     for j in &scenario.workload.journeys {
         let mut known: Vec<String> = Vec::new();
         let mut steps = Vec::new();
-        for (k, s) in j.steps.iter().enumerate() {
-            let Some(call) = &s.http else { continue };
-            let compiled = call.compile(&known).map_err(|problems| {
-                let text: Vec<String> = problems.into_iter().map(|(_, m)| m).collect();
-                format!("journey `{}` step {k}: {}", j.name, text.join("; "))
-            })?;
-            known.extend(call.capture.keys().cloned());
-            steps.push(StepPlan {
-                name: step_name(&j.name, k, s.service.as_deref().unwrap_or("step")),
-                service: s.service.clone().unwrap_or_default(),
-                call: compiled,
-                spec: call.clone(),
-            });
-        }
+        let stages = plan_steps(&j.name, &j.steps, "", &mut known, &mut steps)?;
         out.push(JourneyPlan {
             name: j.name.clone(),
             steps,
+            stages,
         });
     }
     Ok(out)
 }
 
-/// The environment variables the plan's headers name, with where (for a located error).
-pub fn env_vars(scenario: &Scenario) -> Vec<(String, (usize, usize, String))> {
-    let mut out = Vec::new();
-    for (j, journey) in scenario.workload.journeys.iter().enumerate() {
-        for (k, s) in journey.steps.iter().enumerate() {
-            let Some(call) = &s.http else { continue };
-            for (h, value) in &call.headers {
-                if let Ok(t) = models::http::Template::parse(value, models::http::Place::Header) {
-                    for v in t.env_vars() {
-                        out.push((v.to_string(), (j, k, h.clone())));
+/// The stages of `list` (whose position in the journey is `prefix`); `known` holds the values
+/// captured before it and gains its captures. A branch sees what was captured before the
+/// parallel step and in its own earlier steps, not what its sibling branches capture.
+fn plan_steps(
+    journey: &str,
+    list: &[models::scenario::Step],
+    prefix: &str,
+    known: &mut Vec<String>,
+    steps: &mut Vec<StepPlan>,
+) -> Result<Vec<Stage>, String> {
+    let mut stages = Vec::new();
+    for (k, s) in list.iter().enumerate() {
+        let index = format!("{prefix}{k}");
+        if let Some(call) = &s.http {
+            let compiled = call.compile(known).map_err(|problems| {
+                let text: Vec<String> = problems.into_iter().map(|(_, m)| m).collect();
+                format!("journey `{journey}` step {index}: {}", text.join("; "))
+            })?;
+            known.extend(call.capture.keys().cloned());
+            stages.push(Stage::Call(steps.len()));
+            steps.push(StepPlan {
+                name: step_name(journey, &index, s.service.as_deref().unwrap_or("step")),
+                service: s.service.clone().unwrap_or_default(),
+                call: compiled,
+                spec: call.clone(),
+            });
+        }
+        if let Some(branches) = &s.parallel {
+            let mut planned = Vec::new();
+            let mut captured = Vec::new();
+            for (b, branch) in branches.iter().enumerate() {
+                let mut seen = known.clone();
+                let before = seen.len();
+                planned.push(plan_steps(
+                    journey,
+                    branch,
+                    &format!("{index}.{b}."),
+                    &mut seen,
+                    steps,
+                )?);
+                captured.extend(seen.drain(before..));
+            }
+            known.extend(captured);
+            if planned.iter().any(|b| !b.is_empty()) {
+                stages.push(Stage::Parallel(planned));
+            }
+        }
+    }
+    Ok(stages)
+}
+
+/// The environment variables the plan's headers name, with where (journey index, the step's
+/// path under the journey such as `steps[1]` or `steps[1].parallel[0][2]`, header) for a
+/// located error.
+pub fn env_vars(scenario: &Scenario) -> Vec<(String, (usize, String, String))> {
+    fn walk(
+        j: usize,
+        list: &[models::scenario::Step],
+        prefix: &str,
+        out: &mut Vec<(String, (usize, String, String))>,
+    ) {
+        for (k, s) in list.iter().enumerate() {
+            let index = format!("{prefix}[{k}]");
+            if let Some(call) = &s.http {
+                for (h, value) in &call.headers {
+                    if let Ok(t) = models::http::Template::parse(value, models::http::Place::Header)
+                    {
+                        for v in t.env_vars() {
+                            out.push((v.to_string(), (j, index.clone(), h.clone())));
+                        }
                     }
                 }
             }
+            for (b, branch) in s.parallel.iter().flatten().enumerate() {
+                walk(j, branch, &format!("{index}.parallel[{b}]"), out);
+            }
         }
+    }
+    let mut out = Vec::new();
+    for (j, journey) in scenario.workload.journeys.iter().enumerate() {
+        walk(j, &journey.steps, "steps", &mut out);
     }
     out
 }
@@ -265,23 +331,14 @@ pub async fn run_journey(
     vars.insert("shard".into(), ctx.shard.index.to_string());
     vars.insert("journey".into(), journey.name.clone());
     let mut step_start = scheduled;
-    let mut outcome = Outcome::Ok;
-    for step in &journey.steps {
-        let (ttfb, o) = run_step(user, step, &mut vars, rec).await;
-        let now = Instant::now();
-        rec.step(
-            arrival.at,
-            &step.name,
-            now.saturating_duration_since(step_start),
-            ttfb,
-            &o,
-        );
-        step_start = now;
-        if o != Outcome::Ok {
-            outcome = o;
-            break;
-        }
-    }
+    let run = Run {
+        journey,
+        at: arrival.at,
+        rec,
+    };
+    let outcome = run
+        .stages(user, &journey.stages, &mut vars, &mut step_start)
+        .await;
     let finished = Instant::now();
     rec.journey(
         &journey.name,
@@ -291,4 +348,115 @@ pub async fn run_journey(
         &outcome,
     );
     outcome
+}
+
+/// One journey in progress: what its stages share.
+struct Run<'a> {
+    journey: &'a JourneyPlan,
+    /// The arrival's scheduled time in the run.
+    at: Duration,
+    rec: &'a Recorder,
+}
+
+type StageFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send + 'a>>;
+
+impl<'a> Run<'a> {
+    /// Runs `stages` in order until one fails; `step_start` is when the next step could start
+    /// (each step's latency counts from there).
+    fn stages<'b>(
+        &'b self,
+        user: &'b mut GooseUser,
+        stages: &'a [Stage],
+        vars: &'b mut HashMap<String, String>,
+        step_start: &'b mut Instant,
+    ) -> StageFuture<'b>
+    where
+        'a: 'b,
+    {
+        Box::pin(async move {
+            for stage in stages {
+                let outcome = match stage {
+                    Stage::Call(i) => {
+                        let step = &self.journey.steps[*i];
+                        let (ttfb, o) = run_step(user, step, vars, self.rec).await;
+                        let now = Instant::now();
+                        self.rec.step(
+                            self.at,
+                            &step.name,
+                            now.saturating_duration_since(*step_start),
+                            ttfb,
+                            &o,
+                        );
+                        *step_start = now;
+                        o
+                    }
+                    Stage::Parallel(branches) => {
+                        self.fork_join(user, branches, vars, step_start).await
+                    }
+                };
+                if outcome != Outcome::Ok {
+                    return outcome;
+                }
+            }
+            Outcome::Ok
+        })
+    }
+
+    /// Runs the branches at once, each on a clone of the user (the same client and connection
+    /// pool) with its own copy of the captured values, and joins them: the captures of every
+    /// branch are kept, and the first failed branch (in branch order) fails the stage.
+    async fn fork_join(
+        &self,
+        user: &GooseUser,
+        branches: &'a [Vec<Stage>],
+        vars: &mut HashMap<String, String>,
+        step_start: &mut Instant,
+    ) -> Outcome {
+        let fork = *step_start;
+        let mut users: Vec<GooseUser> = branches.iter().map(|_| user.clone()).collect();
+        let mut copies: Vec<HashMap<String, String>> =
+            branches.iter().map(|_| vars.clone()).collect();
+        let mut starts: Vec<Instant> = branches.iter().map(|_| fork).collect();
+        let outcomes = {
+            let running: Vec<StageFuture<'_>> = users
+                .iter_mut()
+                .zip(copies.iter_mut())
+                .zip(starts.iter_mut())
+                .zip(branches)
+                .map(|(((u, v), t), b)| self.stages(u, b, v, t))
+                .collect();
+            join_all(running).await
+        };
+        for copy in copies {
+            vars.extend(copy);
+        }
+        *step_start = Instant::now();
+        outcomes
+            .into_iter()
+            .find(|o| *o != Outcome::Ok)
+            .unwrap_or(Outcome::Ok)
+    }
+}
+
+/// Polls every future until all are done; their outputs in order.
+async fn join_all(mut running: Vec<StageFuture<'_>>) -> Vec<Outcome> {
+    let mut done: Vec<Option<Outcome>> = running.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, d) in running.iter_mut().zip(done.iter_mut()) {
+            if d.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(o) => *d = Some(o),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    done.into_iter().map(|d| d.unwrap_or(Outcome::Ok)).collect()
 }

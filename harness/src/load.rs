@@ -25,6 +25,8 @@ pub struct LoadConfig {
     /// How long arrivals are scheduled for.
     pub duration: models::Duration,
     pub rate_scale: f64,
+    /// Compresses the profile's clock (`--time-scale`, see [`ScheduleSpec::time_scale`]).
+    pub time_scale: f64,
     pub shard: Shard,
     /// Journeys scheduled before this are left out of the summary.
     pub warmup: models::Duration,
@@ -51,7 +53,10 @@ pub enum LoadError {
 /// A finished or interrupted load run.
 pub struct LoadRun {
     pub summary: RunSummary,
+    /// Its timeline holds the observers' series too.
     pub measured: Measured,
+    /// What each observer saw (scrapes, failures).
+    pub observed: Vec<crate::observer::Observed>,
     pub users: usize,
     pub interrupted: bool,
 }
@@ -168,10 +173,16 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
             cfg.rate_scale
         )));
     }
+    if !(cfg.time_scale.is_finite() && cfg.time_scale > 0.0) {
+        return Err(LoadError::Input(format!(
+            "--time-scale must be > 0, found {}",
+            cfg.time_scale
+        )));
+    }
     for (name, (j, k, header)) in journey_runner::env_vars(scenario) {
         if std::env::var_os(&name).is_none() {
             return Err(LoadError::Input(format!(
-                "the environment variable `{name}` is not set (named by workload.journeys[{j}].steps[{k}].http.headers.{header})"
+                "the environment variable `{name}` is not set (named by workload.journeys[{j}].{k}.http.headers.{header})"
             )));
         }
     }
@@ -180,6 +191,7 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
     let schedule = Schedule::new(ScheduleSpec {
         arrivals: scenario.workload.arrivals.clone(),
         rate_scale: cfg.rate_scale,
+        time_scale: cfg.time_scale,
         shard: cfg.shard,
         duration: cfg.duration,
         seed: scenario.seed,
@@ -244,34 +256,70 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
         .enable_all()
         .build()
         .map_err(|e| LoadError::Run(format!("cannot start the async runtime: {e}")))?;
-    let result = runtime.block_on(async move {
+    let observer_specs = scenario.observers.clone();
+    let target = cfg.target.clone();
+    let (result, observed) = runtime.block_on(async move {
+        let observers = crate::observer::Observers::start(&observer_specs, &target);
         // One client, and one connection pool, shared by every user (no cookies: the
         // journeys are stateless API calls); no gzip, so bodies are read as they come.
         let client = goose::client::GooseClientBuilder::new()
             .without_cookies()
             .gzip(false);
-        GooseAttack::initialize_with_config(config)?
-            .set_client_builder_without_cookies(client)?
-            .register_scenario(
-                GooseScenario::new("open-model")
-                    .register_transaction(Transaction::new(transaction).set_name("journeys")),
-            )
-            .execute()
-            .await
+        let result = async {
+            GooseAttack::initialize_with_config(config)?
+                .set_client_builder_without_cookies(client)?
+                .register_scenario(
+                    GooseScenario::new("open-model")
+                        .register_transaction(Transaction::new(transaction).set_name("journeys")),
+                )
+                .execute()
+                .await
+        }
+        .await;
+        (result, observers.finish().await)
     });
     drop(runtime);
     if let Err(e) = result {
         return Err(LoadError::Run(format!("{e:?}")));
     }
     let interrupted = interrupted();
-    let measured = shared.recorder.snapshot();
-    let summary = summarize(
+    let mut measured = shared.recorder.snapshot();
+    let origin = shared.schedule.started();
+    for o in &observed {
+        for (name, samples) in &o.series {
+            let points = samples
+                .iter()
+                .map(|(at, v)| (signed_secs(*at, origin), *v))
+                .collect();
+            measured.timeline.series.insert(name.clone(), points);
+        }
+    }
+    let mut summary = summarize(
         scenario,
         cfg,
         &measured,
         interrupted,
         wall.elapsed().as_secs_f64(),
     );
+    for o in &observed {
+        if o.failures > 0 {
+            summary.warnings.push(format!(
+                "observer `{}`: {} of {} scrapes failed (last: {})",
+                o.name,
+                o.failures,
+                o.scrapes,
+                o.last_error.as_deref().unwrap_or("?")
+            ));
+        }
+        for ((name, _), missing) in o.series.iter().zip(&o.missing) {
+            if *missing > 0 {
+                summary.warnings.push(format!(
+                    "observer `{}`: no sample matched `{name}` in {missing} scrapes",
+                    o.name
+                ));
+            }
+        }
+    }
     let all_connection = measured
         .journeys
         .values()
@@ -285,9 +333,18 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
     Ok(LoadRun {
         summary,
         measured,
+        observed,
         users,
         interrupted,
     })
+}
+
+/// Seconds from `origin` to `at`, negative when `at` is earlier.
+fn signed_secs(at: Instant, origin: Instant) -> f64 {
+    match at.checked_duration_since(origin) {
+        Some(d) => d.as_secs_f64(),
+        None => -origin.saturating_duration_since(at).as_secs_f64(),
+    }
 }
 
 /// Whether a load run measures an SLO's metric (cost, RTO and RPO are not a load's to judge).

@@ -5,7 +5,7 @@
 //! (HdrHistogram V2 format) so that the shards of a sharded run merge exactly.
 
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
-use hdrhistogram::Histogram;
+pub use hdrhistogram::Histogram;
 use indexmap::IndexMap;
 use models::summary::{JourneySummary, LatencyCi, LatencyStats};
 use models::timeline::{Timeline, WindowStats};
@@ -46,6 +46,20 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    pub const ALL: [ErrorKind; 6] = [
+        ErrorKind::Status,
+        ErrorKind::Timeout,
+        ErrorKind::Connection,
+        ErrorKind::Capture,
+        ErrorKind::PollTimeout,
+        ErrorKind::Other,
+    ];
+
+    /// The kind named `text` (as [`ErrorKind::as_str`] writes it).
+    pub fn parse(text: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Status => "status",
@@ -84,6 +98,21 @@ impl Default for Stats {
 }
 
 impl Stats {
+    /// Adds another worker's measurement of the same journey or step (histograms add exactly).
+    pub fn add(&mut self, other: &Stats) {
+        // Both use the bounds of [`new_histogram`], so adding cannot fail.
+        let _ = self.latency.add(&other.latency);
+        let _ = self.ttfb.add(&other.ttfb);
+        self.count += other.count;
+        self.errors += other.errors;
+        for (k, n) in &other.by_kind {
+            *self.by_kind.entry(k).or_default() += n;
+        }
+        for (k, n) in &other.by_status {
+            *self.by_status.entry(k.clone()).or_default() += n;
+        }
+    }
+
     fn record(&mut self, latency: Duration, outcome: &Outcome) {
         self.count += 1;
         match outcome {
@@ -111,11 +140,23 @@ pub enum Outcome {
     },
 }
 
+/// The journeys that completed in one window of run time.
 #[derive(Clone, Debug)]
-struct Window {
-    hist: Histogram<u64>,
-    count: u64,
-    errors: u64,
+pub struct Window {
+    /// Latency of the successful ones.
+    pub hist: Histogram<u64>,
+    pub count: u64,
+    pub errors: u64,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window {
+            hist: new_histogram(),
+            count: 0,
+            errors: 0,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -233,12 +274,8 @@ impl Recorder {
         let w = self.window_index(finished);
         let mut g = self.lock();
         if let Some(ws) = g.windows.get_mut(journey) {
-            while ws.len() <= w {
-                ws.push(Window {
-                    hist: new_histogram(),
-                    count: 0,
-                    errors: 0,
-                });
+            if ws.len() <= w {
+                ws.resize_with(w + 1, Window::default);
             }
             let win = &mut ws[w];
             win.count += 1;
@@ -259,12 +296,95 @@ impl Recorder {
     /// Everything measured so far.
     pub fn snapshot(&self) -> Measured {
         let g = self.lock();
-        let window_s = self.window.as_secs_f64();
+        let mut m = Measured {
+            journeys: g.journeys.clone(),
+            steps: g.steps.clone(),
+            windows: g.windows.clone(),
+            offered: g.offered.clone(),
+            window_s: self.window.as_secs_f64(),
+            timeline: Timeline::default(),
+            requests: g.requests,
+            late_starts: g.late_starts,
+            max_lateness: g.max_lateness,
+        };
+        m.timeline = m.build_timeline();
+        m
+    }
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+/// A histogram as `(upper bound ms, count)` buckets growing by 20 %.
+pub fn buckets(h: &Histogram<u64>) -> Vec<(f64, u64)> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    h.iter_log(100, 1.2)
+        .filter(|v| v.count_since_last_iteration() > 0)
+        .map(|v| (ms(v.value_iterated_to()), v.count_since_last_iteration()))
+        .collect()
+}
+
+/// A finished (or interrupted) run's measurements.
+#[derive(Clone, Debug)]
+pub struct Measured {
+    pub journeys: IndexMap<String, Stats>,
+    pub steps: IndexMap<String, Stats>,
+    /// Per journey, per window of completion time (scheduled before the warmup included).
+    pub windows: IndexMap<String, Vec<Window>>,
+    /// Arrivals per window of scheduled time.
+    pub offered: Vec<u64>,
+    pub window_s: f64,
+    /// Built from the above by [`Measured::build_timeline`]; observers add their series.
+    pub timeline: Timeline,
+    pub requests: u64,
+    pub late_starts: u64,
+    pub max_lateness: Duration,
+}
+
+impl Measured {
+    /// Adds another worker's measurement of the same run (a shard): histograms add exactly,
+    /// counts add, windows add by index. The timeline is not rebuilt.
+    pub fn add(&mut self, other: &Measured) {
+        for (name, s) in &other.journeys {
+            self.journeys.entry(name.clone()).or_default().add(s);
+        }
+        for (name, s) in &other.steps {
+            self.steps.entry(name.clone()).or_default().add(s);
+        }
+        for (name, ws) in &other.windows {
+            let mine = self.windows.entry(name.clone()).or_default();
+            if mine.len() < ws.len() {
+                mine.resize_with(ws.len(), Window::default);
+            }
+            for (m, w) in mine.iter_mut().zip(ws) {
+                let _ = m.hist.add(&w.hist);
+                m.count += w.count;
+                m.errors += w.errors;
+            }
+        }
+        if self.offered.len() < other.offered.len() {
+            self.offered.resize(other.offered.len(), 0);
+        }
+        for (m, o) in self.offered.iter_mut().zip(&other.offered) {
+            *m += o;
+        }
+        self.requests += other.requests;
+        self.late_starts += other.late_starts;
+        self.max_lateness = self.max_lateness.max(other.max_lateness);
+    }
+
+    /// The timeline of the windows: per journey latency by window, the offered rate
+    /// (`rate/offered`), and the journeys' latency distributions.
+    pub fn build_timeline(&self) -> Timeline {
+        let window_s = self.window_s;
         let mut timeline = Timeline {
             window_s,
             ..Timeline::default()
         };
-        for (name, ws) in &g.windows {
+        for (name, ws) in &self.windows {
             let rows = ws
                 .iter()
                 .enumerate()
@@ -295,52 +415,19 @@ impl Recorder {
         }
         timeline.series.insert(
             "rate/offered".into(),
-            g.offered
+            self.offered
                 .iter()
                 .enumerate()
                 .map(|(i, n)| (i as f64 * window_s, *n as f64 / window_s))
                 .collect(),
         );
-        for (name, s) in &g.journeys {
+        for (name, s) in &self.journeys {
             timeline
                 .histograms
                 .insert(name.clone(), buckets(&s.latency));
         }
-        Measured {
-            journeys: g.journeys.clone(),
-            steps: g.steps.clone(),
-            timeline,
-            requests: g.requests,
-            late_starts: g.late_starts,
-            max_lateness: g.max_lateness,
-        }
+        timeline
     }
-}
-
-fn ms(us: u64) -> f64 {
-    us as f64 / 1000.0
-}
-
-/// A histogram as `(upper bound ms, count)` buckets growing by 20 %.
-fn buckets(h: &Histogram<u64>) -> Vec<(f64, u64)> {
-    if h.is_empty() {
-        return Vec::new();
-    }
-    h.iter_log(100, 1.2)
-        .filter(|v| v.count_since_last_iteration() > 0)
-        .map(|v| (ms(v.value_iterated_to()), v.count_since_last_iteration()))
-        .collect()
-}
-
-/// A finished (or interrupted) run's measurements.
-#[derive(Clone, Debug)]
-pub struct Measured {
-    pub journeys: IndexMap<String, Stats>,
-    pub steps: IndexMap<String, Stats>,
-    pub timeline: Timeline,
-    pub requests: u64,
-    pub late_starts: u64,
-    pub max_lateness: Duration,
 }
 
 /// Latency statistics in milliseconds from a microsecond histogram, with any extra percentiles.

@@ -62,6 +62,9 @@ pub struct Scenario {
     /// Hosts a drill may target (`twin drill --target`): names or addresses, no scheme.
     #[serde(default)]
     pub allowed_targets: Vec<String>,
+    /// Prometheus endpoints `twin load` scrapes while it runs (the simulator ignores them).
+    #[serde(default)]
+    pub observers: Vec<crate::observe::ObserverSpec>,
 }
 
 fn recovery_window() -> Duration {
@@ -625,6 +628,14 @@ impl Scenario {
             );
         }
         self.check_components(&mut err);
+        for (sub, message) in crate::observe::check(&self.observers) {
+            let mut p = path!["observers"];
+            p.extend(sub.iter().map(|k| match k.parse::<usize>() {
+                Ok(i) => PathSegment::Index(i),
+                Err(_) => PathSegment::Key(k.clone()),
+            }));
+            err(p, message);
+        }
         for (i, slo) in self.slos.iter().enumerate() {
             if let Some(j) = slo.journey() {
                 if !self.workload.journeys.iter().any(|x| x.name == j) {
@@ -791,6 +802,9 @@ impl Scenario {
                 if branches.is_empty() {
                     err(at("parallel"), "parallel needs at least one branch".into());
                 }
+                // Branches run at once (`twin load` calls them concurrently): a branch sees
+                // what was captured before the fork, not its siblings' captures.
+                let mut joined = Vec::new();
                 for (b, branch) in branches.iter().enumerate() {
                     let mut p = at("parallel");
                     p.push(PathSegment::Index(b));
@@ -800,8 +814,12 @@ impl Scenario {
                             "a parallel branch needs at least one step".into(),
                         );
                     }
-                    self.check_steps(journey, branch, &p, captured, err);
+                    let mut seen = captured.clone();
+                    let before = seen.len();
+                    self.check_steps(journey, branch, &p, &mut seen, err);
+                    joined.extend(seen.drain(before..));
                 }
+                captured.extend(joined);
             }
         }
     }

@@ -26,6 +26,10 @@ pub struct Args {
     /// Multiply the arrival rate (2 = twice the scenario's traffic).
     #[arg(long, default_value_t = 1.0)]
     pub rate_scale: f64,
+    /// Play the arrival profile this many times faster (60: a 24 h diurnal profile in 24 min,
+    /// at the profile's own rates). The default duration and warmup shrink by the same factor.
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
     /// Leave journeys scheduled before this out of the summary (default: the scenario's warmup
     /// when no --duration is given, else none).
     #[arg(long)]
@@ -70,6 +74,27 @@ fn shown_target(target: &str) -> String {
     }
 }
 
+/// The scenario with its profile's (or trace's) clock running `x` times faster, and its horizon
+/// and warmup shortened to match (the prediction for `--time-scale`).
+fn compressed(scenario: &Scenario, x: f64) -> Scenario {
+    let mut s = scenario.clone();
+    if x == 1.0 {
+        return s;
+    }
+    let shrink = |d: Duration| Duration((d.0 as f64 / x) as u64);
+    match &mut s.workload.arrivals {
+        Arrivals::Poisson { .. } | Arrivals::Constant { .. } => {}
+        Arrivals::Profile { points, repeat, .. } => {
+            points.iter_mut().for_each(|p| p.at = shrink(p.at));
+            *repeat = repeat.map(shrink);
+        }
+        Arrivals::Trace { times, .. } => times.iter_mut().for_each(|t| *t = shrink(*t)),
+    }
+    s.horizon = shrink(s.horizon);
+    s.warmup = shrink(s.warmup);
+    s
+}
+
 /// The scenario with its arrival rate multiplied by `x` (the prediction for `--rate-scale`).
 fn scaled(scenario: &Scenario, x: f64) -> Scenario {
     let mut s = scenario.clone();
@@ -103,16 +128,23 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         eprintln!("{w}");
     }
     let scenario = loaded.scenario;
+    if !(a.time_scale.is_finite() && a.time_scale > 0.0) {
+        return Err(Failure::usage(format!(
+            "--time-scale must be > 0, found {}",
+            a.time_scale
+        )));
+    }
+    let time_scaled = compressed(&scenario, a.time_scale);
     let duration = match &a.duration {
         Some(d) => Duration::parse(d).map_err(|e| Failure::usage(format!("--duration: {e}")))?,
-        None => scenario.horizon,
+        None => time_scaled.horizon,
     };
     if duration.0 == 0 {
         return Err(Failure::usage("--duration must be greater than zero"));
     }
     let warmup = match &a.warmup {
         Some(w) => Duration::parse(w).map_err(|e| Failure::usage(format!("--warmup: {e}")))?,
-        None if a.duration.is_none() => scenario.warmup,
+        None if a.duration.is_none() => time_scaled.warmup,
         None => Duration::ZERO,
     };
     if warmup >= duration {
@@ -142,6 +174,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         target: a.target.clone(),
         duration,
         rate_scale: a.rate_scale,
+        time_scale: a.time_scale,
         shard,
         warmup,
         users: a.users,
@@ -149,12 +182,17 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     };
     let target = shown_target(&a.target);
     eprintln!(
-        "twin load: {} against {target} for {duration}{}{}",
+        "twin load: {} against {target} for {duration}{}{}{}",
         scenario.name,
         if a.rate_scale == 1.0 {
             String::new()
         } else {
             format!(" at {}x the rate", a.rate_scale)
+        },
+        if a.time_scale == 1.0 {
+            String::new()
+        } else {
+            format!(", the profile's clock {}x faster", a.time_scale)
         },
         if shard.count > 1 {
             format!(", shard {}/{}", shard.index, shard.count)
@@ -175,27 +213,62 @@ pub fn run(a: Args) -> Result<u8, Failure> {
 
     // The prediction beside the measurement.
     let prediction = match (predicted_file, a.no_predict) {
-        (Some(p), _) => Some((
-            format!(
-                "{}",
-                a.predicted.as_deref().unwrap_or(Path::new("")).display()
-            ),
-            p,
-        )),
+        (Some(p), _) => {
+            let path = a.predicted.as_deref().unwrap_or(Path::new(""));
+            // The timeline beside a given summary.json, when there is one (for observers).
+            let timeline = path
+                .parent()
+                .map(|d| d.join(reports::TIMELINE_FILE))
+                .filter(|t| t.exists())
+                .and_then(|t| reports::json::read_timeline(&t).ok());
+            Some((format!("{}", path.display()), p, timeline))
+        }
         (None, true) => None,
         (None, false) => {
-            let out = sim::simulate(&scaled(&scenario, a.rate_scale), &sim::Options::default());
-            Some(("simulation (in-process)".to_string(), out.summary))
+            let out = sim::simulate(
+                &scaled(&time_scaled, a.rate_scale),
+                &sim::Options::default(),
+            );
+            Some((
+                "simulation (in-process)".to_string(),
+                out.summary,
+                Some(out.timeline),
+            ))
         }
     };
-    if let Some((by, p)) = &prediction {
+    let mut measured = run.measured;
+    if let Some((by, p, timeline)) = &prediction {
         summary.fidelity = Some(Fidelity::compare(by, p, &summary));
+        // Each observed series with `compare_with` gets the predicted one beside it.
+        for o in &scenario.observers {
+            for s in &o.series {
+                let (Some(c), Some(name)) = (&s.compare_with, s.predicted_name()) else {
+                    continue;
+                };
+                match timeline.as_ref().and_then(|t| t.series.get(c)) {
+                    Some(points) => {
+                        measured.timeline.series.insert(name, points.clone());
+                    }
+                    None => summary.warnings.push(format!(
+                        "observer `{}`: the prediction has no series `{c}` to compare with (series are named like replicas/SERVICE, queue/SERVICE)",
+                        o.name
+                    )),
+                }
+            }
+        }
     }
 
-    reports::write_run(&dir, &summary, &run.measured.timeline)
+    reports::write_run(&dir, &summary, &measured.timeline)
         .map_err(|e| Failure::run(format!("{}: cannot write the report: {e}", dir.display())))?;
-    write_extras(&dir, &run.measured, &target, run.users)
-        .map_err(|e| Failure::run(format!("{}: cannot write: {e}", dir.display())))?;
+    write_extras(
+        &dir,
+        &measured,
+        &target,
+        run.users,
+        json!({"index": shard.index, "count": shard.count}),
+        &observers_json(&run.observed),
+    )
+    .map_err(|e| Failure::run(format!("{}: cannot write: {e}", dir.display())))?;
 
     crate::cmd::simulate::print_table(&summary);
     print_fidelity(&summary);
@@ -219,7 +292,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         harness::history::append(path, rows, row).map_err(Failure::run)?;
     }
     println!("wrote {}", dir.join("report.html").display());
-    println!("requests sent: {}", run.measured.requests);
+    println!("requests sent: {}", measured.requests);
     if run.interrupted {
         eprintln!(
             "the run was interrupted: {} holds what was measured (partial)",
@@ -255,35 +328,49 @@ fn print_fidelity(s: &RunSummary) {
     }
 }
 
+/// A journey's or step's name as a file name (`histograms/journey-<name>.hdr`).
+pub(crate) fn file_name(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// What only a load run has: per-step latency and time to first byte, errors by kind, and the
-/// HDR histograms (so shards merge exactly).
-fn write_extras(
+/// HDR histograms (journeys, steps, time to first byte, and each journey's windows one after
+/// the other), so that shards merge exactly. `shard` says which worker wrote it.
+pub(crate) fn write_extras(
     dir: &Path,
     m: &harness::measure::Measured,
     target: &str,
     users: usize,
+    shard: serde_json::Value,
+    observers: &serde_json::Value,
 ) -> std::io::Result<()> {
     let hist_dir = dir.join("histograms");
     std::fs::create_dir_all(&hist_dir)?;
-    let file_name = |s: &str| {
-        s.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect::<String>()
-    };
     for (name, s) in &m.journeys {
         let mut f =
             std::fs::File::create(hist_dir.join(format!("journey-{}.hdr", file_name(name))))?;
         write_histogram(&s.latency, &mut f)?;
     }
+    for (name, ws) in &m.windows {
+        let mut f =
+            std::fs::File::create(hist_dir.join(format!("windows-{}.hdr", file_name(name))))?;
+        for w in ws {
+            write_histogram(&w.hist, &mut f)?;
+        }
+    }
     for (name, s) in &m.steps {
         let mut f = std::fs::File::create(hist_dir.join(format!("step-{}.hdr", file_name(name))))?;
         write_histogram(&s.latency, &mut f)?;
+        let mut f = std::fs::File::create(hist_dir.join(format!("ttfb-{}.hdr", file_name(name))))?;
+        write_histogram(&s.ttfb, &mut f)?;
     }
     let steps: serde_json::Map<String, serde_json::Value> = m
         .steps
@@ -310,19 +397,56 @@ fn write_extras(
             )
         })
         .collect();
+    let windows: serde_json::Map<String, serde_json::Value> = m
+        .windows
+        .iter()
+        .map(|(n, ws)| {
+            (
+                n.clone(),
+                json!(ws.iter().map(|w| [w.count, w.errors]).collect::<Vec<_>>()),
+            )
+        })
+        .collect();
     let detail = json!({
         "target": target,
         "users": users,
+        "shard": shard,
         "requests": m.requests,
         "late_starts": m.late_starts,
         "max_lateness_ms": m.max_lateness.as_secs_f64() * 1000.0,
+        "window_s": m.window_s,
+        "observers": observers,
+        "offered": m.offered,
+        "windows": windows,
         "journeys": journeys,
         "steps": steps,
-        "histograms": "histograms/*.hdr: HdrHistogram V2, microseconds",
+        "histograms": "histograms/*.hdr: HdrHistogram V2, microseconds; windows-*.hdr: one per window of `windows`, in order",
     });
     let text = serde_json::to_string_pretty(&detail).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join("load.json"), text)
+    std::fs::write(dir.join(LOAD_FILE), text)
 }
+
+/// Scrapes and failures per observer (`observers` of load.json).
+fn observers_json(observed: &[harness::observer::Observed]) -> serde_json::Value {
+    let map: serde_json::Map<String, serde_json::Value> = observed
+        .iter()
+        .map(|o| {
+            (
+                o.name.clone(),
+                json!({
+                    "scrapes": o.scrapes,
+                    "failures": o.failures,
+                    "last_error": o.last_error,
+                    "series": o.series.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+                }),
+            )
+        })
+        .collect();
+    serde_json::Value::Object(map)
+}
+
+/// The load run's own detail file in its folder.
+pub(crate) const LOAD_FILE: &str = "load.json";
 
 #[cfg(test)]
 mod tests {

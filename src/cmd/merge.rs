@@ -1,13 +1,25 @@
 //! `twin merge DIR...`: joins the folders of a sharded run into the folder one unsharded run
 //! would have written. Sweeps (`kind: "sweep"`, from `twin sweep --shard I/N`): the shards' rows
 //! in point order, the same chosen point, the same `sweep.csv` and `sweep.json` byte for byte.
-//! Load runs (`kind: "load"`) are refused for now with a clear message.
+//! Load runs (`kind: "load"`, from `twin load --shard I/N`): the folder one unsharded run would
+//! have written, from the shards' HDR histograms (added exactly, percentiles recomputed),
+//! counts and rates summed, windows merged by index, SLOs judged again on the merged summary,
+//! and `partial` if any shard was.
 
+use crate::cmd::load::{file_name, write_extras, LOAD_FILE};
 use crate::exit::{self, Failure};
+use harness::measure::{
+    journey_summary, read_histogram, ErrorKind, Histogram, Measured, Stats, Window,
+};
+use indexmap::IndexMap;
+use models::fidelity::Comparison;
+use models::slo::{Slo, SloMetric};
+use models::summary::LatencyStats;
 use models::summary::{RunKind, RunSummary};
 use models::sweep::SweepTable;
 use models::timeline::Timeline;
 use reports::frontier;
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -38,10 +50,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     }
     match kind {
         RunKind::Sweep => merge_sweep(&a.dirs, a.out.as_deref()),
-        RunKind::Load => Err(Failure::usage(
-            "twin merge: merging load runs (kind \"load\") is not yet supported; each shard's \
-             folder has its HDR histograms in histograms/*.hdr for when it is",
-        )),
+        RunKind::Load => merge_load(&a.dirs, a.out.as_deref()),
         other => Err(Failure::usage(format!(
             "twin merge: a {} run is not sharded; only sweep and load runs are merged",
             other.as_str()
@@ -113,6 +122,315 @@ fn merge_sweep(dirs: &[PathBuf], out: Option<&Path>) -> Result<u8, Failure> {
     crate::cmd::sweep::print_outcome(&table);
     println!("wrote {}", dir.join(reports::REPORT_FILE).display());
     Ok(exit::from_verdicts(table.some_point_passes()))
+}
+
+/// One shard of a load run, as read back from its folder.
+struct LoadShard {
+    dir: PathBuf,
+    summary: RunSummary,
+    timeline: Timeline,
+    detail: Value,
+    measured: Measured,
+    index: u64,
+    count: u64,
+}
+
+fn merge_load(dirs: &[PathBuf], out: Option<&Path>) -> Result<u8, Failure> {
+    let shards = dirs
+        .iter()
+        .map(|d| read_load_shard(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let first = &shards[0];
+    let n = first.count;
+    for s in &shards {
+        let differs = |what: &str| {
+            Failure::usage(format!(
+                "twin merge: {} and {} are not shards of one load run ({what} differs)",
+                first.dir.display(),
+                s.dir.display()
+            ))
+        };
+        if s.summary.scenario != first.summary.scenario {
+            return Err(differs("the scenario"));
+        }
+        if s.count != n {
+            return Err(differs("the N of --shard I/N"));
+        }
+        if s.summary.horizon_s != first.summary.horizon_s {
+            return Err(differs("the duration"));
+        }
+        if s.measured.window_s != first.measured.window_s {
+            return Err(differs("the window"));
+        }
+    }
+    let mut seen = vec![false; n as usize];
+    for s in &shards {
+        let slot = &mut seen[s.index as usize];
+        if *slot {
+            return Err(Failure::usage(format!(
+                "twin merge: shard {}/{n} is given twice ({} is one)",
+                s.index,
+                s.dir.display()
+            )));
+        }
+        *slot = true;
+    }
+    if let Some(missing) = seen.iter().position(|x| !x) {
+        return Err(Failure::usage(format!(
+            "twin merge: shard {missing}/{n} is missing: give the folders of all {n} shards"
+        )));
+    }
+
+    let mut measured = first.measured.clone();
+    for s in &shards[1..] {
+        measured.add(&s.measured);
+    }
+    let mut timeline = measured.build_timeline();
+    // Observers scrape the deployment, not the load: every shard saw the same series, so the
+    // first shard's are kept; events are the first shard's too.
+    for (name, v) in &first.timeline.series {
+        timeline
+            .series
+            .entry(name.clone())
+            .or_insert_with(|| v.clone());
+    }
+    timeline.events = first.timeline.events.clone();
+    measured.timeline = timeline;
+
+    let summary = merged_summary(&shards, &measured)?;
+    let dir = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(format!("reports/out/{}-load", summary.scenario)));
+    if dirs.iter().any(|d| same_folder(d, &dir)) {
+        return Err(Failure::usage(format!(
+            "twin merge: the output folder {} is one of the shards; choose another --out",
+            dir.display()
+        )));
+    }
+    reports::write_run(&dir, &summary, &measured.timeline)
+        .map_err(|e| Failure::run(format!("{}: cannot write the report: {e}", dir.display())))?;
+    let users: u64 = shards
+        .iter()
+        .filter_map(|s| s.detail["users"].as_u64())
+        .sum();
+    let target = first.detail["target"].as_str().unwrap_or_default();
+    write_extras(
+        &dir,
+        &measured,
+        target,
+        users as usize,
+        json!({"index": 0, "count": 1, "merged_from": n}),
+        &first.detail["observers"],
+    )
+    .map_err(|e| Failure::run(format!("{}: cannot write: {e}", dir.display())))?;
+    crate::cmd::simulate::print_table(&summary);
+    println!("merged {n} shards: {} requests", measured.requests);
+    println!("wrote {}", dir.join(reports::REPORT_FILE).display());
+    if summary.partial {
+        eprintln!("a shard was interrupted: the merged run is partial");
+        return Ok(exit::RUN_FAILED);
+    }
+    Ok(exit::from_verdicts(summary.all_slos_met()))
+}
+
+/// The summary one unsharded run would have written: the first shard's, with the journeys from
+/// the merged histograms, the services' throughput summed, the SLOs judged again and the
+/// prediction compared with the merged measurement.
+fn merged_summary(shards: &[LoadShard], m: &Measured) -> Result<RunSummary, Failure> {
+    let first = &shards[0].summary;
+    let slos = first
+        .slos
+        .iter()
+        .map(|v| {
+            Slo::parse(&v.name).map_err(|e| {
+                Failure::usage(format!(
+                    "twin merge: {}: the SLO `{}` does not parse: {e}",
+                    shards[0].dir.display(),
+                    v.name
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let extra: Vec<f64> = slos
+        .iter()
+        .filter_map(|s| match s.metric {
+            SloMetric::Percentile(q) if !LatencyStats::STANDARD.contains(&q) => Some(q),
+            _ => None,
+        })
+        .collect();
+    let mut summary = first.clone();
+    summary.journeys = m
+        .journeys
+        .iter()
+        .map(|(name, s)| (name.clone(), journey_summary(s, &extra)))
+        .collect();
+    for (name, svc) in summary.services.iter_mut() {
+        svc.throughput_rps = shards
+            .iter()
+            .filter_map(|s| s.summary.services.get(name))
+            .map(|x| x.throughput_rps)
+            .sum();
+    }
+    summary.partial = shards.iter().any(|s| s.summary.partial);
+    summary.engine.events = shards.iter().map(|s| s.summary.engine.events).sum();
+    summary.engine.wall_s = shards
+        .iter()
+        .map(|s| s.summary.engine.wall_s)
+        .fold(0.0, f64::max);
+    let mut warnings: Vec<String> = Vec::new();
+    for w in shards.iter().flat_map(|s| &s.summary.warnings) {
+        if !warnings.contains(w) {
+            warnings.push(w.clone());
+        }
+    }
+    summary.warnings = warnings;
+    if let Some(f) = summary.fidelity.as_mut() {
+        for (name, j) in f.journeys.iter_mut() {
+            let Some(mj) = summary.journeys.get(name) else {
+                continue;
+            };
+            let again = |c: &Comparison, measured: f64| Comparison::new(c.predicted, measured);
+            j.mean_ms = again(&j.mean_ms, mj.latency_ms.mean);
+            j.p50_ms = again(&j.p50_ms, mj.latency_ms.p50);
+            j.p95_ms = again(&j.p95_ms, mj.latency_ms.p95);
+            j.p99_ms = again(&j.p99_ms, mj.latency_ms.p99);
+            j.error_rate = again(&j.error_rate, mj.error_rate);
+        }
+    }
+    summary.slos = slos.iter().map(|s| s.verdict(&summary)).collect();
+    Ok(summary)
+}
+
+fn read_load_shard(dir: &Path) -> Result<LoadShard, Failure> {
+    let bad = |what: String| Failure::usage(format!("twin merge: {}: {what}", dir.display()));
+    let path = dir.join(LOAD_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        bad(format!(
+            "cannot read {LOAD_FILE}: {e} (written by `twin load`)"
+        ))
+    })?;
+    let detail: Value =
+        serde_json::from_str(&text).map_err(|e| bad(format!("{LOAD_FILE} is not JSON: {e}")))?;
+    let summary = reports::json::read_summary(&dir.join(reports::SUMMARY_FILE))
+        .map_err(|e| bad(e.to_string()))?;
+    let timeline = reports::json::read_timeline(&dir.join(reports::TIMELINE_FILE))
+        .map_err(|e| bad(e.to_string()))?;
+    let (Some(index), Some(count)) = (
+        detail["shard"]["index"].as_u64(),
+        detail["shard"]["count"].as_u64(),
+    ) else {
+        return Err(bad(format!(
+            "{LOAD_FILE} names no shard (written by an older twin, or already merged)"
+        )));
+    };
+    if detail["shard"].get("merged_from").is_some() || count == 0 || index >= count {
+        return Err(bad(format!(
+            "{LOAD_FILE} is not a shard of a sharded run (shard {index}/{count})"
+        )));
+    }
+    let window_s = detail["window_s"]
+        .as_f64()
+        .ok_or_else(|| bad(format!("{LOAD_FILE} has no window_s")))?;
+    let hist = |name: &str| -> Result<Histogram<u64>, Failure> {
+        let path = dir.join("histograms").join(name);
+        let mut f = std::fs::File::open(&path)
+            .map_err(|e| bad(format!("cannot read histograms/{name}: {e}")))?;
+        read_histogram(&mut f).map_err(|e| bad(format!("histograms/{name}: {e}")))
+    };
+    let counts = |v: &Value| -> IndexMap<&'static str, u64> {
+        v.as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, n)| Some((ErrorKind::parse(k)?.as_str(), n.as_u64()?)))
+            .collect()
+    };
+    let statuses = |v: &Value| -> IndexMap<String, u64> {
+        v.as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, n)| Some((k.clone(), n.as_u64()?)))
+            .collect()
+    };
+    let mut journeys = IndexMap::new();
+    let mut windows = IndexMap::new();
+    for (name, j) in &summary.journeys {
+        let d = &detail["journeys"][name];
+        journeys.insert(
+            name.clone(),
+            Stats {
+                latency: hist(&format!("journey-{}.hdr", file_name(name)))?,
+                count: j.count,
+                errors: j.errors,
+                by_kind: counts(&d["errors_by_kind"]),
+                by_status: statuses(&d["errors_by_status"]),
+                ..Stats::default()
+            },
+        );
+        let rows = detail["windows"][name]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let path = dir
+            .join("histograms")
+            .join(format!("windows-{}.hdr", file_name(name)));
+        let mut f = std::fs::File::open(&path)
+            .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+        let mut ws = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let h = read_histogram(&mut f).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+            ws.push(Window {
+                hist: h,
+                count: row[0].as_u64().unwrap_or(0),
+                errors: row[1].as_u64().unwrap_or(0),
+            });
+        }
+        windows.insert(name.clone(), ws);
+    }
+    let mut steps = IndexMap::new();
+    if let Some(map) = detail["steps"].as_object() {
+        for (name, d) in map {
+            let file = file_name(name);
+            steps.insert(
+                name.clone(),
+                Stats {
+                    latency: hist(&format!("step-{file}.hdr"))?,
+                    ttfb: hist(&format!("ttfb-{file}.hdr"))?,
+                    count: d["summary"]["count"].as_u64().unwrap_or(0),
+                    errors: d["summary"]["errors"].as_u64().unwrap_or(0),
+                    by_kind: counts(&d["errors_by_kind"]),
+                    by_status: statuses(&d["errors_by_status"]),
+                },
+            );
+        }
+    }
+    let offered = detail["offered"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| v.as_u64().unwrap_or(0))
+        .collect();
+    let measured = Measured {
+        journeys,
+        steps,
+        windows,
+        offered,
+        window_s,
+        timeline: Timeline::default(),
+        requests: detail["requests"].as_u64().unwrap_or(0),
+        late_starts: detail["late_starts"].as_u64().unwrap_or(0),
+        max_lateness: std::time::Duration::from_secs_f64(
+            detail["max_lateness_ms"].as_f64().unwrap_or(0.0).max(0.0) / 1000.0,
+        ),
+    };
+    Ok(LoadShard {
+        dir: dir.to_path_buf(),
+        summary,
+        timeline,
+        detail,
+        measured,
+        index,
+        count,
+    })
 }
 
 /// The `kind` of the run whose folder `dir` is (only that field is read, so a folder written

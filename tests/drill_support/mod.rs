@@ -4,17 +4,16 @@
 //! started by PID when dropped, even when a test fails.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+#[path = "../support/mod.rs"]
+mod support;
+#[allow(unused_imports)] // each drill test uses a part
+pub use support::{json, show, twin, Emulator};
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
-
-pub fn twin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_twin"))
-}
 
 pub fn is_root() -> bool {
     Command::new("id")
@@ -46,15 +45,6 @@ pub fn sh_ok(cmd: &str) -> String {
     let o = sh(cmd);
     assert!(o.status.success(), "`{cmd}` failed:\n{}", show(&o));
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-pub fn show(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// `count` consecutive free loopback ports.
@@ -267,59 +257,6 @@ fn append(path: &Path, text: &str) {
     f.write_all(text.as_bytes()).expect("append conf");
 }
 
-/// A running `twin emulate` (stopped by PID when dropped).
-pub struct Emulator {
-    child: Child,
-    pub port: u16,
-}
-
-impl Emulator {
-    pub fn start(scenario: &Path, database_url: Option<&str>) -> Emulator {
-        let mut cmd = twin();
-        cmd.arg("emulate")
-            .arg(scenario)
-            .args(["--listen", "127.0.0.1:0"]);
-        if let Some(u) = database_url {
-            cmd.args(["--database-url", u]);
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start twin emulate");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
-        let port = line
-            .rsplit("127.0.0.1:")
-            .next()
-            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|p| p.parse().ok());
-        let Some(port) = port else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("twin emulate printed no address: {line:?}");
-        };
-        Emulator { child, port }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The write scenario the drills run: one service, one journey that writes a keyed record.
 pub fn write_scenario(name: &str, drills: &str) -> String {
     format!(
@@ -354,11 +291,6 @@ pub fn run_drill(scenario: &Path, drill: &str, target: &str, out: &Path, extra: 
         .stdin(Stdio::null())
         .output()
         .expect("run twin drill")
-}
-
-pub fn json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).expect("JSON")
 }
 
 /// The acknowledgement log: (key, start_s, end_s, acked).

@@ -1,5 +1,7 @@
-//! Helpers for the loopback tests of `twin emulate` and `twin load`: start an emulator on a free
-//! port (stopped by its own PID when dropped), read its counters, run `twin load`.
+//! What every end-to-end test of `twin emulate`, `twin load` and `twin drill` shares: the
+//! binary, an emulator started on a free loopback port (stopped by its own PID when dropped,
+//! optionally with a database), its counters, a bare HTTP/1.1 client, `twin load`, JSON files.
+//! `drill_support` adds the PostgreSQL pair on top of this.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -27,10 +29,19 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start(scenario: &Path) -> Emulator {
-        let mut child = twin()
-            .arg("emulate")
+        Emulator::with_database(scenario, None)
+    }
+
+    /// `twin emulate` writing to PostgreSQL at `database_url` when given.
+    pub fn with_database(scenario: &Path, database_url: Option<&str>) -> Emulator {
+        let mut cmd = twin();
+        cmd.arg("emulate")
             .arg(scenario)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0"]);
+        if let Some(u) = database_url {
+            cmd.args(["--database-url", u]);
+        }
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
