@@ -71,6 +71,7 @@ pub fn report_html(summary: &RunSummary, timeline: &Timeline, charts: &[Chart]) 
     journeys(&mut page, summary);
     fidelity(&mut page, summary);
     services(&mut page, summary);
+    crate::components::section(&mut page, &summary.components);
     cost(&mut page, summary);
     recovery(&mut page, summary);
     chart_section(
@@ -162,6 +163,9 @@ fn header(page: &mut String, s: &RunSummary, charts: &[Chart]) {
         links.push(("fidelity", "Prediction vs measurement"));
     }
     links.push(("services", "Services"));
+    if !s.components.is_empty() {
+        links.push(("components", "Components"));
+    }
     if s.cost.is_some() {
         links.push(("cost", "Cost"));
     }
@@ -171,7 +175,7 @@ fn header(page: &mut String, s: &RunSummary, charts: &[Chart]) {
     for (group, id, name) in [
         (ChartGroup::Latency, "latency", "Latency over time"),
         (ChartGroup::Histogram, "distributions", "Distributions"),
-        (ChartGroup::Family, "series", "Components"),
+        (ChartGroup::Family, "series", "Components over time"),
     ] {
         if charts.iter().any(|c| c.group == group) {
             links.push((id, name));

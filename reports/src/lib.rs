@@ -20,6 +20,7 @@
 //! but its own inputs and the folder it writes, and knows nothing of who produced a run.
 
 pub mod charts;
+mod components;
 pub mod csv;
 mod error;
 mod folder;
