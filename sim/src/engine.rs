@@ -57,6 +57,10 @@ pub(crate) enum Event {
     },
     /// A cluster-autoscaler scan.
     CaScan,
+    /// The kubelets read their pods' CPU and memory (metrics-server's source).
+    KubeletRead,
+    /// Prometheus scrapes the pods whose HPA reads custom metrics.
+    PrometheusScrape,
     /// A pod finished starting and takes traffic.
     PodReady {
         pod: u32,
@@ -118,6 +122,8 @@ pub struct ReplicationResult {
     pub seconds_at_count: Vec<std::collections::BTreeMap<u32, f64>>,
     pub faults: Vec<crate::faults::FaultRecord>,
     pub fault_marks: Vec<(f64, String)>,
+    /// Every HPA sync: what it saw and chose.
+    pub hpa_syncs: Vec<crate::cluster::HpaSyncRecord>,
 }
 
 pub(crate) struct Replication<'m> {
@@ -187,14 +193,7 @@ pub fn run_replication(
         series_names.push(format!("llm_429/{}", e.name));
     }
     let cluster = crate::cluster::Cluster::new(scenario, model.stations.len(), stream("cluster"));
-    for c in &cluster.services {
-        let name = &model.stations[c.station as usize].name;
-        series_names.push(format!("replicas/{name}"));
-        series_names.push(format!("pending/{name}"));
-    }
-    for p in &cluster.pools {
-        series_names.push(format!("nodes/{}", p.name));
-    }
+    series_names.extend(cluster.series_names(|s| model.stations[s as usize].name.clone()));
     let n_stations = stations.len();
     let mut r = Replication {
         model,
@@ -259,6 +258,7 @@ pub fn run_replication(
         seconds_at_count: r.cluster.seconds_at_count.clone(),
         faults: r.fault_records.clone(),
         fault_marks: r.fault_marks.clone(),
+        hpa_syncs: std::mem::take(&mut r.cluster.syncs),
     }
 }
 
@@ -308,6 +308,8 @@ impl Replication<'_> {
                 }
                 Event::HpaSync { service } => self.hpa_sync(service, now),
                 Event::CaScan => self.ca_scan(now),
+                Event::KubeletRead => self.kubelet_read(now),
+                Event::PrometheusScrape => self.prometheus_scrape(now),
                 Event::PodReady { pod } => self.pod_ready(pod, now),
                 Event::NodeReady { node } => self.node_ready(node, now),
                 Event::FaultStart { fault } => self.fault_start(fault, now),
@@ -556,6 +558,8 @@ impl Replication<'_> {
 
     #[inline]
     fn on_departure(&mut self, now: Nanos, station: u32, replica: u32, request: u32) {
+        let sojourn = now - self.requests[request as usize].enqueued;
+        self.cluster.observe(station, replica, sojourn);
         let requests = &self.requests;
         let next =
             self.stations[station as usize].depart(replica, now, |r| requests[r as usize].enqueued);
