@@ -74,6 +74,9 @@ pub struct HpaSyncRecord {
     /// percent for a Utilization target, else the average or the value, in the metric's
     /// units), `None` when it had no usable sample.
     pub metrics: Vec<Option<f64>>,
+    /// Per metric: the pods whose sample counted (ready, with a sample); fewer than
+    /// `current` means the controller's missing/unready adjustment applied.
+    pub samples: Vec<usize>,
     /// The count the sync chose.
     pub desired: i32,
 }
@@ -642,7 +645,12 @@ impl Replication<'_> {
 
     /// What the metrics APIs return for metric `m` of service `s` at `now`, and the value the
     /// HPA compares with its target (see [`HpaSyncRecord::metrics`]).
-    fn observe_metric(&self, s: usize, m: usize, now: Nanos) -> (MetricObservation, Option<f64>) {
+    fn observe_metric(
+        &self,
+        s: usize,
+        m: usize,
+        now: Nanos,
+    ) -> (MetricObservation, (Option<f64>, usize)) {
         let svc = &self.cluster.services[s];
         let cfg = &self.cluster.pipeline;
         let readiness = models::hpa::pods::CpuReadiness::default();
@@ -821,7 +829,7 @@ impl Replication<'_> {
                 kind
             )),
         };
-        let shown = kind.and_then(|k| shown_value(k, &observed));
+        let shown = kind.map_or((None, 0), |k| shown_value(k, &observed));
         (observed, shown)
     }
 
@@ -835,10 +843,12 @@ impl Replication<'_> {
             .map_or(0, |h| h.hpa.metrics.len());
         let mut observed = Vec::with_capacity(n_metrics);
         let mut shown = Vec::with_capacity(n_metrics);
+        let mut samples = Vec::with_capacity(n_metrics);
         for m in 0..n_metrics {
-            let (o, v) = self.observe_metric(s as usize, m, now);
+            let (o, (v, n)) = self.observe_metric(s as usize, m, now);
             observed.push(o);
             shown.push(v);
+            samples.push(n);
         }
         let pods = self.cluster.services[s as usize].pods.clone();
         let current = pods.len() as i32;
@@ -867,6 +877,7 @@ impl Replication<'_> {
             service: s,
             current,
             metrics: shown,
+            samples,
             desired: outcome.replicas,
         });
         if desired > pods.len() {
@@ -1020,18 +1031,19 @@ impl Replication<'_> {
 /// The value an HPA compares with the target of `kind`, from what it observed: the
 /// utilization percent of the ready pods with samples (Utilization), their average
 /// (AverageValue, Pods), or the value (Object, External), in the metric's units.
-fn shown_value(kind: &MetricKind, o: &MetricObservation) -> Option<f64> {
-    match o {
+/// Also returns how many pods' samples counted (0 for Object and External).
+fn shown_value(kind: &MetricKind, o: &MetricObservation) -> (Option<f64>, usize) {
+    let v = match o {
         MetricObservation::PerPod { pods, .. } => {
             let ready: Vec<&PodSample> = pods
                 .iter()
                 .filter(|p| p.class == models::hpa::pods::PodClass::Ready && p.value_milli.is_some())
                 .collect();
             if ready.is_empty() {
-                return None;
+                return (None, 0);
             }
             let sum: i64 = ready.iter().filter_map(|p| p.value_milli).sum();
-            match kind {
+            let v = match kind {
                 MetricKind::Resource {
                     target: ResourceTarget::Utilization(_),
                     ..
@@ -1040,14 +1052,16 @@ fn shown_value(kind: &MetricKind, o: &MetricObservation) -> Option<f64> {
                     (req > 0).then(|| 100.0 * sum as f64 / req as f64)
                 }
                 _ => Some(sum as f64 / ready.len() as f64 / 1000.0),
-            }
+            };
+            return (v, ready.len());
         }
         MetricObservation::Object { value_milli, .. } => Some(*value_milli as f64 / 1000.0),
         MetricObservation::External { series_milli, .. } => {
             Some(series_milli.iter().sum::<i64>() as f64 / 1000.0)
         }
         MetricObservation::Unavailable(_) => None,
-    }
+    };
+    (v, 0)
 }
 
 /// `value / target` (1 = on target) for the timeline's `hpa_ratio` series.
