@@ -123,3 +123,23 @@ mod tests {
         );
     }
 }
+
+/// `twin hpa replay`'s table: one row per sync of the controller.
+pub fn hpa_replay(steps: &[models::hpa::replay::ReplayStep]) -> String {
+    let mut csv =
+        String::from("time_s,current_replicas,metric_desired,replicas,decision,pods,ready_pods\n");
+    for s in steps {
+        let desired = s.metric_desired.map_or(String::new(), |d| d.to_string());
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            s.time.as_secs_f64(),
+            s.current,
+            desired,
+            s.replicas,
+            s.decision,
+            s.pods,
+            s.ready_pods
+        ));
+    }
+    csv
+}
