@@ -182,6 +182,93 @@ fn replay_matches_the_hand_computed_sequence() {
         std::fs::read_to_string(dir.path().join("replicas.csv")).expect("written"),
         text
     );
+
+    // ... and the chart beside it: well-formed SVG with the replica panel and one panel for
+    // the HPA's one metric (cpu) with its target line (there is one only when the request is
+    // known: 50 % of the Deployment's 500m).
+    let svg = std::fs::read_to_string(dir.path().join("replicas.svg")).expect("chart written");
+    let elements = well_formed(&svg).unwrap_or_else(|e| panic!("replicas.svg: {e}"));
+    assert_eq!(elements.first().map(String::as_str), Some("svg"));
+    let texts: Vec<&str> = svg
+        .split("<text")
+        .skip(1)
+        .filter_map(|t| t.split_once('>').map(|(_, rest)| rest))
+        .filter_map(|t| t.split_once("</text>").map(|(inner, _)| inner.trim()))
+        .collect();
+    for want in [
+        "HPA gateway replayed",
+        "replicas",
+        "metric-desired",
+        "cpu",
+        "cpu (cores per pod)",
+        "cpu (mean per pod)",
+        "target",
+    ] {
+        assert!(texts.contains(&want), "no text `{want}` in {texts:?}");
+    }
+    // Two panels, each a plot of lines: plotters writes lines as <polyline>.
+    let polylines = elements.iter().filter(|e| *e == "polyline").count();
+    assert!(polylines >= 4, "{polylines} polylines");
+}
+
+/// Checks that `text` is well-formed XML as far as tags go (every open tag closed in order,
+/// quotes balanced inside tags, one root) and returns the element names in document order.
+fn well_formed(text: &str) -> Result<Vec<String>, String> {
+    let mut stack: Vec<String> = Vec::new();
+    let mut names = Vec::new();
+    let mut roots = 0;
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        let after = &rest[start + 1..];
+        // The tag ends at the first `>` outside quotes.
+        let mut quote = None;
+        let mut end = None;
+        for (i, c) in after.char_indices() {
+            match (quote, c) {
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(q), c) if c == q => quote = None,
+                (None, '>') => {
+                    end = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let end = end.ok_or("an unterminated tag")?;
+        let tag = &after[..end];
+        rest = &after[end + 1..];
+        if tag.starts_with('?') || tag.starts_with('!') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            let open = stack.pop().ok_or(format!("</{name}> closes nothing"))?;
+            if open != name.trim() {
+                return Err(format!("<{open}> closed by </{name}>"));
+            }
+            continue;
+        }
+        let name: String = tag
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '/')
+            .collect();
+        if name.is_empty() {
+            return Err(format!("a tag without a name: <{tag}>"));
+        }
+        if stack.is_empty() {
+            roots += 1;
+        }
+        names.push(name.clone());
+        if !tag.ends_with('/') {
+            stack.push(name);
+        }
+    }
+    if !stack.is_empty() {
+        return Err(format!("unclosed: {stack:?}"));
+    }
+    if roots != 1 {
+        return Err(format!("{roots} root elements"));
+    }
+    Ok(names)
 }
 
 #[test]
