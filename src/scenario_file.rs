@@ -3,8 +3,8 @@
 //! into an exit-2 failure. The only place the binary reads scenario files.
 
 use crate::exit::Failure;
-use models::load::{parse_with, Diagnostic, Override};
 use models::hpa::spec::{FileProblem, SpecError};
+use models::load::{parse_with, Diagnostic, Override};
 use models::scenario::{FileSlot, Finding, Severity};
 use models::Scenario;
 use std::path::{Path, PathBuf};

@@ -112,9 +112,7 @@ impl MetricsPipeline {
                     self.rate_window, self.scrape_interval
                 ),
             ));
-        } else if self.scrape_interval.0 > 0
-            && self.rate_window.0 / self.scrape_interval.0 > 240
-        {
+        } else if self.scrape_interval.0 > 0 && self.rate_window.0 / self.scrape_interval.0 > 240 {
             out.push((
                 at("rate_window"),
                 "more than 240 scrapes in one window".into(),
@@ -137,8 +135,9 @@ impl MetricsPipeline {
     }
 }
 
-/// A pod's memory working set: `base + per_request x requests in the pod` (in service and
-/// queued at it), as Kubernetes quantities (`300Mi`, `2Mi`).
+/// A pod's memory working set: `base + per_request x requests in service in the pod`, as
+/// Kubernetes quantities (`300Mi`, `2Mi`). Queued requests wait in the listen backlog and are
+/// not counted, so the working set is bounded by `base + per_request x concurrency`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MemoryUsage {

@@ -250,7 +250,12 @@ pub fn replay_svg(chart: &ReplayChart) -> Result<String, String> {
         .replicas
         .iter()
         .map(|p| p.0)
-        .chain(chart.panels.iter().flat_map(|p| p.points.iter().map(|q| q.0)))
+        .chain(
+            chart
+                .panels
+                .iter()
+                .flat_map(|p| p.points.iter().map(|q| q.0)),
+        )
         .filter(|t| t.is_finite())
         .fold(0.0, f64::max);
     let axis = TimeAxis::new(end);

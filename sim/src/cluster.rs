@@ -9,13 +9,13 @@
 
 use crate::calendar::Nanos;
 use crate::engine::{Event, Replication};
-use models::cluster_autoscaler::{
-    Action, CaConfig, ClusterAutoscaler, ClusterView, Node, NodePool, NodeStatus, PendingPod,
-    PlacedPod, Resources,
-};
 use crate::metrics_pipeline::{
     histogram_quantile, increase, resource_sample, KubeletReading, LatencyCounters, PromReading,
     Ring,
+};
+use models::cluster_autoscaler::{
+    Action, CaConfig, ClusterAutoscaler, ClusterView, Node, NodePool, NodeStatus, PendingPod,
+    PlacedPod, Resources,
 };
 use models::hpa::controller::{Autoscaler, ControllerConfig, MetricObservation, Scale};
 use models::hpa::pods::{self, ConditionStatus, PodPhase, ReadyCondition, SampleTime};
@@ -158,13 +158,16 @@ impl MetricSource {
             MetricKind::Resource { name, .. } if name == "cpu" => MetricSource::Cpu,
             MetricKind::Resource { name, .. } if name == "memory" => MetricSource::Memory,
             MetricKind::Resource { .. } => MetricSource::Unserved,
-            MetricKind::Pods { metric, .. } => {
-                CustomMetric::from_name(metric).map_or(MetricSource::Unserved, MetricSource::PodsCustom)
-            }
+            MetricKind::Pods { metric, .. } => CustomMetric::from_name(metric)
+                .map_or(MetricSource::Unserved, MetricSource::PodsCustom),
             MetricKind::Object { metric, .. } => CustomMetric::from_name(metric)
-                .map_or(MetricSource::Unserved, |c| MetricSource::ServiceCustom(c, false)),
+                .map_or(MetricSource::Unserved, |c| {
+                    MetricSource::ServiceCustom(c, false)
+                }),
             MetricKind::External { metric, .. } => CustomMetric::from_name(metric)
-                .map_or(MetricSource::Unserved, |c| MetricSource::ServiceCustom(c, true)),
+                .map_or(MetricSource::Unserved, |c| {
+                    MetricSource::ServiceCustom(c, true)
+                }),
         }
     }
 }
@@ -509,10 +512,9 @@ impl Replication<'_> {
                 PodState::Starting => (0.0, 0),
                 PodState::Ready { replica } => {
                     let rep = &self.stations[p.service as usize].replicas[replica as usize];
-                    (
-                        rep.busy_area_at(now) - p.base_area,
-                        rep.busy + rep.queue.len() as u32,
-                    )
+                    // Queued requests wait in the listen backlog (or the proxy's buffer) and
+                    // hold next to no memory of the app: only those in service count.
+                    (rep.busy_area_at(now) - p.base_area, rep.busy)
                 }
                 _ => continue,
             };
@@ -546,7 +548,9 @@ impl Replication<'_> {
                     .get(replica as usize)
                     .copied()
                     .unwrap_or_default();
-                let queued = self.stations[station].replicas[replica as usize].queue.len() as u32;
+                let queued = self.stations[station].replicas[replica as usize]
+                    .queue
+                    .len() as u32;
                 self.cluster.pods[pod].scrapes.push(PromReading {
                     t: now,
                     latency,
@@ -661,7 +665,12 @@ impl Replication<'_> {
         let ready_count = svc
             .pods
             .iter()
-            .filter(|p| matches!(self.cluster.pods[**p as usize].state, PodState::Ready { .. }))
+            .filter(|p| {
+                matches!(
+                    self.cluster.pods[**p as usize].state,
+                    PodState::Ready { .. }
+                )
+            })
             .count();
         let pod_count = PodCount {
             listed: svc.pods.len(),
@@ -801,8 +810,8 @@ impl Replication<'_> {
                                 sum.add(&inc);
                             }
                         }
-                        let q = histogram_quantile(quantile, &cfg.bounds_s, &sum.counts)
-                            * per_second;
+                        let q =
+                            histogram_quantile(quantile, &cfg.bounds_s, &sum.counts) * per_second;
                         q.is_finite().then_some(q)
                     }
                 };
@@ -1037,7 +1046,9 @@ fn shown_value(kind: &MetricKind, o: &MetricObservation) -> (Option<f64>, usize)
         MetricObservation::PerPod { pods, .. } => {
             let ready: Vec<&PodSample> = pods
                 .iter()
-                .filter(|p| p.class == models::hpa::pods::PodClass::Ready && p.value_milli.is_some())
+                .filter(|p| {
+                    p.class == models::hpa::pods::PodClass::Ready && p.value_milli.is_some()
+                })
                 .collect();
             if ready.is_empty() {
                 return (None, 0);
@@ -1077,7 +1088,9 @@ fn target_ratio(kind: &MetricKind, value: f64, current: i32) -> Option<f64> {
         } => value * 1000.0 / *target_average_milli as f64,
         MetricKind::Object { target, .. } | MetricKind::External { target, .. } => match target {
             ValueTarget::Value(t) => value * 1000.0 / *t as f64,
-            ValueTarget::AverageValue(t) => value * 1000.0 / (*t as f64 * f64::from(current.max(1))),
+            ValueTarget::AverageValue(t) => {
+                value * 1000.0 / (*t as f64 * f64::from(current.max(1)))
+            }
         },
     };
     r.is_finite().then_some(r)

@@ -147,7 +147,7 @@ pub struct KubeletReading {
     pub t: Nanos,
     /// Busy server-nanoseconds of the pod since it started (its cumulative CPU).
     pub cpu_area: f64,
-    /// Requests in the pod (in service and queued at it), for its memory.
+    /// Requests in service in the pod, for its memory.
     pub in_flight: u32,
 }
 

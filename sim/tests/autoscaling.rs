@@ -31,14 +31,20 @@ fn scale_up_never_overcommits_nodes_and_stays_within_limits() {
         after >= 2.5 * before,
         "replicas {before} -> {after} for a 3x step"
     );
+    // summary.json: the range covers the scenario's 11 (ceil(300 x 0.1 / 4 / 0.7)), and the
+    // new steady state is reached after the step at 600 s (pods wait ~90 s for nodes, and
+    // the HPA overshoots and comes back within its 5-minute window), before the horizon.
+    let r = &out.summary.services["api"].replicas;
+    assert!(r.max >= 11 && r.min <= 4, "replicas {r:?}");
+    let steady = r
+        .steady_from_s
+        .expect("steady_from_s for an autoscaled service");
+    assert!(steady > 600.0 && steady < 1800.0, "steady from {steady} s");
 }
 
 /// Runs replication 0 of `file` (with overrides) and returns the HPA's sync records and the
 /// ready replicas over time.
-fn run_with(
-    file: &str,
-    overrides: &[&str],
-) -> (Vec<sim::cluster::HpaSyncRecord>, Vec<(f64, f64)>) {
+fn run_with(file: &str, overrides: &[&str]) -> (Vec<sim::cluster::HpaSyncRecord>, Vec<(f64, f64)>) {
     let dir = support::data_dir("autoscaling");
     let text = std::fs::read_to_string(dir.join(file)).expect("scenario readable");
     let overrides: Vec<models::Override> = overrides
@@ -147,7 +153,10 @@ fn a_p95_hpa_scales_up_where_a_cpu_hpa_under_the_same_load_does_not() {
         "latency-hpa.yaml",
         &["services.api.hpa.metrics[0]={type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}}"],
     );
-    assert!(cpu_replicas.iter().all(|(_, r)| *r == 4.0), "{cpu_replicas:?}");
+    assert!(
+        cpu_replicas.iter().all(|(_, r)| *r == 4.0),
+        "{cpu_replicas:?}"
+    );
     let cpu: Vec<f64> = cpu_syncs.iter().filter_map(|s| s.metrics[0]).collect();
     assert!(cpu.len() > 30, "only {} CPU samples", cpu.len());
     let mean = cpu.iter().sum::<f64>() / cpu.len() as f64;
@@ -158,6 +167,9 @@ fn a_p95_hpa_scales_up_where_a_cpu_hpa_under_the_same_load_does_not() {
         "CPU HPA: mean utilization {mean:.2} % over {} samples, replicas 4 throughout",
         cpu.len()
     );
-    assert!((57.0..=63.0).contains(&mean), "mean CPU utilization {mean:.1} %");
+    assert!(
+        (57.0..=63.0).contains(&mean),
+        "mean CPU utilization {mean:.1} %"
+    );
     assert!(cpu_syncs.iter().all(|s| s.desired == 4));
 }

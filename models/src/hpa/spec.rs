@@ -474,8 +474,8 @@ impl HpaSpec {
                     .into(),
             ));
         }
-        let (manifest, _) = parse_manifest(text, Duration::from_secs(300))
-            .map_err(FileProblem::Manifest)?;
+        let (manifest, _) =
+            parse_manifest(text, Duration::from_secs(300)).map_err(FileProblem::Manifest)?;
         *self = manifest.spec;
         self.file = file;
         Ok(())
