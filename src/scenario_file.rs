@@ -47,7 +47,7 @@ pub fn load(path: Option<&Path>, sets: &[String]) -> Result<Loaded, Failure> {
     match result {
         Ok((scenario, warnings)) => Ok(Loaded { scenario, warnings }),
         Err(mut diags) => {
-            in_files.extend(diags.drain(..));
+            in_files.append(&mut diags);
             Err(Failure::usage(render(&in_files)))
         }
     }

@@ -873,11 +873,8 @@ impl Scenario {
                     Replicas::Range { min, max } => (min as i32, max as i32),
                     Replicas::Fixed(n) => (n as i32, n as i32),
                 };
-                if let Err(list) = h.resolve(
-                    Some(bounds),
-                    Duration::from_secs(300),
-                    &path!["services", name, "hpa"],
-                ) {
+                let at: Vec<PathSegment> = path!["services", name, "hpa"];
+                if let Err(list) = h.resolve(Some(bounds), Duration::from_secs(300), &at) {
                     for e in list {
                         err(e.path.clone(), e.message.clone());
                     }

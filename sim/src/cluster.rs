@@ -50,6 +50,10 @@ pub struct Pod {
     scrapes: Ring<PromReading>,
 }
 
+/// A pod's sample for one metric: when it was taken (for the CPU readiness filter) and its
+/// value in milli-units.
+type PodValue<'a> = dyn Fn(&Pod) -> (Option<SampleTime>, Option<i64>) + 'a;
+
 /// Where one metric of a service's HPA comes from.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum MetricSource {
@@ -711,9 +715,7 @@ impl Replication<'_> {
             };
             v.is_finite().then_some(v)
         };
-        let per_pod = |value: &dyn Fn(&Pod) -> (Option<SampleTime>, Option<i64>),
-                       request: Option<i64>,
-                       is_cpu: bool| {
+        let per_pod = |value: &PodValue, request: Option<i64>, is_cpu: bool| {
             svc.pods
                 .iter()
                 .map(|id| {
