@@ -320,3 +320,57 @@ fn bad_input_exits_2_naming_the_field() {
         .expect("run twin");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_scenario_hpa_file_runs_as_its_spec_written_inline() {
+    // tests/cases/valid/hpa-file.yaml names ../k8s/hpa-gateway.yaml; the same scenario with
+    // that manifest's spec pasted inline must simulate to the same summary (engine aside).
+    let with_file = std::path::Path::new("tests/cases/valid/hpa-file.yaml");
+    let text = std::fs::read_to_string(with_file).expect("case");
+    let inline = text.replace(
+        "    hpa: {file: ../k8s/hpa-gateway.yaml}",
+        "    hpa:
+      minReplicas: 2
+      maxReplicas: 10
+      metrics:
+        - type: Resource
+          resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}
+        - type: Pods
+          pods: {metric: {name: p95_latency_ms}, target: {type: AverageValue, averageValue: \"500\"}}
+      behavior:
+        scaleUp: {policies: [{type: Percent, value: 100, periodSeconds: 60}]}
+        scaleDown: {stabilizationWindowSeconds: 300}",
+    );
+    assert_ne!(inline, text, "the case still names the manifest");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inline_path = dir.path().join("hpa-inline.yaml");
+    std::fs::write(&inline_path, inline).expect("write");
+    let summary = |scenario: &std::path::Path, out: &str| -> serde_json::Value {
+        let out_dir = dir.path().join(out);
+        let run = twin()
+            .arg("simulate")
+            .arg(scenario)
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .expect("run twin");
+        assert!(
+            run.status.code().is_some_and(|c| c <= 1),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let text = std::fs::read_to_string(out_dir.join("summary.json")).expect("summary");
+        let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        v.as_object_mut().expect("object").remove("engine");
+        v
+    };
+    let a = summary(with_file, "file");
+    let b = summary(&inline_path, "inline");
+    assert_eq!(a, b);
+    // The manifest's HPA acted: 87.5 % CPU of a 70 % target -> 3 replicas (see the case).
+    assert_eq!(
+        a["services"]["gateway"]["replicas"]["max"].as_u64(),
+        Some(3),
+        "{a}"
+    );
+}
