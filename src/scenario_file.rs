@@ -1,10 +1,11 @@
 //! Reading a scenario from disk (or the built-in one), resolving the files it names relative
-//! to it, and turning diagnostics into an exit-2 failure. The only place the binary reads
-//! scenario files.
+//! to it (CSV samples and traces, HorizontalPodAutoscaler manifests), and turning diagnostics
+//! into an exit-2 failure. The only place the binary reads scenario files.
 
 use crate::exit::Failure;
+use models::hpa::spec::{FileProblem, SpecError};
 use models::load::{parse_with, Diagnostic, Override};
-use models::scenario::{Finding, Severity};
+use models::scenario::{FileSlot, Finding, Severity};
 use models::Scenario;
 use std::path::{Path, PathBuf};
 
@@ -38,22 +39,47 @@ pub fn load(path: Option<&Path>, sets: &[String]) -> Result<Loaded, Failure> {
             PathBuf::from("scenarios"),
         ),
     };
-    let result = parse_with(&text, &name, &overrides, |s| resolve_files(s, &base));
+    // Errors inside a named manifest are placed in that file, not in the scenario.
+    let mut in_files = Vec::new();
+    let result = parse_with(&text, &name, &overrides, |s| {
+        resolve_files(s, &base, &mut in_files)
+    });
     match result {
         Ok((scenario, warnings)) => Ok(Loaded { scenario, warnings }),
-        Err(diags) => Err(Failure::usage(render(&diags))),
+        Err(mut diags) => {
+            in_files.append(&mut diags);
+            Err(Failure::usage(render(&in_files)))
+        }
     }
 }
 
-/// Reads the files a scenario names, then validates it.
-fn resolve_files(s: &mut Scenario, base: &Path) -> Vec<Finding> {
+/// Reads the files a scenario names, then validates it. Problems inside a named HPA manifest
+/// go to `in_files` with the manifest's own `file:line:col`.
+fn resolve_files(s: &mut Scenario, base: &Path, in_files: &mut Vec<Diagnostic>) -> Vec<Finding> {
     let mut findings = Vec::new();
     for mut f in s.external_files_mut() {
         let full = base.join(&f.file);
-        let problem = match std::fs::read_to_string(&full) {
-            Err(e) => Some(format!("cannot read `{}`: {e}", full.display())),
-            Ok(text) => f
-                .slot
+        let problem = match (std::fs::read_to_string(&full), &mut f.slot) {
+            (Err(e), _) => Some(format!("cannot read `{}`: {e}", full.display())),
+            (Ok(text), FileSlot::Hpa(spec)) => match spec.fill_from_manifest(&text) {
+                Ok(()) => None,
+                Err(FileProblem::NotAlone(m)) => Some(m),
+                Err(FileProblem::Manifest(errors)) => {
+                    in_files.extend(errors.iter().map(|e| Diagnostic {
+                        file: full.display().to_string(),
+                        line: e.line.max(1),
+                        col: e.col.max(1),
+                        message: manifest_message(e),
+                        severity: Severity::Error,
+                    }));
+                    Some(format!(
+                        "the HorizontalPodAutoscaler manifest `{}` has {} error(s), listed above",
+                        full.display(),
+                        errors.len()
+                    ))
+                }
+            },
+            (Ok(text), slot) => slot
                 .fill_from_csv(&text)
                 .err()
                 .map(|(line, e)| format!("{}:{line}: {e}", full.display())),
@@ -70,6 +96,16 @@ fn resolve_files(s: &mut Scenario, base: &Path) -> Vec<Finding> {
         s.validate()
     } else {
         findings
+    }
+}
+
+/// A manifest error as `field: message` (its position goes in the diagnostic's own place).
+fn manifest_message(e: &SpecError) -> String {
+    let field = e.field();
+    if field.is_empty() {
+        e.message.clone()
+    } else {
+        format!("{field}: {}", e.message)
     }
 }
 

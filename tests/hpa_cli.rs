@@ -182,6 +182,93 @@ fn replay_matches_the_hand_computed_sequence() {
         std::fs::read_to_string(dir.path().join("replicas.csv")).expect("written"),
         text
     );
+
+    // ... and the chart beside it: well-formed SVG with the replica panel and one panel for
+    // the HPA's one metric (cpu) with its target line (there is one only when the request is
+    // known: 50 % of the Deployment's 500m).
+    let svg = std::fs::read_to_string(dir.path().join("replicas.svg")).expect("chart written");
+    let elements = well_formed(&svg).unwrap_or_else(|e| panic!("replicas.svg: {e}"));
+    assert_eq!(elements.first().map(String::as_str), Some("svg"));
+    let texts: Vec<&str> = svg
+        .split("<text")
+        .skip(1)
+        .filter_map(|t| t.split_once('>').map(|(_, rest)| rest))
+        .filter_map(|t| t.split_once("</text>").map(|(inner, _)| inner.trim()))
+        .collect();
+    for want in [
+        "HPA gateway replayed",
+        "replicas",
+        "metric-desired",
+        "cpu",
+        "cpu (cores per pod)",
+        "cpu (mean per pod)",
+        "target",
+    ] {
+        assert!(texts.contains(&want), "no text `{want}` in {texts:?}");
+    }
+    // Two panels, each a plot of lines: plotters writes lines as <polyline>.
+    let polylines = elements.iter().filter(|e| *e == "polyline").count();
+    assert!(polylines >= 4, "{polylines} polylines");
+}
+
+/// Checks that `text` is well-formed XML as far as tags go (every open tag closed in order,
+/// quotes balanced inside tags, one root) and returns the element names in document order.
+fn well_formed(text: &str) -> Result<Vec<String>, String> {
+    let mut stack: Vec<String> = Vec::new();
+    let mut names = Vec::new();
+    let mut roots = 0;
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        let after = &rest[start + 1..];
+        // The tag ends at the first `>` outside quotes.
+        let mut quote = None;
+        let mut end = None;
+        for (i, c) in after.char_indices() {
+            match (quote, c) {
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(q), c) if c == q => quote = None,
+                (None, '>') => {
+                    end = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let end = end.ok_or("an unterminated tag")?;
+        let tag = &after[..end];
+        rest = &after[end + 1..];
+        if tag.starts_with('?') || tag.starts_with('!') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            let open = stack.pop().ok_or(format!("</{name}> closes nothing"))?;
+            if open != name.trim() {
+                return Err(format!("<{open}> closed by </{name}>"));
+            }
+            continue;
+        }
+        let name: String = tag
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '/')
+            .collect();
+        if name.is_empty() {
+            return Err(format!("a tag without a name: <{tag}>"));
+        }
+        if stack.is_empty() {
+            roots += 1;
+        }
+        names.push(name.clone());
+        if !tag.ends_with('/') {
+            stack.push(name);
+        }
+    }
+    if !stack.is_empty() {
+        return Err(format!("unclosed: {stack:?}"));
+    }
+    if roots != 1 {
+        return Err(format!("{roots} root elements"));
+    }
+    Ok(names)
 }
 
 #[test]
@@ -232,4 +319,58 @@ fn bad_input_exits_2_naming_the_field() {
         .output()
         .expect("run twin");
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_scenario_hpa_file_runs_as_its_spec_written_inline() {
+    // tests/cases/valid/hpa-file.yaml names ../k8s/hpa-gateway.yaml; the same scenario with
+    // that manifest's spec pasted inline must simulate to the same summary (engine aside).
+    let with_file = std::path::Path::new("tests/cases/valid/hpa-file.yaml");
+    let text = std::fs::read_to_string(with_file).expect("case");
+    let inline = text.replace(
+        "    hpa: {file: ../k8s/hpa-gateway.yaml}",
+        "    hpa:
+      minReplicas: 2
+      maxReplicas: 10
+      metrics:
+        - type: Resource
+          resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}
+        - type: Pods
+          pods: {metric: {name: p95_latency_ms}, target: {type: AverageValue, averageValue: \"500\"}}
+      behavior:
+        scaleUp: {policies: [{type: Percent, value: 100, periodSeconds: 60}]}
+        scaleDown: {stabilizationWindowSeconds: 300}",
+    );
+    assert_ne!(inline, text, "the case still names the manifest");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inline_path = dir.path().join("hpa-inline.yaml");
+    std::fs::write(&inline_path, inline).expect("write");
+    let summary = |scenario: &std::path::Path, out: &str| -> serde_json::Value {
+        let out_dir = dir.path().join(out);
+        let run = twin()
+            .arg("simulate")
+            .arg(scenario)
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .expect("run twin");
+        assert!(
+            run.status.code().is_some_and(|c| c <= 1),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let text = std::fs::read_to_string(out_dir.join("summary.json")).expect("summary");
+        let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        v.as_object_mut().expect("object").remove("engine");
+        v
+    };
+    let a = summary(with_file, "file");
+    let b = summary(&inline_path, "inline");
+    assert_eq!(a, b);
+    // The manifest's HPA acted: 87.5 % CPU of a 70 % target -> 3 replicas (see the case).
+    assert_eq!(
+        a["services"]["gateway"]["replicas"]["max"].as_u64(),
+        Some(3),
+        "{a}"
+    );
 }

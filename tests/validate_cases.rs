@@ -3,6 +3,11 @@
 //! for each, an error line `FILE:LINE:COL: error: ...` containing SUBSTRING; `twin simulate FILE
 //! --out DIR` must exit 2 and leave no DIR; neither may panic.
 //!
+//! A case whose error lies in a file it names (an `hpa: {file}` manifest) says so with
+//! `# expect-in: FILE:LINE:COL: SUBSTRING`, FILE relative to the case: the error line must be
+//! `FILE:LINE:COL: error: ...` with FILE as the scenario names it. Manifests live in
+//! `tests/cases/k8s/` (and `scenarios/k8s/`), which are not scenarios and are not walked.
+//!
 //! `tests/cases/warning/*.yaml` carry the same header for warnings (an unstable queue): validate
 //! exits 0 and prints `FILE:LINE:COL: warning: ...`. `tests/cases/valid/*.yaml` and the shipped
 //! `scenarios/` must validate with exit 0 and no output on stderr.
@@ -26,7 +31,10 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
         for entry in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
             let p = entry.expect("folder entry").path();
             if p.is_dir() {
-                stack.push(p);
+                // Kubernetes manifests that scenarios name are not scenarios.
+                if p.file_name().is_some_and(|n| n != "k8s") {
+                    stack.push(p);
+                }
             } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
                 out.push(p);
             }
@@ -36,9 +44,11 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// One `# expect: LINE:COL: SUBSTRING` line.
+/// One `# expect: LINE:COL: SUBSTRING` line (or `# expect-in: FILE:LINE:COL: SUBSTRING`).
 #[derive(Debug)]
 struct Expect {
+    /// The file the error is in, as the error line names it.
+    file: String,
     line: usize,
     col: usize,
     text: String,
@@ -48,18 +58,36 @@ fn expectations(file: &Path) -> Vec<Expect> {
     let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     text.lines()
         .map(|l| l.trim_start_matches('\u{feff}'))
-        .filter_map(|l| l.strip_prefix("# expect:"))
-        .map(|rest| {
+        .filter_map(|l| {
+            l.strip_prefix("# expect:")
+                .map(|r| (None, r))
+                .or_else(|| l.strip_prefix("# expect-in:").map(|r| (Some(()), r)))
+        })
+        .map(|(inner, rest)| {
             let parse = || -> Option<Expect> {
-                let mut parts = rest.trim().splitn(3, ':');
+                let rest = rest.trim();
+                let (shown, rest) = match inner {
+                    None => (file.display().to_string(), rest),
+                    Some(()) => {
+                        let (name, rest) = rest.split_once(':')?;
+                        let dir = file.parent()?;
+                        (dir.join(name.trim()).display().to_string(), rest)
+                    }
+                };
+                let mut parts = rest.splitn(3, ':');
                 let line = parts.next()?.trim().parse().ok()?;
                 let col = parts.next()?.trim().parse().ok()?;
                 let text = parts.next()?.trim().to_string();
-                (!text.is_empty()).then_some(Expect { line, col, text })
+                (!text.is_empty()).then_some(Expect {
+                    file: shown,
+                    line,
+                    col,
+                    text,
+                })
             };
             parse().unwrap_or_else(|| {
                 panic!(
-                    "{}: malformed `# expect:{rest}` (want `# expect: LINE:COL: TEXT`)",
+                    "{}: malformed `# expect:{rest}` (want `# expect: LINE:COL: TEXT` or `# expect-in: FILE:LINE:COL: TEXT`)",
                     file.display()
                 )
             })
@@ -82,7 +110,7 @@ fn check_located(file: &Path, level: &str, stderr: &str) -> Vec<String> {
         problems.push(format!("{}: no `# expect:` line", file.display()));
     }
     for e in expects {
-        let prefix = format!("{}:{}:{}: {level}: ", file.display(), e.line, e.col);
+        let prefix = format!("{}:{}:{}: {level}: ", e.file, e.line, e.col);
         let found = stderr
             .lines()
             .any(|l| l.starts_with(&prefix) && l.contains(&e.text));

@@ -16,6 +16,7 @@ pub mod hpa;
 pub mod http;
 pub mod load;
 pub mod machines;
+pub mod metrics_pipeline;
 pub mod observe;
 pub mod platform;
 pub mod pricing;

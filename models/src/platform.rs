@@ -222,6 +222,10 @@ pub struct PodSpec {
     /// From scheduling to ready (image pull, start, readiness probe).
     #[serde(default = "startup")]
     pub startup: Duration,
+    /// The memory working set metrics-server reports for the pod; absent: 40 % of the request
+    /// plus up to another 40 % with load ([`crate::metrics_pipeline::MemoryUsage::default_bytes`]).
+    #[serde(default)]
+    pub memory_usage: Option<crate::metrics_pipeline::MemoryUsage>,
 }
 
 fn startup() -> Duration {

@@ -42,6 +42,9 @@ pub struct Scenario {
     pub batchers: IndexMap<String, BatcherSpec>,
     #[serde(default)]
     pub node_pools: IndexMap<String, NodePoolSpec>,
+    /// What feeds the HPAs: metrics-server's cadence and lag, Prometheus and its adapter.
+    #[serde(default)]
+    pub metrics_pipeline: crate::metrics_pipeline::MetricsPipeline,
     /// How the platform buys what it uses (pricing model per pool, commitments).
     #[serde(default)]
     pub cost: Option<crate::cost::CostModel>,
@@ -94,7 +97,9 @@ pub struct Service {
     /// nodes (a VM, a managed service, or a cluster the scenario does not model).
     #[serde(default)]
     pub pod: Option<PodSpec>,
-    /// A HorizontalPodAutoscaler (autoscaling/v2 spec fields, as in the manifest).
+    /// A HorizontalPodAutoscaler: autoscaling/v2 spec fields, as in the manifest, or
+    /// `{file: k8s/hpa.yaml}` naming a whole manifest (read by the caller, see
+    /// [`Scenario::external_files_mut`]).
     #[serde(default)]
     pub hpa: Option<crate::hpa::spec::HpaSpec>,
     /// Runs on Cloud Run: instances scaled by concurrency (replaces `replicas`, `concurrency`).
@@ -651,6 +656,53 @@ impl Scenario {
         }
         if out.is_empty() {
             out.extend(self.stability_warnings());
+            out.extend(self.hpa_metric_warnings());
+        }
+        out
+    }
+
+    /// HPA metrics the simulator cannot serve: valid autoscaling/v2, but every sync reports
+    /// them unavailable (which blocks scale-downs, as a failing metrics API does).
+    fn hpa_metric_warnings(&self) -> Vec<Finding> {
+        use crate::hpa::spec::MetricSourceType as T;
+        let mut out = Vec::new();
+        for (name, s) in &self.services {
+            let Some(h) = &s.hpa else { continue };
+            for (i, m) in h.metrics.iter().enumerate() {
+                let (field, metric) = match m.kind {
+                    T::Pods => ("pods", m.pods.as_ref().map(|p| &p.metric.name)),
+                    T::Object => ("object", m.object.as_ref().map(|o| &o.metric.name)),
+                    T::External => ("external", m.external.as_ref().map(|x| &x.metric.name)),
+                    T::Resource | T::ContainerResource => {
+                        let r = m
+                            .resource
+                            .as_ref()
+                            .map(|r| &r.name)
+                            .or(m.container_resource.as_ref().map(|r| &r.name));
+                        if let Some(r) = r.filter(|r| *r != "cpu" && *r != "memory") {
+                            out.push(Finding {
+                                path: path!["services", name, "hpa", "metrics", i],
+                                message: format!(
+                                    "resource `{r}` is not reported by metrics-server (cpu, memory): every sync will find it unavailable"
+                                ),
+                                severity: Severity::Warning,
+                            });
+                        }
+                        continue;
+                    }
+                };
+                if let Some(metric) = metric {
+                    if crate::metrics_pipeline::CustomMetric::from_name(metric).is_none() {
+                        out.push(Finding {
+                            path: path!["services", name, "hpa", "metrics", i, field, "metric", "name"],
+                            message: format!(
+                                "the simulated metrics adapter has no `{metric}`: it serves pNN_latency_ms / pNN_latency_seconds, requests_per_second and queue_length / kafka_consumer_lag; every sync will find it unavailable"
+                            ),
+                            severity: Severity::Warning,
+                        });
+                    }
+                }
+            }
         }
         out
     }
@@ -904,9 +956,31 @@ impl Scenario {
                 err(path!["node_pools", name, "machine"], m.to_string());
             }
         }
+        for (field, message) in self.metrics_pipeline.check() {
+            let mut p = path!["metrics_pipeline"];
+            p.extend(field);
+            err(p, message);
+        }
         for (name, s) in &self.services {
             self.check_compute(name, s, err);
+            if let Some(h) = &s.hpa {
+                let bounds = match s.replicas {
+                    Replicas::Range { min, max } => (min as i32, max as i32),
+                    Replicas::Fixed(n) => (n as i32, n as i32),
+                };
+                let at: Vec<PathSegment> = path!["services", name, "hpa"];
+                if let Err(list) = h.resolve(Some(bounds), Duration::from_secs(300), &at) {
+                    for e in list {
+                        err(e.path.clone(), e.message.clone());
+                    }
+                }
+            }
             if let Some(pod) = &s.pod {
+                if let Some(m) = &pod.memory_usage {
+                    if let Err(e) = m.bytes() {
+                        err(path!["services", name, "pod", "memory_usage"], e);
+                    }
+                }
                 if !self.node_pools.contains_key(&pod.node_pool) {
                     err(
                         path!["services", name, "pod", "node_pool"],
@@ -1084,12 +1158,24 @@ impl Scenario {
     pub fn external_files_mut(&mut self) -> Vec<ExternalFile<'_>> {
         let mut out = Vec::new();
         for (name, s) in self.services.iter_mut() {
-            if let Some((file, values)) = s.service_time.file_mut() {
+            let Service {
+                service_time, hpa, ..
+            } = s;
+            if let Some((file, values)) = service_time.file_mut() {
                 out.push(ExternalFile {
                     path: path!["services", name, "service_time"],
                     file: file.to_string(),
                     slot: FileSlot::Durations(values),
                 });
+            }
+            if let Some(hpa) = hpa.as_mut() {
+                if let Some(file) = hpa.file.clone() {
+                    out.push(ExternalFile {
+                        path: path!["services", name, "hpa", "file"],
+                        file,
+                        slot: FileSlot::Hpa(hpa),
+                    });
+                }
             }
         }
         if let Arrivals::Trace { file, times } = &mut self.workload.arrivals {
@@ -1132,12 +1218,18 @@ pub enum FileSlot<'a> {
     Durations(&'a mut Vec<f64>),
     /// Arrival timestamps of a trace.
     Timestamps(&'a mut Vec<Duration>),
+    /// A service's `hpa: {file}`: an autoscaling/v2 HorizontalPodAutoscaler manifest (YAML),
+    /// filled by [`crate::hpa::spec::HpaSpec::fill_from_manifest`], not by CSV.
+    Hpa(&'a mut crate::hpa::spec::HpaSpec),
 }
 
 impl FileSlot<'_> {
     /// Fills the slot from CSV text: the first column of every row, a header row allowed.
     pub fn fill_from_csv(&mut self, text: &str) -> Result<(), (usize, String)> {
         use crate::distribution::Quantity;
+        if let FileSlot::Hpa(_) = self {
+            return Err((0, "an HPA manifest is YAML, not CSV".into()));
+        }
         for (i, line) in text.lines().enumerate() {
             let cell = line.split(',').next().unwrap_or("").trim();
             if cell.is_empty() || cell.starts_with('#') {
@@ -1157,6 +1249,7 @@ impl FileSlot<'_> {
                     Ok(s) => Duration::from_secs_f64(s),
                     Err(_) => Duration::from_secs_f64(v),
                 }),
+                FileSlot::Hpa(_) => {}
             }
         }
         Ok(())

@@ -217,6 +217,102 @@ fn draw_svg(
     write_file(&path, &svg)
 }
 
+/// One panel under the replica panel of an HPA replay chart: a metric the HPA reads, as its
+/// per-pod mean at each sync.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplayPanel {
+    /// The metric's name (`cpu`, `p95_latency_ms`).
+    pub metric: String,
+    /// The y axis' description (`cores per pod`).
+    pub unit: String,
+    /// `(time_s, value)`; `None` where the sync had no sample.
+    pub points: Vec<(f64, Option<f64>)>,
+    /// The HPA's target in the same unit, drawn as a flat line when known.
+    pub target: Option<f64>,
+}
+
+/// What `twin hpa replay` charts: the replica count the controller chose at every sync, the
+/// count the metrics alone asked for, and the metrics themselves.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplayChart {
+    pub title: String,
+    /// `(time_s, replicas chosen)`.
+    pub replicas: Vec<(f64, f64)>,
+    /// `(time_s, metric-desired count)`; `None` where no metric gave a proposal.
+    pub metric_desired: Vec<(f64, Option<f64>)>,
+    pub panels: Vec<ReplayPanel>,
+}
+
+/// Renders an HPA replay as one SVG: the replica panel on top, one panel per metric below it,
+/// on a shared time axis. Returns the SVG text (the caller writes it).
+pub fn replay_svg(chart: &ReplayChart) -> Result<String, String> {
+    let end = chart
+        .replicas
+        .iter()
+        .map(|p| p.0)
+        .chain(
+            chart
+                .panels
+                .iter()
+                .flat_map(|p| p.points.iter().map(|q| q.0)),
+        )
+        .filter(|t| t.is_finite())
+        .fold(0.0, f64::max);
+    let axis = TimeAxis::new(end);
+    let height = HEIGHT + 260 * chart.panels.len() as u32;
+    let mut svg = String::new();
+    {
+        let area = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        area.fill(&WHITE).map_err(|e| e.to_string())?;
+        let (top, rest) = area.split_vertically(HEIGHT);
+        let lines = vec![
+            Line::new(
+                "replicas",
+                PALETTE[0],
+                chart.replicas.iter().map(|&(t, v)| Some((t, v))).collect(),
+            ),
+            Line::new(
+                "metric-desired",
+                PALETTE[1],
+                chart
+                    .metric_desired
+                    .iter()
+                    .map(|&(t, v)| v.map(|v| (t, v)))
+                    .collect(),
+            ),
+        ];
+        draw_time_chart(&top, &chart.title, "replicas", &axis, &lines, &[])
+            .map_err(|e| e.to_string())?;
+        let panels = if chart.panels.is_empty() {
+            Vec::new()
+        } else {
+            rest.split_evenly((chart.panels.len(), 1))
+        };
+        for (panel, area) in chart.panels.iter().zip(&panels) {
+            let mut lines = vec![Line::new(
+                &format!("{} (mean per pod)", panel.metric),
+                PALETTE[2],
+                panel
+                    .points
+                    .iter()
+                    .map(|&(t, v)| v.filter(|v| v.is_finite()).map(|v| (t, v)))
+                    .collect(),
+            )];
+            if let Some(target) = panel.target.filter(|t| t.is_finite()) {
+                lines.push(Line::new(
+                    "target",
+                    PALETTE[9],
+                    vec![Some((0.0, target)), Some((axis.end_s, target))],
+                ));
+            }
+            draw_time_chart(area, &panel.metric, &panel.unit, &axis, &lines, &[])
+                .map_err(|e| e.to_string())?;
+        }
+        area.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
 /// One line of a chart: its legend label, colour, and the runs of consecutive points (a gap in
 /// the data, such as a window without completions, breaks the line).
 struct Line {

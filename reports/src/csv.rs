@@ -1,5 +1,6 @@
 //! The CSV time series of a run: `timeseries.csv` (one row per window per journey) and
-//! `series.csv` (the named series, one row per sample). RFC 4180 quoting; a value that was not
+//! `series.csv` (the named series, one row per sample); and `twin hpa replay`'s
+//! `replicas.csv` (one row per sync). RFC 4180 quoting; a value that was not
 //! measured (NaN) is an empty field.
 
 use models::timeline::Timeline;
@@ -67,6 +68,26 @@ fn field(text: &str) -> String {
     } else {
         text.to_string()
     }
+}
+
+/// `twin hpa replay`'s table: one row per sync of the controller.
+pub fn hpa_replay(steps: &[models::hpa::replay::ReplayStep]) -> String {
+    let mut csv =
+        String::from("time_s,current_replicas,metric_desired,replicas,decision,pods,ready_pods\n");
+    for s in steps {
+        let desired = s.metric_desired.map_or(String::new(), |d| d.to_string());
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            s.time.as_secs_f64(),
+            s.current,
+            desired,
+            s.replicas,
+            s.decision,
+            s.pods,
+            s.ready_pods
+        ));
+    }
+    csv
 }
 
 #[cfg(test)]

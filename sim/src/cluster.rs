@@ -1,20 +1,27 @@
 //! The Kubernetes side of a replication: node pools and their nodes, pods placed on nodes by
 //! their requests (first fit: a pod that fits nowhere stays Pending), pod start-up before a
 //! replica takes traffic, and the two controllers that move them — the HorizontalPodAutoscaler
-//! (`models::hpa`, fed what metrics-server would report) and the cluster autoscaler
-//! (`models::cluster_autoscaler`). Events here are rare (syncs every 15 s, scans every 10 s),
-//! so this module may allocate; the request path never calls into it.
+//! (`models::hpa`, fed by the metrics pipeline of [`crate::metrics_pipeline`]: metrics-server
+//! for CPU and memory, Prometheus and its adapter for custom metrics) and the cluster
+//! autoscaler (`models::cluster_autoscaler`). Events here are rare (syncs every 15 s, scans
+//! every 10 s, readings every 15 s), so this module may allocate; the request path only calls
+//! [`Cluster::observe`], which counts into a fixed array.
 
 use crate::calendar::Nanos;
 use crate::engine::{Event, Replication};
+use crate::metrics_pipeline::{
+    histogram_quantile, increase, resource_sample, KubeletReading, LatencyCounters, PromReading,
+    Ring,
+};
 use models::cluster_autoscaler::{
     Action, CaConfig, ClusterAutoscaler, ClusterView, Node, NodePool, NodeStatus, PendingPod,
     PlacedPod, Resources,
 };
 use models::hpa::controller::{Autoscaler, ControllerConfig, MetricObservation, Scale};
-use models::hpa::pods::PodClass;
-use models::hpa::replica_calculator::PodSample;
-use models::hpa::spec::MetricKind;
+use models::hpa::pods::{self, ConditionStatus, PodPhase, ReadyCondition, SampleTime};
+use models::hpa::replica_calculator::{PodCount, PodSample};
+use models::hpa::spec::{MetricKind, ResourceTarget, ValueTarget};
+use models::metrics_pipeline::{CustomMetric, MemoryUsage};
 use models::platform::{parse_cpu_milli, parse_memory_bytes};
 use models::{Duration, RandomStream, Sampler, Scenario};
 
@@ -31,8 +38,62 @@ pub struct Pod {
     pub service: u32,
     pub state: PodState,
     pub node: u32,
-    /// The replica's busy area at the last HPA sync (for its CPU over the sync period).
-    last_area: f64,
+    /// When the pod was placed (its container starts: `status.startTime`) and became ready
+    /// (the Ready condition's last transition); `Nanos::MAX` until then.
+    placed_at: Nanos,
+    ready_at: Nanos,
+    /// The replica's busy area when the pod took it (replicas are reused by later pods).
+    base_area: f64,
+    /// What the kubelet read of the pod (metrics-server's source).
+    kubelet: Ring<KubeletReading>,
+    /// What Prometheus scraped of the pod (only for services whose HPA has custom metrics).
+    scrapes: Ring<PromReading>,
+}
+
+/// A pod's sample for one metric: when it was taken (for the CPU readiness filter) and its
+/// value in milli-units.
+type PodValue<'a> = dyn Fn(&Pod) -> (Option<SampleTime>, Option<i64>) + 'a;
+
+/// Where one metric of a service's HPA comes from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum MetricSource {
+    Cpu,
+    Memory,
+    /// A Pods metric, per pod.
+    PodsCustom(CustomMetric),
+    /// An Object or External metric: the service's value (summed / merged over its pods).
+    ServiceCustom(CustomMetric, bool),
+    Unserved,
+}
+
+/// What one HPA sync saw and decided (for tests and for explaining a run).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HpaSyncRecord {
+    pub time_s: f64,
+    /// Index into the cluster's services.
+    pub service: u32,
+    /// `spec.replicas` before the sync.
+    pub current: i32,
+    /// Per metric of the spec: the value the HPA compared with its target (utilization
+    /// percent for a Utilization target, else the average or the value, in the metric's
+    /// units), `None` when it had no usable sample.
+    pub metrics: Vec<Option<f64>>,
+    /// Per metric: the pods whose sample counted (ready, with a sample); fewer than
+    /// `current` means the controller's missing/unready adjustment applied.
+    pub samples: Vec<usize>,
+    /// The count the sync chose.
+    pub desired: i32,
+}
+
+/// The metrics pipeline's settings, in simulator time.
+#[derive(Clone, Debug)]
+pub struct PipelineConfig {
+    pub resolution: Nanos,
+    pub kubelet_lag: Nanos,
+    pub scrape_interval: Nanos,
+    pub rate_window: Nanos,
+    pub bounds: Vec<Nanos>,
+    pub bounds_s: Vec<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -55,6 +116,15 @@ pub struct ServicePods {
     pub concurrency: u32,
     pub hpa: Option<Autoscaler>,
     pub pods: Vec<u32>,
+    /// Memory working set: bytes at rest, bytes per request in the pod.
+    memory: (u64, u64),
+    sources: Vec<MetricSource>,
+    /// Whether Prometheus scrapes this service's pods (its HPA has custom metrics).
+    scraped: bool,
+    /// Requests waiting at the service at the last scrape (an Object/External backlog).
+    backlog_at_scrape: u32,
+    /// The largest metric/target ratio of the last sync (1 = on target), for the timeline.
+    pub last_ratio: f64,
 }
 
 pub struct Cluster {
@@ -75,10 +145,35 @@ pub struct Cluster {
     pub seconds_at_count: Vec<std::collections::BTreeMap<u32, f64>>,
     last_count_change: Nanos,
     pub sync_period: Nanos,
+    pub pipeline: PipelineConfig,
+    /// Per station, per replica: cumulative request counts by latency bucket (empty for the
+    /// stations no HPA reads custom metrics of).
+    latency: Vec<Vec<LatencyCounters>>,
+    pub syncs: Vec<HpaSyncRecord>,
 }
 
 fn dur(n: Nanos) -> Duration {
     Duration(n)
+}
+
+impl MetricSource {
+    fn of(m: &MetricKind) -> MetricSource {
+        match m {
+            MetricKind::Resource { name, .. } if name == "cpu" => MetricSource::Cpu,
+            MetricKind::Resource { name, .. } if name == "memory" => MetricSource::Memory,
+            MetricKind::Resource { .. } => MetricSource::Unserved,
+            MetricKind::Pods { metric, .. } => CustomMetric::from_name(metric)
+                .map_or(MetricSource::Unserved, MetricSource::PodsCustom),
+            MetricKind::Object { metric, .. } => CustomMetric::from_name(metric)
+                .map_or(MetricSource::Unserved, |c| {
+                    MetricSource::ServiceCustom(c, false)
+                }),
+            MetricKind::External { metric, .. } => CustomMetric::from_name(metric)
+                .map_or(MetricSource::Unserved, |c| {
+                    MetricSource::ServiceCustom(c, true)
+                }),
+        }
+    }
 }
 
 impl Cluster {
@@ -123,6 +218,22 @@ impl Cluster {
                     .ok()
                     .map(|r| Autoscaler::new(r, config))
             });
+            let sources: Vec<MetricSource> = hpa
+                .as_ref()
+                .map(|a| a.hpa.metrics.iter().map(MetricSource::of).collect())
+                .unwrap_or_default();
+            let scraped = sources.iter().any(|m| {
+                matches!(
+                    m,
+                    MetricSource::PodsCustom(_) | MetricSource::ServiceCustom(..)
+                )
+            });
+            let mem_request = requests.memory_bytes.max(0) as u64;
+            let memory = pod
+                .memory_usage
+                .as_ref()
+                .and_then(|m| m.bytes().ok())
+                .unwrap_or_else(|| MemoryUsage::default_bytes(mem_request, svc.concurrency));
             by_station[i] = services.len() as u32;
             services.push(ServicePods {
                 station: i as u32,
@@ -132,10 +243,28 @@ impl Cluster {
                 concurrency: svc.concurrency,
                 hpa,
                 pods: Vec::new(),
+                memory,
+                sources,
+                scraped,
+                backlog_at_scrape: 0,
+                last_ratio: f64::NAN,
             });
         }
         let ca = (!s.node_pools.is_empty() && s.node_pools.values().any(|p| p.max > p.min))
             .then(|| ClusterAutoscaler::new(CaConfig::default()));
+        let mp = &s.metrics_pipeline;
+        let pipeline = PipelineConfig {
+            resolution: mp.resolution.0.max(1),
+            kubelet_lag: mp.kubelet_lag.0,
+            scrape_interval: mp.scrape_interval.0.max(1),
+            rate_window: mp.rate_window.0,
+            bounds: mp.latency_buckets.iter().map(|d| d.0).collect(),
+            bounds_s: mp.latency_buckets.iter().map(|d| d.as_secs_f64()).collect(),
+        };
+        let mut latency = vec![Vec::new(); station_count];
+        for svc in services.iter().filter(|s| s.scraped) {
+            latency[svc.station as usize] = vec![LatencyCounters::default(); 4];
+        }
         Cluster {
             node_seconds: vec![0.0; pools.len()],
             seconds_at_count: vec![Default::default(); pools.len()],
@@ -156,6 +285,61 @@ impl Cluster {
             next_node: 1,
             last_count_change: 0,
             sync_period: config.sync_period.0,
+            pipeline,
+            latency,
+            syncs: Vec::new(),
+        }
+    }
+
+    /// Counts a request that spent `sojourn` at `replica` of `station` (queue + service): the
+    /// pod's request-duration histogram. Does nothing for stations no HPA scrapes.
+    #[inline]
+    pub fn observe(&mut self, station: u32, replica: u32, sojourn: Nanos) {
+        if let Some(c) = self
+            .latency
+            .get_mut(station as usize)
+            .and_then(|v| v.get_mut(replica as usize))
+        {
+            c.observe(&self.pipeline.bounds, sojourn);
+        }
+    }
+
+    /// Whether any HPA needs metrics-server readings / Prometheus scrapes.
+    fn needs_readings(&self) -> (bool, bool) {
+        let hpa = self.services.iter().any(|s| s.hpa.is_some());
+        let scraped = self.services.iter().any(|s| s.scraped && s.hpa.is_some());
+        (hpa, scraped)
+    }
+
+    /// The timeline series this module samples, in [`Replication::cluster_samples`] order.
+    pub fn series_names(&self, station_name: impl Fn(u32) -> String) -> Vec<String> {
+        let mut out = Vec::new();
+        for c in &self.services {
+            let name = station_name(c.station);
+            out.push(format!("replicas/{name}"));
+            out.push(format!("pending/{name}"));
+        }
+        for p in &self.pools {
+            out.push(format!("nodes/{}", p.name));
+        }
+        for c in self.services.iter().filter(|c| c.hpa.is_some()) {
+            out.push(format!("hpa_ratio/{}", station_name(c.station)));
+        }
+        out
+    }
+
+    /// Kubelet readings kept per pod: the newest published one and the one before it, plus the
+    /// readings taken during the lag (which is under 3 resolutions).
+    fn kubelet_ring(&self) -> usize {
+        2 + (self.pipeline.kubelet_lag / self.pipeline.resolution) as usize + 1
+    }
+
+    /// Prometheus scrapes kept per pod: one window's worth and one more.
+    fn scrape_ring(&self, scraped: bool) -> usize {
+        if scraped {
+            (self.pipeline.rate_window / self.pipeline.scrape_interval) as usize + 2
+        } else {
+            1
         }
     }
 
@@ -307,18 +491,102 @@ impl Replication<'_> {
         if self.cluster.ca.is_some() {
             self.calendar.schedule(10_000_000_000, Event::CaScan);
         }
+        let (kubelet, scrape) = self.cluster.needs_readings();
+        let p = &self.cluster.pipeline;
+        if kubelet {
+            // Readings at k x resolution - lag (k >= 1), the first that is not negative.
+            let mut first = p.resolution as i128 - p.kubelet_lag as i128;
+            while first < 0 {
+                first += p.resolution as i128;
+            }
+            self.calendar.schedule(first as Nanos, Event::KubeletRead);
+        }
+        if scrape {
+            self.calendar
+                .schedule(p.scrape_interval, Event::PrometheusScrape);
+        }
+    }
+
+    /// The kubelet reads every running pod's counters (what metrics-server scrapes
+    /// `kubelet_lag` later).
+    pub(crate) fn kubelet_read(&mut self, now: Nanos) {
+        for pod in 0..self.cluster.pods.len() {
+            let p = &self.cluster.pods[pod];
+            let (cpu_area, in_flight) = match p.state {
+                PodState::Starting => (0.0, 0),
+                PodState::Ready { replica } => {
+                    let rep = &self.stations[p.service as usize].replicas[replica as usize];
+                    // Queued requests wait in the listen backlog (or the proxy's buffer) and
+                    // hold next to no memory of the app: only those in service count.
+                    (rep.busy_area_at(now) - p.base_area, rep.busy)
+                }
+                _ => continue,
+            };
+            self.cluster.pods[pod].kubelet.push(KubeletReading {
+                t: now,
+                cpu_area,
+                in_flight,
+            });
+        }
+        let next = now + self.cluster.pipeline.resolution;
+        if next <= self.model.horizon {
+            self.calendar.schedule(next, Event::KubeletRead);
+        }
+    }
+
+    /// Prometheus scrapes the ready pods of the services whose HPA reads custom metrics.
+    pub(crate) fn prometheus_scrape(&mut self, now: Nanos) {
+        for s in 0..self.cluster.services.len() {
+            let svc = &self.cluster.services[s];
+            if !svc.scraped {
+                continue;
+            }
+            let station = svc.station as usize;
+            self.cluster.services[s].backlog_at_scrape = self.stations[station].queued() as u32;
+            for i in 0..self.cluster.services[s].pods.len() {
+                let pod = self.cluster.services[s].pods[i] as usize;
+                let PodState::Ready { replica } = self.cluster.pods[pod].state else {
+                    continue;
+                };
+                let latency = self.cluster.latency[station]
+                    .get(replica as usize)
+                    .copied()
+                    .unwrap_or_default();
+                let queued = self.stations[station].replicas[replica as usize]
+                    .queue
+                    .len() as u32;
+                self.cluster.pods[pod].scrapes.push(PromReading {
+                    t: now,
+                    latency,
+                    queued,
+                });
+            }
+        }
+        let next = now + self.cluster.pipeline.scrape_interval;
+        if next <= self.model.horizon {
+            self.calendar.schedule(next, Event::PrometheusScrape);
+        }
     }
 
     /// A new pod of service `s`: placed now if it fits (ready at once when `warm`, after its
     /// start-up otherwise), else Pending.
     pub(crate) fn create_pod(&mut self, s: u32, now: Nanos, warm: bool) {
+        let kubelet = Ring::new(self.cluster.kubelet_ring());
+        let scrapes = Ring::new(
+            self.cluster
+                .scrape_ring(self.cluster.services[s as usize].scraped),
+        );
         let svc = &self.cluster.services[s as usize];
         let id = self.cluster.pods.len() as u32;
         self.cluster.pods.push(Pod {
             service: svc.station,
             state: PodState::Pending { since: now },
             node: u32::MAX,
-            last_area: 0.0,
+            placed_at: Nanos::MAX,
+            ready_at: Nanos::MAX,
+            base_area: 0.0,
+            kubelet,
+            scrapes,
         });
         self.cluster.services[s as usize].pods.push(id);
         self.try_schedule(id, now, warm);
@@ -328,6 +596,7 @@ impl Replication<'_> {
         if self.cluster.place(pod).is_none() {
             return;
         }
+        self.cluster.pods[pod as usize].placed_at = now;
         if warm {
             self.pod_ready(pod, now);
         } else {
@@ -352,7 +621,13 @@ impl Replication<'_> {
         }
         let p = &mut self.cluster.pods[pod as usize];
         p.state = PodState::Ready { replica };
-        p.last_area = self.stations[station as usize].replicas[replica as usize].busy_area;
+        p.ready_at = now;
+        p.base_area = self.stations[station as usize].replicas[replica as usize].busy_area_at(now);
+        // A replica the histogram counters have not seen yet (rare: a new replica slot).
+        let counters = &mut self.cluster.latency[station as usize];
+        if !counters.is_empty() && counters.len() <= replica as usize {
+            counters.resize(replica as usize + 1, LatencyCounters::default());
+        }
     }
 
     /// Deletes a pod: a ready one stops taking traffic (its queue goes back through
@@ -376,72 +651,228 @@ impl Replication<'_> {
             .retain(|p| *p != pod);
     }
 
-    /// One HPA sync of pod-based service `s`: CPU per pod is its request x the share of its
-    /// servers busy over the last sync period (a fully busy pod uses its whole request);
-    /// memory is taken as half the request (invented: no memory model yet).
-    pub(crate) fn hpa_sync(&mut self, s: u32, now: Nanos) {
-        let period = self.cluster.sync_period as f64;
-        let station = self.cluster.services[s as usize].station as usize;
-        let (cpu_req, mem_req) = {
-            let r = self.cluster.services[s as usize].requests;
-            (r.cpu_milli, r.memory_bytes)
+    /// What the metrics APIs return for metric `m` of service `s` at `now`, and the value the
+    /// HPA compares with its target (see [`HpaSyncRecord::metrics`]).
+    fn observe_metric(
+        &self,
+        s: usize,
+        m: usize,
+        now: Nanos,
+    ) -> (MetricObservation, (Option<f64>, usize)) {
+        let svc = &self.cluster.services[s];
+        let cfg = &self.cluster.pipeline;
+        let readiness = models::hpa::pods::CpuReadiness::default();
+        let source = svc.sources[m];
+        let kind = svc.hpa.as_ref().map(|h| &h.hpa.metrics[m]);
+        let (cpu_req, mem_req) = (svc.requests.cpu_milli, svc.requests.memory_bytes);
+        let conc = f64::from(svc.concurrency.max(1));
+        let ready_count = svc
+            .pods
+            .iter()
+            .filter(|p| {
+                matches!(
+                    self.cluster.pods[**p as usize].state,
+                    PodState::Ready { .. }
+                )
+            })
+            .count();
+        let pod_count = PodCount {
+            listed: svc.pods.len(),
+            running_and_ready: ready_count,
         };
-        let conc = f64::from(self.cluster.services[s as usize].concurrency);
-        let mut cpu = Vec::new();
-        let mut mem = Vec::new();
-        let pods = self.cluster.services[s as usize].pods.clone();
-        for pod in &pods {
-            let p = &mut self.cluster.pods[*pod as usize];
-            let (class, value) = match p.state {
-                PodState::Ready { replica } => {
-                    let rep = &self.stations[station].replicas[replica as usize];
-                    let area = rep.busy_area_at(now);
-                    let util = ((area - p.last_area) / (period * conc)).clamp(0.0, 1.0);
-                    p.last_area = area;
-                    (
-                        PodClass::Ready,
-                        Some((cpu_req as f64 * util).round() as i64),
-                    )
-                }
-                _ => (PodClass::Unready, None),
+        // The pod as `groupPods` sees it.
+        let state_of = |p: &Pod| {
+            let running = !matches!(p.state, PodState::Pending { .. });
+            let ready = matches!(p.state, PodState::Ready { .. });
+            pods::PodState {
+                phase: if running {
+                    PodPhase::Running
+                } else {
+                    PodPhase::Pending
+                },
+                deleting: false,
+                start_time: running.then_some(dur(p.placed_at)),
+                ready: running.then_some(ReadyCondition {
+                    status: if ready {
+                        ConditionStatus::True
+                    } else {
+                        ConditionStatus::False
+                    },
+                    last_transition: dur(if ready { p.ready_at } else { p.placed_at }),
+                }),
+            }
+        };
+        // The per-pod value of a custom metric from the pod's scrapes.
+        let custom = |c: CustomMetric, ring: &Ring<PromReading>| -> Option<f64> {
+            let (inc, span, last) = increase(ring, now, cfg.rate_window)?;
+            let v = match c {
+                CustomMetric::LatencyQuantile {
+                    quantile,
+                    per_second,
+                } => histogram_quantile(quantile, &cfg.bounds_s, &inc.counts) * per_second,
+                CustomMetric::RequestRate => inc.total() as f64 / (span as f64 / 1e9),
+                CustomMetric::Backlog => f64::from(last.queued),
             };
-            cpu.push(PodSample {
-                name: format!("pod-{pod}"),
-                class,
-                request_milli: Some(cpu_req),
-                value_milli: value,
-            });
-            mem.push(PodSample {
-                name: format!("pod-{pod}"),
-                class,
-                request_milli: Some(mem_req.saturating_mul(1000)),
-                value_milli: value.map(|_| mem_req.saturating_mul(500)),
-            });
+            v.is_finite().then_some(v)
+        };
+        let per_pod = |value: &PodValue, request: Option<i64>, is_cpu: bool| {
+            svc.pods
+                .iter()
+                .map(|id| {
+                    let p = &self.cluster.pods[*id as usize];
+                    let (time, v) = value(p);
+                    let class = pods::classify(&state_of(p), time, is_cpu, readiness, dur(now));
+                    PodSample {
+                        name: format!("pod-{id}"),
+                        class,
+                        request_milli: request,
+                        value_milli: v,
+                    }
+                })
+                .collect::<Vec<_>>()
+        };
+        let observed = match source {
+            MetricSource::Cpu | MetricSource::Memory => {
+                let is_cpu = source == MetricSource::Cpu;
+                let (base, per) = svc.memory;
+                let samples = per_pod(
+                    &|p: &Pod| match resource_sample(&p.kubelet, now, cfg.kubelet_lag) {
+                        None => (None, None),
+                        Some(r) => {
+                            let v = if is_cpu {
+                                r.busy_servers / conc * cpu_req as f64
+                            } else {
+                                (base + per * u64::from(r.in_flight)) as f64 * 1000.0
+                            };
+                            (
+                                Some(SampleTime {
+                                    timestamp: dur(r.timestamp),
+                                    window: dur(r.window),
+                                }),
+                                Some(v.round() as i64),
+                            )
+                        }
+                    },
+                    Some(if is_cpu {
+                        cpu_req
+                    } else {
+                        mem_req.saturating_mul(1000)
+                    }),
+                    is_cpu,
+                );
+                MetricObservation::PerPod {
+                    pods: samples,
+                    stray: Vec::new(),
+                }
+            }
+            MetricSource::PodsCustom(c) => {
+                let samples = per_pod(
+                    &|p: &Pod| match custom(c, &p.scrapes) {
+                        None => (None, None),
+                        Some(v) => (
+                            // Custom metrics skip the CPU readiness filter: the time is unused.
+                            Some(SampleTime {
+                                timestamp: dur(now),
+                                window: dur(cfg.rate_window),
+                            }),
+                            Some((v * 1000.0).round() as i64),
+                        ),
+                    },
+                    None,
+                    false,
+                );
+                MetricObservation::PerPod {
+                    pods: samples,
+                    stray: Vec::new(),
+                }
+            }
+            MetricSource::ServiceCustom(c, external) => {
+                let value = match c {
+                    CustomMetric::Backlog => Some(f64::from(svc.backlog_at_scrape)),
+                    CustomMetric::RequestRate => {
+                        let rates: Vec<f64> = svc
+                            .pods
+                            .iter()
+                            .filter_map(|p| custom(c, &self.cluster.pods[*p as usize].scrapes))
+                            .collect();
+                        (!rates.is_empty()).then(|| rates.iter().sum())
+                    }
+                    CustomMetric::LatencyQuantile {
+                        quantile,
+                        per_second,
+                    } => {
+                        // sum by (le) over the service's pods, then the quantile.
+                        let mut sum = LatencyCounters::default();
+                        for p in &svc.pods {
+                            if let Some((inc, _, _)) = increase(
+                                &self.cluster.pods[*p as usize].scrapes,
+                                now,
+                                cfg.rate_window,
+                            ) {
+                                sum.add(&inc);
+                            }
+                        }
+                        let q =
+                            histogram_quantile(quantile, &cfg.bounds_s, &sum.counts) * per_second;
+                        q.is_finite().then_some(q)
+                    }
+                };
+                match value {
+                    None => MetricObservation::Unavailable("no samples in the rate window".into()),
+                    Some(v) => {
+                        let milli = (v * 1000.0).round() as i64;
+                        if external {
+                            MetricObservation::External {
+                                series_milli: vec![milli],
+                                pods: pod_count,
+                            }
+                        } else {
+                            MetricObservation::Object {
+                                value_milli: milli,
+                                pods: pod_count,
+                            }
+                        }
+                    }
+                }
+            }
+            MetricSource::Unserved => MetricObservation::Unavailable(format!(
+                "metric {:?} is not served by the simulated metrics pipeline",
+                kind
+            )),
+        };
+        let shown = kind.map_or((None, 0), |k| shown_value(k, &observed));
+        (observed, shown)
+    }
+
+    /// One HPA sync of pod-based service `s`: every metric of its spec read as the metrics
+    /// APIs would serve it now (see [`crate::metrics_pipeline`]), then the controller of
+    /// `models::hpa`, then pods created (Pending until placed) or deleted.
+    pub(crate) fn hpa_sync(&mut self, s: u32, now: Nanos) {
+        let n_metrics = self.cluster.services[s as usize]
+            .hpa
+            .as_ref()
+            .map_or(0, |h| h.hpa.metrics.len());
+        let mut observed = Vec::with_capacity(n_metrics);
+        let mut shown = Vec::with_capacity(n_metrics);
+        let mut samples = Vec::with_capacity(n_metrics);
+        for m in 0..n_metrics {
+            let (o, (v, n)) = self.observe_metric(s as usize, m, now);
+            observed.push(o);
+            shown.push(v);
+            samples.push(n);
         }
+        let pods = self.cluster.services[s as usize].pods.clone();
         let current = pods.len() as i32;
         let Some(hpa) = self.cluster.services[s as usize].hpa.as_mut() else {
             return;
         };
-        let observed: Vec<MetricObservation> = hpa
+        let ratio = hpa
             .hpa
             .metrics
             .iter()
-            .map(|m| match m {
-                MetricKind::Resource { name, .. } if name == "cpu" => MetricObservation::PerPod {
-                    pods: cpu.clone(),
-                    stray: Vec::new(),
-                },
-                MetricKind::Resource { name, .. } if name == "memory" => {
-                    MetricObservation::PerPod {
-                        pods: mem.clone(),
-                        stray: Vec::new(),
-                    }
-                }
-                other => MetricObservation::Unavailable(format!(
-                    "metric {other:?} is not modelled by the simulator"
-                )),
-            })
-            .collect();
+            .zip(&shown)
+            .filter_map(|(k, v)| v.and_then(|v| target_ratio(k, v, current)))
+            .fold(f64::NAN, f64::max);
         let outcome = hpa.reconcile(
             dur(now),
             Scale {
@@ -451,6 +882,15 @@ impl Replication<'_> {
             &observed,
         );
         let desired = outcome.replicas.max(0) as usize;
+        self.cluster.services[s as usize].last_ratio = ratio;
+        self.cluster.syncs.push(HpaSyncRecord {
+            time_s: now as f64 / 1e9,
+            service: s,
+            current,
+            metrics: shown,
+            samples,
+            desired: outcome.replicas,
+        });
         if desired > pods.len() {
             for _ in pods.len()..desired {
                 self.create_pod(s, now, false);
@@ -592,6 +1032,68 @@ impl Replication<'_> {
         for p in 0..self.cluster.pools.len() {
             out.push(f64::from(self.cluster.live_nodes(p as u32)));
         }
+        for s in self.cluster.services.iter().filter(|s| s.hpa.is_some()) {
+            out.push(s.last_ratio);
+        }
         out
     }
+}
+
+/// The value an HPA compares with the target of `kind`, from what it observed: the
+/// utilization percent of the ready pods with samples (Utilization), their average
+/// (AverageValue, Pods), or the value (Object, External), in the metric's units.
+/// Also returns how many pods' samples counted (0 for Object and External).
+fn shown_value(kind: &MetricKind, o: &MetricObservation) -> (Option<f64>, usize) {
+    let v = match o {
+        MetricObservation::PerPod { pods, .. } => {
+            let ready: Vec<&PodSample> = pods
+                .iter()
+                .filter(|p| {
+                    p.class == models::hpa::pods::PodClass::Ready && p.value_milli.is_some()
+                })
+                .collect();
+            if ready.is_empty() {
+                return (None, 0);
+            }
+            let sum: i64 = ready.iter().filter_map(|p| p.value_milli).sum();
+            let v = match kind {
+                MetricKind::Resource {
+                    target: ResourceTarget::Utilization(_),
+                    ..
+                } => {
+                    let req: i64 = ready.iter().filter_map(|p| p.request_milli).sum();
+                    (req > 0).then(|| 100.0 * sum as f64 / req as f64)
+                }
+                _ => Some(sum as f64 / ready.len() as f64 / 1000.0),
+            };
+            return (v, ready.len());
+        }
+        MetricObservation::Object { value_milli, .. } => Some(*value_milli as f64 / 1000.0),
+        MetricObservation::External { series_milli, .. } => {
+            Some(series_milli.iter().sum::<i64>() as f64 / 1000.0)
+        }
+        MetricObservation::Unavailable(_) => None,
+    };
+    (v, 0)
+}
+
+/// `value / target` (1 = on target) for the timeline's `hpa_ratio` series.
+fn target_ratio(kind: &MetricKind, value: f64, current: i32) -> Option<f64> {
+    let r = match kind {
+        MetricKind::Resource { target, .. } => match target {
+            ResourceTarget::Utilization(t) => value / f64::from(*t),
+            ResourceTarget::AverageValue(t) => value * 1000.0 / *t as f64,
+        },
+        MetricKind::Pods {
+            target_average_milli,
+            ..
+        } => value * 1000.0 / *target_average_milli as f64,
+        MetricKind::Object { target, .. } | MetricKind::External { target, .. } => match target {
+            ValueTarget::Value(t) => value * 1000.0 / *t as f64,
+            ValueTarget::AverageValue(t) => {
+                value * 1000.0 / (*t as f64 * f64::from(current.max(1)))
+            }
+        },
+    };
+    r.is_finite().then_some(r)
 }

@@ -57,6 +57,10 @@ pub(crate) enum Event {
     },
     /// A cluster-autoscaler scan.
     CaScan,
+    /// The kubelets read their pods' CPU and memory (metrics-server's source).
+    KubeletRead,
+    /// Prometheus scrapes the pods whose HPA reads custom metrics.
+    PrometheusScrape,
     /// A pod finished starting and takes traffic.
     PodReady {
         pod: u32,
@@ -143,6 +147,8 @@ pub struct ReplicationResult {
     /// What each Cloud Run service and Ray cluster used (for the bill).
     pub cloud_run: Vec<crate::cloud_run::CloudRunRecord>,
     pub ray: Vec<crate::ray::RayRecord>,
+    /// Every HPA sync: what it saw and chose.
+    pub hpa_syncs: Vec<crate::cluster::HpaSyncRecord>,
 }
 
 pub(crate) struct Replication<'m> {
@@ -214,14 +220,7 @@ pub fn run_replication(
         series_names.push(format!("llm_429/{}", e.name));
     }
     let cluster = crate::cluster::Cluster::new(scenario, model.stations.len(), stream("cluster"));
-    for c in &cluster.services {
-        let name = &model.stations[c.station as usize].name;
-        series_names.push(format!("replicas/{name}"));
-        series_names.push(format!("pending/{name}"));
-    }
-    for p in &cluster.pools {
-        series_names.push(format!("nodes/{}", p.name));
-    }
+    series_names.extend(cluster.series_names(|s| model.stations[s as usize].name.clone()));
     let cloud_run = crate::cloud_run::CloudRuns::new(scenario, model.stations.len(), seed, rep);
     let ray = crate::ray::RayClusters::new(scenario, seed, rep);
     for c in &cloud_run.services {
@@ -300,6 +299,7 @@ pub fn run_replication(
         fault_marks: r.fault_marks.clone(),
         cloud_run,
         ray,
+        hpa_syncs: std::mem::take(&mut r.cluster.syncs),
     }
 }
 
@@ -351,6 +351,8 @@ impl Replication<'_> {
                 }
                 Event::HpaSync { service } => self.hpa_sync(service, now),
                 Event::CaScan => self.ca_scan(now),
+                Event::KubeletRead => self.kubelet_read(now),
+                Event::PrometheusScrape => self.prometheus_scrape(now),
                 Event::PodReady { pod } => self.pod_ready(pod, now),
                 Event::NodeReady { node } => self.node_ready(node, now),
                 Event::FaultStart { fault } => self.fault_start(fault, now),
@@ -636,6 +638,8 @@ impl Replication<'_> {
 
     #[inline]
     fn on_departure(&mut self, now: Nanos, station: u32, replica: u32, request: u32) {
+        let sojourn = now - self.requests[request as usize].enqueued;
+        self.cluster.observe(station, replica, sojourn);
         let requests = &self.requests;
         let next =
             self.stations[station as usize].depart(replica, now, |r| requests[r as usize].enqueued);

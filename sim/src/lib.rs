@@ -18,6 +18,7 @@ pub mod engine;
 pub mod faults;
 pub mod llm;
 pub mod metrics;
+pub mod metrics_pipeline;
 pub mod model;
 pub mod pool;
 pub mod ray;

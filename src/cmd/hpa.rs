@@ -4,10 +4,12 @@
 use crate::exit::{self, Failure};
 use models::hpa::controller::ControllerConfig;
 use models::hpa::replay::{self, ReplaySettings};
-use models::hpa::spec::parse_manifest;
+use models::hpa::spec::{parse_manifest, MetricKind, ResolvedHpa, ResourceTarget, ValueTarget};
 use models::hpa::target::parse_deployment;
+use models::hpa::target::PodSpec;
 use models::hpa::vectors::{evaluate_document, project};
 use models::units::Duration;
+use reports::charts::{ReplayChart, ReplayPanel};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -40,7 +42,8 @@ pub struct ReplayArgs {
     /// The per-pod series: CSV with header time,pod,ready,cpu,memory[,METRIC...].
     #[arg(long)]
     pub metrics: PathBuf,
-    /// Write DIR/replicas.csv instead of printing to stdout.
+    /// Write DIR/replicas.csv and the chart DIR/replicas.svg (replicas and each metric over
+    /// time) instead of printing the CSV to stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// The controller's sync period.
@@ -124,7 +127,7 @@ fn replay_cmd(a: ReplayArgs) -> Result<u8, Failure> {
         return Err(Failure::usage("--sync-period must be positive"));
     }
     let hpa_text = read(&a.hpa)?;
-    let (_, hpa) =
+    let (manifest, hpa) =
         parse_manifest(&hpa_text, controller.downscale_stabilization).map_err(|errs| {
             Failure::usage(
                 errs.iter()
@@ -133,6 +136,7 @@ fn replay_cmd(a: ReplayArgs) -> Result<u8, Failure> {
                     .join("\n"),
             )
         })?;
+    let hpa_name = manifest.name().map(str::to_string);
     let (template, initial_replicas) = match &a.deployment {
         None => (None, None),
         Some(p) => {
@@ -152,6 +156,7 @@ fn replay_cmd(a: ReplayArgs) -> Result<u8, Failure> {
                 .join("\n"),
         )
     })?;
+    let chart_panels = panels(&hpa, template.as_ref());
     let settings = ReplaySettings {
         controller,
         metric_window: a.metric_window,
@@ -159,21 +164,7 @@ fn replay_cmd(a: ReplayArgs) -> Result<u8, Failure> {
         initial_replicas,
     };
     let steps = replay::replay(&hpa, &series, &settings);
-    let mut csv =
-        String::from("time_s,current_replicas,metric_desired,replicas,decision,pods,ready_pods\n");
-    for s in &steps {
-        let desired = s.metric_desired.map_or(String::new(), |d| d.to_string());
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{}\n",
-            s.time.as_secs_f64(),
-            s.current,
-            desired,
-            s.replicas,
-            s.decision,
-            s.pods,
-            s.ready_pods
-        ));
-    }
+    let csv = reports::csv::hpa_replay(&steps);
     match &a.out {
         None => {
             std::io::stdout()
@@ -182,16 +173,110 @@ fn replay_cmd(a: ReplayArgs) -> Result<u8, Failure> {
                 .map_err(|e| Failure::run(format!("cannot write to stdout: {e}")))?;
         }
         Some(dir) => {
+            let times: Vec<f64> = steps.iter().map(|s| s.time.as_secs_f64()).collect();
+            let chart = ReplayChart {
+                title: format!("HPA {} replayed", hpa_name.as_deref().unwrap_or("")),
+                replicas: steps
+                    .iter()
+                    .map(|s| (s.time.as_secs_f64(), f64::from(s.replicas)))
+                    .collect(),
+                metric_desired: steps
+                    .iter()
+                    .map(|s| (s.time.as_secs_f64(), s.metric_desired.map(f64::from)))
+                    .collect(),
+                panels: chart_panels
+                    .into_iter()
+                    .map(|p| ReplayPanel {
+                        points: times
+                            .iter()
+                            .map(|t| {
+                                let v = series
+                                    .mean_at(Duration::from_secs_f64(*t), &p.column)
+                                    .map(|m| m / p.per_unit);
+                                (*t, v)
+                            })
+                            .collect(),
+                        metric: p.column,
+                        unit: p.unit,
+                        target: p.target,
+                    })
+                    .collect(),
+            };
+            let svg = reports::charts::replay_svg(&chart)
+                .map_err(|e| Failure::run(format!("cannot draw the replay chart: {e}")))?;
             std::fs::create_dir_all(dir)
                 .map_err(|e| Failure::run(format!("{}: cannot create: {e}", dir.display())))?;
             // Write beside, then rename: nothing half-written is left behind.
-            let tmp = dir.join(".replicas.csv.tmp");
-            let dest = dir.join("replicas.csv");
-            std::fs::write(&tmp, &csv)
-                .and_then(|_| std::fs::rename(&tmp, &dest))
-                .map_err(|e| Failure::run(format!("{}: cannot write: {e}", dest.display())))?;
-            println!("{}", dest.display());
+            for (name, text) in [("replicas.csv", &csv), ("replicas.svg", &svg)] {
+                let tmp = dir.join(format!(".{name}.tmp"));
+                let dest = dir.join(name);
+                std::fs::write(&tmp, text)
+                    .and_then(|_| std::fs::rename(&tmp, &dest))
+                    .map_err(|e| Failure::run(format!("{}: cannot write: {e}", dest.display())))?;
+                println!("{}", dest.display());
+            }
         }
     }
     Ok(exit::OK)
+}
+
+/// One metric of the HPA as the replay chart shows it: the series column, how many
+/// milli-units make one unit of the axis, the axis' name and the target in that unit.
+struct PanelSpec {
+    column: String,
+    per_unit: f64,
+    unit: String,
+    target: Option<f64>,
+}
+
+fn panels(hpa: &ResolvedHpa, template: Option<&PodSpec>) -> Vec<PanelSpec> {
+    hpa.metrics
+        .iter()
+        .map(|m| match m {
+            MetricKind::Resource {
+                name,
+                container,
+                target,
+            } => {
+                let memory = name == "memory";
+                let (per_unit, unit) = if memory {
+                    (1000.0 * 1024.0 * 1024.0, format!("{name} (MiB per pod)"))
+                } else {
+                    (1000.0, format!("{name} (cores per pod)"))
+                };
+                let target = match target {
+                    ResourceTarget::AverageValue(t) => Some(*t as f64 / per_unit),
+                    ResourceTarget::Utilization(pct) => template
+                        .and_then(|t| t.request_milli(name, container.as_deref()).ok())
+                        .map(|req| req as f64 * f64::from(*pct) / 100.0 / per_unit),
+                };
+                PanelSpec {
+                    column: name.clone(),
+                    per_unit,
+                    unit,
+                    target,
+                }
+            }
+            MetricKind::Pods {
+                metric,
+                target_average_milli,
+            } => PanelSpec {
+                column: metric.clone(),
+                per_unit: 1000.0,
+                unit: format!("{metric} (per pod)"),
+                target: Some(*target_average_milli as f64 / 1000.0),
+            },
+            MetricKind::Object { metric, target } | MetricKind::External { metric, target } => {
+                PanelSpec {
+                    column: metric.clone(),
+                    per_unit: 1000.0,
+                    unit: metric.clone(),
+                    target: match target {
+                        ValueTarget::Value(t) => Some(*t as f64 / 1000.0),
+                        ValueTarget::AverageValue(_) => None,
+                    },
+                }
+            }
+        })
+        .collect()
 }

@@ -162,6 +162,34 @@ pub fn parse_series(text: &str) -> Result<MetricSeries, String> {
     })
 }
 
+impl MetricSeries {
+    /// The mean over the pod rows of the last scrape at or before `t` of `column` (`cpu`,
+    /// `memory` or a custom column), in milli-units; rows without a value are skipped. An
+    /// object row (no pod) is used when the scrape has no pod row with a value.
+    pub fn mean_at(&self, t: Duration, column: &str) -> Option<f64> {
+        let end = self.rows.partition_point(|r| r.time <= t);
+        let last = self.rows[..end].last()?.time;
+        let value = |r: &SeriesRow| resource_value(r, column);
+        let scrape = self.rows[..end].iter().rev().take_while(|r| r.time == last);
+        let (mut sum, mut n, mut object) = (0i128, 0i128, None);
+        for r in scrape {
+            match (&r.pod, value(r)) {
+                (Some(_), Some(v)) => {
+                    sum += i128::from(v);
+                    n += 1;
+                }
+                (None, Some(v)) => object = Some(v as f64),
+                _ => {}
+            }
+        }
+        if n > 0 {
+            Some(sum as f64 / n as f64)
+        } else {
+            object
+        }
+    }
+}
+
 /// Settings of a replay beyond the controller flags.
 #[derive(Clone, Debug)]
 pub struct ReplaySettings {

@@ -189,6 +189,11 @@ pub struct HpaSpec {
     pub metrics: Vec<MetricSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub behavior: Option<BehaviorSpec>,
+    /// Not an autoscaling/v2 field: in a scenario, `hpa: {file: k8s/hpa.yaml}` names a whole
+    /// manifest whose spec the block stands for (the caller reads it, see
+    /// [`HpaSpec::fill_from_manifest`]). A manifest's `spec.file` is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -444,7 +449,38 @@ pub struct ResolvedHpa {
 
 type FieldError = (Vec<PathSegment>, String);
 
+/// Why a scenario's `hpa: {file}` could not be filled.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FileProblem {
+    /// The block has other keys besides `file` (message for the scenario's block).
+    NotAlone(String),
+    /// The manifest itself is wrong: positions are in the manifest file.
+    Manifest(Vec<SpecError>),
+}
+
 impl HpaSpec {
+    /// Replaces this `{file: ...}` block with the spec of the manifest `text` (the file
+    /// named), keeping `file` as the record of where it came from. The manifest is checked as
+    /// `twin hpa replay --hpa` checks one, so its errors carry its own line:column.
+    pub fn fill_from_manifest(&mut self, text: &str) -> Result<(), FileProblem> {
+        let file = self.file.clone();
+        let alone = HpaSpec {
+            file: file.clone(),
+            ..HpaSpec::default()
+        };
+        if *self != alone {
+            return Err(FileProblem::NotAlone(
+                "with `file:`, the hpa block takes no other field (the manifest holds the spec)"
+                    .into(),
+            ));
+        }
+        let (manifest, _) =
+            parse_manifest(text, Duration::from_secs(300)).map_err(FileProblem::Manifest)?;
+        *self = manifest.spec;
+        self.file = file;
+        Ok(())
+    }
+
     /// Validates and applies defaults. `bounds` are `(min, max)` given outside the spec (a
     /// scenario's `replicas: {min, max}`), used when the spec leaves them out. `path` prefixes
     /// every error (`spec` for a manifest). A nil scale-down stabilization window is filled
@@ -819,6 +855,12 @@ pub fn parse_manifest(
 ) -> Result<(HpaManifest, ResolvedHpa), Vec<SpecError>> {
     let manifest: HpaManifest = parse_yaml(text).map_err(|e| vec![e])?;
     let mut errors = Vec::new();
+    if manifest.spec.file.is_some() {
+        errors.push(SpecError::at(
+            vec![key("spec"), key("file")],
+            "unknown field `file`: not an autoscaling/v2 HorizontalPodAutoscaler field",
+        ));
+    }
     if manifest.kind != "HorizontalPodAutoscaler" {
         errors.push(SpecError::at(
             vec![key("kind")],
