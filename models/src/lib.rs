@@ -17,6 +17,7 @@ pub mod http;
 pub mod load;
 pub mod machines;
 pub mod platform;
+pub mod projection;
 pub mod pricing;
 pub mod queueing;
 pub mod random;

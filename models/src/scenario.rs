@@ -217,7 +217,7 @@ pub struct ProfilePoint {
     pub rate: Rate,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Interpolation {
     #[default]
@@ -561,6 +561,21 @@ impl Scenario {
             );
         }
         self.check_components(&mut err);
+        let mut streams = std::collections::HashSet::new();
+        for (i, f) in self.faults.iter().enumerate() {
+            for (p, m) in f.check(self, &path!["faults", i]) {
+                err(p, m);
+            }
+            if f.mtbf.is_some() && !streams.insert(f.stream_name()) {
+                err(
+                    path!["faults", i],
+                    format!(
+                        "two random faults are both `{}`; give one a `name:` (it names its random stream)",
+                        f.stream_name().trim_start_matches("fault/")
+                    ),
+                );
+            }
+        }
         for (i, slo) in self.slos.iter().enumerate() {
             if let Some(j) = slo.journey() {
                 if !self.workload.journeys.iter().any(|x| x.name == j) {

@@ -118,6 +118,8 @@ pub struct ReplicationResult {
     pub seconds_at_count: Vec<std::collections::BTreeMap<u32, f64>>,
     pub faults: Vec<crate::faults::FaultRecord>,
     pub fault_marks: Vec<(f64, String)>,
+    /// Per fault: occurrences and downtime of a random fault (zero for the others).
+    pub random_faults: Vec<crate::faults::RandomFaultCount>,
 }
 
 pub(crate) struct Replication<'m> {
@@ -144,6 +146,7 @@ pub(crate) struct Replication<'m> {
     pub(crate) fault_rng: RandomStream,
     pub(crate) fault_records: Vec<crate::faults::FaultRecord>,
     pub(crate) fault_marks: Vec<(f64, String)>,
+    pub(crate) fault_state: crate::faults::FaultState,
 }
 
 /// Runs replication `rep` of `model` with the scenario seed `seed`.
@@ -241,8 +244,11 @@ pub fn run_replication(
         fault_rng: stream("faults"),
         fault_records: vec![Default::default(); scenario.faults.len()],
         fault_marks: Vec::new(),
+        fault_state: crate::faults::FaultState::new(scenario, model, seed, rep),
     };
     r.run();
+    r.fault_state
+        .finish(&scenario.faults, model.warmup, model.horizon);
     let events = r.calendar.events();
     ReplicationResult {
         journeys: r.journeys,
@@ -259,6 +265,7 @@ pub fn run_replication(
         seconds_at_count: r.cluster.seconds_at_count.clone(),
         faults: r.fault_records.clone(),
         fault_marks: r.fault_marks.clone(),
+        random_faults: r.fault_state.counts(),
     }
 }
 
@@ -391,6 +398,13 @@ impl Replication<'_> {
             match self.model.ops[req.pc as usize] {
                 Op::Visit { station } => {
                     if self.stations[station as usize].down {
+                        if self.fault_state.cache_down[station as usize].is_some() {
+                            // A lost Redis primary: the client falls back to the miss path.
+                            if self.cache_fallback(id, now) {
+                                return;
+                            }
+                            continue;
+                        }
                         // Connection refused: the service is down.
                         r.failed = true;
                         continue;
@@ -564,6 +578,13 @@ impl Replication<'_> {
         }
         if self.stations[station as usize].replicas[replica as usize].killed {
             self.requests[request as usize].failed = true;
+        }
+        // A lossy hop (packet-loss fault): the exchange waits its retransmissions.
+        let pc = self.requests[request as usize].pc;
+        let lost = self.fault_state.hop_delay(station, pc);
+        if lost > 0 {
+            self.calendar.schedule(now + lost, Event::Advance { request });
+            return;
         }
         self.requests[request as usize].pc += 1;
         self.execute(request, now);
