@@ -377,7 +377,7 @@ mod tests {
         // The run's own cost is not projected: still (3000 + 100000) / 730.
         assert!((s.total_usd - 103_000.0 / 730.0).abs() < 1e-9);
         let p = s.projection.expect("projection");
-        assert_eq!(p.monthly_by_item["llm/claude"], 55_000.0);
+        assert!((p.monthly_by_item["llm/claude"] - 55_000.0).abs() < 1e-9);
         assert!(p.assumes.contains("55.0 %"), "{}", p.assumes);
     }
 
@@ -393,6 +393,22 @@ mod tests {
         let d: Duty = serde_json::from_str("0.4").expect("a number");
         assert_eq!(d.factor(), Ok(0.4));
         assert!(Duty::Fraction(1.5).factor().is_err());
+    }
+
+    #[test]
+    fn the_production_scenario_declares_the_seeds_estimate_and_the_diurnal_duty() {
+        let text = include_str!("../../scenarios/production-gcp.yaml");
+        let (s, _) = crate::parse_scenario(text, "production-gcp.yaml", &[]).expect("parses");
+        let cost = s.cost.expect("a cost block");
+        // Hand-computed in the scenario: 1295 rate-hours / 24 h / peak 100 = 0.539583.
+        let duty = cost.projection.factor().expect("a duty");
+        assert!((duty - 1295.0 / 2400.0).abs() < 1e-4, "{duty}");
+        let r = cost.reference.expect("a reference");
+        assert_eq!((r.low, r.high), (4300.0, 9600.0));
+        // The seed's lines add up to its total (infrastructure-plan.md section 12).
+        let lows: f64 = r.categories.values().map(|c| c.low).sum();
+        let highs: f64 = r.categories.values().map(|c| c.high).sum();
+        assert_eq!((lows, highs), (4300.0, 9600.0));
     }
 
     #[test]

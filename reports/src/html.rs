@@ -389,6 +389,49 @@ fn cost(page: &mut String, s: &RunSummary) {
         numbers::usd(c.total_usd),
         numbers::usd(c.monthly_usd)
     );
+    if let Some(p) = &c.projection {
+        let _ = writeln!(
+            page,
+            "<p class=\"meta\">The monthly projection assumes {}.</p>",
+            escape(&p.assumes)
+        );
+    }
+    let Some(cmp) = &c.comparison else { return };
+    let verdict = if cmp.difference_usd > 0.0 {
+        format!("{} above its high end", numbers::usd(cmp.difference_usd))
+    } else if cmp.difference_usd < 0.0 {
+        format!("{} below its low end", numbers::usd(-cmp.difference_usd))
+    } else {
+        "within it".to_string()
+    };
+    let _ = writeln!(
+        page,
+        "<h3>Against the reference estimate</h3>\n<p>Projected {} a month against {}-{} ({}): {verdict}. \
+         Lines in order of their part in the difference:</p>\n<div class=\"scroll\"><table class=\"compact\">\n\
+         <thead><tr><th>line</th><th class=\"num\">projected (USD/month)</th><th class=\"num\">reference</th>\
+         <th class=\"num\">difference</th><th>items</th></tr></thead>\n<tbody>",
+        numbers::usd(cmp.projected_usd),
+        numbers::usd(cmp.reference_low),
+        numbers::usd(cmp.reference_high),
+        escape(&cmp.source),
+    );
+    for d in &cmp.drivers {
+        let reference = match (d.reference_low, d.reference_high) {
+            (Some(lo), Some(hi)) => format!("{}-{}", numbers::usd(lo), numbers::usd(hi)),
+            _ => "none".to_string(),
+        };
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td>{}</td></tr>",
+            escape(&d.item),
+            numbers::usd(d.monthly_usd),
+            reference,
+            numbers::usd(d.difference_usd),
+            escape(&d.items.join(", "))
+        );
+    }
+    page.push_str("</tbody>\n</table></div>\n");
 }
 
 fn has_recovery(s: &RunSummary) -> bool {
