@@ -84,7 +84,10 @@ impl FaultSpec {
 
     /// The name of the fault's random stream.
     pub fn stream_name(&self) -> String {
-        format!("fault/{}", self.name.clone().unwrap_or_else(|| self.label()))
+        format!(
+            "fault/{}",
+            self.name.clone().unwrap_or_else(|| self.label())
+        )
     }
 
     /// The fixed outage of one occurrence: crashes recover by failover (their recovery
@@ -127,7 +130,10 @@ impl FaultSpec {
     pub fn packet_loss_mean_delay_s(&self) -> f64 {
         let p = self.rate.map_or(0.0, |r| r.0);
         let n = self.packets.unwrap_or(DEFAULT_PACKETS);
-        let rto = self.retransmission_timeout.unwrap_or(DEFAULT_RTO).as_secs_f64();
+        let rto = self
+            .retransmission_timeout
+            .unwrap_or(DEFAULT_RTO)
+            .as_secs_f64();
         let q = 1.0 - (1.0 - p).powi(n as i32);
         q * rto / (1.0 - 2.0 * p)
     }
@@ -151,7 +157,10 @@ impl FaultSpec {
             _ => {}
         }
         if self.mttr.is_some() && self.mtbf.is_none() {
-            out.push((at("mttr"), "`mttr` goes with `mtbf` (a random fault)".into()));
+            out.push((
+                at("mttr"),
+                "`mttr` goes with `mtbf` (a random fault)".into(),
+            ));
         }
         if let Some(d) = &self.mttr {
             if let Err(e) = d.check() {
@@ -194,7 +203,12 @@ impl FaultSpec {
             }
             if let Some(f) = &self.from {
                 if !service(f) {
-                    out.push((at("from"), format!("packet_loss names the service `{f}` in `from`, which is not defined")));
+                    out.push((
+                        at("from"),
+                        format!(
+                            "packet_loss names the service `{f}` in `from`, which is not defined"
+                        ),
+                    ));
                 }
             }
         }

@@ -85,7 +85,11 @@ impl DutyProfile {
         if self.points.is_empty() || self.points.windows(2).any(|w| w[0].at >= w[1].at) {
             return Err("a duty profile needs points in increasing `at` order".into());
         }
-        if self.points.iter().any(|p| !(p.rate.is_finite() && p.rate >= 0.0)) {
+        if self
+            .points
+            .iter()
+            .any(|p| !(p.rate.is_finite() && p.rate >= 0.0))
+        {
             return Err("a duty profile's rates must be finite and >= 0".into());
         }
         let period = match self.repeat {
@@ -325,7 +329,10 @@ mod tests {
             high: 9600.0,
             source: "infrastructure-plan.md section 12".into(),
             categories: [
-                ("GKE".to_string(), cat(2000.0, 4000.0, &["node_pool/", "gke/"])),
+                (
+                    "GKE".to_string(),
+                    cat(2000.0, 4000.0, &["node_pool/", "gke/"]),
+                ),
                 ("Cloud SQL".to_string(), cat(500.0, 1000.0, &["cloud_sql/"])),
                 ("Vertex AI".to_string(), cat(1000.0, 3000.0, &["llm/"])),
             ]

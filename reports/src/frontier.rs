@@ -670,7 +670,10 @@ mod tests {
         std::fs::remove_file(dir.join(CHARTS_DIR).join(FRONTIER_CHART)).unwrap();
         let again = crate::render_again(&dir).unwrap();
         let page_again = std::fs::read_to_string(&again.report).unwrap();
-        assert!(page_again.contains("id=\"sweep\""), "the Sweep section is back");
+        assert!(
+            page_again.contains("id=\"sweep\""),
+            "the Sweep section is back"
+        );
         assert!(dir.join(CHARTS_DIR).join(FRONTIER_CHART).is_file());
         assert_eq!(page_again, page, "the same page as the sweep wrote");
         // A broken sweep.json is named, not skipped.

@@ -583,7 +583,8 @@ impl Replication<'_> {
         let pc = self.requests[request as usize].pc;
         let lost = self.fault_state.hop_delay(station, pc);
         if lost > 0 {
-            self.calendar.schedule(now + lost, Event::Advance { request });
+            self.calendar
+                .schedule(now + lost, Event::Advance { request });
             return;
         }
         self.requests[request as usize].pc += 1;

@@ -61,7 +61,10 @@ fn faults_match_their_closed_forms() {
                 (
                     (obs - want).abs() <= 4.0 * se
                         && (num(&f["expected_occurrences"], "expected") - want).abs() < 1e-9,
-                    format!("{file}: occurrences {obs:.1} vs H/(MTBF+MTTR) = {want:.1} (4 se = {:.1})", 4.0 * se),
+                    format!(
+                        "{file}: occurrences {obs:.1} vs H/(MTBF+MTTR) = {want:.1} (4 se = {:.1})",
+                        4.0 * se
+                    ),
                 )
             } else if let Some(k) = check["renewal_availability"].as_u64() {
                 // Up-time share: A = MTBF / (MTBF + MTTR). The down share a = MTTR / mu is a
@@ -83,7 +86,10 @@ fn faults_match_their_closed_forms() {
                 // Journeys arrive as a Poisson process, so given the downtime the failed
                 // share is binomial around the down share: se = sqrt(a (1 - a) / n).
                 let k = check["fault"].as_u64().unwrap() as usize;
-                let up = num(&summary["recovery"]["random_faults"][k]["availability"], "availability");
+                let up = num(
+                    &summary["recovery"]["random_faults"][k]["availability"],
+                    "availability",
+                );
                 let n = num(&summary["journeys"][j]["count"], "count");
                 let obs = 1.0 - num(&summary["journeys"][j]["error_rate"], "error_rate");
                 let se = (up * (1.0 - up) / n).sqrt();
@@ -100,7 +106,10 @@ fn faults_match_their_closed_forms() {
                 let obs = num(&summary["journeys"][j]["latency_ms"]["mean"], "mean");
                 (
                     (obs - want).abs() <= 4.0 * se,
-                    format!("{file}: mean({j}) {obs:.3} ms vs {want:.3} ms (4 se = {:.3}, n = {n})", 4.0 * se),
+                    format!(
+                        "{file}: mean({j}) {obs:.3} ms vs {want:.3} ms (4 se = {:.3}, n = {n})",
+                        4.0 * se
+                    ),
                 )
             } else if let Some(name) = check["series_at"].as_str() {
                 let t = c("t");
@@ -111,14 +120,20 @@ fn faults_match_their_closed_forms() {
                     .unwrap_or_else(|| panic!("{file}: {name} has no point at {t} s"))
                     .1;
                 if let Some(bound) = check["below"].as_f64() {
-                    (obs < bound, format!("{file}: {name} at {t} s = {obs:.2} < {bound}"))
+                    (
+                        obs < bound,
+                        format!("{file}: {name} at {t} s = {obs:.2} < {bound}"),
+                    )
                 } else {
                     // The mean over `reps` replications of a Poisson count: se = sqrt(m / reps).
                     let want = c("poisson_mean");
                     let se = (want / c("reps")).sqrt();
                     (
                         (obs - want).abs() <= 4.0 * se,
-                        format!("{file}: {name} at {t} s = {obs:.1} vs {want} (4 se = {:.1})", 4.0 * se),
+                        format!(
+                            "{file}: {name} at {t} s = {obs:.1} vs {want} (4 se = {:.1})",
+                            4.0 * se
+                        ),
                     )
                 }
             } else if let Some(p) = check["binomial"].as_str() {
@@ -130,7 +145,10 @@ fn faults_match_their_closed_forms() {
                 let se = (want * (1.0 - want) / n).sqrt();
                 (
                     (obs - want).abs() <= 4.0 * se,
-                    format!("{file}: {p} hit ratio {obs:.5} vs {want} (4 se = {:.5}, n = {n})", 4.0 * se),
+                    format!(
+                        "{file}: {p} hit ratio {obs:.5} vs {want} (4 se = {:.5}, n = {n})",
+                        4.0 * se
+                    ),
                 )
             } else {
                 let p = check["path"].as_str().unwrap();
@@ -139,7 +157,10 @@ fn faults_match_their_closed_forms() {
                     let se = (rate / c("seconds")).sqrt();
                     (
                         (obs - rate).abs() <= 4.0 * se,
-                        format!("{file}: {p} = {obs:.4} vs Poisson rate {rate} (4 se = {:.4})", 4.0 * se),
+                        format!(
+                            "{file}: {p} = {obs:.4} vs Poisson rate {rate} (4 se = {:.4})",
+                            4.0 * se
+                        ),
                     )
                 } else {
                     let (want, tol) = (c("equals"), c("tol"));
@@ -170,7 +191,11 @@ fn hop_moments_match_the_closed_mean() {
 fn adding_a_fault_does_not_change_another_faults_draws() {
     let dir = support::data_dir("faults");
     let text = std::fs::read_to_string(dir.join("random-crash.yaml")).unwrap();
-    let parse = |t: &str| models::parse_scenario(t, "random-crash.yaml", &[]).unwrap().0;
+    let parse = |t: &str| {
+        models::parse_scenario(t, "random-crash.yaml", &[])
+            .unwrap()
+            .0
+    };
     let mut one = parse(&text);
     one.horizon = models::Duration::from_secs(200 * 3600);
     one.replications = 1;
