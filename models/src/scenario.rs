@@ -563,7 +563,8 @@ impl Scenario {
         self.check_components(&mut err);
         let mut streams = std::collections::HashSet::new();
         for (i, f) in self.faults.iter().enumerate() {
-            for (p, m) in f.check(self, &path!["faults", i]) {
+            let base = path!["faults", i];
+            for (p, m) in f.check(self, &base) {
                 err(p, m);
             }
             if f.mtbf.is_some() && !streams.insert(f.stream_name()) {
