@@ -597,15 +597,25 @@ mod tests {
             source: "infrastructure-plan.md".into(),
             categories: Default::default(),
         };
-        summary.cost = Some(models::projection::project(&breakdown, 0.5, Some(&reference)));
+        summary.cost = Some(models::projection::project(
+            &breakdown,
+            0.5,
+            Some(&reference),
+        ));
         let page = report_html(&summary, &timeline, &[]);
         assert!(page.contains("Faults at random"));
         // 3600 / 3960 = 90.9091 %
         assert!(page.contains("90.9091 %"), "closed form shown");
         // 12000 x 0.5 = 6000: inside 4300-9600.
-        assert!(page.contains("Projected $6,000.00 a month"), "projection shown");
+        assert!(
+            page.contains("Projected $6,000.00 a month"),
+            "projection shown"
+        );
         assert!(page.contains("within it"));
-        assert!(page.contains("50.0 % of the run"), "what the projection assumes");
+        assert!(
+            page.contains("50.0 % of the run"),
+            "what the projection assumes"
+        );
     }
 
     #[test]
