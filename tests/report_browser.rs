@@ -301,12 +301,14 @@ fn hand_made_run() -> (RunSummary, Timeline) {
             ]
             .into_iter()
             .collect(),
+            ..Default::default()
         }),
         recovery: Recovery {
             rto_s: Some(27.5),
             rpo_s: Some(0.0),
             lost_writes: Some(0),
             faults: Vec::new(),
+            ..Default::default()
         },
         warnings: vec!["postgres is 91 % busy: <queueing> grows steeply".into()],
         engine: EngineStats {

@@ -56,3 +56,39 @@ fn renders_a_written_run_again() {
     assert!(written.report.is_file());
     assert!(String::from_utf8_lossy(&out.stdout).contains("report.html"));
 }
+
+#[test]
+fn renders_a_sweep_folder_again_with_its_sweep_section() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let dir = tmp.path().join("sweep");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = twin()
+        .arg("sweep")
+        .arg(root.join("scenarios/examples/sweep-mmc.yaml"))
+        .args(["--vary", "services.api.replicas=3,4"])
+        .args(["--horizon", "2m", "--replications", "1", "--out"])
+        .arg(&dir)
+        .output()
+        .expect("run twin sweep");
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = dir.join("report.html");
+    let written = std::fs::read_to_string(&report).expect("the sweep's report");
+    assert!(written.contains("id=\"sweep\""));
+    std::fs::remove_file(&report).expect("remove report.html");
+    let out = twin().arg("report").arg(&dir).output().expect("run twin");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = std::fs::read_to_string(&report).expect("report.html again");
+    // Before the fix the folder re-rendered as a plain run: no Sweep section, no frontier.
+    assert!(again.contains("id=\"sweep\""), "Sweep section kept");
+    assert!(again.contains("charts/frontier.svg"));
+    assert_eq!(again, written);
+}

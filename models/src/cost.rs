@@ -45,6 +45,11 @@ pub struct CostModel {
     /// Spot price as a fraction of on-demand, overriding the table's spot rows (spot prices
     /// float: 0.35 in 2026-07, 0.2 in the 2023 export); a sweep or a sampler can vary it.
     pub spot_fraction: Option<f64>,
+    /// What the monthly projection assumes about traffic (`projection: {duty: 0.55}`); see
+    /// [`crate::projection`].
+    pub projection: crate::projection::ProjectionSpec,
+    /// An estimate to compare the projection with (`reference: {low, high, source}`).
+    pub reference: Option<crate::projection::CostReference>,
 }
 
 impl Default for CostModel {
@@ -56,6 +61,8 @@ impl Default for CostModel {
             managed_services: PricingModel::OnDemand,
             sustained_use: true,
             spot_fraction: None,
+            projection: Default::default(),
+            reference: None,
         }
     }
 }
@@ -339,6 +346,8 @@ impl CostBreakdown {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.total_usd))
                 .collect(),
+            projection: None,
+            comparison: None,
         }
     }
 
@@ -362,6 +371,17 @@ impl CostModel {
                     .into(),
             ));
         }
+        if let Err(m) = self.projection.factor() {
+            return Err(CostError::InvalidModel(format!("projection: {m}")));
+        }
+        if let Some(r) = &self.reference {
+            if !(r.low.is_finite() && r.low >= 0.0 && r.low <= r.high) {
+                return Err(CostError::InvalidModel(format!(
+                    "reference: needs 0 <= low <= high, found {} and {}",
+                    r.low, r.high
+                )));
+            }
+        }
         if let Some(f) = self.spot_fraction {
             if !(f.is_finite() && f > 0.0 && f <= 1.0) {
                 return Err(CostError::InvalidModel(format!(
@@ -373,8 +393,19 @@ impl CostModel {
     }
 
     /// Prices `usage` with `table`: the `summary.json` cost block.
+    /// `monthly_usd` is the projection ([`crate::projection`]: the run's usage repeated
+    /// over 730 h, traffic-driven items scaled by the duty, if any).
     pub fn cost(&self, table: &PriceTable, usage: &Usage) -> Result<CostSummary, CostError> {
-        Ok(self.breakdown(table, usage)?.summary())
+        let breakdown = self.breakdown(table, usage)?;
+        let duty = self
+            .projection
+            .factor()
+            .map_err(|m| CostError::InvalidModel(format!("projection: {m}")))?;
+        Ok(crate::projection::project(
+            &breakdown,
+            duty,
+            self.reference.as_ref(),
+        ))
     }
 
     /// Prices `usage` with `table`, item by item, with each item's monthly projection.

@@ -20,6 +20,7 @@ pub mod metrics_pipeline;
 pub mod observe;
 pub mod platform;
 pub mod pricing;
+pub mod projection;
 pub mod queueing;
 pub mod random;
 pub mod scenario;

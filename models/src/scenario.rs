@@ -289,7 +289,7 @@ pub struct ProfilePoint {
     pub rate: Rate,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Interpolation {
     #[default]
@@ -640,6 +640,22 @@ impl Scenario {
                 Err(_) => PathSegment::Key(k.clone()),
             }));
             err(p, message);
+        }
+        let mut streams = std::collections::HashSet::new();
+        for (i, f) in self.faults.iter().enumerate() {
+            let base = path!["faults", i];
+            for (p, m) in f.check(self, &base) {
+                err(p, m);
+            }
+            if f.mtbf.is_some() && !streams.insert(f.stream_name()) {
+                err(
+                    path!["faults", i],
+                    format!(
+                        "two random faults are both `{}`; give one a `name:` (it names its random stream)",
+                        f.stream_name().trim_start_matches("fault/")
+                    ),
+                );
+            }
         }
         for (i, slo) in self.slos.iter().enumerate() {
             if let Some(j) = slo.journey() {

@@ -164,6 +164,14 @@ pub struct CostSummary {
     pub total_usd: f64,
     pub monthly_usd: f64,
     pub by_item: IndexMap<String, f64>,
+    /// What `monthly_usd` assumes (traffic held at the run's level, or scaled by a duty
+    /// factor), with each item's monthly figure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projection: Option<crate::projection::Projection>,
+    /// The monthly projection beside a reference estimate (`cost: {reference: ...}`), and the
+    /// items that drive the difference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<crate::projection::CostComparison>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -174,6 +182,29 @@ pub struct Recovery {
     /// Per fault: when it struck, what it was, and its own recovery figures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultOutcome>,
+    /// Per random fault (`mtbf:`): how often it struck and the availability it left.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub random_faults: Vec<RandomFaultOutcome>,
+}
+
+/// A fault that strikes at random, over the measured time, per replication (means, with 95 %
+/// confidence intervals across replications), beside its closed forms.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RandomFaultOutcome {
+    pub fault: String,
+    pub mtbf_s: f64,
+    pub mttr_s: f64,
+    pub occurrences: f64,
+    pub occurrences_ci95: [f64; 2],
+    /// Measured span / (MTBF + MTTR): the renewal theorem's count.
+    pub expected_occurrences: f64,
+    /// Seconds the target was down.
+    pub downtime_s: f64,
+    /// 1 - downtime / measured span; `null` for faults Kubernetes repairs (pod, node).
+    pub availability: Option<f64>,
+    pub availability_ci95: Option<[f64; 2]>,
+    /// MTBF / (MTBF + MTTR).
+    pub expected_availability: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -64,6 +64,24 @@ pub fn write_sweep(
         write_file(&root.join(&name), &json::summary_json(s))?;
         files.push(name);
     }
+    files.extend(render_into(root, summary, timeline, table)?);
+    staging.commit()?;
+    Ok(Written {
+        dir: dir.to_path_buf(),
+        report: dir.join(REPORT_FILE),
+        files,
+    })
+}
+
+/// Draws the charts (the run's and the frontier) into `root/charts/` and writes
+/// `root/report.html` with its Sweep section; returns the files written, relative to `root`.
+/// `twin report` on a sweep folder comes here too ([`crate::render_again`]).
+pub(crate) fn render_into(
+    root: &Path,
+    summary: &RunSummary,
+    timeline: &Timeline,
+    table: &SweepTable,
+) -> Result<Vec<PathBuf>, ReportError> {
     let charts_dir = root.join(CHARTS_DIR);
     folder::create_dir(&charts_dir)?;
     let charts = charts::draw_all(&charts_dir, summary, timeline)?;
@@ -76,19 +94,13 @@ pub fn write_sweep(
         .unwrap_or(page.len());
     page.insert_str(at, &section);
     write_file(&root.join(REPORT_FILE), &page)?;
-    files.extend(
-        charts
-            .iter()
-            .chain(frontier.iter())
-            .map(|c| Path::new(CHARTS_DIR).join(&c.file_name)),
-    );
+    let mut files: Vec<PathBuf> = charts
+        .iter()
+        .chain(frontier.iter())
+        .map(|c| Path::new(CHARTS_DIR).join(&c.file_name))
+        .collect();
     files.push(PathBuf::from(REPORT_FILE));
-    staging.commit()?;
-    Ok(Written {
-        dir: dir.to_path_buf(),
-        report: dir.join(REPORT_FILE),
-        files,
-    })
+    Ok(files)
 }
 
 /// `points/<index>.json`, relative to the sweep's folder.
@@ -643,5 +655,30 @@ mod tests {
         assert_eq!(read_point(&dir, 1).unwrap(), summary);
         // The folder reads back as a run's summary too (`twin report DIR`).
         assert!(crate::json::read_summary(&dir.join(SUMMARY_FILE)).is_ok());
+    }
+
+    #[test]
+    fn rendering_a_sweep_folder_again_keeps_the_sweep_section() {
+        let (mut summary, timeline) = small_run("checkout");
+        summary.kind = models::summary::RunKind::Sweep;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("sweep");
+        let points = vec![(0, summary.clone()), (1, summary.clone())];
+        let first = write_sweep(&dir, &table(), &summary, &timeline, &points).unwrap();
+        let page = std::fs::read_to_string(&first.report).unwrap();
+        std::fs::remove_file(&first.report).unwrap();
+        std::fs::remove_file(dir.join(CHARTS_DIR).join(FRONTIER_CHART)).unwrap();
+        let again = crate::render_again(&dir).unwrap();
+        let page_again = std::fs::read_to_string(&again.report).unwrap();
+        assert!(
+            page_again.contains("id=\"sweep\""),
+            "the Sweep section is back"
+        );
+        assert!(dir.join(CHARTS_DIR).join(FRONTIER_CHART).is_file());
+        assert_eq!(page_again, page, "the same page as the sweep wrote");
+        // A broken sweep.json is named, not skipped.
+        std::fs::write(dir.join(SWEEP_JSON), "{").unwrap();
+        let err = crate::render_again(&dir).unwrap_err();
+        assert!(err.to_string().contains("sweep.json"), "{err}");
     }
 }

@@ -393,11 +393,54 @@ fn cost(page: &mut String, s: &RunSummary) {
         numbers::usd(c.total_usd),
         numbers::usd(c.monthly_usd)
     );
+    if let Some(p) = &c.projection {
+        let _ = writeln!(
+            page,
+            "<p class=\"meta\">The monthly projection assumes {}.</p>",
+            escape(&p.assumes)
+        );
+    }
+    let Some(cmp) = &c.comparison else { return };
+    let verdict = if cmp.difference_usd > 0.0 {
+        format!("{} above its high end", numbers::usd(cmp.difference_usd))
+    } else if cmp.difference_usd < 0.0 {
+        format!("{} below its low end", numbers::usd(-cmp.difference_usd))
+    } else {
+        "within it".to_string()
+    };
+    let _ = writeln!(
+        page,
+        "<h3>Against the reference estimate</h3>\n<p>Projected {} a month against {}-{} ({}): {verdict}. \
+         Lines in order of their part in the difference:</p>\n<div class=\"scroll\"><table class=\"compact\">\n\
+         <thead><tr><th>line</th><th class=\"num\">projected (USD/month)</th><th class=\"num\">reference</th>\
+         <th class=\"num\">difference</th><th>items</th></tr></thead>\n<tbody>",
+        numbers::usd(cmp.projected_usd),
+        numbers::usd(cmp.reference_low),
+        numbers::usd(cmp.reference_high),
+        escape(&cmp.source),
+    );
+    for d in &cmp.drivers {
+        let reference = match (d.reference_low, d.reference_high) {
+            (Some(lo), Some(hi)) => format!("{}-{}", numbers::usd(lo), numbers::usd(hi)),
+            _ => "none".to_string(),
+        };
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td>{}</td></tr>",
+            escape(&d.item),
+            numbers::usd(d.monthly_usd),
+            reference,
+            numbers::usd(d.difference_usd),
+            escape(&d.items.join(", "))
+        );
+    }
+    page.push_str("</tbody>\n</table></div>\n");
 }
 
 fn has_recovery(s: &RunSummary) -> bool {
     let r = &s.recovery;
-    r.rto_s.is_some() || r.rpo_s.is_some() || r.lost_writes.is_some()
+    r.rto_s.is_some() || r.rpo_s.is_some() || r.lost_writes.is_some() || !r.random_faults.is_empty()
 }
 
 fn recovery(page: &mut String, s: &RunSummary) {
@@ -412,11 +455,45 @@ fn recovery(page: &mut String, s: &RunSummary) {
          <tr><th>RTO (until service was back)</th><td class=\"num\">{}</td></tr>\n\
          <tr><th>RPO (window of lost writes)</th><td class=\"num\">{}</td></tr>\n\
          <tr><th>acknowledged writes lost</th><td class=\"num\">{}</td></tr>\n\
-         </tbody>\n</table></div>\n</section>",
+         </tbody>\n</table></div>",
         or_missing(r.rto_s.map(numbers::seconds)),
         or_missing(r.rpo_s.map(numbers::seconds)),
         or_missing(r.lost_writes.map(numbers::count)),
     );
+    if !r.random_faults.is_empty() {
+        page.push_str(
+            "<h3>Faults at random</h3>\n<div class=\"scroll\"><table class=\"compact\">\n<thead><tr>\
+             <th>fault</th><th class=\"num\">MTBF</th><th class=\"num\">MTTR</th>\
+             <th class=\"num\">occurrences (95 % CI)</th><th class=\"num\">expected</th>\
+             <th class=\"num\">availability (95 % CI)</th><th class=\"num\">MTBF/(MTBF+MTTR)</th>\
+             </tr></thead>\n<tbody>\n",
+        );
+        let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{:.4} %", v * 100.0));
+        for f in &r.random_faults {
+            let _ = writeln!(
+                page,
+                "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{:.1} ({:.1}-{:.1})</td><td class=\"num\">{:.1}</td>\
+                 <td class=\"num\">{} ({})</td><td class=\"num\">{}</td></tr>",
+                escape(&f.fault),
+                escape(&numbers::seconds(f.mtbf_s)),
+                escape(&numbers::seconds(f.mttr_s)),
+                f.occurrences,
+                f.occurrences_ci95[0],
+                f.occurrences_ci95[1],
+                f.expected_occurrences,
+                pct(f.availability),
+                f.availability_ci95.map_or("n/a".to_string(), |c| format!(
+                    "{}-{}",
+                    pct(Some(c[0])),
+                    pct(Some(c[1]))
+                )),
+                pct(f.expected_availability),
+            );
+        }
+        page.push_str("</tbody>\n</table></div>\n");
+    }
+    page.push_str("</section>\n");
 }
 
 fn chart_section(
@@ -489,6 +566,61 @@ fn footer(page: &mut String, s: &RunSummary) {
 mod tests {
     use super::*;
     use crate::test_data::small_run;
+
+    #[test]
+    fn random_faults_and_the_cost_comparison_are_shown() {
+        let (mut summary, timeline) = small_run("checkout");
+        summary.recovery.random_faults = vec![models::summary::RandomFaultOutcome {
+            fault: "primary_crash db".into(),
+            mtbf_s: 3600.0,
+            mttr_s: 360.0,
+            occurrences: 913.0,
+            occurrences_ci95: [905.0, 921.0],
+            expected_occurrences: 909.09,
+            downtime_s: 0.0,
+            availability: Some(0.90871),
+            availability_ci95: Some([0.908, 0.9094]),
+            expected_availability: Some(3600.0 / 3960.0),
+        }];
+        let breakdown = models::cost::CostBreakdown {
+            total_usd: 1.0,
+            monthly_usd: 730.0,
+            items: [(
+                "llm/claude".to_string(),
+                models::cost::ItemCost {
+                    total_usd: 1.0,
+                    monthly_usd: 12_000.0,
+                },
+            )]
+            .into_iter()
+            .collect(),
+        };
+        let reference = models::projection::CostReference {
+            low: 4300.0,
+            high: 9600.0,
+            source: "infrastructure-plan.md".into(),
+            categories: Default::default(),
+        };
+        summary.cost = Some(models::projection::project(
+            &breakdown,
+            0.5,
+            Some(&reference),
+        ));
+        let page = report_html(&summary, &timeline, &[]);
+        assert!(page.contains("Faults at random"));
+        // 3600 / 3960 = 90.9091 %
+        assert!(page.contains("90.9091 %"), "closed form shown");
+        // 12000 x 0.5 = 6000: inside 4300-9600.
+        assert!(
+            page.contains("Projected $6,000.00 a month"),
+            "projection shown"
+        );
+        assert!(page.contains("within it"));
+        assert!(
+            page.contains("50.0 % of the run"),
+            "what the projection assumes"
+        );
+    }
 
     #[test]
     fn escapes_a_script_in_the_scenario_name_and_slo_text() {

@@ -94,7 +94,8 @@ pub fn write_run(
 
 /// Renders `report.html` and `charts/` again from the `summary.json` and `timeline.json` in
 /// `dir` (a folder [`write_run`] wrote). Other files are left alone. A folder without
-/// `timeline.json` (a summary from elsewhere) gets a report without charts.
+/// `timeline.json` (a summary from elsewhere) gets a report without charts. A sweep's folder
+/// (with `sweep.json`) gets its Sweep section and frontier chart again.
 pub fn render_again(dir: &Path) -> Result<Written, ReportError> {
     let summary = json::read_summary(&dir.join(SUMMARY_FILE))?;
     let timeline_path = dir.join(TIMELINE_FILE);
@@ -103,8 +104,17 @@ pub fn render_again(dir: &Path) -> Result<Written, ReportError> {
     } else {
         Timeline::default()
     };
+    let sweep_path = dir.join(frontier::SWEEP_JSON);
+    let sweep = if sweep_path.exists() {
+        Some(frontier::read_sweep(dir)?)
+    } else {
+        None
+    };
     let staging = folder::StagedEntries::inside(dir)?;
-    let files = render_into(staging.path(), &summary, &timeline)?;
+    let files = match &sweep {
+        Some(table) => frontier::render_into(staging.path(), &summary, &timeline, table)?,
+        None => render_into(staging.path(), &summary, &timeline)?,
+    };
     staging.replace_entries(&[Path::new(CHARTS_DIR), Path::new(REPORT_FILE)])?;
     Ok(Written {
         dir: dir.to_path_buf(),

@@ -93,12 +93,14 @@ pub(crate) fn small_run(scenario: &str) -> (RunSummary, Timeline) {
             ]
             .into_iter()
             .collect(),
+            ..Default::default()
         }),
         recovery: Recovery {
             rto_s: Some(27.5),
             rpo_s: Some(0.0),
             lost_writes: Some(0),
             faults: Vec::new(),
+            ..Default::default()
         },
         warnings: vec!["db is 91 % busy: queueing grows steeply".into()],
         engine: EngineStats {

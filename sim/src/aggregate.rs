@@ -459,6 +459,10 @@ fn recovery(
     let n = timeline.journeys.values().map(Vec::len).min().unwrap_or(0);
     let mut out = Recovery::default();
     for (k, f) in first.faults.iter().enumerate() {
+        if scenario.faults[k].mtbf.is_some() {
+            // Random faults are summed up below, not timed one by one.
+            continue;
+        }
         let start = (f.at_s / window).floor() as usize;
         let rto = (start..n.saturating_sub(need - 1))
             .find(|w| (*w..*w + need).all(healthy))
@@ -498,6 +502,7 @@ fn recovery(
             label: label.clone(),
         });
     }
+    out.random_faults = random_faults(scenario, results);
     out.rto_s = out.faults.iter().filter_map(|f| f.rto_s).reduce(f64::max);
     out.rpo_s = out.faults.iter().filter_map(|f| f.rpo_s).reduce(f64::max);
     out.lost_writes = out
@@ -505,5 +510,46 @@ fn recovery(
         .iter()
         .filter_map(|f| f.lost_writes)
         .reduce(|a, b| a + b);
+    out
+}
+
+/// Each random fault over the replications: occurrences and availability with their 95 %
+/// intervals across replications, beside the renewal-theory figures (count = span / (MTBF +
+/// MTTR), availability = MTBF / (MTBF + MTTR)).
+fn random_faults(
+    scenario: &Scenario,
+    results: &[ReplicationResult],
+) -> Vec<models::summary::RandomFaultOutcome> {
+    let span = (scenario.horizon.0 - scenario.warmup.0) as f64 / 1e9;
+    let mut out = Vec::new();
+    for (k, f) in scenario.faults.iter().enumerate() {
+        let Some(mtbf) = f.mtbf else { continue };
+        let counts: Vec<f64> = results
+            .iter()
+            .map(|r| r.random_faults[k].occurrences as f64)
+            .collect();
+        let up: Vec<f64> = results
+            .iter()
+            .map(|r| 1.0 - r.random_faults[k].downtime_s / span)
+            .collect();
+        let n = results.len().max(1) as f64;
+        let mttr = f.mean_repair_s();
+        out.push(models::summary::RandomFaultOutcome {
+            fault: f.name.clone().unwrap_or_else(|| f.label()),
+            mtbf_s: mtbf.as_secs_f64(),
+            mttr_s: mttr,
+            occurrences: counts.iter().sum::<f64>() / n,
+            occurrences_ci95: ci95(&counts),
+            expected_occurrences: span / (mtbf.as_secs_f64() + mttr),
+            downtime_s: results
+                .iter()
+                .map(|r| r.random_faults[k].downtime_s)
+                .sum::<f64>()
+                / n,
+            availability: f.has_outage().then(|| up.iter().sum::<f64>() / n),
+            availability_ci95: f.has_outage().then(|| ci95(&up)),
+            expected_availability: f.expected_availability(),
+        });
+    }
     out
 }

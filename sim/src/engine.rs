@@ -149,6 +149,8 @@ pub struct ReplicationResult {
     pub ray: Vec<crate::ray::RayRecord>,
     /// Every HPA sync: what it saw and chose.
     pub hpa_syncs: Vec<crate::cluster::HpaSyncRecord>,
+    /// Per fault: occurrences and downtime of a random fault (zero for the others).
+    pub random_faults: Vec<crate::faults::RandomFaultCount>,
 }
 
 pub(crate) struct Replication<'m> {
@@ -177,6 +179,7 @@ pub(crate) struct Replication<'m> {
     pub(crate) fault_marks: Vec<(f64, String)>,
     pub(crate) cloud_run: crate::cloud_run::CloudRuns,
     pub(crate) ray: crate::ray::RayClusters,
+    pub(crate) fault_state: crate::faults::FaultState,
 }
 
 /// Runs replication `rep` of `model` with the scenario seed `seed`.
@@ -277,8 +280,11 @@ pub fn run_replication(
         fault_marks: Vec::new(),
         cloud_run,
         ray,
+        fault_state: crate::faults::FaultState::new(scenario, model, seed, rep),
     };
     r.run();
+    r.fault_state
+        .finish(&scenario.faults, model.warmup, model.horizon);
     let events = r.calendar.events();
     let cloud_run = r.cloud_run_records(model.horizon);
     let ray = r.ray_records(model.horizon);
@@ -300,6 +306,7 @@ pub fn run_replication(
         cloud_run,
         ray,
         hpa_syncs: std::mem::take(&mut r.cluster.syncs),
+        random_faults: r.fault_state.counts(),
     }
 }
 
@@ -444,6 +451,13 @@ impl Replication<'_> {
             match self.model.ops[req.pc as usize] {
                 Op::Visit { station } => {
                     if self.stations[station as usize].down {
+                        if self.fault_state.cache_down[station as usize].is_some() {
+                            // A lost Redis primary: the client falls back to the miss path.
+                            if self.cache_fallback(id, now) {
+                                return;
+                            }
+                            continue;
+                        }
                         // Connection refused: the service is down.
                         r.failed = true;
                         continue;
@@ -648,6 +662,14 @@ impl Replication<'_> {
         }
         if self.stations[station as usize].replicas[replica as usize].killed {
             self.requests[request as usize].failed = true;
+        }
+        // A lossy hop (packet-loss fault): the exchange waits its retransmissions.
+        let pc = self.requests[request as usize].pc;
+        let lost = self.fault_state.hop_delay(station, pc);
+        if lost > 0 {
+            self.calendar
+                .schedule(now + lost, Event::Advance { request });
+            return;
         }
         self.requests[request as usize].pc += 1;
         self.execute(request, now);

@@ -19,6 +19,9 @@ pub struct Replica {
     pub ready: bool,
     /// Lost to a fault: what it was serving fails.
     pub killed: bool,
+    /// Takes requests into its queue but starts none (a Kafka consumer whose partition has
+    /// no leader during a broker loss).
+    pub paused: bool,
     /// Busy-server nanoseconds since the start (the pod's CPU, as metrics-server sees it).
     pub busy_area: f64,
     /// Nanoseconds with at least one request in service (Cloud Run's request-based billing).
@@ -249,7 +252,7 @@ impl Station {
             return None;
         }
         let r = self.pick();
-        if self.replicas[r].busy < self.concurrency {
+        if self.replicas[r].busy < self.concurrency && !self.replicas[r].paused {
             Some(self.start(r, request, now, now))
         } else {
             self.replicas[r].queue.push_back(request);
@@ -293,8 +296,8 @@ impl Station {
         if now >= self.warmup {
             self.stats.completions += 1;
         }
-        if !self.replicas[r].ready {
-            // A retired replica takes nothing new; the shared queue may still have work for
+        if !self.replicas[r].ready || self.replicas[r].paused {
+            // A retired (or paused) replica takes nothing new; the shared queue may still have work for
             // the ready ones, which pull it when they free up.
             return None;
         }
@@ -326,6 +329,7 @@ impl Station {
         let rep = &mut self.replicas[idx];
         rep.ready = true;
         rep.killed = false;
+        rep.paused = false;
         rep.last_change = now;
         self.ready.push(idx as u32);
         self.note_replica_count(now);
@@ -337,6 +341,25 @@ impl Station {
             starts.push(self.start(idx, next, queued_at(next), now));
         }
         (idx as u32, starts)
+    }
+
+    /// A paused replica goes on: it starts what its queue holds, up to its servers.
+    pub fn resume_replica(
+        &mut self,
+        replica: u32,
+        now: Nanos,
+        queued_at: impl Fn(u32) -> Nanos,
+    ) -> Vec<Start> {
+        let r = replica as usize;
+        self.replicas[r].paused = false;
+        let mut starts = Vec::new();
+        while self.replicas[r].busy < self.concurrency {
+            let Some(next) = self.replicas[r].queue.pop_front() else {
+                break;
+            };
+            starts.push(self.start(r, next, queued_at(next), now));
+        }
+        starts
     }
 
     /// Takes a replica out of service (scale-down, pod or node loss). It finishes what it

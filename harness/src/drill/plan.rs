@@ -183,7 +183,13 @@ pub fn render(scenario: &Scenario, drill: &DrillSpec, target: &str) -> String {
         let _ = writeln!(
             o,
             "prediction: the twin simulates {:?} of `{}` at {}",
-            p.kind, p.target, p.at
+            p.kind,
+            p.target,
+            match (p.at, p.mtbf) {
+                (Some(at), _) => at.to_string(),
+                (None, Some(mtbf)) => format!("random times, MTBF {mtbf}"),
+                (None, None) => "no time".to_string(),
+            }
         );
     }
     o
