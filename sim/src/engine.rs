@@ -398,6 +398,24 @@ impl Replication<'_> {
         }
     }
 
+    /// Starts one branch `(entry, end)` of a fork as a child of `parent` (NONE: detached),
+    /// inheriting the journey and its start time from the forking request `from`.
+    fn start_branch(&mut self, from: Request, (entry, end): (u32, u32), parent: u32, now: Nanos) {
+        let child = self.spawn(Request {
+            pc: entry,
+            end_pc: end,
+            parent,
+            pending: 0,
+            fork: NONE,
+            held_pool: NONE,
+            attempt: 1,
+            failed: false,
+            abandoned: false,
+            ..from
+        });
+        self.execute(child, now);
+    }
+
     #[inline]
     fn on_arrival(&mut self, now: Nanos) {
         if let Some(next) = self.arrivals.next_after(now) {
@@ -503,20 +521,8 @@ impl Replication<'_> {
                     // awaited branch finishing at once cannot resume the parent before they
                     // have started.
                     for b in 0..f.detached.len() {
-                        let (entry, end) = self.model.forks[fork as usize].detached[b];
-                        let child = self.spawn(Request {
-                            pc: entry,
-                            end_pc: end,
-                            parent: NONE,
-                            pending: 0,
-                            fork: NONE,
-                            held_pool: NONE,
-                            attempt: 1,
-                            failed: false,
-                            abandoned: false,
-                            ..req
-                        });
-                        self.execute(child, now);
+                        let branch = self.model.forks[fork as usize].detached[b];
+                        self.start_branch(req, branch, NONE, now);
                     }
                     if self.model.forks[fork as usize].branches.is_empty() {
                         let p = &mut self.requests[id as usize];
@@ -524,20 +530,8 @@ impl Replication<'_> {
                         continue;
                     }
                     for b in 0..self.model.forks[fork as usize].branches.len() {
-                        let (entry, end) = self.model.forks[fork as usize].branches[b];
-                        let child = self.spawn(Request {
-                            pc: entry,
-                            end_pc: end,
-                            parent: id,
-                            pending: 0,
-                            fork: NONE,
-                            held_pool: NONE,
-                            attempt: 1,
-                            failed: false,
-                            abandoned: false,
-                            ..req
-                        });
-                        self.execute(child, now);
+                        let branch = self.model.forks[fork as usize].branches[b];
+                        self.start_branch(req, branch, id, now);
                     }
                     return;
                 }
