@@ -110,6 +110,53 @@ pub struct Usage {
     pub egress_gb: f64,
 }
 
+impl Usage {
+    /// The same usage over `span_s` seconds instead of `self.span_s`: every quantity that
+    /// accrues with time (node-, instance-, GB-hours, operations, tokens, GB-months held)
+    /// scaled by `span_s / self.span_s`; levels (a machine type, provisioned Cloud SQL
+    /// storage, a Memorystore capacity) kept. A usage with no span of its own (`span_s` 0) is
+    /// taken to cover `span_s` already. This is how a scenario's `infrastructure:`, written
+    /// for a period of its choosing (an hour, a month), is priced over any run's horizon.
+    pub fn scaled_to(&self, span_s: f64) -> Usage {
+        let mut u = self.clone();
+        u.span_s = span_s;
+        if !(self.span_s > 0.0) {
+            return u;
+        }
+        let k = span_s / self.span_s;
+        let ops = |n: &mut u64| *n = (*n as f64 * k).round() as u64;
+        for pool in u.node_pools.values_mut().chain(u.vms.values_mut()) {
+            pool.node_seconds *= k;
+            pool.seconds_at_node_count.values_mut().for_each(|s| *s *= k);
+            if let Some(g) = &mut pool.gpu {
+                g.gpu_seconds *= k;
+            }
+        }
+        u.gke_clusters.values_mut().for_each(|s| *s *= k);
+        u.cloud_sql.values_mut().for_each(|s| s.instance_hours *= k);
+        u.memorystore.values_mut().for_each(|m| m.gb_hours *= k);
+        for f in u.firestore.values_mut() {
+            ops(&mut f.reads);
+            ops(&mut f.writes);
+            ops(&mut f.deletes);
+            f.stored_gib_months *= k;
+        }
+        u.storage.values_mut().for_each(|b| b.gb_months *= k);
+        for r in u.cloud_run.values_mut() {
+            r.vcpu_seconds *= k;
+            r.gib_seconds *= k;
+            ops(&mut r.requests);
+        }
+        u.pinecone.values_mut().for_each(|p| p.pod_hours *= k);
+        for l in u.llm.values_mut() {
+            ops(&mut l.input_tokens);
+            ops(&mut l.output_tokens);
+        }
+        u.egress_gb *= k;
+        u
+    }
+}
+
 /// Nodes of one machine type over the span.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -1038,6 +1085,59 @@ mod tests {
         let monthly = 1024.0 * 0.12 + 9216.0 * 0.11 + (month_gb - 10240.0) * 0.08;
         close(s.monthly_usd, monthly);
         close(s.total_usd, monthly * 24.0 / 730.0);
+    }
+
+    /// The seeds' Cloud SQL (db-custom-8-32768, regional HA [backend-architecture.md]) and
+    /// Memorystore (basic, 16 GB), written for one hour and priced over a 10-minute run: the
+    /// month is the same whatever the run's horizon. By hand, from the table's rows: Cloud SQL
+    /// 730 h x (8 x $0.0826 + 32 x $0.014) = 730 x 1.1088 = $809.424, plus 100 GB of regional
+    /// SSD at $0.34 = $34; Memorystore is checked to project the same month from either span.
+    #[test]
+    fn infrastructure_for_an_hour_prices_the_same_month_over_any_run() {
+        let hour = Usage {
+            span_s: HOUR,
+            cloud_sql: [(
+                "primary".into(),
+                CloudSqlUsage {
+                    instance_hours: 1.0,
+                    vcpus: 8,
+                    memory_gb: 32.0,
+                    storage_gb: 100.0,
+                    high_availability: true,
+                    backup_gb: 0.0,
+                },
+            )]
+            .into(),
+            memorystore: [(
+                "cache".into(),
+                MemorystoreUsage {
+                    tier: MemorystoreTier::Basic,
+                    capacity_gb: 16.0,
+                    gb_hours: 16.0,
+                },
+            )]
+            .into(),
+            ..Usage::default()
+        };
+        let run = hour.scaled_to(600.0);
+        assert_eq!(run.span_s, 600.0);
+        close(run.cloud_sql["primary"].instance_hours, 1.0 / 6.0);
+        close(run.cloud_sql["primary"].storage_gb, 100.0);
+        close(run.memorystore["cache"].gb_hours, 16.0 / 6.0);
+        let by_hour = CostModel::default().breakdown(table(), &hour).expect("cost");
+        let by_run = CostModel::default().breakdown(table(), &run).expect("cost");
+        let sql = |b: &CostBreakdown| b.monthly_by_item()["cloud_sql/primary"];
+        close(sql(&by_hour), 730.0 * (8.0 * 0.0826 + 32.0 * 0.014) + 100.0 * 0.34);
+        close(sql(&by_run), sql(&by_hour));
+        let redis = |b: &CostBreakdown| b.monthly_by_item()["memorystore/cache"];
+        close(redis(&by_run), redis(&by_hour));
+        // No span of its own: taken to cover the run as written.
+        let as_is = Usage {
+            span_s: 0.0,
+            ..hour.clone()
+        }
+        .scaled_to(600.0);
+        close(as_is.cloud_sql["primary"].instance_hours, 1.0);
     }
 
     #[test]

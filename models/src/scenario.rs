@@ -49,7 +49,9 @@ pub struct Scenario {
     #[serde(default)]
     pub cost: Option<crate::cost::CostModel>,
     /// What the platform uses that the simulation does not move (Cloud SQL, Memorystore,
-    /// standalone VMs, storage): priced as given, per second of the run.
+    /// Pinecone, storage): figures over `span_s` seconds (e.g. 3600 with `instance_hours: 1`),
+    /// scaled to the run's horizon ([`crate::cost::Usage::scaled_to`]); without `span_s`, the
+    /// figures cover the run.
     #[serde(default)]
     pub infrastructure: Option<crate::cost::Usage>,
     /// Faults to inject into the simulation.

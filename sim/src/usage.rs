@@ -11,8 +11,12 @@ use models::Scenario;
 /// The usage of the run, averaged over replications.
 pub fn usage(scenario: &Scenario, model: &Model, results: &[ReplicationResult]) -> Usage {
     let reps = results.len().max(1) as f64;
-    let mut u = scenario.infrastructure.clone().unwrap_or_default();
-    u.span_s = model.horizon as f64 / 1e9;
+    let span_s = model.horizon as f64 / 1e9;
+    let mut u = scenario
+        .infrastructure
+        .as_ref()
+        .map_or_else(Usage::default, |i| i.scaled_to(span_s));
+    u.span_s = span_s;
     for (p, (name, np)) in scenario.node_pools.iter().enumerate() {
         let node_seconds = results.iter().map(|r| r.node_seconds[p]).sum::<f64>() / reps;
         let mut at_count = std::collections::BTreeMap::new();
