@@ -13,7 +13,8 @@ use crate::distribution::Distribution;
 use crate::scenario::{PathSegment, Scenario};
 use serde::Deserialize;
 
-/// `network: {same_zone, cross_zone, cross_region, region}`: one-way delay per hop kind.
+/// `network: {same_zone, cross_zone, cross_region, region}`: the time of one hop of each kind,
+/// a call's round trip (request there, response back), paid once per service visit.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkSpec {
@@ -23,8 +24,8 @@ pub struct NetworkSpec {
     #[serde(default)]
     pub cross_region: Option<Distribution>,
     /// The home region: where the load balancer and every service without `region:` are.
-    /// Absent: the first region a service names (so one `region:` on every service does not
-    /// make the entry hop cross-region), else an unnamed region.
+    /// Required as soon as a service names its region (a default would silently decide
+    /// whether the entry hop crosses regions).
     #[serde(default)]
     pub region: Option<String>,
 }
@@ -43,7 +44,9 @@ pub struct Placement {
 pub enum Hop {
     CrossRegion,
     /// `cross_zone` with probability `p_cross`, else `same_zone`.
-    InRegion { p_cross: f64 },
+    InRegion {
+        p_cross: f64,
+    },
 }
 
 /// The scenario's network resolved: regions by name and each service's placement (in the
@@ -58,11 +61,7 @@ impl Network {
     /// Resolves placements; `None` when the scenario has no `network:` block (no hop is paid).
     pub fn resolve(s: &Scenario) -> Option<Network> {
         let spec = s.network.as_ref()?;
-        let home = spec
-            .region
-            .clone()
-            .or_else(|| s.services.values().find_map(|v| v.region.clone()))
-            .unwrap_or_default();
+        let home = spec.region.clone().unwrap_or_default();
         let mut regions = vec![home];
         let placements = s
             .services
@@ -124,7 +123,10 @@ pub fn check(s: &Scenario) -> Vec<(Vec<PathSegment>, String)> {
             ));
         }
         if s.network.is_none() {
-            for (field, given) in [("region", svc.region.is_some()), ("zones", svc.zones.is_some())] {
+            for (field, given) in [
+                ("region", svc.region.is_some()),
+                ("zones", svc.zones.is_some()),
+            ] {
                 if given {
                     out.push((
                         crate::path!["services", name, field],
@@ -147,7 +149,16 @@ pub fn check(s: &Scenario) -> Vec<(Vec<PathSegment>, String)> {
             out.push((crate::path!["network", field], m));
         }
     }
-    if spec.cross_region.is_none() {
+    if spec.region.is_none() {
+        for (name, svc) in &s.services {
+            if svc.region.is_some() {
+                out.push((
+                    crate::path!["services", name, "region"],
+                    "a service's `region:` needs `network.region`, the home region (where the load balancer and the services without `region:` are)".into(),
+                ));
+            }
+        }
+    } else if spec.cross_region.is_none() {
         if let Some(n) = Network::resolve(s) {
             for ((name, svc), p) in s.services.iter().zip(&n.placements) {
                 if p.region != 0 {
@@ -164,4 +175,58 @@ pub fn check(s: &Scenario) -> Vec<(Vec<PathSegment>, String)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(extra: &str, services: &str) -> Scenario {
+        let text = format!(
+            "name: n\nhorizon: 1m\n{extra}\nservices:\n{services}\nworkload:\n  arrivals: {{poisson: {{rate: 1/s}}}}\n  journeys: [{{name: j, steps: [{{service: a}}]}}]\n"
+        );
+        crate::parse_scenario(&text, "n.yaml", &[])
+            .unwrap_or_else(|d| panic!("{d:?}"))
+            .0
+    }
+
+    const NET: &str = "network: {same_zone: {constant: 1ms}, cross_zone: {constant: 2ms}, cross_region: {constant: 60ms}}";
+
+    #[test]
+    fn zones_default_to_the_node_pool_then_one() {
+        let s = scenario(
+            &format!("{NET}\nnode_pools: {{general: {{machine: n1-standard-4, min: 1, max: 1, zones: [us-central1-a, us-central1-b, us-central1-c]}}}}"),
+            "  a: {service_time: {constant: 1ms}, pod: {node_pool: general, cpu: 500m, memory: 1Gi}}\n  b: {service_time: {constant: 1ms}}\n  c: {service_time: {constant: 1ms}, zones: 2, pod: {node_pool: general, cpu: 500m, memory: 1Gi}}",
+        );
+        let n = Network::resolve(&s).expect("network");
+        let zones: Vec<u32> = n.placements.iter().map(|p| p.zones).collect();
+        assert_eq!(zones, vec![3, 1, 2]);
+        assert_eq!(
+            n.hop(0, 0),
+            Hop::InRegion {
+                p_cross: 1.0 - 1.0 / 3.0
+            }
+        );
+        assert_eq!(n.hop(0, 1), Hop::InRegion { p_cross: 0.0 });
+    }
+
+    #[test]
+    fn services_without_a_region_are_in_the_home_region() {
+        let s = scenario(
+            &NET.replace("}}", "}, region: us-west1}"),
+            "  a: {service_time: {constant: 1ms}, region: us-west1}\n  b: {service_time: {constant: 1ms}, region: us-east1}\n  c: {service_time: {constant: 1ms}}",
+        );
+        let n = Network::resolve(&s).expect("network");
+        assert_eq!(n.regions, vec!["us-west1", "us-east1"]);
+        let regions: Vec<u32> = n.placements.iter().map(|p| p.region).collect();
+        assert_eq!(regions, vec![0, 1, 0]);
+        assert_eq!(n.hop(0, 1), Hop::CrossRegion);
+        assert_eq!(n.hop(1, 1), Hop::InRegion { p_cross: 0.0 });
+    }
+
+    #[test]
+    fn no_block_no_network() {
+        let s = scenario("", "  a: {service_time: {constant: 1ms}}");
+        assert!(Network::resolve(&s).is_none());
+    }
 }

@@ -523,3 +523,90 @@ impl Model {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile(text: &str) -> Model {
+        let (s, _) = models::parse_scenario(text, "test.yaml", &[]).expect("valid scenario");
+        Model::compile(&s)
+    }
+
+    const TANDEM: &str = "
+name: t
+horizon: 1m
+services:
+  a: {service_time: {constant: 1ms}}
+  b: {service_time: {constant: 1ms}, zones: 4}
+workload:
+  arrivals: {poisson: {rate: 1/s}}
+  journeys: [{name: j, steps: [{service: a}, {service: b}]}]
+";
+
+    #[test]
+    fn without_a_network_block_journeys_are_visits_only() {
+        // The programs the engine ran before `network:` existed: the same ops, no sampler
+        // added, hence the same draws and byte-identical results.
+        let m = compile(include_str!("../../scenarios/examples/mmc.yaml"));
+        assert_eq!(
+            m.ops,
+            vec![
+                Op::Visit { station: 0 },
+                Op::Done,
+                Op::Visit { station: 1 },
+                Op::Done
+            ]
+        );
+        assert!(m.samplers.is_empty());
+    }
+
+    #[test]
+    fn a_hop_in_one_zone_is_a_delay_and_in_several_a_branch() {
+        let text = TANDEM.replace(
+            "services:",
+            "network: {same_zone: {constant: 1ms}, cross_zone: {constant: 2ms}}\nservices:",
+        );
+        let m = compile(&text);
+        // Samplers: 0 same zone, 1 cross zone (2 stands in for the absent cross region).
+        let want = vec![
+            Op::Delay { sampler: 0 }, // LB -> a: one zone, always same-zone
+            Op::Visit { station: 0 },
+            Op::Branch {
+                p: 0.75, // 1 - 1/4 zones
+                skip_to: 5,
+            },
+            Op::Delay { sampler: 1 },
+            Op::Branch { p: 0.0, skip_to: 6 },
+            Op::Delay { sampler: 0 },
+            Op::Visit { station: 1 },
+            Op::Done,
+        ];
+        assert_eq!(m.ops, want);
+    }
+
+    #[test]
+    fn only_a_change_of_region_pays_the_cross_region_delay() {
+        let text = TANDEM
+            .replace(
+                "services:",
+                "network: {same_zone: {constant: 1ms}, cross_zone: {constant: 2ms}, cross_region: {constant: 60ms}, region: us-central1}\nservices:",
+            )
+            .replace("zones: 4", "region: us-east1")
+            .replace(
+                "[{service: a}, {service: b}]",
+                "[{service: a}, {service: b}, {service: b}, {service: a}]",
+            );
+        let m = compile(&text);
+        let delays: Vec<u32> = m
+            .ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Delay { sampler } => Some(*sampler),
+                _ => None,
+            })
+            .collect();
+        // LB -> a same zone; a -> b to us-east1; b -> b stays; b -> a back home.
+        assert_eq!(delays, vec![0, 2, 0, 2]);
+    }
+}
