@@ -17,6 +17,7 @@ pub mod http;
 pub mod load;
 pub mod machines;
 pub mod metrics_pipeline;
+pub mod network;
 pub mod observe;
 pub mod platform;
 pub mod pricing;

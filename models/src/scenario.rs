@@ -42,6 +42,10 @@ pub struct Scenario {
     pub batchers: IndexMap<String, BatcherSpec>,
     #[serde(default)]
     pub node_pools: IndexMap<String, NodePoolSpec>,
+    /// Network time per hop between services (`same_zone`, `cross_zone`, `cross_region`);
+    /// absent: no hop is paid (journeys carry their network time as `delay:` steps).
+    #[serde(default)]
+    pub network: Option<crate::network::NetworkSpec>,
     /// What feeds the HPAs: metrics-server's cadence and lag, Prometheus and its adapter.
     #[serde(default)]
     pub metrics_pipeline: crate::metrics_pipeline::MetricsPipeline,
@@ -113,6 +117,13 @@ pub struct Service {
     /// Runs as the tasks of a Ray cluster (replaces `replicas`, `concurrency`, `balancing`).
     #[serde(default)]
     pub ray: Option<RaySpec>,
+    /// The region the service runs in, for `network:` hops; absent: the home region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Zones its replicas are spread over, for `network:` hops; absent: its node pool's zone
+    /// count, else 1.
+    #[serde(default)]
+    pub zones: Option<u32>,
 }
 
 impl Service {
@@ -635,6 +646,9 @@ impl Scenario {
             );
         }
         self.check_components(&mut err);
+        for (p, m) in crate::network::check(self) {
+            err(p, m);
+        }
         for (sub, message) in crate::observe::check(&self.observers) {
             let mut p = path!["observers"];
             p.extend(sub.iter().map(|k| match k.parse::<usize>() {
@@ -1192,6 +1206,22 @@ impl Scenario {
                         path: path!["services", name, "hpa", "file"],
                         file,
                         slot: FileSlot::Hpa(hpa),
+                    });
+                }
+            }
+        }
+        if let Some(n) = self.network.as_mut() {
+            let dists = [
+                ("same_zone", Some(&mut n.same_zone)),
+                ("cross_zone", Some(&mut n.cross_zone)),
+                ("cross_region", n.cross_region.as_mut()),
+            ];
+            for (field, d) in dists {
+                if let Some((file, values)) = d.and_then(|d| d.file_mut()) {
+                    out.push(ExternalFile {
+                        path: path!["network", field],
+                        file: file.to_string(),
+                        slot: FileSlot::Durations(values),
                     });
                 }
             }

@@ -1,8 +1,14 @@
 //! A scenario compiled for execution: services and Kafka consumer groups become stations
 //! addressed by index, journeys become short programs of [`Op`]s in one flat arena, and every
 //! distribution becomes a [`Sampler`] in an arena. Nothing here changes during a run.
+//!
+//! A `network:` block (models::network) costs the engine nothing new: each hop before a
+//! service visit compiles into the existing ops, a `Delay` (cross region, or one zone) or a
+//! `Branch` between a cross-zone and a same-zone `Delay`, so the per-request path stays the
+//! same plain-enum walk. Without the block no op is added.
 
 use crate::calendar::Nanos;
+use models::network::{Hop, Network};
 use models::scenario::{Arrivals, Balancing, Step};
 use models::{Sampler, Scenario};
 
@@ -140,12 +146,80 @@ struct Compiler<'s> {
     /// Per topic, its further consumer groups: (station, awaited).
     topic_groups: Vec<Vec<(u32, bool)>>,
     produce: u32,
+    /// The scenario's network and its hop samplers, if it has a `network:` block.
+    network: Option<(Network, HopSamplers)>,
+    /// Region of the journey's caller at this point of the program (0 = home region, where
+    /// the load balancer is).
+    caller: u32,
+}
+
+/// Sampler indices of the three hop kinds.
+#[derive(Clone, Copy)]
+struct HopSamplers {
+    same_zone: u32,
+    cross_zone: u32,
+    /// Validation requires it whenever a service is outside the home region.
+    cross_region: u32,
 }
 
 impl Compiler<'_> {
     fn sampler(&mut self, s: Sampler) -> u32 {
         self.samplers.push(s);
         (self.samplers.len() - 1) as u32
+    }
+
+    /// The network hop into service `to`: a cross-region `Delay`, or within the region a
+    /// `Branch` (p = 1 - 1/zones) into the cross-zone `Delay` and, on the other arm, the
+    /// same-zone one. The engine has no jump op: a `Branch` with p = 0 always skips, so it
+    /// ends the cross-zone arm (its uniform draw is the only cost).
+    fn hop(&mut self, to: usize) {
+        let Some((net, h)) = &self.network else {
+            return;
+        };
+        let h = *h;
+        let hop = net.hop(self.caller, to);
+        self.caller = net.placements[to].region;
+        match hop {
+            Hop::CrossRegion => self.ops.push(Op::Delay {
+                sampler: h.cross_region,
+            }),
+            Hop::InRegion { p_cross } if p_cross <= 0.0 => self.ops.push(Op::Delay {
+                sampler: h.same_zone,
+            }),
+            Hop::InRegion { p_cross } => {
+                let cross = self.ops.len();
+                self.ops.push(Op::Branch {
+                    p: p_cross,
+                    skip_to: NONE,
+                });
+                self.ops.push(Op::Delay {
+                    sampler: h.cross_zone,
+                });
+                let jump = self.ops.len();
+                self.ops.push(Op::Branch {
+                    p: 0.0,
+                    skip_to: NONE,
+                });
+                let same = self.ops.len() as u32;
+                self.ops.push(Op::Delay {
+                    sampler: h.same_zone,
+                });
+                let end = self.ops.len() as u32;
+                for (at, to) in [(cross, same), (jump, end)] {
+                    if let Op::Branch { skip_to, .. } = &mut self.ops[at] {
+                        *skip_to = to;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Compiles steps that may not run (an optional step, a parallel branch): the caller
+    /// after them is the one before them, the last service visited unconditionally.
+    fn steps_from_caller(&mut self, steps: &[Step]) {
+        let caller = self.caller;
+        self.steps(steps);
+        self.caller = caller;
     }
 
     fn steps(&mut self, steps: &[Step]) {
@@ -156,6 +230,7 @@ impl Compiler<'_> {
 
     fn step(&mut self, step: &Step) {
         let s = self.s;
+        let caller = self.caller;
         let branch = step.probability.filter(|p| *p < 1.0).map(|p| {
             self.ops.push(Op::Branch { p, skip_to: NONE });
             self.ops.len() - 1
@@ -169,8 +244,11 @@ impl Compiler<'_> {
             self.ops.push(Op::Acquire { pool });
         }
         if let Some(name) = &step.service {
-            let station = s.services.get_index_of(name).unwrap_or(0) as u32;
-            self.ops.push(Op::Visit { station });
+            let index = s.services.get_index_of(name).unwrap_or(0);
+            self.hop(index);
+            self.ops.push(Op::Visit {
+                station: index as u32,
+            });
             if let Some(cache) = &step.cache {
                 self.caches.push(name.clone());
                 let at = self.ops.len();
@@ -179,7 +257,9 @@ impl Compiler<'_> {
                     hit_ratio: cache.hit_ratio,
                     skip_to: NONE,
                 });
-                self.steps(&cache.miss);
+                // The miss path is called from the cache's caller's point of view: the cache
+                // service; after it (hit or miss) the journey goes on from the cache service.
+                self.steps_from_caller(&cache.miss);
                 let end = self.ops.len() as u32;
                 if let Op::CacheLookup { skip_to, .. } = &mut self.ops[at] {
                     *skip_to = end;
@@ -198,7 +278,7 @@ impl Compiler<'_> {
             self.ops.push(Op::Fork { fork });
             for b in branches {
                 let entry = self.ops.len() as u32;
-                self.steps(b);
+                self.steps_from_caller(b);
                 self.ops.push(Op::Join);
                 let end = (self.ops.len() - 1) as u32;
                 self.forks[fork as usize].branches.push((entry, end));
@@ -223,6 +303,19 @@ impl Compiler<'_> {
                 .as_ref()
                 .and_then(|k| k.topics.get_index_of(topic))
                 .unwrap_or(0) as u32;
+            // No hop for a topic: `produce_latency` is the measured acks=all round trip to
+            // the brokers, and the consumer's fetch is part of its group's queueing. The
+            // journey goes on from the consumer (the agent makes the next call).
+            if let Some((net, _)) = &self.network {
+                let consumer = s
+                    .kafka
+                    .as_ref()
+                    .and_then(|k| k.topics.get_index(t as usize))
+                    .and_then(|(_, spec)| s.services.get_index_of(&spec.consumer));
+                if let Some(c) = consumer {
+                    self.caller = net.placements[c].region;
+                }
+            }
             self.ops.push(Op::Delay {
                 sampler: self.produce,
             });
@@ -263,6 +356,8 @@ impl Compiler<'_> {
             self.ops.push(Op::Release { pool });
         }
         if let Some(at) = branch {
+            // An optional step may not run: the next hop starts from the caller before it.
+            self.caller = caller;
             let end = self.ops.len() as u32;
             if let Op::Branch { skip_to, .. } = &mut self.ops[at] {
                 *skip_to = end;
@@ -334,13 +429,33 @@ impl Model {
             topic_base,
             topic_groups,
             produce: 0,
+            network: None,
+            caller: 0,
         };
         if let Some(k) = &s.kafka {
             c.produce = c.sampler(k.produce_latency.sampler());
         }
+        if let (Some(spec), Some(net)) = (&s.network, Network::resolve(s)) {
+            let same_zone = c.sampler(spec.same_zone.sampler());
+            let cross_zone = c.sampler(spec.cross_zone.sampler());
+            // Validation guarantees `cross_region` whenever a hop can cross regions.
+            let cross_region = match &spec.cross_region {
+                Some(d) => c.sampler(d.sampler()),
+                None => cross_zone,
+            };
+            c.network = Some((
+                net,
+                HopSamplers {
+                    same_zone,
+                    cross_zone,
+                    cross_region,
+                },
+            ));
+        }
         let mut journeys = Vec::new();
         for j in &s.workload.journeys {
             let entry = c.ops.len() as u32;
+            c.caller = 0;
             c.steps(&j.steps);
             c.ops.push(Op::Done);
             journeys.push(JourneySpec {
@@ -406,5 +521,92 @@ impl Model {
             mix,
             arrivals: s.workload.arrivals.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile(text: &str) -> Model {
+        let (s, _) = models::parse_scenario(text, "test.yaml", &[]).expect("valid scenario");
+        Model::compile(&s)
+    }
+
+    const TANDEM: &str = "
+name: t
+horizon: 1m
+services:
+  a: {service_time: {constant: 1ms}}
+  b: {service_time: {constant: 1ms}, zones: 4}
+workload:
+  arrivals: {poisson: {rate: 1/s}}
+  journeys: [{name: j, steps: [{service: a}, {service: b}]}]
+";
+
+    #[test]
+    fn without_a_network_block_journeys_are_visits_only() {
+        // The programs the engine ran before `network:` existed: the same ops, no sampler
+        // added, hence the same draws and byte-identical results.
+        let m = compile(include_str!("../../scenarios/examples/mmc.yaml"));
+        assert_eq!(
+            m.ops,
+            vec![
+                Op::Visit { station: 0 },
+                Op::Done,
+                Op::Visit { station: 1 },
+                Op::Done
+            ]
+        );
+        assert!(m.samplers.is_empty());
+    }
+
+    #[test]
+    fn a_hop_in_one_zone_is_a_delay_and_in_several_a_branch() {
+        let text = TANDEM.replace(
+            "services:",
+            "network: {same_zone: {constant: 1ms}, cross_zone: {constant: 2ms}}\nservices:",
+        );
+        let m = compile(&text);
+        // Samplers: 0 same zone, 1 cross zone (2 stands in for the absent cross region).
+        let want = vec![
+            Op::Delay { sampler: 0 }, // LB -> a: one zone, always same-zone
+            Op::Visit { station: 0 },
+            Op::Branch {
+                p: 0.75, // 1 - 1/4 zones
+                skip_to: 5,
+            },
+            Op::Delay { sampler: 1 },
+            Op::Branch { p: 0.0, skip_to: 6 },
+            Op::Delay { sampler: 0 },
+            Op::Visit { station: 1 },
+            Op::Done,
+        ];
+        assert_eq!(m.ops, want);
+    }
+
+    #[test]
+    fn only_a_change_of_region_pays_the_cross_region_delay() {
+        let text = TANDEM
+            .replace(
+                "services:",
+                "network: {same_zone: {constant: 1ms}, cross_zone: {constant: 2ms}, cross_region: {constant: 60ms}, region: us-central1}\nservices:",
+            )
+            .replace("zones: 4", "region: us-east1")
+            .replace(
+                "[{service: a}, {service: b}]",
+                "[{service: a}, {service: b}, {service: b}, {service: a}]",
+            );
+        let m = compile(&text);
+        let delays: Vec<u32> = m
+            .ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Delay { sampler } => Some(*sampler),
+                _ => None,
+            })
+            .collect();
+        // LB -> a same zone; a -> b to us-east1; b -> b stays; b -> a back home.
+        assert_eq!(delays, vec![0, 2, 0, 2]);
     }
 }
