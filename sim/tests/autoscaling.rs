@@ -238,16 +238,24 @@ fn series(r: &sim::engine::ReplicationResult, name: &str) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// Runs replication 0 of `file` with overrides.
+fn replication(file: &str, overrides: &[&str]) -> sim::engine::ReplicationResult {
+    let dir = support::data_dir("autoscaling");
+    let text = std::fs::read_to_string(dir.join(file)).expect("scenario readable");
+    let overrides: Vec<models::Override> = overrides
+        .iter()
+        .map(|o| models::Override::parse(o).expect("override"))
+        .collect();
+    let (scenario, _) = models::parse_scenario(&text, file, &overrides).expect("valid scenario");
+    let model = sim::model::Model::compile(&scenario);
+    sim::engine::run_replication(&scenario, &model, scenario.seed, 0)
+}
+
 #[test]
 fn a_consumer_service_scales_on_its_consumer_groups_work_and_the_group_follows_its_pods() {
     // See kafka-consumers.yaml: 32 busy consumer threads offered; 8 threads per pod; CPU 70 %
     // asks for ceil(32 / (8 x 0.7)) = ceil(5.714) = 6 pods; 40 partitions cap the group.
-    let dir = support::data_dir("autoscaling");
-    let file = "kafka-consumers.yaml";
-    let text = std::fs::read_to_string(dir.join(file)).expect("scenario readable");
-    let (scenario, _) = models::parse_scenario(&text, file, &[]).expect("valid scenario");
-    let model = sim::model::Model::compile(&scenario);
-    let r = sim::engine::run_replication(&scenario, &model, scenario.seed, 0);
+    let r = replication("kafka-consumers.yaml", &[]);
     let replicas = series(&r, "replicas/worker");
     let consumers = series(&r, "consumers/jobs");
     let (threads, partitions, target): (f64, f64, f64) = (8.0, 40.0, 0.7);
@@ -315,4 +323,34 @@ fn a_consumer_service_scales_on_its_consumer_groups_work_and_the_group_follows_i
         (mean - 100.0 * offered / (want * threads)).abs() < 3.0,
         "steady CPU {mean:.2} %"
     );
+}
+
+#[test]
+fn a_killed_consumer_pod_takes_its_consumers_with_it_until_its_replacement_is_ready() {
+    // The same service held at 2 pods (16 consumers of 40 partitions, overloaded: the HPA is
+    // off) loses a pod at 100 s; its ReplicaSet's replacement is ready after the 20 s
+    // start-up. Samples are per second: 16 consumers up to 100 s, 8 from the kill until the
+    // replacement is ready (~120 s), 16 after.
+    let r = replication(
+        "kafka-consumers.yaml",
+        &[
+            "services.worker.replicas=2",
+            "services.worker.hpa=null",
+            "faults=[{kind: pod_kill, target: worker, at: 100s}]",
+        ],
+    );
+    let consumers = series(&r, "consumers/jobs");
+    let at = |t: f64| {
+        consumers
+            .iter()
+            .find(|c| (c.0 - t).abs() < 1e-9)
+            .map(|c| c.1)
+            .expect("sample")
+    };
+    assert_eq!(at(99.0), 16.0);
+    assert_eq!(at(101.0), 8.0);
+    assert_eq!(at(119.0), 8.0);
+    assert_eq!(at(121.0), 16.0);
+    assert_eq!(consumers.last().map(|c| c.1), Some(16.0));
+    assert!(consumers.iter().all(|c| c.1 == 16.0 || c.1 == 8.0));
 }
