@@ -3,7 +3,10 @@
 //! replica takes traffic, and the two controllers that move them — the HorizontalPodAutoscaler
 //! (`models::hpa`, fed by the metrics pipeline of [`crate::metrics_pipeline`]: metrics-server
 //! for CPU and memory, Prometheus and its adapter for custom metrics) and the cluster
-//! autoscaler (`models::cluster_autoscaler`). Events here are rare (syncs every 15 s, scans
+//! autoscaler (`models::cluster_autoscaler`). It also owns the link between a Kafka consumer
+//! group and the pods of its consumer service: the group's active consumers follow the ready
+//! pods (`min(partitions, ready pods x concurrency)`), and the group's work counts as those
+//! pods' CPU and memory. Events here are rare (syncs every 15 s, scans
 //! every 10 s, readings every 15 s), so this module may allocate; the request path only calls
 //! [`Cluster::observe`], which counts into a fixed array.
 
@@ -13,6 +16,7 @@ use crate::metrics_pipeline::{
     histogram_quantile, increase, resource_sample, KubeletReading, LatencyCounters, PromReading,
     Ring,
 };
+use crate::model::StationSpec;
 use models::cluster_autoscaler::{
     Action, CaConfig, ClusterAutoscaler, ClusterView, Node, NodePool, NodeStatus, PendingPod,
     PlacedPod, Resources,
@@ -48,6 +52,10 @@ pub struct Pod {
     kubelet: Ring<KubeletReading>,
     /// What Prometheus scraped of the pod (only for services whose HPA has custom metrics).
     scrapes: Ring<PromReading>,
+    /// The pod's share of its service's consumer-group work: busy consumer-nanoseconds so far,
+    /// and consumer threads busy at the last kubelet reading (see [`ServicePods::groups`]).
+    group_area: f64,
+    group_in_flight: u32,
 }
 
 /// A pod's sample for one metric: when it was taken (for the CPU readiness filter) and its
@@ -125,6 +133,12 @@ pub struct ServicePods {
     backlog_at_scrape: u32,
     /// The largest metric/target ratio of the last sync (1 = on target), for the timeline.
     pub last_ratio: f64,
+    /// The Kafka consumer groups whose consumer threads run in this service's pods: (station,
+    /// the topic's partitions). Their active consumers follow the ready pods, and their busy
+    /// time counts as the pods' CPU (shared out evenly: each thread runs in some pod).
+    pub groups: Vec<(u32, u32)>,
+    /// The groups' busy consumer-nanoseconds at the last kubelet reading.
+    groups_area_read: f64,
 }
 
 pub struct Cluster {
@@ -150,6 +164,9 @@ pub struct Cluster {
     /// stations no HPA reads custom metrics of).
     latency: Vec<Vec<LatencyCounters>>,
     pub syncs: Vec<HpaSyncRecord>,
+    /// The initial pods are being placed: consumer groups keep their compiled counts until
+    /// every initial pod is in.
+    starting: bool,
 }
 
 fn dur(n: Nanos) -> Duration {
@@ -177,7 +194,8 @@ impl MetricSource {
 }
 
 impl Cluster {
-    pub fn new(s: &Scenario, station_count: usize, rng: RandomStream) -> Cluster {
+    pub fn new(s: &Scenario, stations: &[StationSpec], rng: RandomStream) -> Cluster {
+        let station_count = stations.len();
         let mut pools = Vec::new();
         let mut machines = Vec::new();
         for (name, np) in &s.node_pools {
@@ -248,7 +266,18 @@ impl Cluster {
                 scraped,
                 backlog_at_scrape: 0,
                 last_ratio: f64::NAN,
+                groups: Vec::new(),
+                groups_area_read: 0.0,
             });
+        }
+        for (i, st) in stations.iter().enumerate() {
+            let Some(svc) = by_station.get(st.consumer as usize).copied() else {
+                continue;
+            };
+            if svc != u32::MAX {
+                let partitions = st.partitions.unwrap_or(u32::MAX);
+                services[svc as usize].groups.push((i as u32, partitions));
+            }
         }
         let ca = (!s.node_pools.is_empty() && s.node_pools.values().any(|p| p.max > p.min))
             .then(|| ClusterAutoscaler::new(CaConfig::default()));
@@ -288,6 +317,7 @@ impl Cluster {
             pipeline,
             latency,
             syncs: Vec::new(),
+            starting: false,
         }
     }
 
@@ -324,6 +354,13 @@ impl Cluster {
         }
         for c in self.services.iter().filter(|c| c.hpa.is_some()) {
             out.push(format!("hpa_ratio/{}", station_name(c.station)));
+        }
+        for (g, _) in self.services.iter().flat_map(|c| &c.groups) {
+            let name = station_name(*g);
+            out.push(format!(
+                "consumers/{}",
+                name.strip_prefix("topic:").unwrap_or(&name)
+            ));
         }
         out
     }
@@ -473,6 +510,7 @@ impl Replication<'_> {
                 self.cluster.add_node(p as u32, true, 0);
             }
         }
+        self.cluster.starting = true;
         for s in 0..self.cluster.services.len() {
             let station = self.cluster.services[s].station;
             let initial = self.stations[station as usize].replicas.len() as u32;
@@ -487,6 +525,10 @@ impl Replication<'_> {
                 self.calendar
                     .schedule(0, Event::HpaSync { service: s as u32 });
             }
+        }
+        self.cluster.starting = false;
+        for s in 0..self.cluster.services.len() as u32 {
+            self.rebalance_consumers(s, 0);
         }
         if self.cluster.ca.is_some() {
             self.calendar.schedule(10_000_000_000, Event::CaScan);
@@ -510,6 +552,9 @@ impl Replication<'_> {
     /// The kubelet reads every running pod's counters (what metrics-server scrapes
     /// `kubelet_lag` later).
     pub(crate) fn kubelet_read(&mut self, now: Nanos) {
+        for s in 0..self.cluster.services.len() {
+            self.share_group_work(s, now);
+        }
         for pod in 0..self.cluster.pods.len() {
             let p = &self.cluster.pods[pod];
             let (cpu_area, in_flight) = match p.state {
@@ -518,7 +563,10 @@ impl Replication<'_> {
                     let rep = &self.stations[p.service as usize].replicas[replica as usize];
                     // Queued requests wait in the listen backlog (or the proxy's buffer) and
                     // hold next to no memory of the app: only those in service count.
-                    (rep.busy_area_at(now) - p.base_area, rep.busy)
+                    (
+                        rep.busy_area_at(now) - p.base_area + p.group_area,
+                        rep.busy + p.group_in_flight,
+                    )
                 }
                 _ => continue,
             };
@@ -531,6 +579,89 @@ impl Replication<'_> {
         let next = now + self.cluster.pipeline.resolution;
         if next <= self.model.horizon {
             self.calendar.schedule(next, Event::KubeletRead);
+        }
+    }
+
+    /// Shares out the work service `s`'s consumer groups did since the last reading over its
+    /// ready pods (the consumer threads are spread over them by the group's partition
+    /// assignment, which the model does not track thread by thread), and the threads busy now.
+    fn share_group_work(&mut self, s: usize, now: Nanos) {
+        let svc = &self.cluster.services[s];
+        if svc.groups.is_empty() {
+            return;
+        }
+        let (mut area, mut busy) = (0.0, 0u32);
+        for (g, _) in &svc.groups {
+            let st = &self.stations[*g as usize];
+            area += st.replicas.iter().map(|r| r.busy_area_at(now)).sum::<f64>();
+            busy += st.busy();
+        }
+        let delta = (area - svc.groups_area_read).max(0.0);
+        self.cluster.services[s].groups_area_read = area;
+        let ready: Vec<u32> = self.cluster.services[s]
+            .pods
+            .iter()
+            .copied()
+            .filter(|p| matches!(self.cluster.pods[*p as usize].state, PodState::Ready { .. }))
+            .collect();
+        if ready.is_empty() {
+            // No pod runs a consumer: the groups did nothing since (their threads stopped).
+            return;
+        }
+        let n = ready.len() as u32;
+        for (i, p) in ready.iter().enumerate() {
+            let pod = &mut self.cluster.pods[*p as usize];
+            pod.group_area += delta / f64::from(n);
+            pod.group_in_flight = busy / n + u32::from((i as u32) < busy % n);
+        }
+    }
+
+    /// Kafka's group rebalance after a consumer joins or leaves: the active consumers of each
+    /// consumer group of service `s` become `min(partitions, ready pods x concurrency)`.
+    /// A consumer that leaves finishes the event it holds (its offset is committed after it);
+    /// the events waiting on its partition go to the remaining consumers.
+    pub(crate) fn rebalance_consumers(&mut self, s: u32, now: Nanos) {
+        if self.cluster.starting {
+            return;
+        }
+        let svc = &self.cluster.services[s as usize];
+        if svc.groups.is_empty() {
+            return;
+        }
+        let ready = svc
+            .pods
+            .iter()
+            .filter(|p| {
+                matches!(
+                    self.cluster.pods[**p as usize].state,
+                    PodState::Ready { .. }
+                )
+            })
+            .count() as u32;
+        let threads = ready.saturating_mul(svc.concurrency);
+        for k in 0..self.cluster.services[s as usize].groups.len() {
+            let (g, partitions) = self.cluster.services[s as usize].groups[k];
+            let want = threads.min(partitions);
+            let st = g as usize;
+            while self.stations[st].ready_replicas() < want {
+                let requests = &self.requests;
+                let (_, starts) =
+                    self.stations[st].add_replica(now, |r| requests[r as usize].enqueued);
+                for start in starts {
+                    self.begin(g, start, now);
+                }
+            }
+            while self.stations[st].ready_replicas() > want {
+                let Some(&r) = self.stations[st].ready_list().last() else {
+                    break;
+                };
+                let queued = self.stations[st].retire_replica(r, now);
+                for q in queued {
+                    if let Some(start) = self.stations[st].arrive(q, now) {
+                        self.begin(g, start, now);
+                    }
+                }
+            }
         }
     }
 
@@ -587,6 +718,8 @@ impl Replication<'_> {
             base_area: 0.0,
             kubelet,
             scrapes,
+            group_area: 0.0,
+            group_in_flight: 0,
         });
         self.cluster.services[s as usize].pods.push(id);
         self.try_schedule(id, now, warm);
@@ -628,6 +761,8 @@ impl Replication<'_> {
         if !counters.is_empty() && counters.len() <= replica as usize {
             counters.resize(replica as usize + 1, LatencyCounters::default());
         }
+        let s = self.cluster.by_station[station as usize];
+        self.rebalance_consumers(s, now);
     }
 
     /// Deletes a pod: a ready one stops taking traffic (its queue goes back through
@@ -649,6 +784,9 @@ impl Replication<'_> {
         self.cluster.services[svc as usize]
             .pods
             .retain(|p| *p != pod);
+        if matches!(state, PodState::Ready { .. }) {
+            self.rebalance_consumers(svc, now);
+        }
     }
 
     /// What the metrics APIs return for metric `m` of service `s` at `now`, and the value the
@@ -1034,6 +1172,9 @@ impl Replication<'_> {
         }
         for s in self.cluster.services.iter().filter(|s| s.hpa.is_some()) {
             out.push(s.last_ratio);
+        }
+        for (g, _) in self.cluster.services.iter().flat_map(|c| &c.groups) {
+            out.push(f64::from(self.stations[*g as usize].ready_replicas()));
         }
         out
     }

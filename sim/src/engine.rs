@@ -222,7 +222,7 @@ pub fn run_replication(
     for e in &model.llms {
         series_names.push(format!("llm_429/{}", e.name));
     }
-    let cluster = crate::cluster::Cluster::new(scenario, model.stations.len(), stream("cluster"));
+    let cluster = crate::cluster::Cluster::new(scenario, &model.stations, stream("cluster"));
     series_names.extend(cluster.series_names(|s| model.stations[s as usize].name.clone()));
     let cloud_run = crate::cloud_run::CloudRuns::new(scenario, model.stations.len(), seed, rep);
     let ray = crate::ray::RayClusters::new(scenario, seed, rep);

@@ -8,7 +8,9 @@
 //!   is the working-set gauge of the newer reading. At a sync the HPA gets the latest sample
 //!   already published (`timestamp + kubelet_lag <= now`). A pod needs two readings before it
 //!   has a CPU sample (metrics-server computes a rate), so a new pod is "missing" for up to a
-//!   resolution, as in a real cluster.
+//!   resolution, as in a real cluster. A Kafka consumer service's pod reads, besides its own
+//!   requests, its even share of the work its consumer groups did (the `cluster` module
+//!   shares it out at each reading): consumer threads run in the pods.
 //! - **Custom metrics** (Prometheus + adapter). Each ready pod exports cumulative request
 //!   counters by latency bucket; Prometheus scrapes them every `scrape_interval`; the adapter
 //!   answers a query at time `now` from the scrapes inside `(now - rate_window, now]`:

@@ -85,6 +85,10 @@ pub struct StationSpec {
     pub service_time: Sampler,
     /// For a Kafka consumer group: the topic's partitions (the cap on active consumers).
     pub partitions: Option<u32>,
+    /// For a Kafka consumer group: the station of the service whose pods run its consumer
+    /// threads ([`NONE`] otherwise). When that service runs as pods, the cluster keeps the
+    /// group's active consumers at `min(partitions, ready pods x concurrency)`.
+    pub consumer: u32,
 }
 
 pub struct JourneySpec {
@@ -380,6 +384,7 @@ impl Model {
                 balancing: svc.routing(),
                 service_time: svc.service_time.sampler(),
                 partitions: None,
+                consumer: NONE,
             })
             .collect();
         let topic_base = stations.len() as u32;
@@ -397,6 +402,7 @@ impl Model {
                     balancing: Balancing::Random,
                     service_time: svc.service_time.sampler(),
                     partitions: Some(t.partitions),
+                    consumer: consumer as u32,
                 });
             }
         }
@@ -406,7 +412,8 @@ impl Model {
             for (topic, t) in &k.topics {
                 let mut groups = Vec::new();
                 for (group, g) in &t.groups {
-                    let svc = &s.services[s.services.get_index_of(&g.consumer).unwrap_or(0)];
+                    let consumer = s.services.get_index_of(&g.consumer).unwrap_or(0);
+                    let svc = &s.services[consumer];
                     groups.push((stations.len() as u32, g.awaited));
                     stations.push(StationSpec {
                         name: format!("topic:{topic}/{group}"),
@@ -415,6 +422,7 @@ impl Model {
                         balancing: Balancing::Random,
                         service_time: svc.service_time.sampler(),
                         partitions: Some(t.partitions),
+                        consumer: consumer as u32,
                     });
                 }
                 topic_groups.push(groups);

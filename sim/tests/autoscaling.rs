@@ -222,3 +222,135 @@ fn an_external_request_rate_metric_scales_to_rate_over_target() {
         );
     }
 }
+
+/// A timeline series of one replication, as (end of window in s, value).
+fn series(r: &sim::engine::ReplicationResult, name: &str) -> Vec<(f64, f64)> {
+    let k = r
+        .series_names
+        .iter()
+        .position(|n| n == name)
+        .unwrap_or_else(|| panic!("no series {name}"));
+    let w = r.window_ns as f64 / 1e9;
+    r.series[k]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| ((i + 1) as f64 * w, *v))
+        .collect()
+}
+
+/// Runs replication 0 of `file` with overrides.
+fn replication(file: &str, overrides: &[&str]) -> sim::engine::ReplicationResult {
+    let dir = support::data_dir("autoscaling");
+    let text = std::fs::read_to_string(dir.join(file)).expect("scenario readable");
+    let overrides: Vec<models::Override> = overrides
+        .iter()
+        .map(|o| models::Override::parse(o).expect("override"))
+        .collect();
+    let (scenario, _) = models::parse_scenario(&text, file, &overrides).expect("valid scenario");
+    let model = sim::model::Model::compile(&scenario);
+    sim::engine::run_replication(&scenario, &model, scenario.seed, 0)
+}
+
+#[test]
+fn a_consumer_service_scales_on_its_consumer_groups_work_and_the_group_follows_its_pods() {
+    // See kafka-consumers.yaml: 32 busy consumer threads offered; 8 threads per pod; CPU 70 %
+    // asks for ceil(32 / (8 x 0.7)) = ceil(5.714) = 6 pods; 40 partitions cap the group.
+    let r = replication("kafka-consumers.yaml", &[]);
+    let replicas = series(&r, "replicas/worker");
+    let consumers = series(&r, "consumers/jobs");
+    let (threads, partitions, target): (f64, f64, f64) = (8.0, 40.0, 0.7);
+    let offered = 320.0 * 0.1;
+    let want = (offered / (threads * target)).ceil();
+    assert_eq!(want, 6.0);
+    // The group's active consumers are min(partitions, ready pods x threads) at every sample
+    // (both read at the same instant), and never more than the partitions.
+    assert_eq!(replicas.len(), consumers.len());
+    for ((t, n), (_, c)) in replicas.iter().zip(&consumers) {
+        assert_eq!(*c, (n * threads).min(partitions), "at {t} s: {n} pods");
+        assert!(*c <= partitions, "at {t} s: {c} consumers");
+    }
+    assert_eq!(replicas.first().map(|r| r.1), Some(2.0), "starts at min");
+    assert!(
+        consumers.iter().any(|c| c.1 == partitions),
+        "the partition cap never bound: {consumers:?}"
+    );
+    // The HPA saw the group's work: it left minReplicas, and settles on the hand-computed 6.
+    let changes: Vec<String> = r
+        .hpa_syncs
+        .iter()
+        .filter(|s| s.desired != s.current)
+        .map(|s| format!("{}s:{}->{}", s.time_s, s.current, s.desired))
+        .collect();
+    eprintln!("consumer HPA: changes {changes:?}");
+    assert_eq!(replicas.last().map(|r| r.1), Some(want), "{changes:?}");
+    // Every scale-up whose pods all had a sample is the HPA's formula on what it read.
+    let mut ups = 0;
+    for s in r
+        .hpa_syncs
+        .iter()
+        .filter(|s| s.desired > s.current && s.samples[0] == s.current as usize)
+    {
+        let v = s.metrics[0].expect("CPU served");
+        assert_eq!(
+            s.desired,
+            proposal(s.current, v, 70.0, 10),
+            "at {} s",
+            s.time_s
+        );
+        ups += 1;
+    }
+    assert!(ups >= 2, "only {ups} scale-ups checked: {changes:?}");
+    // In the steady state (the last 10 minutes at 6 pods, backlog long drained) the HPA reads
+    // offered / (6 x 8) = 66.7 %. One sample averages 48 threads over 15 s (~4,800 events);
+    // the per-sync standard deviation measured here is 1.5 points, so the mean of ~40 syncs
+    // (one 15 s window each, consecutive windows, weakly correlated) has a standard error of
+    // ~0.25-0.5 point; 3 points is > 6 SE.
+    let steady: Vec<f64> = r
+        .hpa_syncs
+        .iter()
+        .filter(|s| s.time_s >= 1200.0)
+        .filter_map(|s| s.metrics[0])
+        .collect();
+    let mean = steady.iter().sum::<f64>() / steady.len() as f64;
+    let sd =
+        (steady.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (steady.len() - 1) as f64).sqrt();
+    eprintln!(
+        "consumer HPA: steady CPU {mean:.2} % (sd {sd:.2}, n {}) vs {:.2} %",
+        steady.len(),
+        100.0 * offered / (want * threads)
+    );
+    assert!(
+        (mean - 100.0 * offered / (want * threads)).abs() < 3.0,
+        "steady CPU {mean:.2} %"
+    );
+}
+
+#[test]
+fn a_killed_consumer_pod_takes_its_consumers_with_it_until_its_replacement_is_ready() {
+    // The same service held at 2 pods (16 consumers of 40 partitions, overloaded: the HPA is
+    // off) loses a pod at 100 s; its ReplicaSet's replacement is ready after the 20 s
+    // start-up. Samples are per second: 16 consumers up to 100 s, 8 from the kill until the
+    // replacement is ready (~120 s), 16 after.
+    let r = replication(
+        "kafka-consumers.yaml",
+        &[
+            "services.worker.replicas=2",
+            "services.worker.hpa=null",
+            "faults=[{kind: pod_kill, target: worker, at: 100s}]",
+        ],
+    );
+    let consumers = series(&r, "consumers/jobs");
+    let at = |t: f64| {
+        consumers
+            .iter()
+            .find(|c| (c.0 - t).abs() < 1e-9)
+            .map(|c| c.1)
+            .expect("sample")
+    };
+    assert_eq!(at(99.0), 16.0);
+    assert_eq!(at(101.0), 8.0);
+    assert_eq!(at(119.0), 8.0);
+    assert_eq!(at(121.0), 16.0);
+    assert_eq!(consumers.last().map(|c| c.1), Some(16.0));
+    assert!(consumers.iter().all(|c| c.1 == 16.0 || c.1 == 8.0));
+}
