@@ -127,7 +127,9 @@ impl Usage {
         let ops = |n: &mut u64| *n = (*n as f64 * k).round() as u64;
         for pool in u.node_pools.values_mut().chain(u.vms.values_mut()) {
             pool.node_seconds *= k;
-            pool.seconds_at_node_count.values_mut().for_each(|s| *s *= k);
+            pool.seconds_at_node_count
+                .values_mut()
+                .for_each(|s| *s *= k);
             if let Some(g) = &mut pool.gpu {
                 g.gpu_seconds *= k;
             }
@@ -1124,10 +1126,15 @@ mod tests {
         close(run.cloud_sql["primary"].instance_hours, 1.0 / 6.0);
         close(run.cloud_sql["primary"].storage_gb, 100.0);
         close(run.memorystore["cache"].gb_hours, 16.0 / 6.0);
-        let by_hour = CostModel::default().breakdown(table(), &hour).expect("cost");
+        let by_hour = CostModel::default()
+            .breakdown(table(), &hour)
+            .expect("cost");
         let by_run = CostModel::default().breakdown(table(), &run).expect("cost");
         let sql = |b: &CostBreakdown| b.monthly_by_item()["cloud_sql/primary"];
-        close(sql(&by_hour), 730.0 * (8.0 * 0.0826 + 32.0 * 0.014) + 100.0 * 0.34);
+        close(
+            sql(&by_hour),
+            730.0 * (8.0 * 0.0826 + 32.0 * 0.014) + 100.0 * 0.34,
+        );
         close(sql(&by_run), sql(&by_hour));
         let redis = |b: &CostBreakdown| b.monthly_by_item()["memorystore/cache"];
         close(redis(&by_run), redis(&by_hour));
