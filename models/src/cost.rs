@@ -120,7 +120,7 @@ impl Usage {
     pub fn scaled_to(&self, span_s: f64) -> Usage {
         let mut u = self.clone();
         u.span_s = span_s;
-        if !(self.span_s > 0.0) {
+        if self.span_s.is_nan() || self.span_s <= 0.0 {
             return u;
         }
         let k = span_s / self.span_s;
