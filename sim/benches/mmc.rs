@@ -11,6 +11,9 @@
 
 use std::time::Instant;
 
+mod support;
+use support::thread_cpu_s;
+
 const RATE: f64 = 90.0;
 
 fn scenario(customers: u64, replications: u32) -> models::Scenario {
@@ -32,23 +35,7 @@ workload:
       steps: [{{service: api}}]
 "
     );
-    match models::load::parse_scenario(&text, "mmc-bench", &[]) {
-        Ok((s, _)) => s,
-        Err(diags) => {
-            for d in diags {
-                eprintln!("{d}");
-            }
-            std::process::exit(2);
-        }
-    }
-}
-
-/// CPU time of the calling thread in seconds (Linux: /proc/thread-self/schedstat, in ns), so
-/// that the figures hold on a machine shared with other work; None elsewhere.
-fn thread_cpu_s() -> Option<f64> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
-    Some(ns as f64 / 1e9)
+    support::parse(&text, "mmc-bench", &[])
 }
 
 fn customers_of(out: &sim::Output) -> u64 {

@@ -10,6 +10,9 @@
 
 use std::time::Instant;
 
+mod support;
+use support::thread_cpu_s;
+
 const PRODUCTION: &str = include_str!("../../scenarios/production-gcp.yaml");
 
 fn scenario(minutes: u64) -> models::Scenario {
@@ -22,23 +25,7 @@ fn scenario(minutes: u64) -> models::Scenario {
                 eprintln!("bad override: {e}");
                 std::process::exit(2);
             });
-    match models::load::parse_scenario(PRODUCTION, "production-gcp.yaml", &overrides) {
-        Ok((s, _)) => s,
-        Err(diags) => {
-            for d in diags {
-                eprintln!("{d}");
-            }
-            std::process::exit(2);
-        }
-    }
-}
-
-/// CPU time of the calling thread in seconds (Linux: /proc/thread-self/schedstat, in ns), so
-/// that the figures hold on a machine shared with other work; None elsewhere.
-fn thread_cpu_s() -> Option<f64> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
-    Some(ns as f64 / 1e9)
+    support::parse(PRODUCTION, "production-gcp.yaml", &overrides)
 }
 
 /// Peak resident set size of the process in MiB (Linux: VmHWM in /proc/self/status).

@@ -194,6 +194,15 @@ impl MetricSource {
 }
 
 impl Cluster {
+    /// Pods of `service` that are ready (take traffic, run consumers).
+    pub(crate) fn ready_pods(&self, service: &ServicePods) -> usize {
+        service
+            .pods
+            .iter()
+            .filter(|p| matches!(self.pods[**p as usize].state, PodState::Ready { .. }))
+            .count()
+    }
+
     pub fn new(s: &Scenario, stations: &[StationSpec], rng: RandomStream) -> Cluster {
         let station_count = stations.len();
         let mut pools = Vec::new();
@@ -628,16 +637,7 @@ impl Replication<'_> {
         if svc.groups.is_empty() {
             return;
         }
-        let ready = svc
-            .pods
-            .iter()
-            .filter(|p| {
-                matches!(
-                    self.cluster.pods[**p as usize].state,
-                    PodState::Ready { .. }
-                )
-            })
-            .count() as u32;
+        let ready = self.cluster.ready_pods(svc) as u32;
         let threads = ready.saturating_mul(svc.concurrency);
         for k in 0..self.cluster.services[s as usize].groups.len() {
             let (g, partitions) = self.cluster.services[s as usize].groups[k];
@@ -804,16 +804,7 @@ impl Replication<'_> {
         let kind = svc.hpa.as_ref().map(|h| &h.hpa.metrics[m]);
         let (cpu_req, mem_req) = (svc.requests.cpu_milli, svc.requests.memory_bytes);
         let conc = f64::from(svc.concurrency.max(1));
-        let ready_count = svc
-            .pods
-            .iter()
-            .filter(|p| {
-                matches!(
-                    self.cluster.pods[**p as usize].state,
-                    PodState::Ready { .. }
-                )
-            })
-            .count();
+        let ready_count = self.cluster.ready_pods(svc);
         let pod_count = PodCount {
             listed: svc.pods.len(),
             running_and_ready: ready_count,
@@ -1144,16 +1135,7 @@ impl Replication<'_> {
     pub(crate) fn cluster_samples(&self) -> Vec<f64> {
         let mut out = Vec::new();
         for s in &self.cluster.services {
-            let ready = s
-                .pods
-                .iter()
-                .filter(|p| {
-                    matches!(
-                        self.cluster.pods[**p as usize].state,
-                        PodState::Ready { .. }
-                    )
-                })
-                .count();
+            let ready = self.cluster.ready_pods(s);
             let pending = s
                 .pods
                 .iter()
