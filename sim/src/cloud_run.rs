@@ -186,12 +186,7 @@ impl Replication<'_> {
         let svc = &mut self.cloud_run.services[s as usize];
         svc.account(ready, now);
         svc.starting -= 1;
-        let requests = &self.requests;
-        let (_, starts) =
-            self.stations[station as usize].add_replica(now, |r| requests[r as usize].enqueued);
-        for st in starts {
-            self.begin(station, st, now);
-        }
+        self.add_replica(station, now);
     }
 
     /// A request's pending timeout: if it still waits for an instance, it fails with 429.

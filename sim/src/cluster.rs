@@ -644,12 +644,7 @@ impl Replication<'_> {
             let want = threads.min(partitions);
             let st = g as usize;
             while self.stations[st].ready_replicas() < want {
-                let requests = &self.requests;
-                let (_, starts) =
-                    self.stations[st].add_replica(now, |r| requests[r as usize].enqueued);
-                for start in starts {
-                    self.begin(g, start, now);
-                }
+                self.add_replica(g, now);
             }
             while self.stations[st].ready_replicas() > want {
                 let Some(&r) = self.stations[st].ready_list().last() else {
@@ -746,12 +741,7 @@ impl Replication<'_> {
             return;
         }
         let station = self.cluster.pods[pod as usize].service;
-        let requests = &self.requests;
-        let (replica, starts) =
-            self.stations[station as usize].add_replica(now, |r| requests[r as usize].enqueued);
-        for s in starts {
-            self.begin(station, s, now);
-        }
+        let replica = self.add_replica(station, now);
         let p = &mut self.cluster.pods[pod as usize];
         p.state = PodState::Ready { replica };
         p.ready_at = now;

@@ -632,6 +632,18 @@ impl Replication<'_> {
         }
     }
 
+    /// Brings up one more replica of `station` (a pod, an instance, a worker, a consumer, a
+    /// recovered server) and starts the queued requests it takes at once; returns its index.
+    pub(crate) fn add_replica(&mut self, station: u32, now: Nanos) -> u32 {
+        let requests = &self.requests;
+        let (replica, starts) =
+            self.stations[station as usize].add_replica(now, |r| requests[r as usize].enqueued);
+        for s in starts {
+            self.begin(station, s, now);
+        }
+        replica
+    }
+
     #[inline]
     pub(crate) fn begin(&mut self, station: u32, s: Start, now: Nanos) {
         self.calendar.schedule(

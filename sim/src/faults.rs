@@ -471,12 +471,7 @@ impl Replication<'_> {
                     self.fault_state.cache_down[st as usize] = None;
                     let n = self.fault_records[i as usize].downed.len();
                     for _ in 0..n {
-                        let requests = &self.requests;
-                        let (_, starts) = self.stations[st as usize]
-                            .add_replica(now, |r| requests[r as usize].enqueued);
-                        for s in starts {
-                            self.begin(st, s, now);
-                        }
+                        self.add_replica(st, now);
                     }
                 }
             }

@@ -160,12 +160,7 @@ impl Replication<'_> {
         let cl = &mut self.ray.clusters[c as usize];
         cl.account(ready, now);
         cl.launching -= 1;
-        let requests = &self.requests;
-        let (_, starts) =
-            self.stations[station as usize].add_replica(now, |r| requests[r as usize].enqueued);
-        for st in starts {
-            self.begin(station, st, now);
-        }
+        self.add_replica(station, now);
     }
 
     /// Ready workers per Ray cluster, for the timeline.

@@ -45,15 +45,7 @@ fn scale_up_never_overcommits_nodes_and_stays_within_limits() {
 /// Runs replication 0 of `file` (with overrides) and returns the HPA's sync records and the
 /// ready replicas over time.
 fn run_with(file: &str, overrides: &[&str]) -> (Vec<sim::cluster::HpaSyncRecord>, Vec<(f64, f64)>) {
-    let dir = support::data_dir("autoscaling");
-    let text = std::fs::read_to_string(dir.join(file)).expect("scenario readable");
-    let overrides: Vec<models::Override> = overrides
-        .iter()
-        .map(|o| models::Override::parse(o).expect("override"))
-        .collect();
-    let (scenario, _) = models::parse_scenario(&text, file, &overrides).expect("valid scenario");
-    let model = sim::model::Model::compile(&scenario);
-    let r = sim::engine::run_replication(&scenario, &model, scenario.seed, 0);
+    let r = replication(file, overrides);
     let k = r
         .series_names
         .iter()

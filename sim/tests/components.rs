@@ -4,11 +4,7 @@
 use models::queueing::MMc;
 use serde_json::Value;
 mod support;
-
-fn num(v: &Value, what: &str) -> f64 {
-    v.as_f64()
-        .unwrap_or_else(|| panic!("{what}: not a number: {v}"))
-}
+use support::num;
 
 #[test]
 fn components_match_independent_computations() {

@@ -3,13 +3,8 @@
 //! leaves, cache misses during a Redis failover). Adding a case needs no code. Tolerances are
 //! 4 standard errors, each derived where it is computed.
 
-use serde_json::Value;
 mod support;
-
-fn num(v: &Value, what: &str) -> f64 {
-    v.as_f64()
-        .unwrap_or_else(|| panic!("{what}: not a number: {v}"))
-}
+use support::num;
 
 /// Mean and variance of the latency one lossy hop adds (seconds): with probability
 /// q = 1 - (1 - p)^n some segment is lost; the first loss costs `rto`, each loss of the

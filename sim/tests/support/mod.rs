@@ -11,6 +11,13 @@ pub fn data_dir(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A number of a case file, or a panic naming what was expected.
+#[allow(dead_code)] // not every test binary reads a cases file
+pub fn num(v: &Value, what: &str) -> f64 {
+    v.as_f64()
+        .unwrap_or_else(|| panic!("{what}: not a number: {v}"))
+}
+
 /// The `cases` array of `dir/cases.json`.
 #[allow(dead_code)] // not every test binary reads a cases file
 pub fn cases(dir: &Path) -> Vec<Value> {
