@@ -82,6 +82,9 @@ struct ServiceQueues {
     in_service: AtomicU64,
     served: AtomicU64,
     busy_us: AtomicU64,
+    /// Time requests spent in the service (queued and in service), summed as they leave: with
+    /// the in-flight gauge, Little's law measured on the server side alone.
+    in_system_us: AtomicU64,
 }
 
 impl ServiceQueues {
@@ -117,6 +120,7 @@ impl ServiceQueues {
     async fn serve<T>(&self, work: impl std::future::Future<Output = T>) -> T {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let arrived = Instant::now();
         let i = self.pick();
         let replica = &self.replicas[i];
         replica.outstanding.fetch_add(1, Ordering::Relaxed);
@@ -134,6 +138,8 @@ impl ServiceQueues {
         self.in_service.fetch_sub(1, Ordering::Relaxed);
         self.served.fetch_add(1, Ordering::Relaxed);
         replica.outstanding.fetch_sub(1, Ordering::Relaxed);
+        let in_system = u64::try_from(arrived.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.in_system_us.fetch_add(in_system, Ordering::Relaxed);
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
         out
     }
@@ -188,6 +194,7 @@ pub fn build(scenario: &Scenario, store: Option<Store>) -> Result<Emulator, Stri
             in_service: AtomicU64::new(0),
             served: AtomicU64::new(0),
             busy_us: AtomicU64::new(0),
+            in_system_us: AtomicU64::new(0),
         });
         index.insert(name.clone(), k);
     }
@@ -372,6 +379,11 @@ impl Emulator {
                 "Server time spent serving.",
                 "counter",
             ),
+            (
+                "in_system_seconds_total",
+                "Time requests spent queued and in service, summed as they leave.",
+                "counter",
+            ),
             ("replicas", "Replicas of the service.", "gauge"),
         ] {
             let _ = writeln!(o, "# HELP twin_emulator_{metric} {help}");
@@ -388,6 +400,9 @@ impl Emulator {
                     "concurrency" => f64::from(s.concurrency),
                     "served_total" => s.served.load(Ordering::Relaxed) as f64,
                     "busy_seconds_total" => s.busy_us.load(Ordering::Relaxed) as f64 / 1e6,
+                    "in_system_seconds_total" => {
+                        s.in_system_us.load(Ordering::Relaxed) as f64 / 1e6
+                    }
                     _ => s.replicas.len() as f64,
                 };
                 let _ = writeln!(o, "twin_emulator_{metric}{{service=\"{}\"}} {v}", s.name);
