@@ -601,7 +601,7 @@ mod tests {
             source: "infrastructure-plan.md".into(),
             categories: Default::default(),
         };
-        summary.cost = Some(models::projection::project(
+        summary.cost = Some(billing::projection::project(
             &breakdown,
             0.5,
             Some(&reference),

@@ -1,9 +1,9 @@
 //! The Kubernetes side of a replication: node pools and their nodes, pods placed on nodes by
 //! their requests (first fit: a pod that fits nowhere stays Pending), pod start-up before a
 //! replica takes traffic, and the two controllers that move them — the HorizontalPodAutoscaler
-//! (`models::hpa`, fed by the metrics pipeline of [`crate::metrics_pipeline`]: metrics-server
+//! (`k8s::hpa`, fed by the metrics pipeline of [`crate::metrics_pipeline`]: metrics-server
 //! for CPU and memory, Prometheus and its adapter for custom metrics) and the cluster
-//! autoscaler (`models::cluster_autoscaler`). It also owns the link between a Kafka consumer
+//! autoscaler (`k8s::cluster_autoscaler`). It also owns the link between a Kafka consumer
 //! group and the pods of its consumer service: the group's active consumers follow the ready
 //! pods (`min(partitions, ready pods x concurrency)`), and the group's work counts as those
 //! pods' CPU and memory. Events here are rare (syncs every 15 s, scans
@@ -17,14 +17,14 @@ use crate::metrics_pipeline::{
     Ring,
 };
 use crate::model::StationSpec;
-use models::cluster_autoscaler::{
+use k8s::cluster_autoscaler::{
     Action, CaConfig, ClusterAutoscaler, ClusterView, Node, NodePool, NodeStatus, PendingPod,
     PlacedPod, Resources,
 };
-use models::hpa::controller::{Autoscaler, ControllerConfig, MetricObservation, Scale};
-use models::hpa::pods::{self, ConditionStatus, PodPhase, ReadyCondition, SampleTime};
-use models::hpa::replica_calculator::{PodCount, PodSample};
-use models::hpa::spec::{MetricKind, ResourceTarget, ValueTarget};
+use k8s::hpa::controller::{Autoscaler, ControllerConfig, MetricObservation, Scale};
+use k8s::hpa::pods::{self, ConditionStatus, PodPhase, ReadyCondition, SampleTime};
+use k8s::hpa::replica_calculator::{PodCount, PodSample};
+use k8s::hpa::spec::{MetricKind, ResourceTarget, ValueTarget};
 use models::metrics_pipeline::{CustomMetric, MemoryUsage};
 use models::platform::{parse_cpu_milli, parse_memory_bytes};
 use models::{Duration, RandomStream, Sampler, Scenario};
@@ -789,7 +789,7 @@ impl Replication<'_> {
     ) -> (MetricObservation, (Option<f64>, usize)) {
         let svc = &self.cluster.services[s];
         let cfg = &self.cluster.pipeline;
-        let readiness = models::hpa::pods::CpuReadiness::default();
+        let readiness = k8s::hpa::pods::CpuReadiness::default();
         let source = svc.sources[m];
         let kind = svc.hpa.as_ref().map(|h| &h.hpa.metrics[m]);
         let (cpu_req, mem_req) = (svc.requests.cpu_milli, svc.requests.memory_bytes);
@@ -965,7 +965,7 @@ impl Replication<'_> {
 
     /// One HPA sync of pod-based service `s`: every metric of its spec read as the metrics
     /// APIs would serve it now (see [`crate::metrics_pipeline`]), then the controller of
-    /// `models::hpa`, then pods created (Pending until placed) or deleted.
+    /// `k8s::hpa`, then pods created (Pending until placed) or deleted.
     pub(crate) fn hpa_sync(&mut self, s: u32, now: Nanos) {
         let n_metrics = self.cluster.services[s as usize]
             .hpa
@@ -1161,9 +1161,7 @@ fn shown_value(kind: &MetricKind, o: &MetricObservation) -> (Option<f64>, usize)
         MetricObservation::PerPod { pods, .. } => {
             let ready: Vec<&PodSample> = pods
                 .iter()
-                .filter(|p| {
-                    p.class == models::hpa::pods::PodClass::Ready && p.value_milli.is_some()
-                })
+                .filter(|p| p.class == k8s::hpa::pods::PodClass::Ready && p.value_milli.is_some())
                 .collect();
             if ready.is_empty() {
                 return (None, 0);

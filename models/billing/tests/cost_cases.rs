@@ -2,9 +2,10 @@
 //! must evaluate to the expected value, and the cost model must produce that value from the
 //! case's usage.
 
+use billing::Billing;
+use billing::PriceTable;
 use indexmap::IndexMap;
 use models::cost::{CostModel, Usage};
-use models::pricing::PriceTable;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
