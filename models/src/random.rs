@@ -1,6 +1,12 @@
 //! The random number generator every model samples from: xoshiro256++, seeded through
-//! SplitMix64. Written out here (twenty lines) rather than taken from a crate so that a seed
-//! means the same stream on every machine and across dependency upgrades.
+//! SplitMix64. The generator is written out here (twenty lines, checked against the reference
+//! vectors) so that a seed means the same stream on every machine; it implements `rand_core`'s
+//! `TryRng` (hence `Rng`), so the laws of `rand_distr` draw from it (ziggurat exponential and
+//! normal, Marsaglia-Tsang gamma). `rand_core` and `rand_distr` are pinned to exact versions and
+//! `tests/stream_stability.rs` holds a golden summary: an upgrade that changes a stream fails.
+
+use rand_distr::Distribution as _;
+use std::convert::Infallible;
 
 /// One independent stream of pseudo-random numbers.
 #[derive(Clone, Debug)]
@@ -80,12 +86,41 @@ impl RandomStream {
         ((u64::from(self.next_u64() as u32) * u64::from(n)) >> 32) as u32
     }
 
-    /// Standard normal (Box-Muller; one of the pair is dropped to keep the stream stateless).
+    /// Standard normal (`rand_distr`'s ziggurat: no logarithm or cosine on the common path).
     #[inline]
     pub fn standard_normal(&mut self) -> f64 {
-        let u1 = self.next_open01();
-        let u2 = self.next_f64();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        rand_distr::StandardNormal.sample(self)
+    }
+
+    /// Standard exponential, mean 1 (`rand_distr`'s ziggurat: a logarithm only in the tail,
+    /// about one draw in a thousand, where `-ln(U)` takes one every draw).
+    #[inline]
+    pub fn exp1(&mut self) -> f64 {
+        rand_distr::Exp1.sample(self)
+    }
+}
+
+/// `rand_core`'s interface to the same stream: `next_u64` is the generator's own output,
+/// `next_u32` its upper half (the better bits of xoshiro), bytes little-endian.
+impl rand_core::TryRng for RandomStream {
+    type Error = Infallible;
+
+    #[inline]
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok((self.next_u64() >> 32) as u32)
+    }
+
+    #[inline]
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        Ok(self.next_u64())
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        for chunk in dst.chunks_mut(8) {
+            let bytes = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        Ok(())
     }
 }
 

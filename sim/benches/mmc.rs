@@ -42,6 +42,47 @@ fn customers_of(out: &sim::Output) -> u64 {
     out.summary.journeys.values().map(|j| j.count).sum()
 }
 
+/// M/M/c as a bare event loop: a `BinaryHeap` of (time, sequence, kind), a FIFO of waiting
+/// arrival times, exponential draws as `-ln(U)` (fixed here, so the yardstick does not move
+/// when the engine's sampling does). Returns the customers served and their mean sojourn (ms).
+fn bare_heap_mmc(customers: u64, servers: u32, seed: u64) -> (u64, f64) {
+    use std::cmp::Reverse;
+    use std::collections::{BinaryHeap, VecDeque};
+    let mut rng = models::RandomStream::from_seed(seed);
+    let mut exp = |mean_s: f64| ((-mean_s * rng.next_open01().ln()) * 1e9) as u64;
+    // (time ns, sequence, arrival time of the customer in service or u64::MAX for an arrival)
+    let mut heap: BinaryHeap<Reverse<(u64, u64, u64)>> = BinaryHeap::new();
+    let mut waiting: VecDeque<u64> = VecDeque::new();
+    let (mut seq, mut busy, mut served, mut sojourn_ns) = (0u64, 0u32, 0u64, 0u128);
+    heap.push(Reverse((exp(1.0 / RATE), seq, u64::MAX)));
+    let mut arrived = 1u64;
+    while let Some(Reverse((t, _, tag))) = heap.pop() {
+        seq += 1;
+        if tag == u64::MAX {
+            if arrived < customers {
+                arrived += 1;
+                heap.push(Reverse((t + exp(1.0 / RATE), seq, u64::MAX)));
+                seq += 1;
+            }
+            if busy < servers {
+                busy += 1;
+                heap.push(Reverse((t + exp(0.1), seq, t)));
+            } else {
+                waiting.push_back(t);
+            }
+        } else {
+            served += 1;
+            sojourn_ns += u128::from(t - tag);
+            match waiting.pop_front() {
+                Some(a) => heap.push(Reverse((t + exp(0.1), seq, a))),
+                None => busy -= 1,
+            }
+        }
+    }
+    let mean_ms = sojourn_ns as f64 / served.max(1) as f64 / 1e6;
+    (std::hint::black_box(served), mean_ms)
+}
+
 fn pool(threads: usize) -> rayon::ThreadPool {
     match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
         Ok(p) => p,
@@ -99,6 +140,27 @@ fn main() {
         println!("  customers/cpu-s  {:>14.0}", n as f64 / cpu);
     }
     println!("  mean sojourn     {mean_ms:>14.2} ms (Erlang C: 166.80 ms)");
+
+    // The yardstick: the same queue as a bare loop over a BinaryHeap (no model, no metrics).
+    let cpu0 = thread_cpu_s();
+    let started = Instant::now();
+    let (bare_n, bare_mean_ms) = bare_heap_mmc(customers, 10, 42);
+    let bare_wall = started.elapsed().as_secs_f64();
+    let bare_cpu = thread_cpu_s().zip(cpu0).map(|(b, a)| b - a);
+    println!("bare BinaryHeap loop, the same M/M/10:");
+    println!("  customers        {bare_n:>14}   (mean sojourn {bare_mean_ms:.2} ms)");
+    println!("  customers/s      {:>14.0}", bare_n as f64 / bare_wall);
+    println!(
+        "  engine / bare    {:>14.2}x  (customers/s, wall)",
+        (n as f64 / wall) / (bare_n as f64 / bare_wall)
+    );
+    if let (Some(c), Some(b)) = (cpu.filter(|c| *c > 0.0), bare_cpu.filter(|c| *c > 0.0)) {
+        println!("  customers/cpu-s  {:>14.0}", bare_n as f64 / b);
+        println!(
+            "  engine / bare    {:>14.2}x  (customers/cpu-s: the figure that holds on a shared machine)",
+            (n as f64 / c) / (bare_n as f64 / b)
+        );
+    }
 
     if std::env::var("MMC_BENCH_ONLY").is_ok_and(|v| v == "single") {
         return;

@@ -44,7 +44,7 @@ impl ArrivalProcess {
     pub fn next_after(&mut self, now: Nanos) -> Option<Nanos> {
         match &mut self.kind {
             Kind::Poisson { mean_gap_s } => {
-                let gap = -*mean_gap_s * self.rng.next_open01().ln();
+                let gap = *mean_gap_s * self.rng.exp1();
                 Some(now + ((gap * 1e9) as Nanos).max(1))
             }
             Kind::Constant { gap } => Some(now + *gap),
@@ -54,7 +54,7 @@ impl ArrivalProcess {
                 }
                 let mut t = now;
                 loop {
-                    let gap = -self.rng.next_open01().ln() / *peak;
+                    let gap = self.rng.exp1() / *peak;
                     t += ((gap * 1e9) as Nanos).max(1);
                     let accept = spec.rate_at(Duration(t)) / *peak;
                     if self.rng.next_f64() < accept {

@@ -108,8 +108,7 @@ impl FaultState {
 
     /// Time to the next failure of random fault `i`: exponential with mean `mtbf`.
     fn up_time(&mut self, i: usize, mtbf: Nanos) -> Nanos {
-        let u = self.streams[i].next_open01();
-        (-(mtbf as f64) * u.ln()) as Nanos
+        (mtbf as f64 * self.streams[i].exp1()) as Nanos
     }
 
     /// The added latency of one exchange on a lossy hop into `station` (0 on most hops): with
