@@ -543,23 +543,41 @@ pub enum FileSlot<'a> {
 }
 
 impl FileSlot<'_> {
-    /// Fills the slot from CSV text: the first column of every row, a header row allowed.
+    /// Fills the slot from CSV text (RFC 4180 through the `csv` crate: quoted fields may hold
+    /// commas, quotes and line breaks): the first column of every row, a header row allowed,
+    /// `#` comment lines and blank lines skipped. Every row must have as many fields as the
+    /// first; a ragged row is an error naming its line.
     pub fn fill_from_csv(&mut self, text: &str) -> Result<(), (usize, String)> {
         use crate::distribution::Quantity;
         if let FileSlot::Hpa(_) = self {
             return Err((0, "an HPA manifest is YAML, not CSV".into()));
         }
-        for (i, line) in text.lines().enumerate() {
-            let cell = line.split(',').next().unwrap_or("").trim();
-            if cell.is_empty() || cell.starts_with('#') {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .comment(Some(b'#'))
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let mut record = csv::StringRecord::new();
+        let mut first = true;
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => return Err(csv_error(&e)),
+            }
+            let line = record.position().map_or(0, |p| p.line() as usize);
+            let cell = record.get(0).unwrap_or("");
+            let header_allowed = std::mem::replace(&mut first, false);
+            if cell.is_empty() {
                 continue;
             }
-            let parsed = Duration::parse_sample(cell);
-            let v = match parsed {
+            let v = match Duration::parse_sample(cell) {
                 Ok(v) => v,
                 // A header row is allowed as the first row.
-                Err(_) if i == 0 && cell.chars().any(|c| c.is_ascii_alphabetic()) => continue,
-                Err(e) => return Err((i + 1, e)),
+                Err(_) if header_allowed && cell.chars().any(|c| c.is_ascii_alphabetic()) => {
+                    continue
+                }
+                Err(e) => return Err((line, e)),
             };
             match self {
                 FileSlot::Durations(values) => values.push(v),
@@ -572,5 +590,69 @@ impl FileSlot<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// A CSV reading error as (line, message): ragged rows say how many fields they have.
+pub fn csv_error(e: &csv::Error) -> (usize, String) {
+    let line = e.position().map_or(0, |p| p.line() as usize);
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => (
+            line,
+            format!("a row of {len} field(s) where the first row has {expected_len}"),
+        ),
+        csv::ErrorKind::Utf8 { .. } => (line, "the text is not UTF-8".to_string()),
+        _ => (line, e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::*;
+
+    fn samples(text: &str) -> Result<Vec<f64>, (usize, String)> {
+        let mut values = Vec::new();
+        FileSlot::Durations(&mut values).fill_from_csv(text)?;
+        Ok(values)
+    }
+
+    #[test]
+    fn quoted_fields_headers_and_comments() {
+        let text = "\"latency, ms\",\"note\"\n# a comment\n1.5,\"a,b\"\n\n\"2s\",\"say \"\"hi\"\"\"\n250ms,\"two\nlines\"\n3,x\n";
+        assert_eq!(samples(text), Ok(vec![0.0015, 2.0, 0.25, 0.003]));
+    }
+
+    #[test]
+    fn ragged_and_bad_rows_name_their_line() {
+        // Line 4 has one field where the first row has two.
+        let err = samples("ms,src\n1,a\n2,b\n3\n").unwrap_err();
+        assert_eq!(err.0, 4, "{err:?}");
+        assert!(
+            err.1.contains("1 field(s)") && err.1.contains("has 2"),
+            "{err:?}"
+        );
+        // A quoted line break moves the next row's line: `abc` is on line 4.
+        let err = samples("1,\"x\ny\"\n2,z\nabc,w\n").unwrap_err();
+        assert_eq!(err.0, 4, "{err:?}");
+        // A header is allowed only as the first row.
+        assert_eq!(samples("1\nms\n").unwrap_err().0, 2);
+    }
+
+    #[test]
+    fn trace_timestamps_are_seconds_or_durations() {
+        let mut times = Vec::new();
+        FileSlot::Timestamps(&mut times)
+            .fill_from_csv("t\n0.5\n2s\n1500ms\n")
+            .expect("valid");
+        assert_eq!(
+            times,
+            vec![
+                Duration::from_millis(500),
+                Duration::from_secs_f64(2.0),
+                Duration::from_millis(1500)
+            ]
+        );
     }
 }

@@ -1,10 +1,11 @@
 //! The CSV time series of a run: `timeseries.csv` (one row per window per journey) and
 //! `series.csv` (the named series, one row per sample); and `twin hpa replay`'s
-//! `replicas.csv` (one row per sync). RFC 4180 quoting; a value that was not
-//! measured (NaN) is an empty field.
+//! `replicas.csv` (one row per sync). Written through the `csv` crate (RFC 4180: a field with a
+//! comma, quote or line break is quoted, quotes doubled), rows as serde structs whose field
+//! names are the header; a value that was not measured (NaN) is an empty field.
 
 use models::timeline::Timeline;
-use std::fmt::Write;
+use serde::{Serialize, Serializer};
 
 /// Header of `timeseries.csv`.
 pub const TIMESERIES_HEADER: &str =
@@ -12,82 +13,129 @@ pub const TIMESERIES_HEADER: &str =
 /// Header of `series.csv`.
 pub const SERIES_HEADER: &str = "time_s,series,value";
 
-/// `timeseries.csv`: rows in time order, and within a window in the timeline's journey order.
-pub fn timeseries_csv(timeline: &Timeline) -> String {
-    let mut out = String::new();
-    out.push_str(TIMESERIES_HEADER);
-    out.push('\n');
-    let windows = timeline.journeys.values().map(Vec::len).max().unwrap_or(0);
-    for i in 0..windows {
-        for (journey, stats) in &timeline.journeys {
-            let Some(w) = stats.get(i) else { continue };
-            let _ = writeln!(
-                out,
-                "{},{},{},{},{},{},{},{}",
-                number(w.start_s),
-                field(journey),
-                w.count,
-                w.errors,
-                number(w.mean_ms),
-                number(w.p50_ms),
-                number(w.p95_ms),
-                number(w.p99_ms),
-            );
+/// A number as the shortest text that reads back as the same f64; empty when not finite.
+#[derive(Clone, Copy)]
+struct Num(f64);
+
+impl Serialize for Num {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_finite() {
+            s.collect_str(&self.0)
+        } else {
+            s.serialize_str("")
         }
     }
-    out
+}
+
+#[derive(Serialize)]
+struct WindowRow<'a> {
+    window_start_s: Num,
+    journey: &'a str,
+    count: u64,
+    errors: u64,
+    mean_ms: Num,
+    p50_ms: Num,
+    p95_ms: Num,
+    p99_ms: Num,
+}
+
+#[derive(Serialize)]
+struct SeriesRow<'a> {
+    time_s: Num,
+    series: &'a str,
+    value: Num,
+}
+
+#[derive(Serialize)]
+struct ReplayRow {
+    time_s: Num,
+    current_replicas: i32,
+    metric_desired: Option<i32>,
+    replicas: i32,
+    decision: &'static str,
+    pods: usize,
+    ready_pods: usize,
+}
+
+/// Serializes rows (the header from the first row's field names) into a string. Writing to
+/// memory fails only on a serializer bug, which is a panic, not a user's error.
+fn to_csv<T: Serialize>(rows: impl IntoIterator<Item = T>) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        w.serialize(row)
+            .unwrap_or_else(|e| unreachable!("a CSV row always serializes to memory: {e}"));
+    }
+    let bytes = w
+        .into_inner()
+        .unwrap_or_else(|e| unreachable!("a CSV writer flushes to memory: {e}"));
+    String::from_utf8(bytes).unwrap_or_else(|e| unreachable!("CSV of UTF-8 fields: {e}"))
+}
+
+/// Records of plain text fields (a header first), for tables whose columns are not known
+/// until run time (`sweep.csv`).
+pub fn records(rows: &[Vec<String>]) -> String {
+    to_csv(rows)
+}
+
+/// `timeseries.csv`: rows in time order, and within a window in the timeline's journey order.
+pub fn timeseries_csv(timeline: &Timeline) -> String {
+    let windows = timeline.journeys.values().map(Vec::len).max().unwrap_or(0);
+    let rows = (0..windows).flat_map(|i| {
+        timeline
+            .journeys
+            .iter()
+            .filter_map(move |(journey, stats)| {
+                stats.get(i).map(|w| WindowRow {
+                    window_start_s: Num(w.start_s),
+                    journey,
+                    count: w.count,
+                    errors: w.errors,
+                    mean_ms: Num(w.mean_ms),
+                    p50_ms: Num(w.p50_ms),
+                    p95_ms: Num(w.p95_ms),
+                    p99_ms: Num(w.p99_ms),
+                })
+            })
+    });
+    with_header(TIMESERIES_HEADER, to_csv(rows))
 }
 
 /// `series.csv`: each series' samples in order, series in the timeline's order.
 pub fn series_csv(timeline: &Timeline) -> String {
-    let mut out = String::new();
-    out.push_str(SERIES_HEADER);
-    out.push('\n');
-    for (name, samples) in &timeline.series {
-        let name = field(name);
-        for (t, v) in samples {
-            let _ = writeln!(out, "{},{name},{}", number(*t), number(*v));
-        }
-    }
-    out
+    let rows = timeline.series.iter().flat_map(|(name, samples)| {
+        samples.iter().map(move |(t, v)| SeriesRow {
+            time_s: Num(*t),
+            series: name,
+            value: Num(*v),
+        })
+    });
+    with_header(SERIES_HEADER, to_csv(rows))
 }
 
-/// The shortest text that reads back as the same f64; empty for NaN and infinities.
-fn number(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v}")
+/// An empty table still has its header (serde writes the header with the first row).
+fn with_header(header: &str, csv: String) -> String {
+    if csv.is_empty() {
+        format!("{header}\n")
     } else {
-        String::new()
-    }
-}
-
-/// A text field, quoted when it holds a comma, quote or line break.
-fn field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
+        csv
     }
 }
 
 /// `twin hpa replay`'s table: one row per sync of the controller.
 pub fn hpa_replay(steps: &[models::hpa::ReplayStep]) -> String {
-    let mut csv =
-        String::from("time_s,current_replicas,metric_desired,replicas,decision,pods,ready_pods\n");
-    for s in steps {
-        let desired = s.metric_desired.map_or(String::new(), |d| d.to_string());
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{}\n",
-            s.time.as_secs_f64(),
-            s.current,
-            desired,
-            s.replicas,
-            s.decision,
-            s.pods,
-            s.ready_pods
-        ));
-    }
-    csv
+    let rows = steps.iter().map(|s| ReplayRow {
+        time_s: Num(s.time.as_secs_f64()),
+        current_replicas: s.current,
+        metric_desired: s.metric_desired,
+        replicas: s.replicas,
+        decision: s.decision,
+        pods: s.pods,
+        ready_pods: s.ready_pods,
+    });
+    with_header(
+        "time_s,current_replicas,metric_desired,replicas,decision,pods,ready_pods",
+        to_csv(rows),
+    )
 }
 
 #[cfg(test)]
@@ -130,6 +178,51 @@ mod tests {
                 "10,call,30,3,13.750000000000002,12.5,25,37.5",
             ]
         );
+    }
+
+    /// Awkward journey and series names come back as they went in through a CSV reader.
+    #[test]
+    fn awkward_names_round_trip_through_a_csv_reader() {
+        let names = ["a,b", "say \"hi\"", "two\nlines", " padded ", "plain"];
+        let mut t = Timeline::default();
+        for (i, n) in names.iter().enumerate() {
+            t.journeys
+                .insert((*n).to_string(), vec![window(0.0, i as u64 + 1, 5.0)]);
+            t.series.insert((*n).to_string(), vec![(1.5, i as f64)]);
+        }
+        let read = |text: &str, fields: usize| -> Vec<(String, String)> {
+            let mut r = ::csv::Reader::from_reader(text.as_bytes());
+            r.records()
+                .map(|rec| {
+                    let rec = rec.expect("a well-formed record");
+                    assert_eq!(rec.len(), fields);
+                    (rec[1].to_string(), rec[2].to_string())
+                })
+                .collect()
+        };
+        let windows = read(&timeseries_csv(&t), 8);
+        let expected: Vec<(String, String)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| ((*n).to_string(), (i + 1).to_string()))
+            .collect();
+        assert_eq!(windows, expected);
+        let series = read(&series_csv(&t), 3);
+        let expected: Vec<(String, String)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| ((*n).to_string(), format!("{i}")))
+            .collect();
+        assert_eq!(series, expected);
+    }
+
+    #[test]
+    fn an_empty_table_keeps_its_header() {
+        assert_eq!(
+            timeseries_csv(&Timeline::default()),
+            format!("{TIMESERIES_HEADER}\n")
+        );
+        assert_eq!(hpa_replay(&[]).lines().count(), 1);
     }
 
     #[test]

@@ -179,8 +179,7 @@ pub fn sweep_csv(table: &SweepTable) -> String {
             .iter()
             .map(ToString::to_string),
     );
-    let mut out = String::new();
-    push_record(&mut out, &header);
+    let mut records = vec![header];
     for row in &table.rows {
         let mut fields = vec![row.point.to_string()];
         for d in &table.grid.dimensions {
@@ -202,9 +201,9 @@ pub fn sweep_csv(table: &SweepTable) -> String {
         fields.push(opt(row.monthly_cost_usd));
         fields.push(number(row.replicas));
         fields.push(opt(row.p95_ms));
-        push_record(&mut out, &fields);
+        records.push(fields);
     }
-    out
+    crate::csv::records(&records)
 }
 
 /// Every SLO named by some row, in order of first appearance.
@@ -216,21 +215,6 @@ fn slo_names(rows: &[SweepRow]) -> Vec<String> {
         }
     }
     names
-}
-
-fn push_record(out: &mut String, fields: &[String]) {
-    let quoted: Vec<String> = fields.iter().map(|f| field(f)).collect();
-    out.push_str(&quoted.join(","));
-    out.push('\n');
-}
-
-/// RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled.
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 /// The shortest text that reads back as the same f64; empty for NaN and infinities.
@@ -626,7 +610,10 @@ mod tests {
              all_slos_met,monthly_cost_usd,replicas,p95_ms"
         );
         assert_eq!(lines[1], "0,1,150,140,160,false,-50,false,,1,150");
-        assert_eq!(field("a,\"b\""), "\"a,\"\"b\"\"\"");
+        assert_eq!(
+            crate::csv::records(&[vec!["a,\"b\"".to_string(), "x".to_string()]]),
+            "\"a,\"\"b\"\"\",x\n"
+        );
     }
 
     #[test]

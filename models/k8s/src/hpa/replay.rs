@@ -90,32 +90,44 @@ fn parse_quantity(s: &str) -> Result<Option<i64>, String> {
     Quantity::parse(t).map(|q| Some(q.milli_value()))
 }
 
-/// Parses the series CSV. Errors name the line (1-based) and the column.
+/// Parses the series CSV (RFC 4180 through the `csv` crate: quoted fields, `#` comment lines
+/// and blank lines skipped). Errors name the line (1-based) and the column.
 pub fn parse_series(text: &str) -> Result<MetricSeries, String> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-    let (_, header) = lines
-        .next()
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let next = |records: &mut csv::StringRecordsIter<&[u8]>| -> Result<Option<(usize, csv::StringRecord)>, String> {
+        match records.next() {
+            None => Ok(None),
+            Some(Ok(r)) => Ok(Some((r.position().map_or(0, |p| p.line() as usize), r))),
+            Some(Err(e)) => {
+                let (line, message) = models::scenario::csv_error(&e);
+                Err(format!("line {line}: {message}"))
+            }
+        }
+    };
+    let (header_line, header) = next(&mut records)?
         .ok_or("the metrics CSV is empty (expected a header time,pod,ready,cpu,memory)")?;
-    let columns: Vec<String> = header.split(',').map(|c| c.trim().to_string()).collect();
+    let columns: Vec<String> = header.iter().map(str::to_string).collect();
     let expected = ["time", "pod", "ready", "cpu", "memory"];
     if columns.len() < expected.len() || columns[..5] != expected {
         return Err(format!(
-            "line 1: the header must start with time,pod,ready,cpu,memory; got `{}`",
-            header.trim()
+            "line {header_line}: the header must start with time,pod,ready,cpu,memory; got `{}`",
+            columns.join(",")
         ));
     }
     let custom: Vec<String> = columns[5..].to_vec();
     let mut rows = Vec::new();
-    for (i, line) in lines {
-        let at = |col: &str, e: String| format!("line {}, column `{col}`: {e}", i + 1);
-        let cells: Vec<&str> = line.split(',').collect();
+    while let Some((line, record)) = next(&mut records)? {
+        let at = |col: &str, e: String| format!("line {line}, column `{col}`: {e}");
+        let cells: Vec<&str> = record.iter().collect();
         if cells.len() != columns.len() {
             return Err(format!(
-                "line {}: {} cells, the header has {}",
-                i + 1,
+                "line {line}: {} cells, the header has {}",
                 cells.len(),
                 columns.len()
             ));
@@ -480,6 +492,16 @@ mod tests {
             Some("line 2, column `cpu`: `abc` is not a Kubernetes quantity (e.g. 500m, 2, 1.5Gi, 10k)")
         );
         assert!(parse_series("t,pod\n").is_err());
+        // Comments and blank lines do not move the line numbers; a quoted pod name may hold a
+        // comma; a ragged row names its line.
+        let ragged = "# scraped\ntime,pod,ready,cpu,memory\n\n0,\"a,b\",true,100m,\n15,a,true\n";
+        assert_eq!(
+            parse_series(ragged).err().as_deref(),
+            Some("line 5: 3 cells, the header has 5")
+        );
+        let quoted = parse_series("time,pod,ready,cpu,memory\n0,\"web-0, canary\",true,100m,\n")
+            .expect("valid");
+        assert_eq!(quoted.rows[0].pod.as_deref(), Some("web-0, canary"));
         let s = parse_series("time,pod,ready,cpu,memory,qps\n15s,a,true,250m,1Gi,12\n0,,,,,3\n")
             .expect("valid");
         assert_eq!(s.rows[0].time, Duration::ZERO, "rows are sorted by time");
