@@ -731,6 +731,7 @@ impl Replication<'_> {
     }
 
     fn on_tick(&mut self, now: Nanos) {
+        crate::progress::reached(now);
         let start = now.saturating_sub(self.window_ns);
         let start_s = start as f64 / 1e9;
         for j in &mut self.journeys {

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod metrics_pipeline;
 pub mod model;
 pub mod pool;
+pub mod progress;
 pub mod ray;
 pub mod station;
 pub mod stats;
@@ -53,9 +54,28 @@ pub struct Output {
 
 /// Simulates every replication of `scenario` and merges them.
 pub fn simulate(scenario: &Scenario, options: &Options) -> Output {
+    run(scenario, options, None)
+}
+
+/// [`simulate`], advancing `progress` as replications go (at timeline ticks) so that a caller
+/// can draw a bar; the result is the same.
+pub fn simulate_with_progress(
+    scenario: &Scenario,
+    options: &Options,
+    progress: &progress::Progress,
+) -> Output {
+    run(scenario, options, Some(progress))
+}
+
+fn run(scenario: &Scenario, options: &Options, progress: Option<&progress::Progress>) -> Output {
     let started = std::time::Instant::now();
     let model = model::Model::compile(scenario);
-    let run = |rep: u32| engine::run_replication(scenario, &model, scenario.seed, rep);
+    let horizon_ns = scenario.horizon.0;
+    let run = |rep: u32| {
+        progress::replication(progress, horizon_ns, || {
+            engine::run_replication(scenario, &model, scenario.seed, rep)
+        })
+    };
     let results: Vec<engine::ReplicationResult> = if options.sequential {
         (0..scenario.replications).map(run).collect()
     } else {

@@ -120,10 +120,23 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         sequential: a.sequential_replications,
     };
     let started = std::time::Instant::now();
-    let summaries: Vec<RunSummary> = points
-        .par_iter()
-        .map(|p| super::predict(&p.scenario, &options).summary)
-        .collect();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let summaries: Vec<RunSummary> = crate::progress::follow(
+        "sweep",
+        points.len() as u64,
+        crate::progress::Unit::Items("points"),
+        &done,
+        || {
+            points
+                .par_iter()
+                .map(|p| {
+                    let s = super::predict(&p.scenario, &options).summary;
+                    done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    s
+                })
+                .collect()
+        },
+    );
     let wall = started.elapsed().as_secs_f64();
     eprintln!(
         "sweep: {} point(s) in {wall:.2} s ({:.1} points per minute)",
