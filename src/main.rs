@@ -3,9 +3,10 @@
 
 mod cmd;
 mod exit;
+mod progress;
 mod scenario_file;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -40,6 +41,8 @@ enum Command {
     Sweep(cmd::sweep::Args),
     /// Join the folders of a sharded sweep (or load run) into what one run would have written.
     Merge(cmd::merge::Args),
+    /// Print a shell completion script: bash, zsh, fish (also elvish, powershell).
+    Completions(cmd::completions::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Drill(a) => cmd::drill::run(a),
         Command::Sweep(a) => cmd::sweep::run(a),
         Command::Merge(a) => cmd::merge::run(a),
+        Command::Completions(a) => cmd::completions::run(a, Cli::command()),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -21,15 +21,30 @@ pub struct Loaded {
 
 /// Loads `path` (or the built-in scenario), applying `--set` overrides.
 pub fn load(path: Option<&Path>, sets: &[String]) -> Result<Loaded, Failure> {
+    load_diagnostics(path, sets).map_err(|problem| match problem {
+        Problem::Usage(message) => Failure::usage(message),
+        Problem::Diagnostics(diags) => Failure::usage(render(&diags)),
+    })
+}
+
+/// Why a scenario did not load: a usage problem (an unreadable file, a bad `--set`), or
+/// diagnostics with their file, line and column (`twin validate --json` lists them).
+pub enum Problem {
+    Usage(String),
+    Diagnostics(Vec<Diagnostic>),
+}
+
+/// [`load`], with the diagnostics kept as values.
+pub fn load_diagnostics(path: Option<&Path>, sets: &[String]) -> Result<Loaded, Problem> {
     let overrides = sets
         .iter()
         .map(|s| Override::parse(s))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(Failure::usage)?;
+        .map_err(Problem::Usage)?;
     let (text, name, base) = match path {
         Some(p) => {
             let text = std::fs::read_to_string(p)
-                .map_err(|e| Failure::usage(format!("{}: cannot read: {e}", p.display())))?;
+                .map_err(|e| Problem::Usage(format!("{}: cannot read: {e}", p.display())))?;
             let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
             (text, p.display().to_string(), base)
         }
@@ -48,7 +63,7 @@ pub fn load(path: Option<&Path>, sets: &[String]) -> Result<Loaded, Failure> {
         Ok((scenario, warnings)) => Ok(Loaded { scenario, warnings }),
         Err(mut diags) => {
             in_files.append(&mut diags);
-            Err(Failure::usage(render(&in_files)))
+            Err(Problem::Diagnostics(in_files))
         }
     }
 }
@@ -79,10 +94,19 @@ fn resolve_files(s: &mut Scenario, base: &Path, in_files: &mut Vec<Diagnostic>) 
                     ))
                 }
             },
-            (Ok(text), slot) => slot
-                .fill_from_csv(&text)
-                .err()
-                .map(|(line, e)| format!("{}:{line}: {e}", full.display())),
+            (Ok(text), slot) => slot.fill_from_csv(&text).err().map(|(line, e)| {
+                in_files.push(Diagnostic {
+                    file: full.display().to_string(),
+                    line: line.max(1),
+                    col: 1,
+                    message: e,
+                    severity: Severity::Error,
+                });
+                format!(
+                    "the CSV file `{}` has an error at line {line}, listed above",
+                    full.display()
+                )
+            }),
         };
         if let Some(message) = problem {
             findings.push(Finding {
