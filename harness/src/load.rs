@@ -155,7 +155,6 @@ struct Shared {
     ctx: RunContext,
     /// One permit per journey in flight: the pool grows on demand up to `limit`.
     slots: Arc<tokio::sync::Semaphore>,
-    limit: usize,
     in_flight: AtomicUsize,
     peak: AtomicUsize,
     /// Arrivals that found every slot taken and waited for one (the pool's, not the
@@ -243,9 +242,10 @@ async fn user_loop(user: &mut goose::prelude::GooseUser, shared: &Arc<Shared>) {
             drop(permit);
         });
     }
-    // Wait for the journeys in flight: every slot free again.
-    if let Ok(all) = shared.slots.acquire_many(shared.limit as u32).await {
-        drop(all);
+    // Wait for the journeys in flight (not through the semaphore: a waiter there would hold
+    // up the other dispatchers' arrivals, since tokio's semaphore is fair).
+    while shared.in_flight.load(Ordering::SeqCst) > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -316,7 +316,6 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
             shard: cfg.shard,
         },
         slots: Arc::new(tokio::sync::Semaphore::new(limit)),
-        limit,
         in_flight: AtomicUsize::new(0),
         peak: AtomicUsize::new(0),
         waited: AtomicU64::new(0),

@@ -86,6 +86,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     if let Some(m) = missing_text {
         return Err(Failure::usage(m));
     }
+    plan::check_database(&scenario, drill).map_err(Failure::usage)?;
     let dir = a
         .out
         .clone()
