@@ -126,7 +126,7 @@ fn probability_and_delay_steps_run_as_the_model_says() {
     let p50 = summary["journeys"]["call"]["latency_ms"]["p50"]
         .as_f64()
         .expect("p50");
-    assert!(p50 >= 300.0 && p50 < 600.0, "p50 {p50}");
+    assert!((300.0..600.0).contains(&p50), "p50 {p50}");
     // The same seed draws the same choices: a second run calls /b as often.
     let dir2 = tmp.path().join("run2");
     let o = load(

@@ -584,7 +584,7 @@ pub fn require_evidence(summary: &mut RunSummary, slos: &[models::Slo]) {
             slo.metric,
             SloMetric::Percentile(_) | SloMetric::Mean | SloMetric::Max
         );
-        if latency && slo.journey().is_some_and(|j| no_success(j)) {
+        if latency && slo.journey().is_some_and(no_success) {
             v.observed = None;
             v.met = false;
             missing.push(slo.text.clone());
