@@ -238,9 +238,10 @@ fn hand_made_run() -> (RunSummary, Timeline) {
             other: Default::default(),
         },
         ci95_ms: LatencyCi {
-            mean: [p95 * 0.44, p95 * 0.46],
-            p95: [p95 * 0.97, p95 * 1.03],
+            mean: Some([p95 * 0.44, p95 * 0.46]),
+            p95: Some([p95 * 0.97, p95 * 1.03]),
         },
+        unfinished: 0,
     };
     let service = |rps: f64, utilization: f64, min: u32, max: u32| ServiceSummary {
         throughput_rps: rps,

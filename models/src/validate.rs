@@ -118,6 +118,25 @@ impl Scenario {
                         arrivals,
                         "a profile needs a point with a positive rate".into(),
                     );
+                } else if let Some(last) = points.last().filter(|p| p.rate.per_sec() <= 0.0) {
+                    if repeat.is_none() && last.at < self.horizon {
+                        err(
+                            path![
+                                "workload",
+                                "arrivals",
+                                "profile",
+                                "points",
+                                points.len() - 1,
+                                "rate"
+                            ],
+                            format!(
+                                "the profile ends at rate 0 at {}, before the horizon ({}): \
+                                 nothing arrives after it; end on a positive rate, add \
+                                 `repeat:`, or shorten the horizon",
+                                last.at, self.horizon
+                            ),
+                        );
+                    }
                 }
                 if let Some(r) = repeat {
                     if r.0 == 0 {
@@ -186,6 +205,29 @@ impl Scenario {
                 Err(_) => PathSegment::Key(k.clone()),
             }));
             err(p, message);
+        }
+        let journeys: Vec<&str> = self
+            .workload
+            .journeys
+            .iter()
+            .map(|j| j.name.as_str())
+            .collect();
+        for (i, d) in self.drills.iter().enumerate() {
+            for (sub, message) in d.check(&journeys, self.recovery_window) {
+                let mut p = path!["drills", i];
+                for part in sub.split('.') {
+                    match part.split_once('[') {
+                        Some((k, idx)) => {
+                            p.push(PathSegment::Key(k.to_string()));
+                            if let Ok(n) = idx.trim_end_matches(']').parse::<usize>() {
+                                p.push(PathSegment::Index(n));
+                            }
+                        }
+                        None => p.push(PathSegment::Key(part.to_string())),
+                    }
+                }
+                err(p, message);
+            }
         }
         let mut streams = std::collections::HashSet::new();
         for (i, f) in self.faults.iter().enumerate() {

@@ -21,9 +21,10 @@ pub(crate) fn small_run(scenario: &str) -> (RunSummary, Timeline) {
             other: Default::default(),
         },
         ci95_ms: LatencyCi {
-            mean: [p95 * 0.44, p95 * 0.46],
-            p95: [p95 * 0.97, p95 * 1.03],
+            mean: Some([p95 * 0.44, p95 * 0.46]),
+            p95: Some([p95 * 0.97, p95 * 1.03]),
         },
+        unfinished: 0,
     };
     let mut journeys = IndexMap::new();
     journeys.insert("checkout".to_string(), journey(12_000, 6, 412.0));

@@ -248,7 +248,7 @@ pub fn run_replication(
         endpoints: model
             .llms
             .iter()
-            .map(|e| Endpoint::new(e, stream(&format!("llm/{}", e.name))))
+            .map(|e| Endpoint::new(e, stream(&format!("llm/{}", e.name))).with_warmup(model.warmup))
             .collect(),
         batchers: model
             .batchers
@@ -374,11 +374,34 @@ impl Replication<'_> {
             }
         }
         self.cluster.account(horizon);
+        self.count_unfinished(horizon);
         for s in &mut self.stations {
             s.finish(horizon);
         }
         for p in &mut self.pools {
             p.finish(horizon);
+        }
+    }
+
+    /// Journeys started after warm-up still in flight at the horizon after waiting longer
+    /// than the recovery window: left waiting by a fault (or a queue that never drains), they
+    /// count as failures rather than nowhere. Once per replication.
+    fn count_unfinished(&mut self, horizon: Nanos) {
+        let mut free = vec![false; self.requests.len()];
+        for &i in &self.free {
+            free[i as usize] = true;
+        }
+        let patience = self.scenario.recovery_window.0;
+        for (i, r) in self.requests.iter().enumerate() {
+            let root = r.parent == NONE && r.end_pc == self.model.journeys[r.journey as usize].done;
+            if !free[i]
+                && root
+                && !r.abandoned
+                && r.started >= self.model.warmup
+                && horizon.saturating_sub(r.started) > patience
+            {
+                self.journeys[r.journey as usize].unfinished += 1;
+            }
         }
     }
 
@@ -427,6 +450,7 @@ impl Replication<'_> {
             let u = self.mix_rng.next_f64();
             self.model.mix.partition_point(|c| *c <= u) as u32
         };
+        self.journeys[journey as usize].arrive();
         let spec = &self.model.journeys[journey as usize];
         let id = self.spawn(Request {
             journey,

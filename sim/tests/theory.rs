@@ -77,7 +77,10 @@ fn simulator_agrees_with_queueing_theory() {
         let out = support::simulate(&dir, file);
         let j = &out.summary.journeys[case["journey"].as_str().unwrap()];
         let want = analytic(case);
-        let [lo, hi] = j.ci95_ms.mean;
+        let [lo, hi] = j
+            .ci95_ms
+            .mean
+            .unwrap_or_else(|| panic!("{file}: no CI (needs at least two replications)"));
         let half = (hi - lo) / 2.0;
         let line = format!(
             "{file}: analytic mean {:.3} ms, simulated {:.3} ms, 95% CI [{lo:.3}, {hi:.3}] (half-width {:.2}%)",
