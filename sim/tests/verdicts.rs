@@ -65,9 +65,16 @@ fn run_check(
             format!("{file}: {p} = {got}, want {b}"),
         );
     }
-    let Some(obs) = got.as_f64() else {
+    let Some(mut obs) = got.as_f64() else {
         return (false, format!("{file}: {p} = {got}, want a number"));
     };
+    // `per`: the ratio of the path's value to another's.
+    if let Some(q) = check["per"].as_str() {
+        match summary.pointer(q).and_then(Value::as_f64) {
+            Some(d) => obs /= d,
+            None => return (false, format!("{file}: {q} is not a number")),
+        }
+    }
     if let Some(range) = check["between"].as_array() {
         let (lo, hi) = (num(&range[0], "lo"), num(&range[1], "hi"));
         return (
