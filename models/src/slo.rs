@@ -219,6 +219,66 @@ mod tests {
     }
 
     #[test]
+    fn no_success_no_latency_and_no_recovery_no_availability() {
+        use crate::summary::{FaultOutcome, JourneySummary};
+        let mut s = RunSummary {
+            kind: crate::summary::RunKind::Simulation,
+            scenario: "x".into(),
+            seed: 1,
+            replications: 1,
+            horizon_s: 60.0,
+            partial: false,
+            journeys: Default::default(),
+            services: Default::default(),
+            slos: Vec::new(),
+            cost: None,
+            recovery: Default::default(),
+            components: Default::default(),
+            warnings: Vec::new(),
+            engine: Default::default(),
+            fidelity: None,
+        };
+        // Every request failed: its latency fields hold 0 ms, which must not pass.
+        s.journeys.insert(
+            "call".into(),
+            JourneySummary {
+                count: 10,
+                errors: 10,
+                error_rate: 1.0,
+                ..Default::default()
+            },
+        );
+        let p95 = Slo::parse("p95(call) < 300ms").unwrap().verdict(&s);
+        assert!(!p95.met && p95.observed.is_none());
+        assert!(
+            !s.all_slos_met(),
+            "a journey without a success fails the run"
+        );
+        // Unfinished journeys count against availability and error rate.
+        s.journeys.insert(
+            "call".into(),
+            JourneySummary {
+                count: 90,
+                errors: 0,
+                unfinished: 10,
+                ..Default::default()
+            },
+        );
+        let a = Slo::parse("availability > 95%").unwrap();
+        assert_eq!(a.observe(&s), Some(0.9));
+        let e = Slo::parse("error_rate(call) < 5%").unwrap();
+        assert_eq!(e.observe(&s), Some(0.1));
+        // A fault that never recovered: availability is missed whatever the count says.
+        s.journeys["call"].unfinished = 0;
+        assert!(a.verdict(&s).met);
+        s.recovery.faults.push(FaultOutcome {
+            recovered: false,
+            ..Default::default()
+        });
+        assert!(!a.verdict(&s).met);
+    }
+
+    #[test]
     fn rejects_malformed_objectives() {
         for bad in [
             "p95(call) 300ms",
