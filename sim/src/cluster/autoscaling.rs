@@ -200,7 +200,7 @@ impl Replication<'_> {
 
     /// A node leaves (scale-down drain, or lost): its pods are deleted and replaced (the
     /// ReplicaSet creates new ones, Pending until they fit somewhere).
-    pub(crate) fn remove_node(&mut self, id: u64, now: Nanos) {
+    fn remove_node(&mut self, id: u64, now: Nanos) {
         self.cluster.account(now);
         let Some(idx) = self
             .cluster
@@ -237,5 +237,33 @@ impl Replication<'_> {
         for p in pending {
             self.try_schedule(p, now, false);
         }
+    }
+
+    /// Fault: the first ready node of `pool` is lost; the requests its pods serve fail, and
+    /// its pods are replaced as after a drain.
+    pub(crate) fn lose_node(&mut self, pool: u32, now: Nanos) {
+        let node = self
+            .cluster
+            .nodes
+            .iter()
+            .find(|n| n.alive && n.ready && n.pool == pool)
+            .map(|n| n.id);
+        let Some(id) = node else {
+            return;
+        };
+        let pods: Vec<u32> = self
+            .cluster
+            .nodes
+            .iter()
+            .find(|n| n.id == id)
+            .map(|n| n.pods.clone())
+            .unwrap_or_default();
+        for p in pods {
+            if let PodState::Ready { replica } = self.cluster.pods[p as usize].state {
+                let st = self.cluster.pods[p as usize].service;
+                self.stations[st as usize].replicas[replica as usize].killed = true;
+            }
+        }
+        self.remove_node(id, now);
     }
 }

@@ -46,7 +46,7 @@ impl Replication<'_> {
     /// consumer group of service `s` become `min(partitions, ready pods x concurrency)`.
     /// A consumer that leaves finishes the event it holds (its offset is committed after it);
     /// the events waiting on its partition go to the remaining consumers.
-    pub(crate) fn rebalance_consumers(&mut self, s: u32, now: Nanos) {
+    pub(super) fn rebalance_consumers(&mut self, s: u32, now: Nanos) {
         if self.cluster.starting {
             return;
         }
@@ -67,12 +67,7 @@ impl Replication<'_> {
                 let Some(&r) = self.stations[st].ready_list().last() else {
                     break;
                 };
-                let queued = self.stations[st].retire_replica(r, now);
-                for q in queued {
-                    if let Some(start) = self.stations[st].arrive(q, now) {
-                        self.begin(g, start, now);
-                    }
-                }
+                self.retire_replica(g, r, now);
             }
         }
     }

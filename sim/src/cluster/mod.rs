@@ -43,9 +43,9 @@ pub enum PodState {
 
 #[derive(Clone, Debug)]
 pub struct Pod {
-    pub service: u32,
-    pub state: PodState,
-    pub node: u32,
+    service: u32,
+    state: PodState,
+    node: u32,
     /// When the pod was placed (its container starts: `status.startTime`) and became ready
     /// (the Ready condition's last transition); `Nanos::MAX` until then.
     placed_at: Nanos,
@@ -64,24 +64,24 @@ pub struct Pod {
 
 #[derive(Clone, Debug)]
 pub struct SimNode {
-    pub id: u64,
-    pub pool: u32,
-    pub ready: bool,
-    pub alive: bool,
-    pub free: Resources,
-    pub pods: Vec<u32>,
-    pub requested_at: Nanos,
+    id: u64,
+    pool: u32,
+    ready: bool,
+    alive: bool,
+    free: Resources,
+    pods: Vec<u32>,
+    requested_at: Nanos,
 }
 
 /// A service that runs as pods.
 pub struct ServicePods {
-    pub station: u32,
-    pub pool: u32,
-    pub requests: Resources,
-    pub startup: Nanos,
-    pub concurrency: u32,
-    pub hpa: Option<Autoscaler>,
-    pub pods: Vec<u32>,
+    station: u32,
+    pool: u32,
+    requests: Resources,
+    startup: Nanos,
+    concurrency: u32,
+    hpa: Option<Autoscaler>,
+    pods: Vec<u32>,
     /// Memory working set: bytes at rest, bytes per request in the pod.
     memory: (u64, u64),
     sources: Vec<MetricSource>,
@@ -90,38 +90,37 @@ pub struct ServicePods {
     /// Requests waiting at the service at the last scrape (an Object/External backlog).
     backlog_at_scrape: u32,
     /// The largest metric/target ratio of the last sync (1 = on target), for the timeline.
-    pub last_ratio: f64,
+    last_ratio: f64,
     /// The Kafka consumer groups whose consumer threads run in this service's pods: (station,
     /// the topic's partitions). Their active consumers follow the ready pods, and their busy
     /// time counts as the pods' CPU (shared out evenly: each thread runs in some pod).
-    pub groups: Vec<(u32, u32)>,
+    groups: Vec<(u32, u32)>,
     /// The groups' busy consumer-nanoseconds at the last kubelet reading.
     groups_area_read: f64,
 }
 
 pub struct Cluster {
-    pub pools: Vec<NodePool>,
-    pub machines: Vec<String>,
-    pub nodes: Vec<SimNode>,
-    pub pods: Vec<Pod>,
-    pub services: Vec<ServicePods>,
+    pools: Vec<NodePool>,
+    nodes: Vec<SimNode>,
+    pods: Vec<Pod>,
+    services: Vec<ServicePods>,
     /// For each station, its index in `services` (u32::MAX if not pod-based).
-    pub by_station: Vec<u32>,
-    pub ca: Option<ClusterAutoscaler>,
+    by_station: Vec<u32>,
+    ca: Option<ClusterAutoscaler>,
     provision: Sampler,
     rng: RandomStream,
     next_node: u64,
     /// Node-seconds per pool, and the last time counts changed.
-    pub node_seconds: Vec<f64>,
+    node_seconds: Vec<f64>,
     /// Seconds spent at each node count, per pool (for sustained-use discounts).
-    pub seconds_at_count: Vec<std::collections::BTreeMap<u32, f64>>,
+    seconds_at_count: Vec<std::collections::BTreeMap<u32, f64>>,
     last_count_change: Nanos,
-    pub sync_period: Nanos,
+    sync_period: Nanos,
     pipeline: PipelineConfig,
     /// Per station, per replica: cumulative request counts by latency bucket (empty for the
     /// stations no HPA reads custom metrics of).
     latency: Vec<Vec<LatencyCounters>>,
-    pub syncs: Vec<HpaSyncRecord>,
+    syncs: Vec<HpaSyncRecord>,
     /// The initial pods are being placed: consumer groups keep their compiled counts until
     /// every initial pod is in.
     starting: bool,
@@ -133,7 +132,7 @@ fn dur(n: Nanos) -> Duration {
 
 impl Cluster {
     /// Pods of `service` that are ready (take traffic, run consumers).
-    pub(crate) fn ready_pods(&self, service: &ServicePods) -> usize {
+    pub(super) fn ready_pods(&self, service: &ServicePods) -> usize {
         service
             .pods
             .iter()
@@ -144,7 +143,6 @@ impl Cluster {
     pub fn new(s: &Scenario, stations: &[StationSpec], rng: RandomStream) -> Cluster {
         let station_count = stations.len();
         let mut pools = Vec::new();
-        let mut machines = Vec::new();
         for (name, np) in &s.node_pools {
             let m = models::machines::MachineType::lookup(&np.machine).ok();
             let (cpu, mem) = m.map_or((0.0, 0.0), |m| (m.effective_vcpus(), m.memory_gib));
@@ -160,7 +158,6 @@ impl Cluster {
                 price_per_hour: 0.0,
                 priority: 0,
             });
-            machines.push(np.machine.clone());
         }
         let mut by_station = vec![u32::MAX; station_count];
         let mut services = Vec::new();
@@ -245,7 +242,6 @@ impl Cluster {
             node_seconds: vec![0.0; pools.len()],
             seconds_at_count: vec![Default::default(); pools.len()],
             pools,
-            machines,
             nodes: Vec::new(),
             pods: Vec::new(),
             services,
@@ -292,15 +288,32 @@ impl Cluster {
         out
     }
 
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.services.is_empty() && self.pools.is_empty()
     }
 
-    pub fn live_nodes(&self, pool: u32) -> u32 {
+    fn live_nodes(&self, pool: u32) -> u32 {
         self.nodes
             .iter()
             .filter(|n| n.alive && n.pool == pool)
             .count() as u32
+    }
+
+    /// Hands over, at the end of a run: node-seconds per pool, seconds at each node count per
+    /// pool, and every HPA sync.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn finish(
+        &mut self,
+    ) -> (
+        Vec<f64>,
+        Vec<std::collections::BTreeMap<u32, f64>>,
+        Vec<HpaSyncRecord>,
+    ) {
+        (
+            std::mem::take(&mut self.node_seconds),
+            std::mem::take(&mut self.seconds_at_count),
+            std::mem::take(&mut self.syncs),
+        )
     }
 
     /// Adds node time up to `now` (every alive node, provisioning included, is billed).
@@ -384,8 +397,7 @@ impl Replication<'_> {
     }
 
     /// Samples for the timeline: ready replicas and pending pods per service, nodes per pool.
-    pub(crate) fn cluster_samples(&self) -> Vec<f64> {
-        let mut out = Vec::new();
+    pub(crate) fn cluster_samples(&self, out: &mut impl FnMut(f64)) {
         for s in &self.cluster.services {
             let ready = self.cluster.ready_pods(s);
             let pending = s
@@ -398,18 +410,17 @@ impl Replication<'_> {
                     )
                 })
                 .count();
-            out.push(ready as f64);
-            out.push(pending as f64);
+            out(ready as f64);
+            out(pending as f64);
         }
         for p in 0..self.cluster.pools.len() {
-            out.push(f64::from(self.cluster.live_nodes(p as u32)));
+            out(f64::from(self.cluster.live_nodes(p as u32)));
         }
         for s in self.cluster.services.iter().filter(|s| s.hpa.is_some()) {
-            out.push(s.last_ratio);
+            out(s.last_ratio);
         }
         for (g, _) in self.cluster.services.iter().flat_map(|c| &c.groups) {
-            out.push(f64::from(self.stations[*g as usize].ready_replicas()));
+            out(f64::from(self.stations[*g as usize].ready_replicas()));
         }
-        out
     }
 }

@@ -43,7 +43,7 @@ impl Cluster {
 impl Replication<'_> {
     /// A new pod of service `s`: placed now if it fits (ready at once when `warm`, after its
     /// start-up otherwise), else Pending.
-    pub(crate) fn create_pod(&mut self, s: u32, now: Nanos, warm: bool) {
+    pub(super) fn create_pod(&mut self, s: u32, now: Nanos, warm: bool) {
         let kubelet = Ring::new(self.cluster.kubelet_ring());
         let scrapes = Ring::new(
             self.cluster
@@ -104,16 +104,11 @@ impl Replication<'_> {
 
     /// Deletes a pod: a ready one stops taking traffic (its queue goes back through
     /// balancing) and finishes what it serves.
-    pub(crate) fn delete_pod(&mut self, pod: u32, now: Nanos) {
+    pub(super) fn delete_pod(&mut self, pod: u32, now: Nanos) {
         let state = self.cluster.pods[pod as usize].state;
         let station = self.cluster.pods[pod as usize].service;
         if let PodState::Ready { replica } = state {
-            let queued = self.stations[station as usize].retire_replica(replica, now);
-            for r in queued {
-                if let Some(start) = self.stations[station as usize].arrive(r, now) {
-                    self.begin(station, start, now);
-                }
-            }
+            self.retire_replica(station, replica, now);
         }
         self.cluster.unplace(pod);
         self.cluster.pods[pod as usize].state = PodState::Gone;
@@ -124,5 +119,29 @@ impl Replication<'_> {
         if matches!(state, PodState::Ready { .. }) {
             self.rebalance_consumers(svc, now);
         }
+    }
+
+    /// Fault: the newest ready pod of the service at `station` dies (the requests it serves
+    /// fail) and its ReplicaSet creates a replacement. False if the service does not run as
+    /// pods.
+    pub(crate) fn kill_pod(&mut self, station: u32, now: Nanos) -> bool {
+        let svc = self.cluster.by_station[station as usize];
+        if svc == u32::MAX {
+            return false;
+        }
+        let pod = self.cluster.services[svc as usize]
+            .pods
+            .iter()
+            .rev()
+            .copied()
+            .find(|p| matches!(self.cluster.pods[*p as usize].state, PodState::Ready { .. }));
+        if let Some(p) = pod {
+            if let PodState::Ready { replica } = self.cluster.pods[p as usize].state {
+                self.stations[station as usize].replicas[replica as usize].killed = true;
+            }
+            self.delete_pod(p, now);
+            self.create_pod(svc, now, false);
+        }
+        true
     }
 }
