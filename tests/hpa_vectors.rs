@@ -1,9 +1,9 @@
 //! Every vector of the shared HPA test file (`tests/data/hpa-vectors.json`, copied from
-//! `kubernetes/hpa-vectors.json`; conventions in its `meta`) run through `models::hpa` and
+//! `kubernetes/hpa-vectors.json`; conventions in its `meta`) run through `k8s::hpa` and
 //! compared with its `expected` answer. No vector is skipped: the count is checked against
 //! the file's own `meta.counts`.
 
-use models::hpa::vectors::{evaluate, project};
+use k8s::hpa::vectors::{evaluate, project};
 use serde_json::{json, Value};
 
 fn expected_of(v: &Value) -> Value {

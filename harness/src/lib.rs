@@ -1,7 +1,7 @@
 //! Reality: the scenario's workload driven at a real deployment, and a local deployment to
 //! drive. `twin load` ([`load`]) embeds goose with an open-model arrival [`schedule`], runs
 //! journeys over HTTP ([`journey_runner`]) and records them in HDR histograms ([`measure`]);
-//! [`observer`] scrapes the scenario's Prometheus endpoints into the run's timeline while it
+//! [`observer`] scrapes (parsing the text format with [`exposition`]) the scenario's Prometheus endpoints into the run's timeline while it
 //! runs; [`history`] keeps one row per nightly run and judges regressions; [`emulator`] is `twin
 //! emulate`, a real HTTP server whose endpoints queue and take time as the scenario says, with
 //! its PostgreSQL writes in [`store`]; [`drill`] is `twin drill` (faults and recovery steps
@@ -15,6 +15,7 @@
 pub mod clock;
 pub mod drill;
 pub mod emulator;
+pub mod exposition;
 pub mod history;
 pub mod journey_runner;
 pub mod load;

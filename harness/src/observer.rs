@@ -5,7 +5,8 @@
 //! timeout, unparsable text) is counted and its reason kept; it never stops the run. The
 //! scrapers stop with the run.
 
-use models::observe::{parse_exposition, ObserverSpec};
+use crate::exposition::{parse_exposition, select};
+use models::observe::ObserverSpec;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -158,7 +159,7 @@ async fn scrape_once(
     match result {
         Ok(samples) => {
             for (k, s) in spec.series.iter().enumerate() {
-                match s.select(&samples) {
+                match select(s, &samples) {
                     Some(v) => g.series[k].1.push((at, v)),
                     None => g.missing[k] += 1,
                 }

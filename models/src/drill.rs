@@ -9,7 +9,6 @@
 
 use crate::faults::FaultSpec;
 use crate::slo::{Slo, SloMetric};
-use crate::summary::SloVerdict;
 use crate::units::{Duration, Fraction, Rate};
 use serde::Deserialize;
 
@@ -266,96 +265,6 @@ impl DrillSpec {
     }
 }
 
-/// What a drill measured that its targets are judged on.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Measured {
-    pub rto_s: Option<f64>,
-    pub rpo_s: Option<f64>,
-    pub lost_writes: Option<u64>,
-}
-
-/// The verdict of one target. `rto` unmeasured (never recovered) is missed; `rpo < B` is met
-/// when no acknowledged write was lost, or when the loss spans less than `B` (so `rpo < 0s`
-/// means exactly "nothing acknowledged was lost").
-pub fn verdict(target: &Slo, m: &Measured) -> SloVerdict {
-    let (observed, met) = match target.metric {
-        SloMetric::Rto => (m.rto_s, m.rto_s.is_some_and(|v| v < target.bound)),
-        SloMetric::Rpo => {
-            let met = match (m.lost_writes, m.rpo_s) {
-                (Some(0), _) => true,
-                (Some(_), Some(r)) => r < target.bound,
-                _ => false,
-            };
-            (m.rpo_s, met)
-        }
-        _ => (None, false),
-    };
-    SloVerdict {
-        name: target.text.clone(),
-        observed,
-        bound: target.bound,
-        met,
-    }
-}
-
-/// Splits a command line into words: whitespace separates, `'…'` and `"…"` quote (no
-/// escapes inside single quotes; `\` escapes the next character elsewhere).
-pub fn split_command(line: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(x) => cur.push(x),
-                        None => return Err(format!("unclosed ' in `{line}`")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(x) => cur.push(x),
-                            None => return Err(format!("trailing \\ in `{line}`")),
-                        },
-                        Some(x) => cur.push(x),
-                        None => return Err(format!("unclosed \" in `{line}`")),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some(x) => cur.push(x),
-                    None => return Err(format!("trailing \\ in `{line}`")),
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    Ok(words)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,37 +297,5 @@ targets: [rto < 30s, rpo < 0s]
         assert_eq!(d.load.retry.as_ref().map(|r| r.attempts), Some(3));
         assert!(d.check(&["write"]).is_empty());
         assert_eq!(d.check(&["read"]).len(), 2);
-    }
-
-    #[test]
-    fn rpo_zero_means_nothing_lost() {
-        let t = Slo::parse("rpo < 0s").expect("slo");
-        let none_lost = Measured {
-            rto_s: Some(1.0),
-            rpo_s: Some(0.0),
-            lost_writes: Some(0),
-        };
-        assert!(verdict(&t, &none_lost).met);
-        let lost = Measured {
-            lost_writes: Some(3),
-            rpo_s: Some(0.3),
-            ..none_lost
-        };
-        assert!(!verdict(&t, &lost).met);
-        let t = Slo::parse("rpo < 15m").expect("slo");
-        assert!(verdict(&t, &lost).met);
-        let rto = Slo::parse("rto < 30s").expect("slo");
-        assert!(verdict(&rto, &lost).met);
-        assert!(!verdict(&rto, &Measured::default()).met);
-    }
-
-    #[test]
-    fn splits_commands_without_a_shell() {
-        assert_eq!(
-            split_command(r#"pg_ctl -D '/a b' stop -m "imm ediate""#).expect("split"),
-            vec!["pg_ctl", "-D", "/a b", "stop", "-m", "imm ediate"]
-        );
-        assert!(split_command("echo 'x").is_err());
-        assert_eq!(split_command("  ").expect("split"), Vec::<String>::new());
     }
 }

@@ -6,7 +6,12 @@
 //! workspace. Files a scenario names (empirical samples, traces) are read by the caller and
 //! handed in through [`scenario::Scenario::external_files_mut`].
 
-pub mod cluster_autoscaler;
+/// Builds a path from `"workload.journeys"`-style keys and indices.
+#[macro_export]
+macro_rules! path {
+    ($($seg:expr),* $(,)?) => { vec![$($crate::scenario::PathSegment::from($seg)),*] };
+}
+
 pub mod cost;
 pub mod distribution;
 pub mod drill;
@@ -20,7 +25,6 @@ pub mod metrics_pipeline;
 pub mod network;
 pub mod observe;
 pub mod platform;
-pub mod pricing;
 pub mod projection;
 pub mod queueing;
 pub mod random;
@@ -30,6 +34,7 @@ pub mod summary;
 pub mod sweep;
 pub mod timeline;
 pub mod units;
+pub mod validate;
 
 pub use distribution::{Distribution, Sampler};
 pub use load::{parse_scenario, Diagnostic, Override};

@@ -1,6 +1,6 @@
 //! The Compute Engine machine-type table: what a node or VM of a given type holds (vCPUs, memory,
 //! built-in GPUs). This module owns the shape of machines; what they cost is in
-//! [`crate::pricing`]. Node pools, standalone VMs and the Ray cluster all name their machines by
+//! the `billing` crate. Node pools, standalone VMs and the Ray cluster all name their machines by
 //! these GCP names (`n1-standard-4`), and [`MachineType::lookup`] refuses a name it does not know
 //! rather than guessing.
 //!
@@ -9,7 +9,7 @@
 use std::fmt;
 
 /// A machine series, which decides the discount rules that apply (sustained use applies to N1,
-/// not to E2; see [`crate::pricing::SustainedUse`]).
+/// not to E2; see `billing::price_table::SustainedUse`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MachineFamily {
     N1,

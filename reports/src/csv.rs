@@ -71,7 +71,7 @@ fn field(text: &str) -> String {
 }
 
 /// `twin hpa replay`'s table: one row per sync of the controller.
-pub fn hpa_replay(steps: &[models::hpa::replay::ReplayStep]) -> String {
+pub fn hpa_replay(steps: &[models::hpa::ReplayStep]) -> String {
     let mut csv =
         String::from("time_s,current_replicas,metric_desired,replicas,decision,pods,ready_pods\n");
     for s in steps {

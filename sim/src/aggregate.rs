@@ -225,7 +225,7 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
         }
     }
     let recovery = recovery(scenario, &results, &mut timeline, &mut warnings);
-    let cost = crate::usage::cost(scenario, model, &results, &mut warnings);
+    let usage = crate::usage::billed_usage(scenario, model, &results);
     let mut summary = RunSummary {
         kind: RunKind::Simulation,
         scenario: scenario.name.clone(),
@@ -236,7 +236,7 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
         journeys,
         services,
         slos: Vec::new(),
-        cost,
+        cost: None,
         recovery,
         components,
         warnings,
@@ -248,7 +248,11 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
     };
     summary.slos = scenario.slos.iter().map(|s| s.verdict(&summary)).collect();
     timeline.histograms = histograms;
-    Output { summary, timeline }
+    Output {
+        summary,
+        timeline,
+        usage,
+    }
 }
 
 /// Window statistics averaged over replications (counts summed), and per-station series.

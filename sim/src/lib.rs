@@ -43,8 +43,12 @@ pub struct Options {
 
 /// A simulation's prediction.
 pub struct Output {
+    /// The prediction, unpriced: `cost` is `None` and SLOs on cost read no data until the
+    /// caller bills `usage` (`billing::bill_run`).
     pub summary: RunSummary,
     pub timeline: Timeline,
+    /// What the run used, averaged over replications, when the scenario bills anything.
+    pub usage: Option<models::cost::Usage>,
 }
 
 /// Simulates every replication of `scenario` and merges them.

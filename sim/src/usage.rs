@@ -1,11 +1,10 @@
-//! What a run used, priced: node-seconds per pool as the autoscalers moved them, LLM tokens
-//! consumed, plus the scenario's fixed infrastructure, through `models::cost`.
+//! What a run used: node-seconds per pool as the autoscalers moved them, LLM tokens consumed,
+//! Cloud Run, VM and Ray worker time, plus the scenario's fixed infrastructure, as a
+//! `models::cost::Usage`. The simulator prices nothing: the binary bills the usage.
 
 use crate::engine::ReplicationResult;
 use crate::model::Model;
 use models::cost::{CloudRunUsage, GpuUsage, LlmUsage, NodePoolUsage, Usage, VmUsage};
-use models::pricing::PriceTable;
-use models::summary::CostSummary;
 use models::Scenario;
 
 /// The usage of the run, averaged over replications.
@@ -111,14 +110,13 @@ fn compute_usage(scenario: &Scenario, results: &[ReplicationResult], u: &mut Usa
     }
 }
 
-/// The cost of the run, when the scenario says anything that costs money; a pricing problem
-/// becomes a warning, not a failed run.
-pub fn cost(
+/// What the run used, when the scenario says anything that costs money (the binary prices it
+/// through the `billing` crate); `None` when nothing in it is billed.
+pub fn billed_usage(
     scenario: &Scenario,
     model: &Model,
     results: &[ReplicationResult],
-    warnings: &mut Vec<String>,
-) -> Option<CostSummary> {
+) -> Option<Usage> {
     let priced = scenario.cost.is_some()
         || scenario.infrastructure.is_some()
         || !scenario.node_pools.is_empty()
@@ -127,25 +125,7 @@ pub fn cost(
             .services
             .values()
             .any(|s| s.cloud_run.is_some() || s.vm.is_some() || s.ray.is_some());
-    if !priced {
-        return None;
-    }
-    let u = usage(scenario, model, results);
-    let cost_model = scenario.cost.clone().unwrap_or_default();
-    let table = match PriceTable::builtin() {
-        Ok(t) => t,
-        Err(e) => {
-            warnings.push(format!("cost: {e}"));
-            return None;
-        }
-    };
-    match cost_model.cost(table, &u) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            warnings.push(format!("cost: {e}"));
-            None
-        }
-    }
+    priced.then(|| usage(scenario, model, results))
 }
 
 /// The price table's model for an endpoint named only by its provider, as the seeds name them

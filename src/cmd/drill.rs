@@ -110,7 +110,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         (Some(fault), false) => {
             let mut s = scenario.clone();
             s.faults = vec![fault.clone()];
-            let out = sim::simulate(&s, &sim::Options::default());
+            let out = super::predict(&s, &sim::Options::default());
             summary.fidelity = Some(Fidelity::compare(
                 "simulation (in-process)",
                 &out.summary,

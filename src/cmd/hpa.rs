@@ -1,13 +1,13 @@
-//! `twin hpa eval` and `twin hpa replay`: the Kubernetes HPA algorithm of `models::hpa` over
+//! `twin hpa eval` and `twin hpa replay`: the Kubernetes HPA algorithm of `k8s::hpa` over
 //! test vectors and over recorded metrics.
 
 use crate::exit::{self, Failure};
-use models::hpa::controller::ControllerConfig;
-use models::hpa::replay::{self, ReplaySettings};
-use models::hpa::spec::{parse_manifest, MetricKind, ResolvedHpa, ResourceTarget, ValueTarget};
-use models::hpa::target::parse_deployment;
-use models::hpa::target::PodSpec;
-use models::hpa::vectors::{evaluate_document, project};
+use k8s::hpa::controller::ControllerConfig;
+use k8s::hpa::replay::{self, ReplaySettings};
+use k8s::hpa::spec::{parse_manifest, MetricKind, ResolvedHpa, ResourceTarget, ValueTarget};
+use k8s::hpa::target::parse_deployment;
+use k8s::hpa::target::PodSpec;
+use k8s::hpa::vectors::{evaluate_document, project};
 use models::units::Duration;
 use reports::charts::{ReplayChart, ReplayPanel};
 use serde_json::{json, Value};

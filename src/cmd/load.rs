@@ -225,7 +225,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         }
         (None, true) => None,
         (None, false) => {
-            let out = sim::simulate(
+            let out = super::predict(
                 &scaled(&time_scaled, a.rate_scale),
                 &sim::Options::default(),
             );

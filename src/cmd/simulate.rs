@@ -46,7 +46,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         eprintln!("{w}");
     }
     let scenario = loaded.scenario;
-    let mut out = sim::simulate(&scenario, &sim::Options::default());
+    let mut out = super::predict(&scenario, &sim::Options::default());
     let mut warnings: Vec<String> = loaded.warnings.iter().map(|w| w.message.clone()).collect();
     warnings.append(&mut out.summary.warnings);
     out.summary.warnings = warnings;

@@ -122,7 +122,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     let started = std::time::Instant::now();
     let summaries: Vec<RunSummary> = points
         .par_iter()
-        .map(|p| sim::simulate(&p.scenario, &options).summary)
+        .map(|p| super::predict(&p.scenario, &options).summary)
         .collect();
     let wall = started.elapsed().as_secs_f64();
     eprintln!(
@@ -158,7 +158,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         .ok_or_else(|| Failure::run("the sweep ran no point"))?;
     // The chosen point again, for its timeline (kept for one point rather than all): the
     // simulator's result depends only on the scenario and seed, so its summary is the row's.
-    let again = sim::simulate(&points[chosen].scenario, &sim::Options::default());
+    let again = super::predict(&points[chosen].scenario, &sim::Options::default());
     let mut summary = again.summary;
     summary.kind = RunKind::Sweep;
     let dir = a.out.clone().unwrap_or_else(|| {

@@ -5,7 +5,7 @@
 //! process; logs, plans and reports show it as written, and the values of every variable a
 //! drill names are redacted from captured output.
 
-use models::drill::{split_command, DrillStep, StepKind};
+use models::drill::{DrillStep, StepKind};
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -237,6 +237,64 @@ pub fn run_step(step: &DrillStep, origin: Instant, redactor: &Redactor) -> StepR
     record(outcome, String::from_utf8_lossy(&output).into_owned(), end)
 }
 
+/// Splits a command line into words: whitespace separates, `'…'` and `"…"` quote (no
+/// escapes inside single quotes; `\` escapes the next character elsewhere).
+pub fn split_command(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(x) => cur.push(x),
+                        None => return Err(format!("unclosed ' in `{line}`")),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(x) => cur.push(x),
+                            None => return Err(format!("trailing \\ in `{line}`")),
+                        },
+                        Some(x) => cur.push(x),
+                        None => return Err(format!("unclosed \" in `{line}`")),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some(x) => cur.push(x),
+                    None => return Err(format!("trailing \\ in `{line}`")),
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Ok(words)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,5 +352,15 @@ mod tests {
         assert_eq!(r.output.trim(), "${TWIN_DRILL_TEST_SECRET}");
         assert_eq!(r.command, "echo ${TWIN_DRILL_TEST_SECRET}");
         assert_eq!(env_refs("a ${X} ${Y_1} ${X} $Z"), vec!["X", "Y_1"]);
+    }
+
+    #[test]
+    fn splits_commands_without_a_shell() {
+        assert_eq!(
+            split_command(r#"pg_ctl -D '/a b' stop -m "imm ediate""#).expect("split"),
+            vec!["pg_ctl", "-D", "/a b", "stop", "-m", "imm ediate"]
+        );
+        assert!(split_command("echo 'x").is_err());
+        assert_eq!(split_command("  ").expect("split"), Vec::<String>::new());
     }
 }

@@ -6,8 +6,10 @@
 use super::audit::{self, AuditResult};
 use super::recovery::{self, Criteria, Sample};
 use super::run::DrillRun;
-use models::drill::{self, DrillSpec, StepKind};
+use models::drill::{DrillSpec, StepKind};
+use models::slo::Slo;
 use models::slo::SloMetric;
+use models::summary::SloVerdict;
 use models::summary::{
     EngineStats, JourneySummary, LatencyCi, LatencyStats, Recovery, RunKind, RunSummary,
 };
@@ -167,7 +169,7 @@ pub fn summarize(
             },
         );
     }
-    let measured = drill::Measured {
+    let measured = Measured {
         rto_s,
         rpo_s,
         lost_writes,
@@ -213,7 +215,7 @@ pub fn summarize(
         slos: drill
             .targets
             .iter()
-            .map(|t| drill::verdict(t, &measured))
+            .map(|t| verdict(t, &measured))
             .collect(),
         cost: None,
         recovery,
@@ -317,4 +319,64 @@ fn timeline(
     }
     t.events.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
     t
+}
+
+/// What a drill measured that its targets are judged on.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Measured {
+    pub rto_s: Option<f64>,
+    pub rpo_s: Option<f64>,
+    pub lost_writes: Option<u64>,
+}
+
+/// The verdict of one target. `rto` unmeasured (never recovered) is missed; `rpo < B` is met
+/// when no acknowledged write was lost, or when the loss spans less than `B` (so `rpo < 0s`
+/// means exactly "nothing acknowledged was lost").
+pub fn verdict(target: &Slo, m: &Measured) -> SloVerdict {
+    let (observed, met) = match target.metric {
+        SloMetric::Rto => (m.rto_s, m.rto_s.is_some_and(|v| v < target.bound)),
+        SloMetric::Rpo => {
+            let met = match (m.lost_writes, m.rpo_s) {
+                (Some(0), _) => true,
+                (Some(_), Some(r)) => r < target.bound,
+                _ => false,
+            };
+            (m.rpo_s, met)
+        }
+        _ => (None, false),
+    };
+    SloVerdict {
+        name: target.text.clone(),
+        observed,
+        bound: target.bound,
+        met,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use models::slo::Slo;
+
+    #[test]
+    fn rpo_zero_means_nothing_lost() {
+        let t = Slo::parse("rpo < 0s").expect("slo");
+        let none_lost = Measured {
+            rto_s: Some(1.0),
+            rpo_s: Some(0.0),
+            lost_writes: Some(0),
+        };
+        assert!(verdict(&t, &none_lost).met);
+        let lost = Measured {
+            lost_writes: Some(3),
+            rpo_s: Some(0.3),
+            ..none_lost
+        };
+        assert!(!verdict(&t, &lost).met);
+        let t = Slo::parse("rpo < 15m").expect("slo");
+        assert!(verdict(&t, &lost).met);
+        let rto = Slo::parse("rto < 30s").expect("slo");
+        assert!(verdict(&rto, &lost).met);
+        assert!(!verdict(&rto, &Measured::default()).met);
+    }
 }

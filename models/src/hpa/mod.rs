@@ -1,29 +1,25 @@
-//! The Kubernetes HorizontalPodAutoscaler (autoscaling/v2) controller as pure code, following
-//! `pkg/controller/podautoscaler` (see `hpa-algorithm.md`): the manifest spec ([`spec`]), pod
-//! classification ([`pods`]), the per-metric formulas ([`replica_calculator`]), stabilization
-//! and rate limits ([`behavior`]), one reconcile with its per-HPA memory ([`controller`]), the
-//! scale target's requests ([`target`]) and the upstream test-vector format ([`vectors`]).
-//!
-//! Architecture invariant: no clock, no I/O, no scheduling. The caller decides when a sync
-//! happens and what the metrics APIs return; this module decides what the controller does
-//! with that, bit for bit where the Go code defines it (integer truncation, f64 operation
-//! order, strict window edges).
+//! The HorizontalPodAutoscaler as a scenario writes it: the autoscaling/v2 spec as Kubernetes
+//! writes it ([`spec`], also the body of a manifest an `hpa: {file}` block names) and its
+//! resolved `behavior` ([`behavior`]), and one sync of a replayed HPA as `twin hpa replay`
+//! reports it ([`ReplayStep`]). The controller that runs it is the `k8s` crate's.
 
 pub mod behavior;
-pub mod controller;
-pub mod pods;
-pub mod replay;
-pub mod replica_calculator;
+pub mod manifest;
 pub mod spec;
-pub mod target;
-pub mod vectors;
 
-pub use behavior::{
-    Behavior, LimitReason, ScaleEvents, ScalingPolicy, ScalingRules, SelectPolicy, Stabilizer,
-};
-pub use controller::{
-    Autoscaler, ControllerConfig, MetricObservation, MetricProposals, Scale, SyncOutcome,
-};
-pub use pods::PodClass;
-pub use replica_calculator::{ReplicaCalculator, Tolerances};
+pub use behavior::{Behavior, ScalingPolicy, ScalingRules, SelectPolicy};
 pub use spec::{HpaSpec, ResolvedHpa};
+
+use crate::units::Duration;
+
+/// The controller's decision at one sync.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplayStep {
+    pub time: Duration,
+    pub current: i32,
+    pub metric_desired: Option<i32>,
+    pub replicas: i32,
+    pub decision: &'static str,
+    pub pods: usize,
+    pub ready_pods: usize,
+}

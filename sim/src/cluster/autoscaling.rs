@@ -1,15 +1,15 @@
 //! The two Kubernetes autoscalers: the HorizontalPodAutoscaler's sync of each pod-based
-//! service (`models::hpa`: every metric of its spec read through [`super::metrics_api`], then
+//! service (`k8s::hpa`: every metric of its spec read through [`super::metrics_api`], then
 //! the controller, then pods created or deleted), and the cluster autoscaler's scan
-//! (`models::cluster_autoscaler`: nodes added for Pending pods, empty or drainable nodes
+//! (`k8s::cluster_autoscaler`: nodes added for Pending pods, empty or drainable nodes
 //! removed), with nodes becoming ready and leaving.
 
 use super::metrics_api::target_ratio;
 use super::{dur, Cluster, PodState};
 use crate::calendar::Nanos;
 use crate::engine::{Event, Replication};
-use models::cluster_autoscaler::{Action, ClusterView, Node, NodeStatus, PendingPod, PlacedPod};
-use models::hpa::controller::Scale;
+use k8s::cluster_autoscaler::{Action, ClusterView, Node, NodeStatus, PendingPod, PlacedPod};
+use k8s::hpa::controller::Scale;
 
 /// What one HPA sync saw and decided (for tests and for explaining a run).
 #[derive(Clone, Debug, PartialEq)]
@@ -83,7 +83,7 @@ impl Cluster {
 impl Replication<'_> {
     /// One HPA sync of pod-based service `s`: every metric of its spec read as the metrics
     /// APIs would serve it now (see [`crate::metrics_pipeline`]), then the controller of
-    /// `models::hpa`, then pods created (Pending until placed) or deleted.
+    /// `k8s::hpa`, then pods created (Pending until placed) or deleted.
     pub(crate) fn hpa_sync(&mut self, s: u32, now: Nanos) {
         let n_metrics = self.cluster.services[s as usize]
             .hpa

@@ -11,10 +11,10 @@ use crate::metrics_pipeline::{
     histogram_quantile, increase, resource_sample, KubeletReading, LatencyCounters, PromReading,
     Ring,
 };
-use models::hpa::controller::MetricObservation;
-use models::hpa::pods::{self, ConditionStatus, PodPhase, ReadyCondition, SampleTime};
-use models::hpa::replica_calculator::{PodCount, PodSample};
-use models::hpa::spec::{MetricKind, ResourceTarget, ValueTarget};
+use k8s::hpa::controller::MetricObservation;
+use k8s::hpa::pods::{self, ConditionStatus, PodPhase, ReadyCondition, SampleTime};
+use k8s::hpa::replica_calculator::{PodCount, PodSample};
+use k8s::hpa::spec::{MetricKind, ResourceTarget, ValueTarget};
 use models::metrics_pipeline::CustomMetric;
 
 /// A pod's sample for one metric: when it was taken (for the CPU readiness filter) and its
@@ -179,7 +179,7 @@ impl Replication<'_> {
     ) -> (MetricObservation, (Option<f64>, usize)) {
         let svc = &self.cluster.services[s];
         let cfg = &self.cluster.pipeline;
-        let readiness = models::hpa::pods::CpuReadiness::default();
+        let readiness = k8s::hpa::pods::CpuReadiness::default();
         let source = svc.sources[m];
         let kind = svc.hpa.as_ref().map(|h| &h.hpa.metrics[m]);
         let (cpu_req, mem_req) = (svc.requests.cpu_milli, svc.requests.memory_bytes);
@@ -364,7 +364,7 @@ fn shown_value(kind: &MetricKind, o: &MetricObservation) -> (Option<f64>, usize)
             let ready: Vec<&PodSample> = pods
                 .iter()
                 .filter(|p| {
-                    p.class == models::hpa::pods::PodClass::Ready && p.value_milli.is_some()
+                    p.class == k8s::hpa::pods::PodClass::Ready && p.value_milli.is_some()
                 })
                 .collect();
             if ready.is_empty() {

@@ -7,8 +7,8 @@
 //!   until Ready), and the faults that hit pods;
 //! - [`metrics_api`]: what the HPA is fed (kubelet readings for metrics-server, Prometheus
 //!   scrapes for custom metrics) and how one metric is read at a sync;
-//! - [`autoscaling`]: the HorizontalPodAutoscaler sync (`models::hpa`) and the cluster
-//!   autoscaler's scan (`models::cluster_autoscaler`), with nodes coming and going;
+//! - [`autoscaling`]: the HorizontalPodAutoscaler sync (`k8s::hpa`) and the cluster
+//!   autoscaler's scan (`k8s::cluster_autoscaler`), with nodes coming and going;
 //! - [`consumer_groups`]: the Kafka consumer groups whose consumers run in a service's pods.
 //!
 //! Cluster events are rare (syncs every 15 s, scans every 10 s, readings every 15 s), so this
@@ -27,8 +27,8 @@ use crate::engine::{Event, Replication};
 use crate::metrics_pipeline::{KubeletReading, LatencyCounters, PromReading, Ring};
 use crate::model::StationSpec;
 use metrics_api::{MetricSource, PipelineConfig};
-use models::cluster_autoscaler::{CaConfig, ClusterAutoscaler, NodePool, Resources};
-use models::hpa::controller::{Autoscaler, ControllerConfig};
+use k8s::cluster_autoscaler::{CaConfig, ClusterAutoscaler, NodePool, Resources};
+use k8s::hpa::controller::{Autoscaler, ControllerConfig};
 use models::metrics_pipeline::MemoryUsage;
 use models::platform::{parse_cpu_milli, parse_memory_bytes};
 use models::{Duration, RandomStream, Sampler, Scenario};

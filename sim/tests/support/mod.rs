@@ -29,10 +29,14 @@ pub fn cases(dir: &Path) -> Vec<Value> {
         .clone()
 }
 
-/// Parses `dir/file` and simulates it with default options.
+/// Parses `dir/file`, simulates it with default options and bills it, as `twin simulate` does.
 pub fn simulate(dir: &Path, file: &str) -> sim::Output {
     let text = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
     let (scenario, _) =
         models::parse_scenario(&text, file, &[]).unwrap_or_else(|e| panic!("{file}: {e:?}"));
-    sim::simulate(&scenario, &sim::Options::default())
+    let mut out = sim::simulate(&scenario, &sim::Options::default());
+    if let Some(usage) = &out.usage {
+        billing::bill_run(&scenario, usage, &mut out.summary);
+    }
+    out
 }

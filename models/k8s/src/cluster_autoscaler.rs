@@ -9,7 +9,7 @@
 //! Coarse by design: requests, not usage; no affinity beyond "this pod needs that pool"; the
 //! caller decides node provisioning times, scheduling and evictions, and reports failures back.
 
-use crate::units::Duration;
+use models::units::Duration;
 use std::collections::BTreeMap;
 
 /// CPU (milli-cores) and memory (bytes) requests or capacity.

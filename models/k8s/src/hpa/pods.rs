@@ -4,7 +4,7 @@
 //! Readiness matters only for the `cpu` resource: for memory, Pods and custom metrics a running
 //! pod with a sample is ready whatever its Ready condition says.
 
-use crate::units::Duration;
+use models::units::Duration;
 
 /// The class `groupPods` puts a pod in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -24,7 +24,7 @@ use super::replica_calculator::{
 use super::spec::{
     BehaviorSpec, MetricKind, ResolvedHpa, ResourceTarget, ScalingRulesSpec, ValueTarget,
 };
-use crate::units::Duration;
+use models::units::Duration;
 use serde_json::{json, Map, Value};
 
 /// The evaluation of one vector.

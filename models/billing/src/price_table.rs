@@ -1,15 +1,15 @@
 //! The price table: list prices per item and pricing model, each with its source and date,
-//! parsed from `models/data/gcp-prices.csv` (embedded in the crate, so no file is read at run
+//! parsed from `models/billing/data/gcp-prices.csv` (embedded in the crate, so no file is read at run
 //! time), and the discount rules that are not a row of that table (sustained use).
 //!
-//! This module owns prices and their provenance; [`crate::cost`] owns what was used and the sum.
+//! This module owns prices and their provenance; `models::cost` owns what was used, [`crate::bill`] the sum.
 //! Item keys are stable paths: `machine/n1-standard-4`, `gpu/nvidia-tesla-t4`,
 //! `cloud_sql/vcpu/regional`, `memorystore/basic/m3`, `llm/claude-3-sonnet/input`,
 //! `egress/internet_premium/0-1tib` (the [`item`] module builds them). A price the table lacks
 //! is an error that names the item and the pricing models it does have, never a silent zero.
 
-use crate::machines::MachineFamily;
-use serde::{Deserialize, Serialize};
+pub use models::cost::PricingModel;
+use models::machines::MachineFamily;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
@@ -19,56 +19,6 @@ pub const BUILTIN_CSV: &str = include_str!("../data/gcp-prices.csv");
 
 /// Hours in the month GCP bills by (730 = 8760 / 12).
 pub const HOURS_PER_MONTH: f64 = 730.0;
-
-/// How a resource is bought.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PricingModel {
-    #[default]
-    OnDemand,
-    Spot,
-    #[serde(rename = "committed_1y")]
-    Committed1y,
-    #[serde(rename = "committed_3y")]
-    Committed3y,
-}
-
-impl PricingModel {
-    pub const ALL: [PricingModel; 4] = [
-        PricingModel::OnDemand,
-        PricingModel::Spot,
-        PricingModel::Committed1y,
-        PricingModel::Committed3y,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PricingModel::OnDemand => "on_demand",
-            PricingModel::Spot => "spot",
-            PricingModel::Committed1y => "committed_1y",
-            PricingModel::Committed3y => "committed_3y",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<PricingModel> {
-        PricingModel::ALL.into_iter().find(|p| p.as_str() == text)
-    }
-
-    fn index(self) -> usize {
-        match self {
-            PricingModel::OnDemand => 0,
-            PricingModel::Spot => 1,
-            PricingModel::Committed1y => 2,
-            PricingModel::Committed3y => 3,
-        }
-    }
-}
-
-impl fmt::Display for PricingModel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What one `usd` of a row buys. Cost code states the unit it expects, so a row whose unit
 /// changes cannot be summed in the wrong unit.

@@ -15,7 +15,7 @@ use super::replica_calculator::{
     ReplicaCalculator, Tolerances,
 };
 use super::spec::{MetricKind, ResolvedHpa, ResourceTarget, ValueTarget};
-use crate::units::Duration;
+use models::units::Duration;
 
 /// The kube-controller-manager flags the HPA controller reads, with their defaults.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -388,7 +388,7 @@ impl Autoscaler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hpa::spec::BehaviorSpec;
+    use models::hpa::spec::BehaviorSpec;
 
     fn hpa(behavior: Option<BehaviorSpec>) -> ResolvedHpa {
         let config = ControllerConfig::default();

@@ -6,9 +6,9 @@
 //! contents, egress) depend on traffic and are left to the simulator. Numbers the seeds do not
 //! give are marked "invented".
 
+use billing::{Billing, PriceTable};
 use models::cost::{BootDisk, CloudRunBilling, CloudRunUsage, CloudSqlUsage, CostModel, GpuUsage};
 use models::cost::{MemorystoreTier, MemorystoreUsage, NodePoolUsage, PineconeUsage, Usage};
-use models::pricing::PriceTable;
 
 const MONTH: f64 = 730.0 * 3600.0;
 

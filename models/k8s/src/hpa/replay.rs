@@ -25,7 +25,7 @@ use super::pods::{
 use super::replica_calculator::{PodCount, PodSample};
 use super::spec::{MetricKind, Quantity, ResolvedHpa, ResourceTarget};
 use super::target::PodSpec;
-use crate::units::Duration;
+use models::units::Duration;
 use std::collections::BTreeMap;
 
 /// A pod's lifecycle state in one row.
@@ -202,17 +202,7 @@ pub struct ReplaySettings {
     pub initial_replicas: Option<i32>,
 }
 
-/// The controller's decision at one sync.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ReplayStep {
-    pub time: Duration,
-    pub current: i32,
-    pub metric_desired: Option<i32>,
-    pub replicas: i32,
-    pub decision: &'static str,
-    pub pods: usize,
-    pub ready_pods: usize,
-}
+pub use models::hpa::ReplayStep;
 
 fn resource_value(row: &SeriesRow, name: &str) -> Option<i64> {
     match name {
