@@ -10,7 +10,7 @@ use crate::llm::{Attempt, Endpoint};
 use crate::metrics::{window_width, JourneyMetrics};
 use crate::model::{Model, Op, NONE};
 use crate::pool::ConnectionPool;
-use crate::station::{Start, Station};
+use crate::station::{Offer, Start, Station};
 use models::RandomStream;
 
 /// What happens next.
@@ -18,6 +18,10 @@ use models::RandomStream;
 pub(crate) enum Event {
     /// A new journey arrives from outside.
     Arrival,
+    /// A journey with its own arrival process (`own_arrivals[source]`) arrives.
+    OwnArrival {
+        source: u32,
+    },
     /// A server of `station`'s `replica` finishes `request`.
     Departure {
         station: u32,
@@ -178,7 +182,13 @@ pub(crate) struct Replication<'m> {
     batchers: Vec<Batcher>,
     journeys: Vec<JourneyMetrics>,
     arrivals: ArrivalProcess,
+    /// The journeys with their own `arrivals:`: (journey, its process).
+    own_arrivals: Vec<(u32, ArrivalProcess)>,
     mix_rng: RandomStream,
+    /// Per station, the draws of its `errors:` (used only by `Op::Fail`).
+    error_rngs: Vec<RandomStream>,
+    /// Backoffs of step retries (used only by `Op::RetryVisit`).
+    retry_rng: RandomStream,
     branch_rng: RandomStream,
     delay_rng: RandomStream,
     window_ns: Nanos,
@@ -262,7 +272,23 @@ pub fn run_replication(
             .map(|_| JourneyMetrics::new())
             .collect(),
         arrivals: ArrivalProcess::new(&model.arrivals, stream("arrivals")),
+        own_arrivals: model
+            .journeys
+            .iter()
+            .enumerate()
+            .filter_map(|(j, spec)| {
+                let a = spec.arrivals.as_ref()?;
+                let rng = stream(&format!("arrivals/{}", spec.name));
+                Some((j as u32, ArrivalProcess::new(a, rng)))
+            })
+            .collect(),
         mix_rng: stream("journey-mix"),
+        error_rngs: model
+            .stations
+            .iter()
+            .map(|s| stream(&format!("errors/{}", s.name)))
+            .collect(),
+        retry_rng: stream("retries"),
         branch_rng: stream("branches"),
         delay_rng: stream("delays"),
         window_ns: if scenario.faults.is_empty() || model.horizon > 7_200_000_000_000 {
@@ -325,8 +351,17 @@ impl Replication<'_> {
                 s.start_measuring();
             }
         }
-        if let Some(t) = self.arrivals.first() {
-            self.calendar.schedule(t, Event::Arrival);
+        // The mix's process runs while some journey draws from it.
+        if self.model.journeys.iter().any(|j| j.arrivals.is_none()) {
+            if let Some(t) = self.arrivals.first() {
+                self.calendar.schedule(t, Event::Arrival);
+            }
+        }
+        for source in 0..self.own_arrivals.len() {
+            if let Some(t) = self.own_arrivals[source].1.first() {
+                let source = source as u32;
+                self.calendar.schedule(t, Event::OwnArrival { source });
+            }
         }
         self.calendar
             .schedule(self.window_ns.min(self.model.horizon), Event::Tick);
@@ -337,6 +372,7 @@ impl Replication<'_> {
             }
             match event {
                 Event::Arrival => self.on_arrival(now),
+                Event::OwnArrival { source } => self.on_own_arrival(now, source),
                 Event::Departure {
                     station,
                     replica,
@@ -427,6 +463,20 @@ impl Replication<'_> {
             let u = self.mix_rng.next_f64();
             self.model.mix.partition_point(|c| *c <= u) as u32
         };
+        self.start_journey(journey, now);
+    }
+
+    fn on_own_arrival(&mut self, now: Nanos, source: u32) {
+        let (journey, process) = &mut self.own_arrivals[source as usize];
+        let journey = *journey;
+        if let Some(next) = process.next_after(now) {
+            self.calendar.schedule(next, Event::OwnArrival { source });
+        }
+        self.start_journey(journey, now);
+    }
+
+    #[inline]
+    fn start_journey(&mut self, journey: u32, now: Nanos) {
         let spec = &self.model.journeys[journey as usize];
         let id = self.spawn(Request {
             journey,
@@ -481,11 +531,34 @@ impl Replication<'_> {
                         continue;
                     }
                     r.enqueued = now;
-                    match self.stations[station as usize].arrive(id, now) {
-                        Some(start) => self.begin(station, start, now),
-                        None => self.cloud_run_queued(station, id, now),
+                    let st = &mut self.stations[station as usize];
+                    let limit = self.model.stations[station as usize].queue_limit;
+                    match st.offer(id, now, limit) {
+                        Offer::Started(start) => self.begin(station, start, now),
+                        Offer::Queued => self.cloud_run_queued(station, id, now),
+                        Offer::Rejected => {
+                            // Turned away at once (`queue_limit`): retried, or an error.
+                            if self.visit_failed(id, req.pc, now) {
+                                return;
+                            }
+                            continue;
+                        }
                     }
                     return;
+                }
+                Op::Fail { p, station } => {
+                    if self.error_rngs[station as usize].next_f64() < p {
+                        if self.visit_failed(id, req.pc - 1, now) {
+                            return;
+                        }
+                    } else {
+                        self.requests[id as usize].pc += 1;
+                    }
+                }
+                Op::RetryVisit { .. } => {
+                    // Reached after a success: the next visit starts from its first attempt.
+                    r.attempt = 1;
+                    r.pc += 1;
                 }
                 Op::Delay { sampler } => {
                     let d = self.model.samplers[sampler as usize].sample(&mut self.delay_rng);
@@ -624,6 +697,30 @@ impl Replication<'_> {
         }
     }
 
+    /// The visit at `visit_pc` of request `id` failed (an error, a rejection). With a step
+    /// `retry:` and attempts left, the visit is tried again after a backoff (true: the request
+    /// now waits); else the request fails and unwinds (false: the caller goes on executing).
+    fn visit_failed(&mut self, id: u32, visit_pc: u32, now: Nanos) -> bool {
+        let mut at = visit_pc as usize + 1;
+        if let Some(Op::Fail { .. }) = self.model.ops.get(at) {
+            at += 1;
+        }
+        let r = &mut self.requests[id as usize];
+        if let Some(Op::RetryVisit { attempts, backoff }) = self.model.ops.get(at).copied() {
+            if r.attempt < attempts {
+                r.attempt += 1;
+                r.pc = visit_pc;
+                let d = self.model.samplers[backoff as usize].sample(&mut self.retry_rng);
+                self.calendar
+                    .schedule(now + (d * 1e9) as Nanos, Event::Retry { request: id });
+                return true;
+            }
+            r.attempt = 1;
+        }
+        r.failed = true;
+        false
+    }
+
     fn release_pool(&mut self, pool: u32, now: Nanos) {
         if let Some(next) = self.pools[pool as usize].release(now) {
             // The waiter continues after its Acquire, in calendar order.
@@ -708,7 +805,12 @@ impl Replication<'_> {
             Op::Visit { station } => station,
             _ => NONE,
         };
-        let Some(Op::CacheLookup { cache, .. }) = self.model.ops.get(pc + 1).copied() else {
+        // The lookup follows the visit (after its `Fail` and `RetryVisit`, if any).
+        let mut lookup = pc + 1;
+        while let Some(Op::Fail { .. } | Op::RetryVisit { .. }) = self.model.ops.get(lookup) {
+            lookup += 1;
+        }
+        let Some(Op::CacheLookup { cache, .. }) = self.model.ops.get(lookup).copied() else {
             self.requests[id as usize].failed = true;
             return false;
         };
@@ -718,12 +820,12 @@ impl Replication<'_> {
         let wait = self.faults.cache_down(station).unwrap_or(0);
         if wait > 0 {
             // Advance moves past the lookup into the miss path.
-            self.requests[id as usize].pc = pc as u32 + 1;
+            self.requests[id as usize].pc = lookup as u32;
             self.calendar
                 .schedule(now + wait, Event::Advance { request: id });
             true
         } else {
-            self.requests[id as usize].pc = pc as u32 + 2;
+            self.requests[id as usize].pc = lookup as u32 + 1;
             false
         }
     }
