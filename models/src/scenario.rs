@@ -497,7 +497,7 @@ impl Step {
 /// How a step is called over HTTP: defined in [`crate::http`], re-exported here.
 pub use crate::http::HttpCall;
 
-pub use crate::validate::{Finding, PathSegment, Severity};
+pub use crate::path::{Finding, PathSegment, Severity};
 
 impl Scenario {
     /// Every external file the scenario refers to (empirical distributions, traces), with the

@@ -6,42 +6,7 @@ use crate::scenario::{Arrivals, Replicas, Scenario, Service, Step};
 use crate::units::Duration;
 use indexmap::IndexMap;
 
-/// A problem found after parsing, with the path of the offending value in the YAML tree.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Finding {
-    pub path: Vec<PathSegment>,
-    pub message: String,
-    pub severity: Severity,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Severity {
-    Error,
-    Warning,
-}
-
-/// A step in a path into the YAML tree: a mapping key or a sequence index.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum PathSegment {
-    Key(String),
-    Index(usize),
-}
-
-impl From<&str> for PathSegment {
-    fn from(s: &str) -> Self {
-        PathSegment::Key(s.to_string())
-    }
-}
-impl From<&String> for PathSegment {
-    fn from(s: &String) -> Self {
-        PathSegment::Key(s.clone())
-    }
-}
-impl From<usize> for PathSegment {
-    fn from(i: usize) -> Self {
-        PathSegment::Index(i)
-    }
-}
+pub use crate::path::{Finding, PathSegment, Severity};
 
 impl Scenario {
     /// Checks what the types cannot: references between sections, ranges, stability. Errors make

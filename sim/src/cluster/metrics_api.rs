@@ -363,9 +363,7 @@ fn shown_value(kind: &MetricKind, o: &MetricObservation) -> (Option<f64>, usize)
         MetricObservation::PerPod { pods, .. } => {
             let ready: Vec<&PodSample> = pods
                 .iter()
-                .filter(|p| {
-                    p.class == k8s::hpa::pods::PodClass::Ready && p.value_milli.is_some()
-                })
+                .filter(|p| p.class == k8s::hpa::pods::PodClass::Ready && p.value_milli.is_some())
                 .collect();
             if ready.is_empty() {
                 return (None, 0);
