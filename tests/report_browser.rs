@@ -296,6 +296,8 @@ fn hand_made_run() -> (RunSummary, Timeline) {
         cost: Some(CostSummary {
             total_usd: 1.25,
             monthly_usd: 5400.0,
+            infrastructure_monthly_usd: 4320.0,
+            usage_monthly_usd: 1080.0,
             by_item: [
                 ("node_pool/general".to_string(), 1.0),
                 ("llm/claude".to_string(), 0.25),

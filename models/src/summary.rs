@@ -202,6 +202,14 @@ pub struct SloVerdict {
 pub struct CostSummary {
     pub total_usd: f64,
     pub monthly_usd: f64,
+    /// The month's capacity items (node pools, VMs, GKE fee, Cloud SQL, Memorystore, Pinecone,
+    /// storage): what is paid whatever the traffic.
+    #[serde(default)]
+    pub infrastructure_monthly_usd: f64,
+    /// The month's traffic-driven items (LLM tokens, Firestore operations, Cloud Run, egress),
+    /// under the projection's duty; with the infrastructure it adds up to `monthly_usd`.
+    #[serde(default)]
+    pub usage_monthly_usd: f64,
     pub by_item: IndexMap<String, f64>,
     /// What `monthly_usd` assumes (traffic held at the run's level, or scaled by a duty
     /// factor), with each item's monthly figure.

@@ -390,9 +390,13 @@ fn cost(page: &mut String, s: &RunSummary) {
     let _ = writeln!(
         page,
         "</tbody>\n<tfoot><tr><td>total over the run</td><td class=\"num\">{}</td></tr>\n\
-         <tr><td>monthly projection</td><td class=\"num\">{}</td></tr></tfoot>\n</table></div>\n</section>",
+         <tr><td>monthly projection</td><td class=\"num\">{}</td></tr>\n\
+         <tr><td>of which infrastructure (whatever the traffic)</td><td class=\"num\">{}</td></tr>\n\
+         <tr><td>of which usage (follows the traffic)</td><td class=\"num\">{}</td></tr></tfoot>\n</table></div>\n</section>",
         numbers::usd(c.total_usd),
-        numbers::usd(c.monthly_usd)
+        numbers::usd(c.monthly_usd),
+        numbers::usd(c.infrastructure_monthly_usd),
+        numbers::usd(c.usage_monthly_usd)
     );
     if let Some(p) = &c.projection {
         let _ = writeln!(

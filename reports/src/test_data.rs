@@ -88,6 +88,8 @@ pub(crate) fn small_run(scenario: &str) -> (RunSummary, Timeline) {
         cost: Some(CostSummary {
             total_usd: 1.25,
             monthly_usd: 5400.0,
+            infrastructure_monthly_usd: 4320.0,
+            usage_monthly_usd: 1080.0,
             by_item: [
                 ("node_pool/general".to_string(), 1.0),
                 ("llm/claude".to_string(), 0.25),
