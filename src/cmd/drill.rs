@@ -49,7 +49,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         .iter()
         .map(|j| j.name.as_str())
         .collect();
-    let problems = drill.check(&journeys);
+    let problems = drill.check(&journeys, scenario.recovery_window);
     if !problems.is_empty() {
         let k = scenario
             .drills

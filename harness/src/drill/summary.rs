@@ -188,11 +188,10 @@ pub fn summarize(
                 count,
                 errors,
                 error_rate: errors as f64 / count as f64,
-                ci95_ms: LatencyCi {
-                    mean: [lat.mean, lat.mean],
-                    p95: [lat.p95, lat.p95],
-                },
+                // One measured run: no interval across replications.
+                ci95_ms: LatencyCi::default(),
                 latency_ms: lat,
+                unfinished: 0,
             },
         );
     }
