@@ -48,7 +48,7 @@ fn pod_loss_drill_loses_nothing_with_client_retries() {
       - {{at: 2500ms, kind: recovery, name: reschedule the pod, shell: true, run: "{start}", timeout: 5s}}
     audit: {{journey: write}}
     recovery: {{window: 1s, success_rate: 100%, p95: 250ms}}
-    targets: [rto < 30s, rpo < 0s]
+    targets: [rto < 30s]
     predict: {{at: 2s, kind: pod_kill, target: api}}
 "#,
         pid = pidfile.display(),
@@ -67,7 +67,16 @@ fn pod_loss_drill_loses_nothing_with_client_retries() {
     assert_eq!(o.status.code(), Some(0), "{text}");
     let s = json(&out.join("summary.json"));
     let r = &s["recovery"];
-    assert_eq!(r["lost_writes"], 0, "{text}");
+    // An acknowledgement-only audit cannot find a write missing: it says RPO is not
+    // measured rather than "0 lost, met".
+    assert!(r["lost_writes"].is_null() && r["rpo_s"].is_null(), "{text}");
+    assert_eq!(r["rpo_not_measured"], "no read-back", "{text}");
+    assert!(text.contains("not measured (no read-back)"), "{text}");
+    // What can fail: every write acknowledged in the end. The pod is gone from the kill (2 s)
+    // until the restart step (2.5 s) plus the emulator's start (well under 1 s here): at most
+    // about 1.5 s. A write's retries span 60 attempts x (50 ms backoff + a refused connect,
+    // under a millisecond on loopback) >= 3 s > 1.5 s, so the model says no write fails; one
+    // that did would mean the retries or the restart are broken.
     assert_eq!(r["failed_writes"], 0, "{text}");
     let acks = ack_log(&out.join("audit.csv"));
     assert_eq!(acks.len(), 250, "{text}");

@@ -238,9 +238,10 @@ fn hand_made_run() -> (RunSummary, Timeline) {
             other: Default::default(),
         },
         ci95_ms: LatencyCi {
-            mean: [p95 * 0.44, p95 * 0.46],
-            p95: [p95 * 0.97, p95 * 1.03],
+            mean: Some([p95 * 0.44, p95 * 0.46]),
+            p95: Some([p95 * 0.97, p95 * 1.03]),
         },
+        unfinished: 0,
     };
     let service = |rps: f64, utilization: f64, min: u32, max: u32| ServiceSummary {
         throughput_rps: rps,
@@ -295,6 +296,8 @@ fn hand_made_run() -> (RunSummary, Timeline) {
         cost: Some(CostSummary {
             total_usd: 1.25,
             monthly_usd: 5400.0,
+            infrastructure_monthly_usd: 4320.0,
+            usage_monthly_usd: 1080.0,
             by_item: [
                 ("node_pool/general".to_string(), 1.0),
                 ("llm/claude".to_string(), 0.25),

@@ -7,6 +7,7 @@ use crate::measure::{ErrorKind, Outcome, Recorder};
 use crate::schedule::{Arrival, Shard};
 use goose::prelude::{GooseMethod, GooseRequest, GooseUser};
 use models::http::{scalar_text, select, CompiledCall, HttpCall};
+use models::random::RandomStream;
 use models::Scenario;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -32,14 +33,21 @@ pub struct JourneyPlan {
     pub name: String,
     pub steps: Vec<StepPlan>,
     pub stages: Vec<Stage>,
+    /// The scenario's seed: `probability:` and `delay:` draw from a stream derived from it and
+    /// the arrival, so a run's choices are the same from run to run.
+    pub seed: u64,
 }
 
-/// One stage of a journey: a call (an index into [`JourneyPlan::steps`]), or branches that run
-/// at once (each a list of stages) and join.
+/// One stage of a journey: a call (an index into [`JourneyPlan::steps`]), branches that run
+/// at once (each a list of stages) and join, a `delay:` step (network time the model adds:
+/// the load waits it too, so load and simulation run the same journey), or a step with
+/// `probability:` (its stages run only that often, as the simulator's branch does).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stage {
     Call(usize),
     Parallel(Vec<Vec<Stage>>),
+    Delay(models::distribution::Sampler),
+    Maybe { p: f64, stages: Vec<Stage> },
 }
 
 /// The step name used in outputs: `journey/k service` for a top-level step, `journey/k.b.m
@@ -60,6 +68,7 @@ pub fn plan(scenario: &Scenario) -> Result<Vec<JourneyPlan>, String> {
             name: j.name.clone(),
             steps,
             stages,
+            seed: scenario.seed,
         });
     }
     Ok(out)
@@ -75,9 +84,13 @@ fn plan_steps(
     known: &mut Vec<String>,
     steps: &mut Vec<StepPlan>,
 ) -> Result<Vec<Stage>, String> {
-    let mut stages = Vec::new();
+    let mut out = Vec::new();
     for (k, s) in list.iter().enumerate() {
         let index = format!("{prefix}{k}");
+        let mut stages = Vec::new();
+        if let Some(d) = &s.delay {
+            stages.push(Stage::Delay(d.sampler()));
+        }
         if let Some(call) = &s.http {
             let compiled = call.compile(known).map_err(|problems| {
                 let text: Vec<String> = problems.into_iter().map(|(_, m)| m).collect();
@@ -112,8 +125,12 @@ fn plan_steps(
                 stages.push(Stage::Parallel(planned));
             }
         }
+        match s.probability {
+            Some(p) if p < 1.0 && !stages.is_empty() => out.push(Stage::Maybe { p, stages }),
+            _ => out.extend(stages),
+        }
     }
-    Ok(stages)
+    Ok(out)
 }
 
 /// The environment variables the plan's headers name, with where (journey index, the step's
@@ -335,6 +352,7 @@ pub async fn run_journey(
         journey,
         at: arrival.at,
         rec,
+        rng: std::sync::Mutex::new(journey_stream(journey.seed, ctx, arrival)),
     };
     let outcome = run
         .stages(user, &journey.stages, &mut vars, &mut step_start)
@@ -350,12 +368,32 @@ pub async fn run_journey(
     outcome
 }
 
+/// The random stream of one journey's `probability:` and `delay:` draws: derived from the
+/// seed, the shard and the arrival's sequence number, so it does not depend on timing or on
+/// which user runs the journey.
+pub fn journey_stream(seed: u64, ctx: &RunContext, arrival: &Arrival) -> RandomStream {
+    RandomStream::derive(
+        seed,
+        ctx.shard.index,
+        &format!("load/journey/{}", arrival.seq),
+    )
+}
+
 /// One journey in progress: what its stages share.
 struct Run<'a> {
     journey: &'a JourneyPlan,
     /// The arrival's scheduled time in the run.
     at: Duration,
     rec: &'a Recorder,
+    /// Draws in stage order (branches of a `parallel:` draw as they reach a choice).
+    rng: std::sync::Mutex<RandomStream>,
+}
+
+impl Run<'_> {
+    fn draw(&self, f: impl FnOnce(&mut RandomStream) -> f64) -> f64 {
+        let mut g = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut g)
+    }
 }
 
 type StageFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send + 'a>>;
@@ -392,6 +430,21 @@ impl<'a> Run<'a> {
                     }
                     Stage::Parallel(branches) => {
                         self.fork_join(user, branches, vars, step_start).await
+                    }
+                    Stage::Delay(d) => {
+                        let secs = self.draw(|r| d.sample(r));
+                        if secs.is_finite() && secs > 0.0 {
+                            tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+                        }
+                        *step_start = Instant::now();
+                        Outcome::Ok
+                    }
+                    Stage::Maybe { p, stages } => {
+                        if self.draw(RandomStream::next_f64) < *p {
+                            self.stages(user, stages, vars, step_start).await
+                        } else {
+                            Outcome::Ok
+                        }
                     }
                 };
                 if outcome != Outcome::Ok {

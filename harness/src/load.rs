@@ -13,7 +13,7 @@ use goose::prelude::{GooseAttack, Scenario as GooseScenario, Transaction, Transa
 use models::slo::SloMetric;
 use models::summary::{EngineStats, Recovery, ReplicaStats, RunKind, RunSummary, ServiceSummary};
 use models::Scenario;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,11 +57,20 @@ pub struct LoadRun {
     pub measured: Measured,
     /// What each observer saw (scrapes, failures).
     pub observed: Vec<crate::observer::Observed>,
+    /// Journeys in flight at most (the pool as it grew).
     pub users: usize,
+    /// The most journeys in flight the pool allowed.
+    pub user_limit: usize,
+    /// Arrivals that found the pool full and started late because of it.
+    pub waited: u64,
+    /// Seconds of schedule actually run (less than the duration when interrupted).
+    pub ran_s: f64,
     pub interrupted: bool,
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// When the first interrupt arrived (the end of the time actually run).
+static INTERRUPTED_AT: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
 /// Installs the Ctrl-C / SIGTERM handler (once per process): the first signal stops the
 /// schedule and trips goose's kill switch, so users finish their journey in flight and what
@@ -72,6 +81,7 @@ pub fn install_interrupt_handler() {
             eprintln!("interrupted again: exiting without writing");
             std::process::exit(130);
         }
+        let _ = INTERRUPTED_AT.set(Instant::now());
         eprintln!("interrupted: finishing the journeys in flight and writing what was measured");
         goose::trigger_killswitch("interrupted (SIGINT/SIGTERM)");
     });
@@ -82,13 +92,38 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
-/// Checks that the target accepts TCP connections (before any traffic).
-pub fn probe(target: &str) -> Result<(), LoadError> {
+/// The target as an `http` or `https` URL with a host (bad input otherwise, exit 2).
+pub fn check_target(target: &str) -> Result<url::Url, LoadError> {
     let url = url::Url::parse(target).map_err(|e| {
         LoadError::Input(format!(
             "--target `{target}` is not a URL such as http://127.0.0.1:8080: {e}"
         ))
     })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(LoadError::Input(format!(
+            "--target must be an http:// or https:// URL, found a `{}:` URL",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none() {
+        return Err(LoadError::Input("--target has no host".into()));
+    }
+    Ok(url)
+}
+
+/// What can be wrong with the run's settings, found before any traffic (exit 2).
+pub fn check_config(cfg: &LoadConfig) -> Result<(), LoadError> {
+    if cfg.users == Some(0) {
+        return Err(LoadError::Input(
+            "--users must be at least 1 (journeys in flight at most)".into(),
+        ));
+    }
+    check_target(&cfg.target).map(|_| ())
+}
+
+/// Checks that the target accepts TCP connections (before any traffic).
+pub fn probe(target: &str) -> Result<(), LoadError> {
+    let url = check_target(target)?;
     let host = url
         .host_str()
         .ok_or_else(|| LoadError::Input(format!("--target `{target}` has no host")))?;
@@ -118,44 +153,99 @@ struct Shared {
     recorder: Recorder,
     plans: Vec<JourneyPlan>,
     ctx: RunContext,
+    /// One permit per journey in flight: the pool grows on demand up to `limit`.
+    slots: Arc<tokio::sync::Semaphore>,
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+    /// Arrivals that found every slot taken and waited for one (the pool's, not the
+    /// server's, failure: like k6's dropped iterations).
+    waited: AtomicU64,
 }
 
-/// Takes arrivals until the schedule is over, waiting for each one's start time.
-async fn user_loop(user: &mut goose::prelude::GooseUser, shared: &Shared) {
+/// Journeys in flight at most when `--users` does not say: the open model starts every
+/// arrival on time however long the journeys take, so the pool is only a guard against
+/// exhausting the load machine (sockets, memory); reaching it fails the run (exit 3).
+pub const DEFAULT_USER_LIMIT: usize = 20_000;
+
+/// Goose users that take arrivals from the schedule and start each journey as its own task
+/// (the journeys themselves are not bound to a goose user).
+const DISPATCHERS: usize = 2;
+
+/// Takes arrivals until the schedule is over, waiting for each one's start time, and starts
+/// each journey as its own task on a clone of the goose user (the same client and connection
+/// pool); returns when the schedule is over and every journey it started has finished.
+async fn user_loop(user: &mut goose::prelude::GooseUser, shared: &Arc<Shared>) {
     loop {
         if interrupted() || goose::is_killswitch_triggered() {
             shared.schedule.stop();
-            return;
+            break;
         }
         let Some(arrival) = shared.schedule.next() else {
-            return;
+            break;
         };
         let started = shared.schedule.started();
         let due = started + arrival.at;
         // Sleep in slices so a stop is noticed within a quarter of a second.
+        let mut stopped = false;
         loop {
             let now = Instant::now();
             if now >= due {
                 break;
             }
             if interrupted() || goose::is_killswitch_triggered() {
-                shared.schedule.stop();
-                return;
+                stopped = true;
+                break;
             }
             let wake = due.min(now + Duration::from_millis(250));
             crate::clock::sleep_until(wake).await;
         }
-        shared
-            .recorder
-            .started(arrival.at, Instant::now().saturating_duration_since(due));
+        if stopped {
+            shared.schedule.stop();
+            break;
+        }
         let Some(plan) = shared.plans.get(arrival.journey) else {
             continue;
         };
         if plan.steps.is_empty() {
             continue;
         }
-        journey_runner::run_journey(user, plan, &arrival, started, &shared.ctx, &shared.recorder)
-            .await;
+        let permit = match shared.slots.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                shared.waited.fetch_add(1, Ordering::Relaxed);
+                match shared.slots.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => break,
+                }
+            }
+        };
+        shared
+            .recorder
+            .started(arrival.at, Instant::now().saturating_duration_since(due));
+        let now = shared.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        shared.peak.fetch_max(now, Ordering::Relaxed);
+        let mine = shared.clone();
+        let mut u = user.clone();
+        tokio::spawn(async move {
+            if let Some(plan) = mine.plans.get(arrival.journey) {
+                journey_runner::run_journey(
+                    &mut u,
+                    plan,
+                    &arrival,
+                    started,
+                    &mine.ctx,
+                    &mine.recorder,
+                )
+                .await;
+            }
+            mine.in_flight.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
+        });
+    }
+    // Wait for the journeys in flight (not through the semaphore: a waiter there would hold
+    // up the other dispatchers' arrivals, since tokio's semaphore is fair).
+    while shared.in_flight.load(Ordering::SeqCst) > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -179,6 +269,7 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
             cfg.time_scale
         )));
     }
+    check_config(cfg)?;
     for (name, (j, k, header)) in journey_runner::env_vars(scenario) {
         if std::env::var_os(&name).is_none() {
             return Err(LoadError::Input(format!(
@@ -202,9 +293,7 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
             .map(|j| j.weight)
             .collect(),
     });
-    let users = cfg
-        .users
-        .unwrap_or_else(|| ((schedule.peak_rate() * 2.0).ceil() as usize).clamp(32, 4096));
+    let limit = cfg.users.unwrap_or(DEFAULT_USER_LIMIT);
     let journeys: Vec<String> = plans.iter().map(|p| p.name.clone()).collect();
     let steps: Vec<String> = plans
         .iter()
@@ -226,13 +315,16 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
             run_id,
             shard: cfg.shard,
         },
+        slots: Arc::new(tokio::sync::Semaphore::new(limit)),
+        in_flight: AtomicUsize::new(0),
+        peak: AtomicUsize::new(0),
+        waited: AtomicU64::new(0),
     });
 
     let mut config = GooseConfiguration::default();
     config.host = Some(cfg.target.clone());
-    config.users = Some(users);
-    // Launch the whole pool within about a quarter of a second.
-    config.increase_rate = Some(format!("{}", (users * 4).max(1)));
+    config.users = Some(DISPATCHERS);
+    config.increase_rate = Some("1000".into());
     config.iterations = Some(1);
     config.quiet = 1;
     config.no_print_metrics = true;
@@ -285,6 +377,11 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
     let interrupted = interrupted();
     let mut measured = shared.recorder.snapshot();
     let origin = shared.schedule.started();
+    let full = cfg.duration.as_secs_f64();
+    let ran_s = match INTERRUPTED_AT.get() {
+        Some(at) if interrupted => at.saturating_duration_since(origin).as_secs_f64().min(full),
+        _ => full,
+    };
     for o in &observed {
         for (name, samples) in &o.series {
             let points = samples
@@ -294,13 +391,17 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
             measured.timeline.series.insert(name.clone(), points);
         }
     }
+    let waited = shared.waited.load(Ordering::Relaxed);
     let mut summary = summarize(
         scenario,
         cfg,
         &measured,
-        interrupted,
+        interrupted.then_some(ran_s),
         wall.elapsed().as_secs_f64(),
     );
+    if waited > 0 {
+        summary.warnings.push(pool_exhausted(waited, limit));
+    }
     for o in &observed {
         if o.failures > 0 {
             summary.warnings.push(format!(
@@ -334,9 +435,19 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
         summary,
         measured,
         observed,
-        users,
+        users: shared.peak.load(Ordering::Relaxed),
+        user_limit: limit,
+        waited,
+        ran_s,
         interrupted,
     })
+}
+
+/// The run's own failure when the pool of users ran out (exit 3, not the server's fault).
+pub fn pool_exhausted(waited: u64, limit: usize) -> String {
+    format!(
+        "the load could not start {waited} journeys on time: all {limit} users were busy (raise --users); this is the load machine's failure, not the target's"
+    )
 }
 
 /// Seconds from `origin` to `at`, negative when `at` is earlier.
@@ -364,9 +475,13 @@ pub fn summarize(
     scenario: &Scenario,
     cfg: &LoadConfig,
     m: &Measured,
-    partial: bool,
+    interrupted_at_s: Option<f64>,
     wall_s: f64,
 ) -> RunSummary {
+    let partial = interrupted_at_s.is_some();
+    // The time actually run: an interrupted run reports rates over what it ran, not over the
+    // duration it was asked for.
+    let ran_s = interrupted_at_s.unwrap_or_else(|| cfg.duration.as_secs_f64());
     let extra: Vec<f64> = scenario
         .slos
         .iter()
@@ -377,14 +492,14 @@ pub fn summarize(
             _ => None,
         })
         .collect();
-    let measured_s = (cfg.duration.as_secs_f64() - cfg.warmup.as_secs_f64()).max(1e-9);
+    let measured_s = (ran_s - cfg.warmup.as_secs_f64()).max(1e-9);
     let mut services = indexmap::IndexMap::new();
     for (name, svc) in &scenario.services {
         let calls: u64 = m
             .steps
             .iter()
             .filter(|(step, _)| step.rsplit(' ').next() == Some(name.as_str()))
-            .map(|(_, s)| s.count)
+            .map(|(_, s)| s.count - s.errors)
             .sum();
         let n = svc.initial_replicas();
         services.insert(
@@ -406,7 +521,7 @@ pub fn summarize(
         scenario: scenario.name.clone(),
         seed: scenario.seed,
         replications: 1,
-        horizon_s: cfg.duration.as_secs_f64(),
+        horizon_s: ran_s,
         partial,
         journeys: m.journeys.iter().map(|(n, s)| (n.clone(), journey_summary(s, &extra))).collect(),
         services,
@@ -414,7 +529,7 @@ pub fn summarize(
         cost: None,
         recovery: Recovery::default(),
         warnings: vec![
-            "services: utilization and queue wait are not observable from the client; throughput counts calls per step".into(),
+            "services: utilization and queue wait are not observable from the client; throughput counts the calls per step answered as expected, per second run".into(),
         ],
         engine: EngineStats {
             events: m.requests,
@@ -445,5 +560,56 @@ pub fn summarize(
                 .push(format!("SLO `{}` is not measured by a load run", slo.text));
         }
     }
+    require_evidence(&mut summary, &scenario.slos);
     summary
+}
+
+/// Verdicts never "met" for want of evidence: a latency objective over a journey with no
+/// successful sample is missed with no observed value ("no data"), and a journey whose every
+/// request failed fails the run even where no objective names its errors (a verdict of its
+/// own, `successes(JOURNEY) > 0`, so JUnit shows it).
+pub fn require_evidence(summary: &mut RunSummary, slos: &[models::Slo]) {
+    let mut missing = Vec::new();
+    let journeys = summary.journeys.clone();
+    let no_success = |j: &str| {
+        journeys
+            .get(j)
+            .is_some_and(|s| s.count > 0 && s.errors >= s.count)
+    };
+    for v in summary.slos.iter_mut() {
+        let Some(slo) = slos.iter().find(|s| s.text == v.name) else {
+            continue;
+        };
+        let latency = matches!(
+            slo.metric,
+            SloMetric::Percentile(_) | SloMetric::Mean | SloMetric::Max
+        );
+        if latency && slo.journey().is_some_and(no_success) {
+            v.observed = None;
+            v.met = false;
+            missing.push(slo.text.clone());
+        }
+    }
+    for name in missing {
+        summary.warnings.push(format!(
+            "SLO `{name}`: no data (no journey succeeded, so there is no latency to judge): missed"
+        ));
+    }
+    let failed: Vec<(String, u64)> = summary
+        .journeys
+        .iter()
+        .filter(|(_, s)| s.count > 0 && s.errors >= s.count)
+        .map(|(n, s)| (n.clone(), s.count))
+        .collect();
+    for (name, count) in failed {
+        summary.slos.push(models::summary::SloVerdict {
+            name: format!("successes({name}) > 0"),
+            observed: Some(0.0),
+            bound: 0.0,
+            met: false,
+        });
+        summary.warnings.push(format!(
+            "journey `{name}`: all {count} failed; the run fails whatever its SLOs say"
+        ));
+    }
 }

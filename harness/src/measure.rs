@@ -455,11 +455,10 @@ pub fn journey_summary(s: &Stats, extra: &[f64]) -> JourneySummary {
         } else {
             s.errors as f64 / s.count as f64
         },
-        ci95_ms: LatencyCi {
-            mean: [latency_ms.mean; 2],
-            p95: [latency_ms.p95; 2],
-        },
+        // One measured run: no interval across replications.
+        ci95_ms: LatencyCi::default(),
         latency_ms,
+        unfinished: 0,
     }
 }
 

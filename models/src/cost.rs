@@ -414,6 +414,9 @@ impl CostBreakdown {
         CostSummary {
             total_usd: self.total_usd,
             monthly_usd: self.monthly_usd,
+            // Split by the billing crate's projection, which knows which items follow traffic.
+            infrastructure_monthly_usd: self.monthly_usd,
+            usage_monthly_usd: 0.0,
             by_item: self
                 .items
                 .iter()

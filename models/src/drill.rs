@@ -186,8 +186,25 @@ pub struct RecoveryCriteria {
 
 impl DrillSpec {
     /// Problems serde cannot see, each with the field it is about (relative to the drill).
-    pub fn check(&self, journeys: &[&str]) -> Vec<(String, String)> {
+    /// `default_window` is the scenario's `recovery_window`, the window when the drill
+    /// names none.
+    pub fn check(&self, journeys: &[&str], default_window: Duration) -> Vec<(String, String)> {
         let mut out = Vec::new();
+        let window = self.recovery.window.unwrap_or(default_window);
+        if self.load.duration.0 > 0 && window > self.load.duration {
+            out.push((
+                if self.recovery.window.is_some() {
+                    "recovery.window".into()
+                } else {
+                    "load.duration".into()
+                },
+                format!(
+                    "the recovery window ({window}) is longer than the load ({}): no window \
+                     could ever show the service recovered",
+                    self.load.duration
+                ),
+            ));
+        }
         if !(self.load.rate.0.is_finite() && self.load.rate.0 > 0.0) {
             out.push((
                 "load.rate".into(),
@@ -295,7 +312,8 @@ targets: [rto < 30s, rpo < 0s]
         assert_eq!(d.rollback[0].timeout, Duration::from_secs(60));
         assert!(!d.steps[0].shell);
         assert_eq!(d.load.retry.as_ref().map(|r| r.attempts), Some(3));
-        assert!(d.check(&["write"]).is_empty());
-        assert_eq!(d.check(&["read"]).len(), 2);
+        let w = Duration::from_secs(30);
+        assert!(d.check(&["write"], w).is_empty());
+        assert_eq!(d.check(&["read"], w).len(), 2);
     }
 }

@@ -8,7 +8,8 @@
 //! renewal process whose long-run availability is MTBF / (MTBF + MTTR).
 
 use crate::distribution::Distribution;
-use crate::scenario::{PathSegment, Scenario};
+use crate::path::PathSegment;
+use crate::scenario::Scenario;
 use crate::units::{Duration, Fraction};
 use serde::Deserialize;
 

@@ -9,7 +9,7 @@
 /// Builds a path from `"workload.journeys"`-style keys and indices.
 #[macro_export]
 macro_rules! path {
-    ($($seg:expr),* $(,)?) => { vec![$($crate::scenario::PathSegment::from($seg)),*] };
+    ($($seg:expr),* $(,)?) => { vec![$($crate::path::PathSegment::from($seg)),*] };
 }
 
 pub mod cost;
@@ -24,12 +24,14 @@ pub mod machines;
 pub mod metrics_pipeline;
 pub mod network;
 pub mod observe;
+pub mod path;
 pub mod platform;
 pub mod projection;
 pub mod queueing;
 pub mod random;
 pub mod scenario;
 pub mod slo;
+pub mod span;
 pub mod summary;
 pub mod sweep;
 pub mod timeline;

@@ -6,7 +6,7 @@
 //!
 //! Only the vocabulary lives here; `sim::metrics_pipeline` does the sampling.
 
-use crate::scenario::PathSegment;
+use crate::path::PathSegment;
 use crate::units::Duration;
 use serde::Deserialize;
 

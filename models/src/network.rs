@@ -10,7 +10,8 @@
 //! `cross_zone` with probability 1 - 1/zones and `same_zone` otherwise.
 
 use crate::distribution::Distribution;
-use crate::scenario::{PathSegment, Scenario};
+use crate::path::PathSegment;
+use crate::scenario::Scenario;
 use serde::Deserialize;
 
 /// `network: {same_zone, cross_zone, cross_region, region}`: the time of one hop of each kind,

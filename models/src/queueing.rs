@@ -150,6 +150,70 @@ impl JacksonNetwork {
     }
 }
 
+/// An M/M/c/K queue: as [`MMc`], but at most `k` requests in the system (`k - c` waiting);
+/// an arrival that finds it full is rejected (a service's `queue_limit: k - c`). Stable at
+/// any load.
+#[derive(Clone, Copy, Debug)]
+pub struct MMcK {
+    pub lambda: f64,
+    pub mu: f64,
+    pub c: u32,
+    pub k: u32,
+}
+
+impl MMcK {
+    /// The stationary distribution `p_0 .. p_K`: `p_n ∝ a^n / n!` up to `c`, then a geometric
+    /// tail `p_c (a/c)^(n-c)`, with `a = lambda / mu`.
+    pub fn distribution(&self) -> Vec<f64> {
+        let a = self.lambda / self.mu;
+        let c = f64::from(self.c);
+        let mut w = Vec::with_capacity(self.k as usize + 1);
+        let mut term = 1.0;
+        w.push(term);
+        for n in 1..=self.k {
+            let n = f64::from(n);
+            term *= if n <= c { a / n } else { a / c };
+            w.push(term);
+        }
+        let total: f64 = w.iter().sum();
+        w.iter().map(|x| x / total).collect()
+    }
+    /// The share of arrivals rejected (PASTA: the probability the system is full).
+    pub fn blocking(&self) -> f64 {
+        self.distribution().last().copied().unwrap_or(0.0)
+    }
+    /// Mean number in the system.
+    pub fn mean_in_system(&self) -> f64 {
+        self.distribution()
+            .iter()
+            .enumerate()
+            .map(|(n, p)| n as f64 * p)
+            .sum()
+    }
+    /// Mean sojourn of an accepted request, by Little's law over the accepted rate.
+    pub fn mean_sojourn(&self) -> f64 {
+        self.mean_in_system() / (self.lambda * (1.0 - self.blocking()))
+    }
+}
+
+/// The error share of a journey of `visits` visits that each fail independently with
+/// probability `p`: `1 - (1 - p)^visits`.
+pub fn journey_error_rate(p: f64, visits: u32) -> f64 {
+    1.0 - (1.0 - p).powi(visits as i32)
+}
+
+/// With up to `attempts` tries of a visit that fails independently with probability `p`: the
+/// share that fails every time, `p^attempts`.
+pub fn retry_error_share(p: f64, attempts: u32) -> f64 {
+    p.powi(attempts as i32)
+}
+
+/// The visits a retried visit makes on average, `1 + p + ... + p^(attempts-1)`: the factor by
+/// which retries multiply the offered load.
+pub fn retry_load_factor(p: f64, attempts: u32) -> f64 {
+    (0..attempts).map(|i| p.powi(i as i32)).sum()
+}
+
 /// Inverts a decreasing tail function by bracketing and bisection.
 fn quantile_from_tail(tail: impl Fn(f64) -> f64, q: f64, scale: f64) -> f64 {
     let target = 1.0 - q;
@@ -233,5 +297,49 @@ mod tests {
             routing: vec![vec![0.5]],
         };
         assert!((fb.arrival_rates()[0] - 0.6).abs() < 1e-9);
+    }
+    #[test]
+    fn mmck_textbook_values() {
+        // M/M/1/K at a = 1: uniform over 0..K, blocking 1/(K+1), L = K/2.
+        let q = MMcK {
+            lambda: 1.0,
+            mu: 1.0,
+            c: 1,
+            k: 3,
+        };
+        assert!((q.blocking() - 0.25).abs() < 1e-12);
+        assert!((q.mean_in_system() - 1.5).abs() < 1e-12);
+        assert!((q.mean_sojourn() - 1.5 / 0.75).abs() < 1e-12);
+        // M/M/c/c is Erlang's loss system: blocking is Erlang B.
+        let loss = MMcK {
+            lambda: 8.0,
+            mu: 1.0,
+            c: 10,
+            k: 10,
+        };
+        assert!((loss.blocking() - erlang_b(10, 8.0)).abs() < 1e-12);
+        // A large K approaches M/M/c.
+        let big = MMcK {
+            lambda: 50.0,
+            mu: 30.0,
+            c: 2,
+            k: 2000,
+        };
+        let open = MMc {
+            lambda: 50.0,
+            mu: 30.0,
+            c: 2,
+        };
+        assert!(big.blocking() < 1e-12);
+        assert!((big.mean_sojourn() - open.mean_sojourn()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn error_and_retry_shares() {
+        assert!((journey_error_rate(0.1, 1) - 0.1).abs() < 1e-12);
+        assert!((journey_error_rate(0.1, 2) - 0.19).abs() < 1e-12);
+        assert!((retry_error_share(0.2, 3) - 0.008).abs() < 1e-12);
+        assert!((retry_load_factor(0.2, 3) - 1.24).abs() < 1e-12);
+        assert!((retry_load_factor(0.5, 1) - 1.0).abs() < 1e-12);
     }
 }

@@ -8,7 +8,7 @@ use crate::platform::{
     PoolSpec, RaySpec, VmSpec,
 };
 use crate::slo::Slo;
-use crate::units::{Duration, Rate};
+use crate::units::{Duration, Fraction, Rate};
 use indexmap::IndexMap;
 use serde::{de, Deserialize, Deserializer, Serialize};
 
@@ -124,6 +124,13 @@ pub struct Service {
     /// count, else 1.
     #[serde(default)]
     pub zones: Option<u32>,
+    /// Waiting requests beyond this many (per replica queue, or in the one shared queue) are
+    /// rejected at once: the visit fails. Absent: no limit.
+    #[serde(default)]
+    pub queue_limit: Option<u32>,
+    /// Share of visits that fail after their service time (a step may override it).
+    #[serde(default)]
+    pub errors: Option<Fraction>,
 }
 
 impl Service {
@@ -394,6 +401,10 @@ pub struct Journey {
     /// (the work it started goes on).
     #[serde(default)]
     pub timeout: Option<Duration>,
+    /// Its own arrival process (a nightly batch beside the interactive mix): the journey is
+    /// then left out of the weighted mix of `workload.arrivals`.
+    #[serde(default)]
+    pub arrivals: Option<Arrivals>,
 }
 
 fn one_f64() -> f64 {
@@ -431,6 +442,22 @@ pub struct Step {
     /// How the step is called over HTTP by `twin load`, `twin emulate` and `twin drill`.
     #[serde(default)]
     pub http: Option<HttpCall>,
+    /// Share of this step's visits that fail after their service time (overrides the
+    /// service's `errors:`).
+    #[serde(default)]
+    pub errors: Option<Fraction>,
+    /// A failed visit (an error, a rejection by `queue_limit`) is tried again after `backoff`,
+    /// up to `attempts` in all.
+    #[serde(default)]
+    pub retry: Option<StepRetry>,
+}
+
+/// A step's retry policy.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepRetry {
+    pub attempts: u32,
+    pub backoff: Distribution,
 }
 
 impl Step {
@@ -470,7 +497,7 @@ impl Step {
 /// How a step is called over HTTP: defined in [`crate::http`], re-exported here.
 pub use crate::http::HttpCall;
 
-pub use crate::validate::{Finding, PathSegment, Severity};
+pub use crate::path::{Finding, PathSegment, Severity};
 
 impl Scenario {
     /// Every external file the scenario refers to (empirical distributions, traces), with the

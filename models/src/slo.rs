@@ -130,22 +130,30 @@ impl Slo {
 
     /// The observed value in the summary, if the run measured it.
     pub fn observe(&self, s: &RunSummary) -> Option<f64> {
+        use crate::summary::JourneySummary;
         let journey = self.journey.as_ref().and_then(|j| s.journeys.get(j));
-        // A journey that never completed has no latency to judge: not measured, not 0 ms.
-        let completed = journey.filter(|j| j.count > 0);
+        // Latency is over successful journeys: one without a success has no latency to
+        // judge ("no data"), not 0 ms.
+        let succeeded = journey.filter(|j| j.successes() > 0);
+        // Errors and unfinished journeys both count against rates.
+        let offered = journey.filter(|j| j.count + j.unfinished > 0);
+        let rate =
+            |j: &JourneySummary| JourneySummary::failure_rate(j.count, j.errors, j.unfinished);
         match self.metric {
-            SloMetric::Percentile(q) => completed.map(|j| j.latency_ms.percentile(q)),
-            SloMetric::Mean => completed.map(|j| j.latency_ms.mean),
-            SloMetric::Max => completed.map(|j| j.latency_ms.max),
-            SloMetric::ErrorRate => journey.map(|j| j.error_rate),
+            SloMetric::Percentile(q) => succeeded.map(|j| j.latency_ms.percentile(q)),
+            SloMetric::Mean => succeeded.map(|j| j.latency_ms.mean),
+            SloMetric::Max => succeeded.map(|j| j.latency_ms.max),
+            SloMetric::ErrorRate => offered.map(rate),
             SloMetric::Availability => match &self.journey {
-                Some(_) => journey.map(|j| 1.0 - j.error_rate),
+                Some(_) => offered.map(|j| 1.0 - rate(j)),
                 None => {
-                    let (n, e) = s
+                    let (n, e, u) = s
                         .journeys
                         .values()
-                        .fold((0u64, 0u64), |(n, e), j| (n + j.count, e + j.errors));
-                    (n > 0).then(|| 1.0 - e as f64 / n as f64)
+                        .fold((0u64, 0u64, 0u64), |(n, e, u), j| {
+                            (n + j.count, e + j.errors, u + j.unfinished)
+                        });
+                    (n + u > 0).then(|| 1.0 - JourneySummary::failure_rate(n, e, u))
                 }
             },
             SloMetric::Rto => s.recovery.rto_s,
@@ -154,15 +162,18 @@ impl Slo {
         }
     }
 
-    /// The verdict: an objective whose value was not measured is not met.
+    /// The verdict: an objective whose value was not measured is not met, and availability
+    /// is not met while a fault never recovered (SPEC.md, "Verdicts").
     pub fn verdict(&self, s: &RunSummary) -> SloVerdict {
         let observed = self.observe(s);
+        let unrecovered =
+            s.recovery.faults.iter().any(|f| !f.recovered) || s.recovery.recovered == Some(false);
         let met = observed.is_some_and(|v| match self.comparison {
             Comparison::Below => v < self.bound,
             Comparison::AtMost => v <= self.bound,
             Comparison::Above => v > self.bound,
             Comparison::AtLeast => v >= self.bound,
-        });
+        }) && !(self.metric == SloMetric::Availability && unrecovered);
         SloVerdict {
             name: self.text.clone(),
             observed,
@@ -205,6 +216,66 @@ mod tests {
             Slo::parse("availability > 99.9%").unwrap().comparison,
             Comparison::Above
         );
+    }
+
+    #[test]
+    fn no_success_no_latency_and_no_recovery_no_availability() {
+        use crate::summary::{FaultOutcome, JourneySummary};
+        let mut s = RunSummary {
+            kind: crate::summary::RunKind::Simulation,
+            scenario: "x".into(),
+            seed: 1,
+            replications: 1,
+            horizon_s: 60.0,
+            partial: false,
+            journeys: Default::default(),
+            services: Default::default(),
+            slos: Vec::new(),
+            cost: None,
+            recovery: Default::default(),
+            components: Default::default(),
+            warnings: Vec::new(),
+            engine: Default::default(),
+            fidelity: None,
+        };
+        // Every request failed: its latency fields hold 0 ms, which must not pass.
+        s.journeys.insert(
+            "call".into(),
+            JourneySummary {
+                count: 10,
+                errors: 10,
+                error_rate: 1.0,
+                ..Default::default()
+            },
+        );
+        let p95 = Slo::parse("p95(call) < 300ms").unwrap().verdict(&s);
+        assert!(!p95.met && p95.observed.is_none());
+        assert!(
+            !s.all_slos_met(),
+            "a journey without a success fails the run"
+        );
+        // Unfinished journeys count against availability and error rate.
+        s.journeys.insert(
+            "call".into(),
+            JourneySummary {
+                count: 90,
+                errors: 0,
+                unfinished: 10,
+                ..Default::default()
+            },
+        );
+        let a = Slo::parse("availability > 95%").unwrap();
+        assert_eq!(a.observe(&s), Some(0.9));
+        let e = Slo::parse("error_rate(call) < 5%").unwrap();
+        assert_eq!(e.observe(&s), Some(0.1));
+        // A fault that never recovered: availability is missed whatever the count says.
+        s.journeys["call"].unfinished = 0;
+        assert!(a.verdict(&s).met);
+        s.recovery.faults.push(FaultOutcome {
+            recovered: false,
+            ..Default::default()
+        });
+        assert!(!a.verdict(&s).met);
     }
 
     #[test]

@@ -56,19 +56,58 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    /// All SLOs met (the exit status 0 of SPEC.md).
+    /// All SLOs met and no journey wholly failed (the exit status 0 of SPEC.md): a journey
+    /// whose every request failed fails the run even where no SLO names its errors.
     pub fn all_slos_met(&self) -> bool {
-        self.slos.iter().all(|s| s.met)
+        self.slos.iter().all(|s| s.met) && self.wholly_failed_journeys().next().is_none()
+    }
+
+    /// Journeys that were offered requests and never succeeded once (errors and requests left
+    /// unfinished at the end are all there is).
+    pub fn wholly_failed_journeys(&self) -> impl Iterator<Item = &str> {
+        self.journeys
+            .iter()
+            .filter(|(_, j)| j.count + j.unfinished > 0 && j.successes() == 0)
+            .map(|(n, _)| n.as_str())
     }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct JourneySummary {
+    /// Journeys that ended (successes and errors).
     pub count: u64,
     pub errors: u64,
+    /// (errors + unfinished) / (count + unfinished).
     pub error_rate: f64,
+    /// Latency of the successful journeys; errors are counted beside, not in it.
     pub latency_ms: LatencyStats,
     pub ci95_ms: LatencyCi,
+    /// Journeys still in flight at the end of the run that had waited longer than the
+    /// scenario's recovery window (left waiting by a fault, or by a queue that never
+    /// drained): counted as failures in `error_rate` and availability.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unfinished: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl JourneySummary {
+    /// Journeys that ended well.
+    pub fn successes(&self) -> u64 {
+        self.count.saturating_sub(self.errors)
+    }
+
+    /// Errors and unfinished journeys over every journey offered: the failure share.
+    pub fn failure_rate(count: u64, errors: u64, unfinished: u64) -> f64 {
+        let n = count + unfinished;
+        if n > 0 {
+            (errors + unfinished) as f64 / n as f64
+        } else {
+            0.0
+        }
+    }
 }
 
 /// Latency statistics in milliseconds.
@@ -116,12 +155,12 @@ impl LatencyStats {
     }
 }
 
-/// 95 % confidence intervals across replications, `[low, high]` in milliseconds; with one
-/// replication both ends are the point estimate.
+/// 95 % confidence intervals across replications, `[low, high]` in milliseconds; `null` when
+/// there is no interval to give (one replication, or fewer than two with a successful sample).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencyCi {
-    pub mean: [f64; 2],
-    pub p95: [f64; 2],
+    pub mean: Option<[f64; 2]>,
+    pub p95: Option<[f64; 2]>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -163,6 +202,14 @@ pub struct SloVerdict {
 pub struct CostSummary {
     pub total_usd: f64,
     pub monthly_usd: f64,
+    /// The month's capacity items (node pools, VMs, GKE fee, Cloud SQL, Memorystore, Pinecone,
+    /// storage): what is paid whatever the traffic.
+    #[serde(default)]
+    pub infrastructure_monthly_usd: f64,
+    /// The month's traffic-driven items (LLM tokens, Firestore operations, Cloud Run, egress),
+    /// under the projection's duty; with the infrastructure it adds up to `monthly_usd`.
+    #[serde(default)]
+    pub usage_monthly_usd: f64,
     pub by_item: IndexMap<String, f64>,
     /// What `monthly_usd` assumes (traffic held at the run's level, or scaled by a duty
     /// factor), with each item's monthly figure.
@@ -176,7 +223,11 @@ pub struct CostSummary {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Recovery {
+    /// The longest RTO of the faults; `null` when a fault never recovered (or none struck).
     pub rto_s: Option<f64>,
+    /// Whether every timed fault recovered within the horizon; `null` without timed faults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<bool>,
     pub rpo_s: Option<f64>,
     pub lost_writes: Option<u64>,
     /// Per fault: when it struck, what it was, and its own recovery figures.
@@ -195,7 +246,8 @@ pub struct RandomFaultOutcome {
     pub mtbf_s: f64,
     pub mttr_s: f64,
     pub occurrences: f64,
-    pub occurrences_ci95: [f64; 2],
+    /// `null` with one replication.
+    pub occurrences_ci95: Option<[f64; 2]>,
     /// Measured span / (MTBF + MTTR): the renewal theorem's count.
     pub expected_occurrences: f64,
     /// Seconds the target was down.
@@ -211,7 +263,12 @@ pub struct RandomFaultOutcome {
 pub struct FaultOutcome {
     pub at_s: f64,
     pub fault: String,
+    /// From the fault to the start of the first recovery window that stays healthy; `null`
+    /// when the service never recovered (`recovered: false`).
     pub rto_s: Option<f64>,
+    /// A window stays healthy to the next fault or the horizon: `false` when none did.
+    #[serde(default)]
+    pub recovered: bool,
     pub rpo_s: Option<f64>,
     pub lost_writes: Option<u64>,
 }

@@ -263,8 +263,8 @@ impl SweepRow {
                 let ci95 = parsed.as_ref().and_then(|slo| {
                     let j = summary.journeys.get(slo.journey()?)?;
                     match slo.metric {
-                        SloMetric::Percentile(95.0) => Some(j.ci95_ms.p95),
-                        SloMetric::Mean => Some(j.ci95_ms.mean),
+                        SloMetric::Percentile(95.0) => j.ci95_ms.p95,
+                        SloMetric::Mean => j.ci95_ms.mean,
                         _ => None,
                     }
                 });

@@ -6,42 +6,7 @@ use crate::scenario::{Arrivals, Replicas, Scenario, Service, Step};
 use crate::units::Duration;
 use indexmap::IndexMap;
 
-/// A problem found after parsing, with the path of the offending value in the YAML tree.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Finding {
-    pub path: Vec<PathSegment>,
-    pub message: String,
-    pub severity: Severity,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Severity {
-    Error,
-    Warning,
-}
-
-/// A step in a path into the YAML tree: a mapping key or a sequence index.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum PathSegment {
-    Key(String),
-    Index(usize),
-}
-
-impl From<&str> for PathSegment {
-    fn from(s: &str) -> Self {
-        PathSegment::Key(s.to_string())
-    }
-}
-impl From<&String> for PathSegment {
-    fn from(s: &String) -> Self {
-        PathSegment::Key(s.clone())
-    }
-}
-impl From<usize> for PathSegment {
-    fn from(i: usize) -> Self {
-        PathSegment::Index(i)
-    }
-}
+pub use crate::path::{Finding, PathSegment, Severity};
 
 impl Scenario {
     /// Checks what the types cannot: references between sections, ranges, stability. Errors make
@@ -118,6 +83,25 @@ impl Scenario {
                         arrivals,
                         "a profile needs a point with a positive rate".into(),
                     );
+                } else if let Some(last) = points.last().filter(|p| p.rate.per_sec() <= 0.0) {
+                    if repeat.is_none() && last.at < self.horizon {
+                        err(
+                            path![
+                                "workload",
+                                "arrivals",
+                                "profile",
+                                "points",
+                                points.len() - 1,
+                                "rate"
+                            ],
+                            format!(
+                                "the profile ends at rate 0 at {}, before the horizon ({}): \
+                                 nothing arrives after it; end on a positive rate, add \
+                                 `repeat:`, or shorten the horizon",
+                                last.at, self.horizon
+                            ),
+                        );
+                    }
                 }
                 if let Some(r) = repeat {
                     if r.0 == 0 {
@@ -153,6 +137,22 @@ impl Scenario {
                     format!("journey `{}` is defined twice", journey.name),
                 );
             }
+            if let Some(a) = &journey.arrivals {
+                let here = path!["workload", "journeys", j, "arrivals"];
+                match a {
+                    Arrivals::Poisson { rate } | Arrivals::Constant { rate }
+                        if rate.per_sec() <= 0.0 =>
+                    {
+                        err(here, "the arrival rate must be greater than zero".into())
+                    }
+                    Arrivals::Trace { .. } => err(
+                        here,
+                        "a journey's own arrivals cannot be a trace (yet): use workload.arrivals"
+                            .into(),
+                    ),
+                    _ => {}
+                }
+            }
             if !(journey.weight.is_finite() && journey.weight > 0.0) {
                 err(
                     path!["workload", "journeys", j, "weight"],
@@ -186,6 +186,29 @@ impl Scenario {
                 Err(_) => PathSegment::Key(k.clone()),
             }));
             err(p, message);
+        }
+        let journeys: Vec<&str> = self
+            .workload
+            .journeys
+            .iter()
+            .map(|j| j.name.as_str())
+            .collect();
+        for (i, d) in self.drills.iter().enumerate() {
+            for (sub, message) in d.check(&journeys, self.recovery_window) {
+                let mut p = path!["drills", i];
+                for part in sub.split('.') {
+                    match part.split_once('[') {
+                        Some((k, idx)) => {
+                            p.push(PathSegment::Key(k.to_string()));
+                            if let Ok(n) = idx.trim_end_matches(']').parse::<usize>() {
+                                p.push(PathSegment::Index(n));
+                            }
+                        }
+                        None => p.push(PathSegment::Key(part.to_string())),
+                    }
+                }
+                err(p, message);
+            }
         }
         let mut streams = std::collections::HashSet::new();
         for (i, f) in self.faults.iter().enumerate() {
@@ -381,6 +404,25 @@ impl Scenario {
                     at("pool"),
                     err,
                 );
+            }
+            if let Some(r) = &step.retry {
+                if r.attempts == 0 {
+                    let mut p = at("retry");
+                    p.push(PathSegment::Key("attempts".into()));
+                    err(
+                        p,
+                        "retry attempts must be at least 1 (the first try counts)".into(),
+                    );
+                }
+                if let Err(e) = r.backoff.check() {
+                    err(at("retry"), e);
+                }
+                if step.service.is_none() {
+                    err(at("retry"), "retry applies to a `service` step".into());
+                }
+            }
+            if step.errors.is_some() && step.service.is_none() {
+                err(at("errors"), "errors applies to a `service` step".into());
             }
             if let Some(p) = step.probability {
                 if !(0.0..=1.0).contains(&p) {
@@ -688,17 +730,33 @@ impl Scenario {
     /// Services whose offered load reaches their capacity (utilisation >= 1 at peak): allowed,
     /// since overload is a thing worth simulating, but worth a warning.
     fn stability_warnings(&self) -> Vec<Finding> {
-        let total_weight: f64 = self.workload.journeys.iter().map(|j| j.weight).sum();
+        let total_weight: f64 = self
+            .workload
+            .journeys
+            .iter()
+            .filter(|j| j.arrivals.is_none())
+            .map(|j| j.weight)
+            .sum();
         let rate = self.workload.arrivals.peak_rate();
         let mut visits: IndexMap<&str, f64> = IndexMap::new();
         for j in &self.workload.journeys {
-            visit_rates(&j.steps, j.weight / total_weight, &mut visits);
+            // Per arrival of the mix; a journey with its own arrivals scales by its own rate.
+            let share = match &j.arrivals {
+                Some(a) if rate > 0.0 => a.peak_rate() / rate,
+                Some(_) => 0.0,
+                None => j.weight / total_weight,
+            };
+            visit_rates(&j.steps, share, &mut visits);
         }
         let mut out = Vec::new();
         for (name, v) in visits {
             let Some(s) = self.services.get(name) else {
                 continue;
             };
+            if s.queue_limit.is_some() {
+                // A bounded queue sheds the excess: overload is a thing it handles.
+                continue;
+            }
             let servers = f64::from(s.max_replicas() * s.slots());
             let rho = rate * v * s.service_time.sampler().mean() / servers;
             if rho >= 1.0 {

@@ -242,11 +242,12 @@ fn slos(page: &mut String, s: &RunSummary) {
     page.push_str("</tbody>\n</table></div>\n</section>\n");
 }
 
-fn interval(ci: [f64; 2]) -> String {
-    if ci.iter().all(|v| v.is_finite()) {
-        format!("{} – {}", numbers::ms(ci[0]), numbers::ms(ci[1]))
-    } else {
-        MISSING.to_string()
+fn interval(ci: Option<[f64; 2]>) -> String {
+    match ci {
+        Some(ci) if ci.iter().all(|v| v.is_finite()) => {
+            format!("{} – {}", numbers::ms(ci[0]), numbers::ms(ci[1]))
+        }
+        _ => MISSING.to_string(),
     }
 }
 
@@ -389,9 +390,13 @@ fn cost(page: &mut String, s: &RunSummary) {
     let _ = writeln!(
         page,
         "</tbody>\n<tfoot><tr><td>total over the run</td><td class=\"num\">{}</td></tr>\n\
-         <tr><td>monthly projection</td><td class=\"num\">{}</td></tr></tfoot>\n</table></div>\n</section>",
+         <tr><td>monthly projection</td><td class=\"num\">{}</td></tr>\n\
+         <tr><td>of which infrastructure (whatever the traffic)</td><td class=\"num\">{}</td></tr>\n\
+         <tr><td>of which usage (follows the traffic)</td><td class=\"num\">{}</td></tr></tfoot>\n</table></div>\n</section>",
         numbers::usd(c.total_usd),
-        numbers::usd(c.monthly_usd)
+        numbers::usd(c.monthly_usd),
+        numbers::usd(c.infrastructure_monthly_usd),
+        numbers::usd(c.usage_monthly_usd)
     );
     if let Some(p) = &c.projection {
         let _ = writeln!(
@@ -479,8 +484,8 @@ fn recovery(page: &mut String, s: &RunSummary) {
                 escape(&numbers::seconds(f.mtbf_s)),
                 escape(&numbers::seconds(f.mttr_s)),
                 f.occurrences,
-                f.occurrences_ci95[0],
-                f.occurrences_ci95[1],
+                f.occurrences_ci95.map_or(f64::NAN, |c| c[0]),
+                f.occurrences_ci95.map_or(f64::NAN, |c| c[1]),
                 f.expected_occurrences,
                 pct(f.availability),
                 f.availability_ci95.map_or("n/a".to_string(), |c| format!(
@@ -575,7 +580,7 @@ mod tests {
             mtbf_s: 3600.0,
             mttr_s: 360.0,
             occurrences: 913.0,
-            occurrences_ci95: [905.0, 921.0],
+            occurrences_ci95: Some([905.0, 921.0]),
             expected_occurrences: 909.09,
             downtime_s: 0.0,
             availability: Some(0.90871),

@@ -21,9 +21,10 @@ pub(crate) fn small_run(scenario: &str) -> (RunSummary, Timeline) {
             other: Default::default(),
         },
         ci95_ms: LatencyCi {
-            mean: [p95 * 0.44, p95 * 0.46],
-            p95: [p95 * 0.97, p95 * 1.03],
+            mean: Some([p95 * 0.44, p95 * 0.46]),
+            p95: Some([p95 * 0.97, p95 * 1.03]),
         },
+        unfinished: 0,
     };
     let mut journeys = IndexMap::new();
     journeys.insert("checkout".to_string(), journey(12_000, 6, 412.0));
@@ -87,6 +88,8 @@ pub(crate) fn small_run(scenario: &str) -> (RunSummary, Timeline) {
         cost: Some(CostSummary {
             total_usd: 1.25,
             monthly_usd: 5400.0,
+            infrastructure_monthly_usd: 4320.0,
+            usage_monthly_usd: 1080.0,
             by_item: [
                 ("node_pool/general".to_string(), 1.0),
                 ("llm/claude".to_string(), 0.25),

@@ -34,7 +34,7 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
     let mut histograms = IndexMap::new();
     for (j, spec) in model.journeys.iter().enumerate() {
         let mut hist = crate::metrics::latency_histogram();
-        let (mut count, mut errors, mut sum) = (0u64, 0u64, 0.0);
+        let (mut count, mut errors, mut unfinished, mut sum) = (0u64, 0u64, 0u64, 0.0);
         let mut rep_means = Vec::new();
         let mut rep_p95 = Vec::new();
         for r in &results {
@@ -43,18 +43,18 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
             let _ = hist.add(&m.latency_us);
             count += m.count;
             errors += m.errors;
+            unfinished += m.unfinished;
             sum += m.sum_ns;
-            if m.count > 0 {
-                rep_means.push(m.sum_ns / m.count as f64 / 1e6);
+            // Latency is over successes: a replication without one has no sample to give.
+            let ok = m.latency_us.len();
+            if ok > 0 {
+                rep_means.push(m.sum_ns / ok as f64 / 1e6);
                 rep_p95.push(percentile_ms(&m.latency_us, 95.0));
             }
         }
+        let ok = hist.len();
         let mut latency = LatencyStats {
-            mean: if count > 0 {
-                sum / count as f64 / 1e6
-            } else {
-                0.0
-            },
+            mean: if ok > 0 { sum / ok as f64 / 1e6 } else { 0.0 },
             p50: percentile_ms(&hist, 50.0),
             p90: percentile_ms(&hist, 90.0),
             p95: percentile_ms(&hist, 95.0),
@@ -75,17 +75,14 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
             JourneySummary {
                 count,
                 errors,
-                error_rate: if count > 0 {
-                    errors as f64 / count as f64
-                } else {
-                    0.0
-                },
+                error_rate: JourneySummary::failure_rate(count, errors, unfinished),
                 latency_ms: latency,
                 // Latencies are never negative: clamp the interval's low end.
                 ci95_ms: LatencyCi {
-                    mean: ci95(&rep_means).map(|x| x.max(0.0)),
-                    p95: ci95(&rep_p95).map(|x| x.max(0.0)),
+                    mean: ci95(&rep_means).map(|ci| ci.map(|x| x.max(0.0))),
+                    p95: ci95(&rep_p95).map(|ci| ci.map(|x| x.max(0.0))),
                 },
+                unfinished,
             },
         );
     }
@@ -184,17 +181,25 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
             0.0
         };
     }
+    // Per replication, over the measured time, like every count of a component.
     for (e, spec) in model.llms.iter().enumerate() {
-        let mut s = LlmSummary::default();
-        for r in &results {
-            let x = &r.endpoints[e];
-            s.calls += x.calls;
-            s.throttled += x.throttled;
-            s.failed += x.failed;
-            s.tokens_in += x.tokens_in / reps;
-            s.tokens_out += x.tokens_out / reps;
-        }
-        components.llm.insert(spec.name.clone(), s);
+        let per_rep = |f: fn(&crate::llm::LlmCounts) -> f64| {
+            results
+                .iter()
+                .map(|r| f(&r.endpoints[e].measured))
+                .sum::<f64>()
+                / reps
+        };
+        components.llm.insert(
+            spec.name.clone(),
+            LlmSummary {
+                calls: per_rep(|m| m.calls as f64).round() as u64,
+                throttled: per_rep(|m| m.throttled as f64).round() as u64,
+                failed: per_rep(|m| m.failed as f64).round() as u64,
+                tokens_in: per_rep(|m| m.tokens_in),
+                tokens_out: per_rep(|m| m.tokens_out),
+            },
+        );
     }
     for (b, spec) in model.batchers.iter().enumerate() {
         let (batches, batched) = results.iter().fold((0, 0), |(n, m), r| {
@@ -225,6 +230,14 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
         }
     }
     let recovery = recovery(scenario, &results, &mut timeline, &mut warnings);
+    for (name, j) in &journeys {
+        if j.count + j.unfinished > 0 && j.successes() == 0 {
+            warnings.push(format!(
+                "journey {name}: no request succeeded ({} errors, {} unfinished): the run fails",
+                j.errors, j.unfinished
+            ));
+        }
+    }
     let usage = crate::usage::billed_usage(scenario, model, &results);
     let mut summary = RunSummary {
         kind: RunKind::Simulation,
@@ -274,14 +287,28 @@ fn merge_timeline(model: &Model, results: &[ReplicationResult]) -> Timeline {
                     start_s: results[0].journeys[j].windows[w].start_s,
                     ..WindowStats::default()
                 };
+                // Latency over the replications with a success in the window: an empty
+                // window has no latency, it is not 0 ms (the mean weighs by successes).
+                let (mut with, mut ok_sum) = (0.0, 0.0);
                 for r in results {
                     let x = &r.journeys[j].windows[w];
                     acc.count += x.count;
                     acc.errors += x.errors;
-                    acc.mean_ms += x.mean_ms / reps;
-                    acc.p50_ms += x.p50_ms / reps;
-                    acc.p95_ms += x.p95_ms / reps;
-                    acc.p99_ms += x.p99_ms / reps;
+                    let ok = x.count.saturating_sub(x.errors) as f64;
+                    if ok > 0.0 {
+                        with += 1.0;
+                        ok_sum += ok;
+                        acc.mean_ms += x.mean_ms * ok;
+                        acc.p50_ms += x.p50_ms;
+                        acc.p95_ms += x.p95_ms;
+                        acc.p99_ms += x.p99_ms;
+                    }
+                }
+                if with > 0.0 {
+                    acc.mean_ms /= ok_sum;
+                    acc.p50_ms /= with;
+                    acc.p95_ms /= with;
+                    acc.p99_ms /= with;
                 }
                 acc
             })
@@ -410,9 +437,15 @@ fn steady_from(series: &[(f64, f64)]) -> Option<f64> {
     })
 }
 
-/// RTO per fault as the client sees it: from the fault to the start of the first window of
-/// `recovery_window` in which every journey's error rate and p95 are within their SLOs (no
-/// errors for a journey without an error-rate SLO). RPO and lost writes from the crash.
+/// RTO per fault as the client sees it, per replication: from the fault to the start of the
+/// first window from which every window up to the next timed fault (or the horizon) is
+/// healthy, provided that leaves at least one `recovery_window`. A window is healthy when
+/// every journey's error rate and p95 (of its successes) are within their SLOs (no errors for
+/// a journey without an error-rate SLO) and it is not stalled: requests waiting and none
+/// ending for longer than the journey normally takes (see [`stalled_windows`]). A replication
+/// that never recovers makes the fault unrecovered (`rto_s: null`); otherwise the RTO is the
+/// mean over replications. RPO and lost writes from the crash, where every replication
+/// measured them.
 fn recovery(
     scenario: &Scenario,
     results: &[ReplicationResult],
@@ -432,7 +465,7 @@ fn recovery(
         .ceil()
         .max(1.0) as usize;
     // Per journey: (max error rate, max p95 ms).
-    let bounds: Vec<(&str, f64, f64)> = timeline
+    let bounds: Vec<(f64, f64)> = timeline
         .journeys
         .keys()
         .map(|j| {
@@ -449,18 +482,22 @@ fn recovery(
                     _ => {}
                 }
             }
-            (j.as_str(), err, p95)
+            (err, p95)
         })
         .collect();
-    let healthy = |w: usize| {
-        bounds.iter().all(|(j, err, p95)| {
-            let Some(x) = timeline.journeys[*j].get(w) else {
-                return false;
-            };
-            x.count == 0 || (x.errors as f64 / x.count as f64 <= *err && x.p95_ms <= *p95)
-        })
-    };
-    let n = timeline.journeys.values().map(Vec::len).min().unwrap_or(0);
+    // Per replication: which windows are healthy.
+    let healthy: Vec<Vec<bool>> = results
+        .iter()
+        .map(|r| healthy_windows(r, &bounds, window))
+        .collect();
+    // The timed faults' windows, to bound each fault's "stays healthy" span.
+    let timed: Vec<f64> = first
+        .faults
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| scenario.faults[*k].mtbf.is_none())
+        .map(|(_, f)| f.at_s)
+        .collect();
     let mut out = Recovery::default();
     for (k, f) in first.faults.iter().enumerate() {
         if scenario.faults[k].mtbf.is_some() {
@@ -468,32 +505,47 @@ fn recovery(
             continue;
         }
         let start = (f.at_s / window).floor() as usize;
-        let rto = (start..n.saturating_sub(need - 1))
-            .find(|w| (*w..*w + need).all(healthy))
-            .map(|w| (w as f64 * window - f.at_s).max(0.0));
-        if rto.is_none() {
+        let next = timed
+            .iter()
+            .filter(|t| **t > f.at_s)
+            .map(|t| (t / window).floor() as usize)
+            .min();
+        let rtos: Vec<Option<f64>> = healthy
+            .iter()
+            .map(|h| {
+                let end = next.unwrap_or(h.len()).min(h.len());
+                let from = (start..end).rev().find(|w| !h[*w]).map_or(start, |u| u + 1);
+                (end >= from + need).then(|| (from as f64 * window - f.at_s).max(0.0))
+            })
+            .collect();
+        let recovered = rtos.iter().all(Option::is_some);
+        let rto = recovered.then(|| rtos.iter().flatten().sum::<f64>() / reps);
+        if !recovered {
+            let never = rtos.iter().filter(|r| r.is_none()).count();
             warnings.push(format!(
-                "{} at {:.0} s: no recovery within the horizon",
-                f.label, f.at_s
+                "{} at {:.0} s: no recovery within the horizon in {never} of {} replication(s)",
+                f.label,
+                f.at_s,
+                results.len()
             ));
         }
-        let rpo = results
-            .iter()
-            .filter_map(|r| r.faults[k].rpo_s)
-            .sum::<f64>()
-            / reps;
-        let lost = results
+        let crash = f.rpo_s.is_some();
+        let rpos: Vec<f64> = results.iter().filter_map(|r| r.faults[k].rpo_s).collect();
+        let lost: Vec<u64> = results
             .iter()
             .filter_map(|r| r.faults[k].lost_writes)
-            .sum::<u64>() as f64
-            / reps;
-        let crash = f.rpo_s.is_some();
+            .collect();
+        // Measured only where every replication measured it.
+        let rpo = (rpos.len() == results.len()).then(|| rpos.iter().sum::<f64>() / reps);
+        let lost = (lost.len() == results.len())
+            .then(|| (lost.iter().sum::<u64>() as f64 / reps).round() as u64);
         out.faults.push(models::summary::FaultOutcome {
             at_s: f.at_s,
             fault: f.label.clone(),
             rto_s: rto,
-            rpo_s: crash.then_some(rpo),
-            lost_writes: crash.then_some(lost.round() as u64),
+            recovered,
+            rpo_s: if crash { rpo } else { None },
+            lost_writes: if crash { lost } else { None },
         });
         timeline.events.push(models::timeline::TimelineEvent {
             at_s: f.at_s,
@@ -507,7 +559,14 @@ fn recovery(
         });
     }
     out.random_faults = random_faults(scenario, results);
-    out.rto_s = out.faults.iter().filter_map(|f| f.rto_s).reduce(f64::max);
+    // A fault that never recovered leaves no RTO to claim for the run.
+    let recovered = out.faults.iter().all(|f| f.recovered);
+    out.recovered = (!out.faults.is_empty()).then_some(recovered);
+    out.rto_s = if recovered {
+        out.faults.iter().filter_map(|f| f.rto_s).reduce(f64::max)
+    } else {
+        None
+    };
     out.rpo_s = out.faults.iter().filter_map(|f| f.rpo_s).reduce(f64::max);
     out.lost_writes = out
         .faults
@@ -515,6 +574,56 @@ fn recovery(
         .filter_map(|f| f.lost_writes)
         .reduce(|a, b| a + b);
     out
+}
+
+/// One replication's windows, healthy or not: every journey within its bounds `(max error
+/// rate, max p95 ms)` (over the window's successes) and none stalled.
+fn healthy_windows(r: &ReplicationResult, bounds: &[(f64, f64)], window_s: f64) -> Vec<bool> {
+    let n = r
+        .journeys
+        .iter()
+        .map(|m| m.windows.len())
+        .min()
+        .unwrap_or(0);
+    let mut healthy = vec![true; n];
+    for (m, (err, p95)) in r.journeys.iter().zip(bounds) {
+        let stalled = stalled_windows(m, window_s);
+        for (w, h) in healthy.iter_mut().enumerate() {
+            let x = &m.windows[w];
+            let within = x.count == 0
+                || (x.errors as f64 / x.count as f64 <= *err
+                    && (x.count == x.errors || x.p95_ms <= *p95));
+            *h &= within && !stalled[w];
+        }
+    }
+    healthy
+}
+
+/// Windows in which requests were waiting and none ended, in a run of such windows longer
+/// than the journey normally takes: twice the median of its successes in the replication,
+/// at least one window (a journey slower than a window leaves windows without an ending as
+/// a matter of course). Traffic offered and nothing completed is a stall, not an empty window.
+fn stalled_windows(m: &crate::metrics::JourneyMetrics, window_s: f64) -> Vec<bool> {
+    let n = m.windows.len();
+    let typical_s = 2.0 * percentile_ms(&m.latency_us, 50.0) / 1e3;
+    let min_run = ((typical_s / window_s).ceil() as usize).max(1);
+    let mut stalled = vec![false; n];
+    let mut w = 0;
+    while w < n {
+        let waiting = |i: usize| m.windows[i].count == 0 && m.demand.get(i).is_some_and(|d| *d > 0);
+        if !waiting(w) {
+            w += 1;
+            continue;
+        }
+        let run_start = w;
+        while w < n && waiting(w) {
+            w += 1;
+        }
+        if w - run_start >= min_run {
+            stalled[run_start..w].iter_mut().for_each(|s| *s = true);
+        }
+    }
+    stalled
 }
 
 /// Each random fault over the replications: occurrences and availability with their 95 %
@@ -551,7 +660,7 @@ fn random_faults(
                 .sum::<f64>()
                 / n,
             availability: f.has_outage().then(|| up.iter().sum::<f64>() / n),
-            availability_ci95: f.has_outage().then(|| ci95(&up)),
+            availability_ci95: f.has_outage().then(|| ci95(&up)).flatten(),
             expected_availability: f.expected_availability(),
         });
     }

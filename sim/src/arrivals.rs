@@ -52,10 +52,15 @@ impl ArrivalProcess {
                 if *peak <= 0.0 {
                     return None;
                 }
+                let quiet = quiet_from(spec);
                 let mut t = now;
                 loop {
                     let gap = self.rng.exp1() / *peak;
                     t += ((gap * 1e9) as Nanos).max(1);
+                    if t >= quiet {
+                        // The rate is 0 from here on: no arrival will ever be accepted.
+                        return None;
+                    }
                     let accept = spec.rate_at(Duration(t)) / *peak;
                     if self.rng.next_f64() < accept {
                         return Some(t);
@@ -83,6 +88,22 @@ impl ArrivalProcess {
             }
             _ => self.next_after(0),
         }
+    }
+}
+
+/// When a profile falls silent for good: from its last point, if that point's rate is 0 and
+/// the profile does not repeat (before it, a rate of 0 may rise again); never otherwise.
+fn quiet_from(spec: &Arrivals) -> Nanos {
+    match spec {
+        Arrivals::Profile {
+            points,
+            repeat: None,
+            ..
+        } => match points.last() {
+            Some(last) if last.rate.per_sec() <= 0.0 => last.at.0,
+            _ => Nanos::MAX,
+        },
+        _ => Nanos::MAX,
     }
 }
 
@@ -138,6 +159,41 @@ mod tests {
         // 25000 (sd 158) then 75000 (sd 274); 4 sd each.
         assert!((a as f64 - 25_000.0).abs() < 632.0, "{a}");
         assert!((b as f64 - 75_000.0).abs() < 1096.0, "{b}");
+    }
+
+    #[test]
+    fn a_profile_ending_at_zero_ends() {
+        // 10/s for 100 s, then 0: about 1000 arrivals and then none (it used to search for
+        // an accepted arrival forever).
+        let spec = Arrivals::Profile {
+            points: vec![
+                ProfilePoint {
+                    at: Duration::from_secs(0),
+                    rate: Rate(10.0),
+                },
+                ProfilePoint {
+                    at: Duration::from_secs(100),
+                    rate: Rate(0.0),
+                },
+            ],
+            interpolate: Interpolation::Step,
+            repeat: None,
+        };
+        let mut p = ArrivalProcess::new(&spec, RandomStream::from_seed(5));
+        let mut n = 0u64;
+        let mut t = p.first();
+        while let Some(now) = t {
+            assert!(
+                now < 100_000_000_000,
+                "an arrival at {now} ns, after the rate fell to 0"
+            );
+            n += 1;
+            t = p.next_after(now);
+        }
+        assert!(
+            (n as f64 - 1000.0).abs() < 4.0 * 1000f64.sqrt(),
+            "{n} arrivals"
+        );
     }
 
     #[test]

@@ -109,6 +109,13 @@ impl CloudRuns {
     pub fn is_empty(&self) -> bool {
         self.services.is_empty()
     }
+
+    /// The timeline series [`Replication::cloud_run_samples`] samples.
+    pub fn series_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.services
+            .iter()
+            .map(|c| format!("instances/{}", c.name))
+    }
 }
 
 impl CloudRunService {
@@ -194,15 +201,14 @@ impl Replication<'_> {
         let svc = &self.cloud_run.services[s as usize];
         let station = svc.station as usize;
         // A later wait of the same slot (or of a reused slot) has its own timeout.
-        if self.requests[request as usize].enqueued + svc.pending_limit > now {
+        if self.waiting_since(request) + svc.pending_limit > now {
             return;
         }
         if !self.stations[station].withdraw(request) {
             return;
         }
         self.cloud_run.services[s as usize].rejected += 1;
-        self.requests[request as usize].failed = true;
-        self.execute(request, now);
+        self.fail_waiting(request, now);
     }
 
     /// One autoscaler evaluation: sample the in-flight requests, start instances up to the

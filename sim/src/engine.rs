@@ -10,7 +10,7 @@ use crate::llm::{Attempt, Endpoint};
 use crate::metrics::{window_width, JourneyMetrics};
 use crate::model::{Model, Op, NONE};
 use crate::pool::ConnectionPool;
-use crate::station::{Start, Station};
+use crate::station::{Offer, Start, Station};
 use models::RandomStream;
 
 /// What happens next.
@@ -18,6 +18,10 @@ use models::RandomStream;
 pub(crate) enum Event {
     /// A new journey arrives from outside.
     Arrival,
+    /// A journey with its own arrival process (`own_arrivals[source]`) arrives.
+    OwnArrival {
+        source: u32,
+    },
     /// A server of `station`'s `replica` finishes `request`.
     Departure {
         station: u32,
@@ -102,10 +106,10 @@ pub(crate) enum Event {
 
 /// A journey (or one branch of a parallel step) in flight.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Request {
+struct Request {
     journey: u32,
     /// The op being executed.
-    pub(crate) pc: u32,
+    pc: u32,
     /// Where this request ends: its journey's `Done`, or its branch's `Join`.
     end_pc: u32,
     /// The request that forked this one (NONE for a journey).
@@ -116,13 +120,13 @@ pub(crate) struct Request {
     fork: u32,
     started: Nanos,
     /// When the request began waiting where it is now.
-    pub(crate) enqueued: Nanos,
+    enqueued: Nanos,
     /// Bumped when the slot is reused, so stale deadlines are ignored.
     gen: u32,
     /// The connection pool held (NONE if none).
     held_pool: u32,
     attempt: u32,
-    pub(crate) failed: bool,
+    failed: bool,
     /// The client gave up; the work goes on but is no longer measured.
     abandoned: bool,
 }
@@ -153,33 +157,44 @@ pub struct ReplicationResult {
     pub random_faults: Vec<crate::faults::RandomFaultCount>,
 }
 
+/// One replication's state. The request path (requests, pools, LLM endpoints, batchers,
+/// measurements) is the engine's own; the components that handle their own events (the
+/// cluster, the faults, Cloud Run, Ray: `impl Replication` blocks in their modules) each own
+/// one field and reach the rest through the shared clock, calendar and stations, and through
+/// the few methods below that move requests (`add_replica`, `retire_replica`, ...).
 pub(crate) struct Replication<'m> {
+    // Shared with the components.
     pub(crate) model: &'m Model,
-    pub(crate) calendar: Calendar<Event>,
-    pub(crate) requests: Vec<Request>,
-    pub(crate) free: Vec<u32>,
-    pub(crate) stations: Vec<Station>,
-    pub(crate) pools: Vec<ConnectionPool>,
-    pub(crate) cache_lookups: Vec<(u64, u64)>,
-    pub(crate) endpoints: Vec<Endpoint>,
-    pub(crate) batchers: Vec<Batcher>,
-    pub(crate) journeys: Vec<JourneyMetrics>,
-    pub(crate) arrivals: ArrivalProcess,
-    pub(crate) mix_rng: RandomStream,
-    pub(crate) branch_rng: RandomStream,
-    pub(crate) delay_rng: RandomStream,
-    pub(crate) window_ns: Nanos,
-    pub(crate) window_area: Vec<f64>,
-    pub(crate) series: Vec<Vec<f64>>,
-    pub(crate) series_names: Vec<String>,
-    pub(crate) cluster: crate::cluster::Cluster,
     pub(crate) scenario: &'m models::Scenario,
-    pub(crate) fault_rng: RandomStream,
-    pub(crate) fault_records: Vec<crate::faults::FaultRecord>,
-    pub(crate) fault_marks: Vec<(f64, String)>,
+    pub(crate) calendar: Calendar<Event>,
+    pub(crate) stations: Vec<Station>,
+    // One per component, each touched through its own module.
+    pub(crate) cluster: crate::cluster::Cluster,
+    pub(crate) faults: crate::faults::FaultState,
     pub(crate) cloud_run: crate::cloud_run::CloudRuns,
     pub(crate) ray: crate::ray::RayClusters,
-    pub(crate) fault_state: crate::faults::FaultState,
+    // The request path and the measurements: the engine's alone.
+    requests: Vec<Request>,
+    free: Vec<u32>,
+    pools: Vec<ConnectionPool>,
+    cache_lookups: Vec<(u64, u64)>,
+    endpoints: Vec<Endpoint>,
+    batchers: Vec<Batcher>,
+    journeys: Vec<JourneyMetrics>,
+    arrivals: ArrivalProcess,
+    /// The journeys with their own `arrivals:`: (journey, its process).
+    own_arrivals: Vec<(u32, ArrivalProcess)>,
+    mix_rng: RandomStream,
+    /// Per station, the draws of its `errors:` (used only by `Op::Fail`).
+    error_rngs: Vec<RandomStream>,
+    /// Backoffs of step retries (used only by `Op::RetryVisit`).
+    retry_rng: RandomStream,
+    branch_rng: RandomStream,
+    delay_rng: RandomStream,
+    window_ns: Nanos,
+    window_area: Vec<f64>,
+    series: Vec<Vec<f64>>,
+    series_names: Vec<String>,
 }
 
 /// Runs replication `rep` of `model` with the scenario seed `seed`.
@@ -226,12 +241,8 @@ pub fn run_replication(
     series_names.extend(cluster.series_names(|s| model.stations[s as usize].name.clone()));
     let cloud_run = crate::cloud_run::CloudRuns::new(scenario, model.stations.len(), seed, rep);
     let ray = crate::ray::RayClusters::new(scenario, seed, rep);
-    for c in &cloud_run.services {
-        series_names.push(format!("instances/{}", c.name));
-    }
-    for c in &ray.clusters {
-        series_names.push(format!("ray_workers/{}", c.name));
-    }
+    series_names.extend(cloud_run.series_names());
+    series_names.extend(ray.series_names());
     let n_stations = stations.len();
     let mut r = Replication {
         model,
@@ -248,7 +259,7 @@ pub fn run_replication(
         endpoints: model
             .llms
             .iter()
-            .map(|e| Endpoint::new(e, stream(&format!("llm/{}", e.name))))
+            .map(|e| Endpoint::new(e, stream(&format!("llm/{}", e.name))).with_warmup(model.warmup))
             .collect(),
         batchers: model
             .batchers
@@ -261,7 +272,23 @@ pub fn run_replication(
             .map(|_| JourneyMetrics::new())
             .collect(),
         arrivals: ArrivalProcess::new(&model.arrivals, stream("arrivals")),
+        own_arrivals: model
+            .journeys
+            .iter()
+            .enumerate()
+            .filter_map(|(j, spec)| {
+                let a = spec.arrivals.as_ref()?;
+                let rng = stream(&format!("arrivals/{}", spec.name));
+                Some((j as u32, ArrivalProcess::new(a, rng)))
+            })
+            .collect(),
         mix_rng: stream("journey-mix"),
+        error_rngs: model
+            .stations
+            .iter()
+            .map(|s| stream(&format!("errors/{}", s.name)))
+            .collect(),
+        retry_rng: stream("retries"),
         branch_rng: stream("branches"),
         delay_rng: stream("delays"),
         window_ns: if scenario.faults.is_empty() || model.horizon > 7_200_000_000_000 {
@@ -275,19 +302,18 @@ pub fn run_replication(
         series_names,
         cluster,
         scenario,
-        fault_rng: stream("faults"),
-        fault_records: vec![Default::default(); scenario.faults.len()],
-        fault_marks: Vec::new(),
         cloud_run,
         ray,
-        fault_state: crate::faults::FaultState::new(scenario, model, seed, rep),
+        faults: crate::faults::FaultState::new(scenario, model, seed, rep),
     };
     r.run();
-    r.fault_state
-        .finish(&scenario.faults, model.warmup, model.horizon);
+    let (faults, fault_marks, random_faults) =
+        r.faults
+            .finish(&scenario.faults, model.warmup, model.horizon);
     let events = r.calendar.events();
     let cloud_run = r.cloud_run_records(model.horizon);
     let ray = r.ray_records(model.horizon);
+    let (node_seconds, seconds_at_count, hpa_syncs) = r.cluster.finish();
     ReplicationResult {
         journeys: r.journeys,
         stations: r.stations,
@@ -299,14 +325,14 @@ pub fn run_replication(
         series_names: r.series_names,
         window_ns: r.window_ns,
         events,
-        node_seconds: r.cluster.node_seconds.clone(),
-        seconds_at_count: r.cluster.seconds_at_count.clone(),
-        faults: r.fault_records.clone(),
-        fault_marks: r.fault_marks.clone(),
+        node_seconds,
+        seconds_at_count,
+        faults,
+        fault_marks,
         cloud_run,
         ray,
-        hpa_syncs: std::mem::take(&mut r.cluster.syncs),
-        random_faults: r.fault_state.counts(),
+        hpa_syncs,
+        random_faults,
     }
 }
 
@@ -325,8 +351,17 @@ impl Replication<'_> {
                 s.start_measuring();
             }
         }
-        if let Some(t) = self.arrivals.first() {
-            self.calendar.schedule(t, Event::Arrival);
+        // The mix's process runs while some journey draws from it.
+        if self.model.journeys.iter().any(|j| j.arrivals.is_none()) {
+            if let Some(t) = self.arrivals.first() {
+                self.calendar.schedule(t, Event::Arrival);
+            }
+        }
+        for source in 0..self.own_arrivals.len() {
+            if let Some(t) = self.own_arrivals[source].1.first() {
+                let source = source as u32;
+                self.calendar.schedule(t, Event::OwnArrival { source });
+            }
         }
         self.calendar
             .schedule(self.window_ns.min(self.model.horizon), Event::Tick);
@@ -337,6 +372,7 @@ impl Replication<'_> {
             }
             match event {
                 Event::Arrival => self.on_arrival(now),
+                Event::OwnArrival { source } => self.on_own_arrival(now, source),
                 Event::Departure {
                     station,
                     replica,
@@ -374,11 +410,34 @@ impl Replication<'_> {
             }
         }
         self.cluster.account(horizon);
+        self.count_unfinished(horizon);
         for s in &mut self.stations {
             s.finish(horizon);
         }
         for p in &mut self.pools {
             p.finish(horizon);
+        }
+    }
+
+    /// Journeys started after warm-up still in flight at the horizon after waiting longer
+    /// than the recovery window: left waiting by a fault (or a queue that never drains), they
+    /// count as failures rather than nowhere. Once per replication.
+    fn count_unfinished(&mut self, horizon: Nanos) {
+        let mut free = vec![false; self.requests.len()];
+        for &i in &self.free {
+            free[i as usize] = true;
+        }
+        let patience = self.scenario.recovery_window.0;
+        for (i, r) in self.requests.iter().enumerate() {
+            let root = r.parent == NONE && r.end_pc == self.model.journeys[r.journey as usize].done;
+            if !free[i]
+                && root
+                && !r.abandoned
+                && r.started >= self.model.warmup
+                && horizon.saturating_sub(r.started) > patience
+            {
+                self.journeys[r.journey as usize].unfinished += 1;
+            }
         }
     }
 
@@ -427,6 +486,21 @@ impl Replication<'_> {
             let u = self.mix_rng.next_f64();
             self.model.mix.partition_point(|c| *c <= u) as u32
         };
+        self.start_journey(journey, now);
+    }
+
+    fn on_own_arrival(&mut self, now: Nanos, source: u32) {
+        let (journey, process) = &mut self.own_arrivals[source as usize];
+        let journey = *journey;
+        if let Some(next) = process.next_after(now) {
+            self.calendar.schedule(next, Event::OwnArrival { source });
+        }
+        self.start_journey(journey, now);
+    }
+
+    #[inline]
+    fn start_journey(&mut self, journey: u32, now: Nanos) {
+        self.journeys[journey as usize].arrive();
         let spec = &self.model.journeys[journey as usize];
         let id = self.spawn(Request {
             journey,
@@ -453,7 +527,7 @@ impl Replication<'_> {
     }
 
     /// Runs the request's program from its current op until it waits or ends.
-    pub(crate) fn execute(&mut self, id: u32, now: Nanos) {
+    fn execute(&mut self, id: u32, now: Nanos) {
         loop {
             let req = self.requests[id as usize];
             if req.failed && req.pc != req.end_pc {
@@ -469,7 +543,7 @@ impl Replication<'_> {
             match self.model.ops[req.pc as usize] {
                 Op::Visit { station } => {
                     if self.stations[station as usize].down {
-                        if self.fault_state.cache_down[station as usize].is_some() {
+                        if self.faults.cache_down(station).is_some() {
                             // A lost Redis primary: the client falls back to the miss path.
                             if self.cache_fallback(id, now) {
                                 return;
@@ -481,11 +555,34 @@ impl Replication<'_> {
                         continue;
                     }
                     r.enqueued = now;
-                    match self.stations[station as usize].arrive(id, now) {
-                        Some(start) => self.begin(station, start, now),
-                        None => self.cloud_run_queued(station, id, now),
+                    let st = &mut self.stations[station as usize];
+                    let limit = self.model.stations[station as usize].queue_limit;
+                    match st.offer(id, now, limit) {
+                        Offer::Started(start) => self.begin(station, start, now),
+                        Offer::Queued => self.cloud_run_queued(station, id, now),
+                        Offer::Rejected => {
+                            // Turned away at once (`queue_limit`): retried, or an error.
+                            if self.visit_failed(id, req.pc, now) {
+                                return;
+                            }
+                            continue;
+                        }
                     }
                     return;
+                }
+                Op::Fail { p, station } => {
+                    if self.error_rngs[station as usize].next_f64() < p {
+                        if self.visit_failed(id, req.pc - 1, now) {
+                            return;
+                        }
+                    } else {
+                        self.requests[id as usize].pc += 1;
+                    }
+                }
+                Op::RetryVisit { .. } => {
+                    // Reached after a success: the next visit starts from its first attempt.
+                    r.attempt = 1;
+                    r.pc += 1;
                 }
                 Op::Delay { sampler } => {
                     let d = self.model.samplers[sampler as usize].sample(&mut self.delay_rng);
@@ -624,6 +721,30 @@ impl Replication<'_> {
         }
     }
 
+    /// The visit at `visit_pc` of request `id` failed (an error, a rejection). With a step
+    /// `retry:` and attempts left, the visit is tried again after a backoff (true: the request
+    /// now waits); else the request fails and unwinds (false: the caller goes on executing).
+    fn visit_failed(&mut self, id: u32, visit_pc: u32, now: Nanos) -> bool {
+        let mut at = visit_pc as usize + 1;
+        if let Some(Op::Fail { .. }) = self.model.ops.get(at) {
+            at += 1;
+        }
+        let r = &mut self.requests[id as usize];
+        if let Some(Op::RetryVisit { attempts, backoff }) = self.model.ops.get(at).copied() {
+            if r.attempt < attempts {
+                r.attempt += 1;
+                r.pc = visit_pc;
+                let d = self.model.samplers[backoff as usize].sample(&mut self.retry_rng);
+                self.calendar
+                    .schedule(now + (d * 1e9) as Nanos, Event::Retry { request: id });
+                return true;
+            }
+            r.attempt = 1;
+        }
+        r.failed = true;
+        false
+    }
+
     fn release_pool(&mut self, pool: u32, now: Nanos) {
         if let Some(next) = self.pools[pool as usize].release(now) {
             // The waiter continues after its Acquire, in calendar order.
@@ -644,8 +765,97 @@ impl Replication<'_> {
         replica
     }
 
+    /// Takes `replica` of `station` out of service (a pod deleted, a consumer rebalanced away, a
+    /// server killed); the requests queued on it go back through the station's balancing.
+    pub(crate) fn retire_replica(&mut self, station: u32, replica: u32, now: Nanos) {
+        let queued = self.stations[station as usize].retire_replica(replica, now);
+        for r in queued {
+            if let Some(start) = self.stations[station as usize].arrive(r, now) {
+                self.begin(station, start, now);
+            }
+        }
+    }
+
+    /// A paused `replica` of `station` (a consumer whose partition leader was lost) takes
+    /// work again.
+    pub(crate) fn resume_replica(&mut self, station: u32, replica: u32, now: Nanos) {
+        let requests = &self.requests;
+        let starts = self.stations[station as usize]
+            .resume_replica(replica, now, |q| requests[q as usize].enqueued);
+        for s in starts {
+            self.begin(station, s, now);
+        }
+    }
+
+    /// When request `id` began waiting where it is now.
+    pub(crate) fn waiting_since(&self, id: u32) -> Nanos {
+        self.requests[id as usize].enqueued
+    }
+
+    /// Request `id`, withdrawn from a station's queue before service (a pending timeout),
+    /// fails: it unwinds from its visit to its end.
+    pub(crate) fn fail_waiting(&mut self, id: u32, now: Nanos) {
+        self.requests[id as usize].failed = true;
+        self.execute(id, now);
+    }
+
+    /// `station` went down with requests still waiting there: at a lost cache they take the
+    /// miss path, elsewhere they fail (as if served, then unwound).
+    pub(crate) fn evict_waiting(&mut self, station: u32, now: Nanos) {
+        for r in self.stations[station as usize].drain_waiting() {
+            if self.faults.cache_down(station).is_some() {
+                if !self.cache_fallback(r, now) {
+                    self.execute(r, now);
+                }
+            } else {
+                self.requests[r as usize].failed = true;
+                self.requests[r as usize].pc += 1;
+                self.execute(r, now);
+            }
+        }
+    }
+
+    /// An LLM outage or throttling: `share` of the calls to endpoint `e` are refused (0: none).
+    pub(crate) fn set_llm_refusal(&mut self, e: usize, share: f64) {
+        self.endpoints[e].refuse_share = share;
+    }
+
+    /// A visit to a lost Redis primary (request `id` at its `Visit`): a cache lookup counts
+    /// as a miss and goes on into the miss path, after the client's wait if the fault gives
+    /// one (true: the request now waits); any other visit fails.
+    fn cache_fallback(&mut self, id: u32, now: Nanos) -> bool {
+        let pc = self.requests[id as usize].pc as usize;
+        let station = match self.model.ops[pc] {
+            Op::Visit { station } => station,
+            _ => NONE,
+        };
+        // The lookup follows the visit (after its `Fail` and `RetryVisit`, if any).
+        let mut lookup = pc + 1;
+        while let Some(Op::Fail { .. } | Op::RetryVisit { .. }) = self.model.ops.get(lookup) {
+            lookup += 1;
+        }
+        let Some(Op::CacheLookup { cache, .. }) = self.model.ops.get(lookup).copied() else {
+            self.requests[id as usize].failed = true;
+            return false;
+        };
+        if now >= self.model.warmup {
+            self.cache_lookups[cache as usize].0 += 1;
+        }
+        let wait = self.faults.cache_down(station).unwrap_or(0);
+        if wait > 0 {
+            // Advance moves past the lookup into the miss path.
+            self.requests[id as usize].pc = lookup as u32;
+            self.calendar
+                .schedule(now + wait, Event::Advance { request: id });
+            true
+        } else {
+            self.requests[id as usize].pc = lookup as u32 + 1;
+            false
+        }
+    }
+
     #[inline]
-    pub(crate) fn begin(&mut self, station: u32, s: Start, now: Nanos) {
+    fn begin(&mut self, station: u32, s: Start, now: Nanos) {
         self.calendar.schedule(
             now + s.service,
             Event::Departure {
@@ -671,7 +881,7 @@ impl Replication<'_> {
         }
         // A lossy hop (packet-loss fault): the exchange waits its retransmissions.
         let pc = self.requests[request as usize].pc;
-        let lost = self.fault_state.hop_delay(station, pc);
+        let lost = self.faults.hop_delay(station, pc);
         if lost > 0 {
             self.calendar
                 .schedule(now + lost, Event::Advance { request });
@@ -759,15 +969,16 @@ impl Replication<'_> {
             self.series[k].push(e.throttled as f64);
             k += 1;
         }
-        for v in self.cluster_samples() {
-            self.series[k].push(v);
+        // The components sample `self`, so the series are lent out meanwhile (no allocation).
+        let mut series = std::mem::take(&mut self.series);
+        let mut push = |v: f64| {
+            series[k].push(v);
             k += 1;
-        }
-        let compute: Vec<f64> = self.cloud_run_samples().chain(self.ray_samples()).collect();
-        for v in compute {
-            self.series[k].push(v);
-            k += 1;
-        }
+        };
+        self.cluster_samples(&mut push);
+        self.cloud_run_samples().for_each(&mut push);
+        self.ray_samples().for_each(&mut push);
+        self.series = series;
         if now < self.model.horizon {
             let next = (now + self.window_ns).min(self.model.horizon);
             self.calendar.schedule(next, Event::Tick);

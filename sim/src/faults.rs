@@ -52,8 +52,15 @@ struct LossyHop {
     rto: Nanos,
 }
 
-/// Fault state a replication keeps beside its records.
+/// Everything a replication keeps about its faults: their streams and occurrences, what is
+/// broken now (lost caches, lossy hops, paused consumers), and the records for the summary.
 pub(crate) struct FaultState {
+    /// The replication's fault stream (the RPO draws of fixed faults).
+    rng: RandomStream,
+    /// Per fault: its last occurrence, for the summary.
+    records: Vec<FaultRecord>,
+    /// When each fixed fault's outage ended, for the timeline.
+    marks: Vec<(f64, String)>,
     /// Per fault: its own stream (up times, repairs, its RPO draws when random).
     streams: Vec<RandomStream>,
     /// Per fault: its repair-time sampler, if `mttr` is given.
@@ -63,7 +70,7 @@ pub(crate) struct FaultState {
     counts: Vec<RandomFaultCount>,
     /// Per station: a Redis primary loss under way, with how long a client waits before it
     /// falls back to the miss path.
-    pub(crate) cache_down: Vec<Option<Nanos>>,
+    cache_down: Vec<Option<Nanos>>,
     lossy: Vec<LossyHop>,
     /// Per op: the station of the service step before it in the journey as written.
     prev_station: Vec<u32>,
@@ -86,6 +93,9 @@ impl FaultState {
             }
         }
         FaultState {
+            rng: RandomStream::derive(seed, rep, "faults"),
+            records: vec![Default::default(); n],
+            marks: Vec::new(),
             streams: scenario
                 .faults
                 .iter()
@@ -141,9 +151,22 @@ impl FaultState {
         total
     }
 
-    /// Occurrences and downtime of each random fault, closing one still under way at the
-    /// horizon.
-    pub(crate) fn finish(&mut self, faults: &[FaultSpec], warmup: Nanos, horizon: Nanos) {
+    /// Whether a Redis primary loss is under way at `station` (any index; NONE: no), with how
+    /// long a client waits before it falls back to the miss path.
+    #[inline]
+    pub(crate) fn cache_down(&self, station: u32) -> Option<Nanos> {
+        self.cache_down.get(station as usize).copied().flatten()
+    }
+
+    /// Closes a random fault still under way at the horizon and hands over, for the result:
+    /// each fault's record, the recovery marks, and each random fault's occurrences and
+    /// downtime.
+    pub(crate) fn finish(
+        &mut self,
+        faults: &[FaultSpec],
+        warmup: Nanos,
+        horizon: Nanos,
+    ) -> (Vec<FaultRecord>, Vec<(f64, String)>, Vec<RandomFaultCount>) {
         for (i, f) in faults.iter().enumerate() {
             if f.mtbf.is_some() && f.has_outage() && self.started[i] != IDLE {
                 let s = self.started[i].clamp(warmup, horizon);
@@ -151,10 +174,11 @@ impl FaultState {
                 self.started[i] = IDLE;
             }
         }
-    }
-
-    pub(crate) fn counts(&self) -> Vec<RandomFaultCount> {
-        self.counts.clone()
+        (
+            std::mem::take(&mut self.records),
+            std::mem::take(&mut self.marks),
+            self.counts.clone(),
+        )
     }
 }
 
@@ -163,7 +187,7 @@ impl Replication<'_> {
         for (i, f) in self.scenario.faults.iter().enumerate() {
             let at = match (f.at, f.mtbf) {
                 (Some(at), _) => at.0,
-                (None, Some(mtbf)) => self.fault_state.up_time(i, mtbf.0),
+                (None, Some(mtbf)) => self.faults.up_time(i, mtbf.0),
                 (None, None) => continue,
             };
             if at <= self.model.horizon {
@@ -178,15 +202,10 @@ impl Replication<'_> {
     }
 
     /// Marks every request in service on `replica` as failed (they are lost with it) and
-    /// returns its queue for re-routing.
+    /// re-routes its queue.
     fn kill_replica(&mut self, station: u32, replica: u32, now: Nanos) {
         self.stations[station as usize].replicas[replica as usize].killed = true;
-        let queued = self.stations[station as usize].retire_replica(replica, now);
-        for r in queued {
-            if let Some(start) = self.stations[station as usize].arrive(r, now) {
-                self.begin(station, start, now);
-            }
-        }
+        self.retire_replica(station, replica, now);
     }
 
     /// Takes every replica of `st` down; what waits there fails, or, at a lost cache, falls
@@ -198,59 +217,14 @@ impl Replication<'_> {
             self.kill_replica(st, r, now);
             rec.downed.push(r);
         }
-        for r in self.stations[st as usize].drain_waiting() {
-            if self.fault_state.cache_down[st as usize].is_some() {
-                if !self.cache_fallback(r, now) {
-                    self.execute(r, now);
-                }
-            } else {
-                self.requests[r as usize].failed = true;
-                self.requests[r as usize].pc += 1;
-                self.execute(r, now);
-            }
-        }
-    }
-
-    /// A visit to a lost Redis primary (request `id` at its `Visit`): a cache lookup counts
-    /// as a miss and goes on into the miss path, after the client's wait if the fault gives
-    /// one (true: the request now waits); any other visit fails.
-    pub(crate) fn cache_fallback(&mut self, id: u32, now: Nanos) -> bool {
-        let pc = self.requests[id as usize].pc as usize;
-        let station = match self.model.ops[pc] {
-            Op::Visit { station } => station,
-            _ => NONE,
-        };
-        let Some(Op::CacheLookup { cache, .. }) = self.model.ops.get(pc + 1).copied() else {
-            self.requests[id as usize].failed = true;
-            return false;
-        };
-        if now >= self.model.warmup {
-            self.cache_lookups[cache as usize].0 += 1;
-        }
-        let wait = self
-            .fault_state
-            .cache_down
-            .get(station as usize)
-            .copied()
-            .flatten()
-            .unwrap_or(0);
-        if wait > 0 {
-            // Advance moves past the lookup into the miss path.
-            self.requests[id as usize].pc = pc as u32 + 1;
-            self.calendar
-                .schedule(now + wait, Event::Advance { request: id });
-            true
-        } else {
-            self.requests[id as usize].pc = pc as u32 + 2;
-            false
-        }
+        self.evict_waiting(st, now);
     }
 
     /// The outage of this occurrence of fault `i`: a repair time drawn from `mttr` for a
     /// random fault that gives one, else the fault's fixed outage.
     fn occurrence_outage(&mut self, i: usize, f: &FaultSpec) -> Nanos {
-        match &self.fault_state.mttr[i] {
-            Some(s) => (s.sample(&mut self.fault_state.streams[i]) * 1e9) as Nanos,
+        match &self.faults.mttr[i] {
+            Some(s) => (s.sample(&mut self.faults.streams[i]) * 1e9) as Nanos,
             None => f.outage().0,
         }
     }
@@ -258,7 +232,7 @@ impl Replication<'_> {
     /// The next failure of random fault `i`, an up time after `now`.
     fn schedule_next(&mut self, i: u32, now: Nanos) {
         if let Some(mtbf) = self.scenario.faults[i as usize].mtbf {
-            let next = now + self.fault_state.up_time(i as usize, mtbf.0);
+            let next = now + self.faults.up_time(i as usize, mtbf.0);
             if next <= self.model.horizon {
                 self.calendar.schedule(next, Event::FaultStart { fault: i });
             }
@@ -269,9 +243,9 @@ impl Replication<'_> {
         let f: FaultSpec = self.scenario.faults[i as usize].clone();
         let random = f.mtbf.is_some();
         let outage = self.occurrence_outage(i as usize, &f);
-        self.fault_state.started[i as usize] = now;
+        self.faults.started[i as usize] = now;
         if random && now >= self.model.warmup {
-            self.fault_state.counts[i as usize].occurrences += 1;
+            self.faults.counts[i as usize].occurrences += 1;
         }
         let mut rec = FaultRecord {
             at_s: now as f64 / 1e9,
@@ -282,63 +256,20 @@ impl Replication<'_> {
         match f.kind {
             FaultKind::PodKill => {
                 if let Some(st) = self.station_of(&f.target) {
-                    let svc = self.cluster.by_station[st as usize];
-                    if svc != u32::MAX {
-                        // The newest ready pod dies; its ReplicaSet creates a replacement.
-                        let pod = self.cluster.services[svc as usize]
-                            .pods
-                            .iter()
-                            .rev()
-                            .copied()
-                            .find(|p| {
-                                matches!(
-                                    self.cluster.pods[*p as usize].state,
-                                    crate::cluster::PodState::Ready { .. }
-                                )
-                            });
-                        if let Some(p) = pod {
-                            if let crate::cluster::PodState::Ready { replica } =
-                                self.cluster.pods[p as usize].state
-                            {
-                                self.stations[st as usize].replicas[replica as usize].killed = true;
-                            }
-                            self.delete_pod(p, now);
-                            self.create_pod(svc, now, false);
+                    // A pod's ReplicaSet replaces it; a replica not run as a pod restarts after
+                    // the recovery time.
+                    if !self.kill_pod(st, now) {
+                        if let Some(&r) = self.stations[st as usize].ready_list().last() {
+                            self.kill_replica(st, r, now);
+                            rec.downed.push(r);
+                            ends = true;
                         }
-                    } else if let Some(&r) = self.stations[st as usize].ready_list().last() {
-                        // Not pod-based: the replica restarts after the recovery time.
-                        self.kill_replica(st, r, now);
-                        rec.downed.push(r);
-                        ends = true;
                     }
                 }
             }
             FaultKind::NodeLoss => {
                 if let Some(pool) = self.scenario.node_pools.get_index_of(&f.target) {
-                    let node = self
-                        .cluster
-                        .nodes
-                        .iter()
-                        .find(|n| n.alive && n.ready && n.pool == pool as u32)
-                        .map(|n| n.id);
-                    if let Some(id) = node {
-                        let pods: Vec<u32> = self
-                            .cluster
-                            .nodes
-                            .iter()
-                            .find(|n| n.id == id)
-                            .map(|n| n.pods.clone())
-                            .unwrap_or_default();
-                        for p in pods {
-                            if let crate::cluster::PodState::Ready { replica } =
-                                self.cluster.pods[p as usize].state
-                            {
-                                let st = self.cluster.pods[p as usize].service;
-                                self.stations[st as usize].replicas[replica as usize].killed = true;
-                            }
-                        }
-                        self.remove_node(id, now);
-                    }
+                    self.lose_node(pool as u32, now);
                 }
             }
             FaultKind::PrimaryCrash
@@ -347,8 +278,7 @@ impl Replication<'_> {
             | FaultKind::RedisPrimaryLoss => {
                 if let Some(st) = self.station_of(&f.target) {
                     if f.kind == FaultKind::RedisPrimaryLoss {
-                        self.fault_state.cache_down[st as usize] =
-                            Some(f.latency.map_or(0, |l| l.0));
+                        self.faults.cache_down[st as usize] = Some(f.latency.map_or(0, |l| l.0));
                     }
                     self.take_down(st, &mut rec, now);
                     ends = true;
@@ -358,9 +288,9 @@ impl Replication<'_> {
                         // A random fault draws from its own stream; a fixed one from the
                         // replication's fault stream (as before random faults existed).
                         let rng = if random {
-                            &mut self.fault_state.streams[i as usize]
+                            &mut self.faults.streams[i as usize]
                         } else {
-                            &mut self.fault_rng
+                            &mut self.faults.rng
                         };
                         let lost_span = match &f.replication {
                             Repl::Synchronous => 0.0,
@@ -379,7 +309,7 @@ impl Replication<'_> {
                     } else {
                         f.rate.map_or(1.0, |r| r.0)
                     };
-                    self.endpoints[e].refuse_share = share;
+                    self.set_llm_refusal(e, share);
                     ends = true;
                 }
             }
@@ -393,7 +323,7 @@ impl Replication<'_> {
                 if let Some(st) = self.station_of(&f.target) {
                     let p = f.rate.map_or(0.0, |r| r.0);
                     let n = f.packets.unwrap_or(DEFAULT_PACKETS);
-                    self.fault_state.lossy.push(LossyHop {
+                    self.faults.lossy.push(LossyHop {
                         fault: i,
                         station: st,
                         from: f
@@ -418,7 +348,7 @@ impl Replication<'_> {
                     for r in 0..self.stations[st].replicas.len() as u32 {
                         if r % brokers == lost && !self.stations[st].replicas[r as usize].paused {
                             self.stations[st].replicas[r as usize].paused = true;
-                            self.fault_state.paused[i as usize].push((st as u32, r));
+                            self.faults.paused[i as usize].push((st as u32, r));
                         }
                     }
                 }
@@ -430,10 +360,10 @@ impl Replication<'_> {
                 .schedule(now + outage, Event::FaultEnd { fault: i });
         } else {
             // Kubernetes repairs pod and node losses; the next failure is an up time away.
-            self.fault_state.started[i as usize] = IDLE;
+            self.faults.started[i as usize] = IDLE;
             self.schedule_next(i, now);
         }
-        self.fault_records[i as usize] = rec;
+        self.faults.records[i as usize] = rec;
     }
 
     pub(crate) fn fault_end(&mut self, i: u32, now: Nanos) {
@@ -444,7 +374,7 @@ impl Replication<'_> {
         match kind {
             FaultKind::LlmOutage | FaultKind::LlmThrottle => {
                 if let Some(e) = self.scenario.llm_endpoints.get_index_of(&target) {
-                    self.endpoints[e].refuse_share = 0.0;
+                    self.set_llm_refusal(e, 0.0);
                 }
             }
             FaultKind::NetworkLatency => {
@@ -452,38 +382,34 @@ impl Replication<'_> {
                     self.stations[st as usize].extra_latency = 0;
                 }
             }
-            FaultKind::PacketLoss => self.fault_state.lossy.retain(|h| h.fault != i),
+            FaultKind::PacketLoss => self.faults.lossy.retain(|h| h.fault != i),
             FaultKind::BrokerLoss => {
-                let paused = std::mem::take(&mut self.fault_state.paused[i as usize]);
+                let paused = std::mem::take(&mut self.faults.paused[i as usize]);
                 for (st, r) in paused {
-                    let requests = &self.requests;
-                    let starts = self.stations[st as usize]
-                        .resume_replica(r, now, |q| requests[q as usize].enqueued);
-                    for s in starts {
-                        self.begin(st, s, now);
-                    }
+                    self.resume_replica(st, r, now);
                 }
             }
             _ => {
                 if let Some(st) = self.station_of(&target) {
                     self.stations[st as usize].down = false;
-                    self.fault_state.cache_down[st as usize] = None;
-                    let n = self.fault_records[i as usize].downed.len();
+                    self.faults.cache_down[st as usize] = None;
+                    let n = self.faults.records[i as usize].downed.len();
                     for _ in 0..n {
                         self.add_replica(st, now);
                     }
                 }
             }
         }
-        let started = self.fault_state.started[i as usize];
-        self.fault_state.started[i as usize] = IDLE;
+        let started = self.faults.started[i as usize];
+        self.faults.started[i as usize] = IDLE;
         if random {
             let (w, h) = (self.model.warmup, self.model.horizon);
             let span = now.clamp(w, h) - started.clamp(w, h);
-            self.fault_state.counts[i as usize].downtime_s += span as f64 / 1e9;
+            self.faults.counts[i as usize].downtime_s += span as f64 / 1e9;
             self.schedule_next(i, now);
         } else {
-            self.fault_marks
+            self.faults
+                .marks
                 .push((now as f64 / 1e9, format!("recovered {target}")));
         }
     }

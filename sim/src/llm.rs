@@ -49,15 +49,30 @@ pub enum Attempt {
     GaveUp,
 }
 
+/// What one endpoint did over the measured time of one replication.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LlmCounts {
+    /// Attempts, 429s included.
+    pub calls: u64,
+    pub throttled: u64,
+    /// Calls that failed for good.
+    pub failed: u64,
+    pub tokens_in: f64,
+    pub tokens_out: f64,
+}
+
 pub struct Endpoint {
     requests: Option<Bucket>,
     tokens: Option<Bucket>,
     rng: RandomStream,
-    pub calls: u64,
+    /// 429s over the whole run (the timeline's `llm_429/` series).
     pub throttled: u64,
-    pub failed: u64,
+    /// Over the whole run (what is billed).
     pub tokens_in: f64,
     pub tokens_out: f64,
+    /// Over the measured time (after warm-up): what the summary reports.
+    pub measured: LlmCounts,
+    warmup: Nanos,
     /// Share of calls refused during an outage (1) or throttling fault; 0 normally.
     pub refuse_share: f64,
 }
@@ -68,13 +83,19 @@ impl Endpoint {
             requests: spec.rpm.map(Bucket::new),
             tokens: spec.tpm.map(Bucket::new),
             rng,
-            calls: 0,
             throttled: 0,
-            failed: 0,
             tokens_in: 0.0,
             tokens_out: 0.0,
+            measured: LlmCounts::default(),
+            warmup: 0,
             refuse_share: 0.0,
         }
+    }
+
+    /// Counts only what happens from `warmup` on in `measured`.
+    pub fn with_warmup(mut self, warmup: Nanos) -> Endpoint {
+        self.warmup = warmup;
+        self
     }
 
     /// Attempt number `attempt` (from 1) of a call with the given token counts.
@@ -86,15 +107,19 @@ impl Endpoint {
         attempt: u32,
         now: Nanos,
     ) -> Attempt {
-        self.calls += 1;
+        let counted = now >= self.warmup;
+        let m = &mut self.measured;
+        m.calls += u64::from(counted);
         let refused = self.refuse_share > 0.0 && self.rng.next_f64() < self.refuse_share;
         let admitted = !refused
             && self.requests.as_mut().is_none_or(|b| b.take(1.0, now))
             && self.tokens.as_mut().is_none_or(|b| b.take(tin + tout, now));
         if !admitted {
             self.throttled += 1;
+            let m = &mut self.measured;
+            m.throttled += u64::from(counted);
             if attempt >= spec.retry.max_attempts {
-                self.failed += 1;
+                m.failed += u64::from(counted);
                 return Attempt::GaveUp;
             }
             let ceiling = spec.retry.ceiling(attempt);
@@ -109,11 +134,15 @@ impl Endpoint {
         }
         self.tokens_in += tin;
         self.tokens_out += tout;
+        if counted {
+            self.measured.tokens_in += tin;
+            self.measured.tokens_out += tout;
+        }
         let secs = spec.ttft.sample(&mut self.rng) + tin * spec.per_in + tout * spec.per_out;
         let after = (secs * 1e9) as Nanos;
         match spec.timeout {
             Some(t) if after > t => {
-                self.failed += 1;
+                self.measured.failed += u64::from(counted);
                 Attempt::Served {
                     after: t,
                     ok: false,
@@ -192,6 +221,6 @@ mod tests {
             e.call(&s, 1.0, 1.0, 1, 30_000_000_000),
             Attempt::Served { .. }
         ));
-        assert_eq!(e.throttled, 3);
+        assert_eq!(e.measured.throttled, 3);
     }
 }

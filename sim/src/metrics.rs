@@ -35,16 +35,31 @@ pub fn percentile_ms(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q / 100.0) as f64 / 1000.0
 }
 
-/// One journey's measurements in one replication.
+/// One journey's measurements in one replication. Latency is that of the successful
+/// journeys; errors are counted beside it. Every journey offered is counted, so a window in
+/// which requests waited and none ended can be told from an idle one.
 pub struct JourneyMetrics {
+    /// Latency of the successful journeys started after warm-up.
     pub latency_us: Histogram<u64>,
     pub sum_ns: f64,
+    /// Journeys started after warm-up that ended (successes and errors).
     pub count: u64,
     pub errors: u64,
+    /// Journeys started after warm-up still in flight at the horizon after waiting longer
+    /// than the recovery window (set at the end of the replication).
+    pub unfinished: u64,
     window: Histogram<u64>,
     window_sum_ns: f64,
+    window_count: u64,
     window_errors: u64,
+    /// Journeys in flight now (started, not yet ended or abandoned).
+    in_flight: u64,
+    /// Journeys that were waiting at some point of the current window: those in flight at its
+    /// start and those that arrived in it.
+    window_demand: u64,
     pub windows: Vec<WindowStats>,
+    /// Per closed window, its demand (as `window_demand`).
+    pub demand: Vec<u64>,
 }
 
 impl JourneyMetrics {
@@ -54,26 +69,42 @@ impl JourneyMetrics {
             sum_ns: 0.0,
             count: 0,
             errors: 0,
+            unfinished: 0,
             window: window_histogram(),
             window_sum_ns: 0.0,
+            window_count: 0,
             window_errors: 0,
+            in_flight: 0,
+            window_demand: 0,
             windows: Vec::new(),
+            demand: Vec::new(),
         }
     }
 
-    /// A journey completed; `counted` when it started after warm-up.
+    /// A journey arrived.
+    #[inline]
+    pub fn arrive(&mut self) {
+        self.in_flight += 1;
+        self.window_demand += 1;
+    }
+
+    /// A journey ended (or its client gave up); `counted` when it started after warm-up.
     #[inline]
     pub fn complete(&mut self, sojourn: Nanos, ok: bool, counted: bool) {
-        record_us(&mut self.window, sojourn);
-        self.window_sum_ns += sojourn as f64;
-        if !ok {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.window_count += 1;
+        if ok {
+            record_us(&mut self.window, sojourn);
+            self.window_sum_ns += sojourn as f64;
+        } else {
             self.window_errors += 1;
         }
         if counted {
-            record_us(&mut self.latency_us, sojourn);
-            self.sum_ns += sojourn as f64;
             self.count += 1;
-            if !ok {
+            if ok {
+                record_us(&mut self.latency_us, sojourn);
+                self.sum_ns += sojourn as f64;
+            } else {
                 self.errors += 1;
             }
         }
@@ -81,13 +112,13 @@ impl JourneyMetrics {
 
     /// Closes the window that started at `start_s`.
     pub fn close_window(&mut self, start_s: f64) {
-        let n = self.window.len();
+        let ok = self.window.len();
         self.windows.push(WindowStats {
             start_s,
-            count: n,
+            count: self.window_count,
             errors: self.window_errors,
-            mean_ms: if n > 0 {
-                self.window_sum_ns / n as f64 / 1e6
+            mean_ms: if ok > 0 {
+                self.window_sum_ns / ok as f64 / 1e6
             } else {
                 0.0
             },
@@ -95,9 +126,12 @@ impl JourneyMetrics {
             p95_ms: percentile_ms(&self.window, 95.0),
             p99_ms: percentile_ms(&self.window, 99.0),
         });
+        self.demand.push(self.window_demand);
         self.window.reset();
         self.window_sum_ns = 0.0;
+        self.window_count = 0;
         self.window_errors = 0;
+        self.window_demand = self.in_flight;
     }
 }
 

@@ -61,6 +61,19 @@ pub enum Op {
     Batch {
         batcher: u32,
     },
+    /// After a visit to `station` with `errors:`: the visit fails with probability `p` (drawn
+    /// from the station's own error stream). Only compiled when the key is present.
+    Fail {
+        p: f64,
+        station: u32,
+    },
+    /// After a visit whose step has `retry:` (and its `Fail`, if any): reached on success,
+    /// it goes on; a failed visit looks it up to be tried again, up to `attempts` in all,
+    /// after a backoff drawn from `backoff`.
+    RetryVisit {
+        attempts: u32,
+        backoff: u32,
+    },
     /// The journey is complete.
     Done,
 }
@@ -89,6 +102,8 @@ pub struct StationSpec {
     /// threads ([`NONE`] otherwise). When that service runs as pods, the cluster keeps the
     /// group's active consumers at `min(partitions, ready pods x concurrency)`.
     pub consumer: u32,
+    /// Waiting requests allowed per queue (`queue_limit`; usize::MAX: none).
+    pub queue_limit: usize,
 }
 
 pub struct JourneySpec {
@@ -98,6 +113,8 @@ pub struct JourneySpec {
     /// Index of its `Done`.
     pub done: u32,
     pub timeout: Option<Nanos>,
+    /// Its own arrival process (it is then out of the weighted mix).
+    pub arrivals: Option<Arrivals>,
 }
 
 pub struct LlmSpec {
@@ -253,6 +270,20 @@ impl Compiler<'_> {
             self.ops.push(Op::Visit {
                 station: index as u32,
             });
+            let errors = step.errors.or(s.services[index].errors).map(|f| f.0);
+            if let Some(p) = errors.filter(|p| *p > 0.0) {
+                self.ops.push(Op::Fail {
+                    p,
+                    station: index as u32,
+                });
+            }
+            if let Some(r) = &step.retry {
+                let backoff = self.sampler(r.backoff.sampler());
+                self.ops.push(Op::RetryVisit {
+                    attempts: r.attempts,
+                    backoff,
+                });
+            }
             if let Some(cache) = &step.cache {
                 self.caches.push(name.clone());
                 let at = self.ops.len();
@@ -385,6 +416,7 @@ impl Model {
                 service_time: svc.service_time.sampler(),
                 partitions: None,
                 consumer: NONE,
+                queue_limit: svc.queue_limit.map_or(usize::MAX, |n| n as usize),
             })
             .collect();
         let topic_base = stations.len() as u32;
@@ -403,6 +435,7 @@ impl Model {
                     service_time: svc.service_time.sampler(),
                     partitions: Some(t.partitions),
                     consumer: consumer as u32,
+                    queue_limit: usize::MAX,
                 });
             }
         }
@@ -423,6 +456,7 @@ impl Model {
                         service_time: svc.service_time.sampler(),
                         partitions: Some(t.partitions),
                         consumer: consumer as u32,
+                        queue_limit: usize::MAX,
                     });
                 }
                 topic_groups.push(groups);
@@ -471,21 +505,37 @@ impl Model {
                 entry,
                 done: (c.ops.len() - 1) as u32,
                 timeout: j.timeout.map(|t| t.0),
+                arrivals: j.arrivals.clone(),
             });
         }
-        let total: f64 = s.workload.journeys.iter().map(|j| j.weight).sum();
+        // A journey with its own arrivals has weight 0 in the mix (never drawn).
+        let weight = |j: &models::scenario::Journey| {
+            if j.arrivals.is_some() {
+                0.0
+            } else {
+                j.weight
+            }
+        };
+        let total: f64 = s.workload.journeys.iter().map(weight).sum();
         let mut acc = 0.0;
         let mut mix: Vec<f64> = s
             .workload
             .journeys
             .iter()
             .map(|j| {
-                acc += j.weight / total;
+                acc += weight(j) / total;
                 acc
             })
             .collect();
-        if let Some(last) = mix.last_mut() {
-            *last = 1.0;
+        if let Some(last) = s
+            .workload
+            .journeys
+            .iter()
+            .rposition(|j| j.arrivals.is_none())
+        {
+            for c in &mut mix[last..] {
+                *c = 1.0;
+            }
         }
         let llms = s
             .llm_endpoints

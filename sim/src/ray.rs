@@ -75,6 +75,13 @@ impl RayClusters {
             .collect();
         RayClusters { clusters }
     }
+
+    /// The timeline series [`Replication::ray_samples`] samples.
+    pub fn series_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.clusters
+            .iter()
+            .map(|c| format!("ray_workers/{}", c.name))
+    }
 }
 
 impl RayCluster {

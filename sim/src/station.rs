@@ -103,6 +103,17 @@ pub struct Station {
     pub stats: StationStats,
 }
 
+/// What became of a request offered to a station.
+#[derive(Clone, Copy, Debug)]
+pub enum Offer {
+    /// A server was free: it starts now.
+    Started(Start),
+    /// It waits in a queue.
+    Queued,
+    /// The queue it would join holds `queue_limit` requests already: rejected at once.
+    Rejected,
+}
+
 /// A request that starts service now, and for how long.
 #[derive(Clone, Copy, Debug)]
 pub struct Start {
@@ -229,13 +240,27 @@ impl Station {
         self.ready[i as usize] as usize
     }
 
-    /// A request arrives; returns the start if a server is free, else queues it.
+    /// A request arrives; returns the start if a server is free, else queues it (no queue
+    /// limit: a request moved between queues is never rejected).
     #[inline]
     pub fn arrive(&mut self, request: u32, now: Nanos) -> Option<Start> {
+        match self.offer(request, now, usize::MAX) {
+            Offer::Started(s) => Some(s),
+            Offer::Queued | Offer::Rejected => None,
+        }
+    }
+
+    /// A request arrives at a queue that holds at most `limit` waiting requests (per replica,
+    /// or in the shared queue): it starts, waits, or is rejected.
+    #[inline]
+    pub fn offer(&mut self, request: u32, now: Nanos, limit: usize) -> Offer {
         if self.ready.is_empty() {
             // No replica is up: the request waits for one (shared queue).
+            if self.shared.len() >= limit {
+                return Offer::Rejected;
+            }
             self.shared.push_back(request);
-            return None;
+            return Offer::Queued;
         }
         if self.balancing == Balancing::Shared {
             if self.busy < self.servers() {
@@ -246,17 +271,22 @@ impl Station {
                     .map(|i| *i as usize)
                     .find(|i| self.replicas[*i].busy < self.concurrency)
                     .unwrap_or(0);
-                return Some(self.start(r, request, now, now));
+                return Offer::Started(self.start(r, request, now, now));
+            }
+            if self.shared.len() >= limit {
+                return Offer::Rejected;
             }
             self.shared.push_back(request);
-            return None;
+            return Offer::Queued;
         }
         let r = self.pick();
         if self.replicas[r].busy < self.concurrency && !self.replicas[r].paused {
-            Some(self.start(r, request, now, now))
+            Offer::Started(self.start(r, request, now, now))
+        } else if self.replicas[r].queue.len() >= limit {
+            Offer::Rejected
         } else {
             self.replicas[r].queue.push_back(request);
-            None
+            Offer::Queued
         }
     }
 

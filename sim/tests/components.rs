@@ -52,7 +52,11 @@ fn components_match_independent_computations() {
                 )
             } else {
                 let p = check["path"].as_str().unwrap();
-                let obs = num(at(p), p);
+                let mut obs = num(at(p), p);
+                // `per`: the ratio of the path's value to another's.
+                if let Some(q) = check["per"].as_str() {
+                    obs /= num(at(q), q);
+                }
                 if let Some(range) = check["between"].as_array() {
                     let (lo, hi) = (num(&range[0], "lo"), num(&range[1], "hi"));
                     (

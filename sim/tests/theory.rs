@@ -1,7 +1,10 @@
 //! The simulator against the textbook: every case in tests/theory/cases.json names a scenario
 //! and the closed-form model it must agree with. Adding a case needs no code.
 
-use models::queueing::{md1_mean_sojourn, mg1_mean_sojourn, JacksonNetwork, MMc, Station};
+use models::queueing::{
+    journey_error_rate, md1_mean_sojourn, mg1_mean_sojourn, retry_error_share, retry_load_factor,
+    JacksonNetwork, MMc, MMcK, Station,
+};
 use serde_json::Value;
 mod support;
 
@@ -27,6 +30,15 @@ fn analytic(case: &Value) -> Expected {
             Expected {
                 mean_ms: q.mean_sojourn() * 1e3,
                 p95_ms: p95.then(|| q.sojourn_quantile(0.95) * 1e3),
+            }
+        }
+        // Latency is over successful journeys (SPEC "Verdicts"): rejected ones are errors,
+        // not 0 ms samples, so the journey's mean is the accepted requests' mean sojourn.
+        "mmck" => {
+            let q = mmck(case);
+            Expected {
+                mean_ms: q.mean_sojourn() * 1e3,
+                p95_ms: None,
             }
         }
         "md1" => Expected {
@@ -68,6 +80,127 @@ fn analytic(case: &Value) -> Expected {
     }
 }
 
+fn mmck(case: &Value) -> MMcK {
+    let f = |k: &str| support::num(&case[k], k);
+    MMcK {
+        lambda: f("lambda"),
+        mu: f("mu"),
+        c: f("c") as u32,
+        k: f("k") as u32,
+    }
+}
+
+/// A share observed over `n` trials against its closed form, within `sd` standard errors of
+/// a binomial (times `inflation` for trials that are not independent).
+fn share_check(what: &str, observed: f64, want: f64, n: u64, sd: f64, inflation: f64) -> String {
+    let se = (want * (1.0 - want) / n as f64).sqrt() * inflation;
+    let line = format!(
+        "{what}: closed form {want:.5}, simulated {observed:.5} over {n} journeys (bound +-{:.5})",
+        sd * se
+    );
+    println!("{line}");
+    if (observed - want).abs() > sd * se {
+        format!("{line}: outside the bound")
+    } else {
+        String::new()
+    }
+}
+
+/// The checks of the mechanisms (queue_limit, errors, retry, own arrivals); empty strings
+/// are passes.
+fn mechanism_checks(file: &str, case: &Value, out: &sim::Output) -> Vec<String> {
+    let f = |k: &str| support::num(&case[k], k);
+    let s = &out.summary;
+    let reps = f64::from(s.replications);
+    let measured_s = out.summary.horizon_s - scenario_warmup_s(file);
+    let journey = || &s.journeys[case["journey"].as_str().expect("case names its journey")];
+    match case["model"].as_str().unwrap_or("") {
+        // Blocking events come in bursts (a full queue stays full for a while): the binomial
+        // standard error is inflated 3x.
+        "mmck" => {
+            let j = journey();
+            vec![share_check(
+                &format!("{file}: blocking"),
+                j.error_rate,
+                mmck(case).blocking(),
+                j.count,
+                4.0,
+                3.0,
+            )]
+        }
+        "errors" => {
+            let ok: f64 = case["visits"]
+                .as_array()
+                .expect("visits: [[p, k], ...]")
+                .iter()
+                .map(|v| {
+                    1.0 - journey_error_rate(
+                        support::num(&v[0], "p"),
+                        support::num(&v[1], "k") as u32,
+                    )
+                })
+                .product();
+            let j = journey();
+            vec![share_check(
+                &format!("{file}: journey errors"),
+                j.error_rate,
+                1.0 - ok,
+                j.count,
+                4.0,
+                1.0,
+            )]
+        }
+        "retry" => {
+            let (p, n) = (f("p"), f("attempts") as u32);
+            let j = journey();
+            let mut out = vec![share_check(
+                &format!("{file}: errors after {n} attempts"),
+                j.error_rate,
+                retry_error_share(p, n),
+                j.count,
+                4.0,
+                1.0,
+            )];
+            let service = case["service"].as_str().expect("case names the service");
+            let want = f("lambda") * retry_load_factor(p, n);
+            let got = s.services[service].throughput_rps;
+            // Visits over the run: compound Poisson, variance lambda T E[V^2] <= lambda T N^2.
+            let bound =
+                4.0 * (f("lambda") * measured_s * reps).sqrt() * f64::from(n) / (measured_s * reps);
+            let line = format!(
+                "{file}: {service} throughput closed form {want:.3}/s, simulated {got:.3}/s (bound +-{bound:.3})"
+            );
+            println!("{line}");
+            if (got - want).abs() > bound {
+                out.push(format!("{line}: outside the bound"));
+            }
+            out
+        }
+        "counts" => {
+            let mut out = Vec::new();
+            for (name, rate) in case["rates"].as_object().expect("rates: {journey: per s}") {
+                let want = support::num(rate, name) * measured_s * reps;
+                let got = s.journeys[name.as_str()].count as f64;
+                // Poisson: sd = sqrt(mean); 4 sd, plus the journeys still in flight at the end.
+                let bound = 4.0 * want.sqrt() + reps;
+                let line = format!("{file}: {name} count closed form {want:.0}, simulated {got} (bound +-{bound:.0})");
+                println!("{line}");
+                if (got - want).abs() > bound {
+                    out.push(format!("{line}: outside the bound"));
+                }
+            }
+            out
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn scenario_warmup_s(file: &str) -> f64 {
+    let text = std::fs::read_to_string(support::data_dir("theory").join(file)).expect("readable");
+    let (s, _) = models::parse_scenario(&text, file, &[]).expect("valid");
+    s.warmup.as_secs_f64()
+}
+
 #[test]
 fn simulator_agrees_with_queueing_theory() {
     let dir = support::data_dir("theory");
@@ -75,9 +208,21 @@ fn simulator_agrees_with_queueing_theory() {
     for case in &support::cases(&dir) {
         let file = case["scenario"].as_str().unwrap();
         let out = support::simulate(&dir, file);
+        let model = case["model"].as_str().unwrap_or("");
+        failures.extend(
+            mechanism_checks(file, case, &out)
+                .into_iter()
+                .filter(|f| !f.is_empty()),
+        );
+        if matches!(model, "errors" | "retry" | "counts") {
+            continue;
+        }
         let j = &out.summary.journeys[case["journey"].as_str().unwrap()];
         let want = analytic(case);
-        let [lo, hi] = j.ci95_ms.mean;
+        let [lo, hi] = j
+            .ci95_ms
+            .mean
+            .unwrap_or_else(|| panic!("{file}: no CI (needs at least two replications)"));
         let half = (hi - lo) / 2.0;
         let line = format!(
             "{file}: analytic mean {:.3} ms, simulated {:.3} ms, 95% CI [{lo:.3}, {hi:.3}] (half-width {:.2}%)",

@@ -49,7 +49,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         .iter()
         .map(|j| j.name.as_str())
         .collect();
-    let problems = drill.check(&journeys);
+    let problems = drill.check(&journeys, scenario.recovery_window);
     if !problems.is_empty() {
         let k = scenario
             .drills
@@ -86,6 +86,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     if let Some(m) = missing_text {
         return Err(Failure::usage(m));
     }
+    plan::check_database(&scenario, drill).map_err(Failure::usage)?;
     let dir = a
         .out
         .clone()
@@ -142,6 +143,13 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         );
         return Ok(exit::RUN_FAILED);
     }
+    if figures.unreadable > 0 {
+        eprintln!(
+            "the audit could not read back {} writes: unknown, not kept; RPO is not measured (the run failed)",
+            figures.unreadable
+        );
+        return Ok(exit::RUN_FAILED);
+    }
     Ok(exit::from_verdicts(summary.all_slos_met()))
 }
 
@@ -191,6 +199,7 @@ fn write_extras(
             opt(audit.and_then(|a| a.oldest_lost_ack_s)),
         );
         r.insert("lost_keys".into(), json!(audit.map(|a| a.lost.clone())));
+        r.insert("rpo_not_measured".into(), json!(f.rpo_not_measured));
     }
     if let Some(p) = prediction {
         doc["prediction"] = json!({
@@ -252,7 +261,10 @@ fn print_figures(
         secs(f.time_to_first_success_s)
     );
     println!("  steps took             {}", secs(f.steps_s));
-    println!("  RPO                    {}", secs(s.recovery.rpo_s));
+    match (&f.rpo_not_measured, s.recovery.rpo_s) {
+        (Some(why), _) => println!("  RPO                    not measured ({why})"),
+        (None, r) => println!("  RPO                    {}", secs(r)),
+    }
     println!(
         "  lost writes            {}",
         s.recovery

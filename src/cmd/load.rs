@@ -180,6 +180,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         users: a.users,
         window: std::time::Duration::from_secs_f64(window_s),
     };
+    harness::load::check_config(&cfg).map_err(|e| Failure::usage(e.to_string()))?;
     let target = shown_target(&a.target);
     eprintln!(
         "twin load: {} against {target} for {duration}{}{}{}",
@@ -206,6 +207,13 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         LoadError::Unreachable(m) => Failure::run(m),
         LoadError::Run(m) => Failure::run(m),
     })?;
+    let run_meta = (
+        run.users,
+        run.user_limit,
+        run.waited,
+        run.ran_s,
+        run.interrupted,
+    );
     let mut summary = run.summary;
     summary
         .warnings
@@ -225,10 +233,12 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         }
         (None, true) => None,
         (None, false) => {
-            let out = super::predict(
-                &scaled(&time_scaled, a.rate_scale),
-                &sim::Options::default(),
-            );
+            // The prediction of this run: its rate, its duration and warmup, not the
+            // scenario's horizon.
+            let mut predicted = scaled(&time_scaled, a.rate_scale);
+            predicted.horizon = duration;
+            predicted.warmup = warmup;
+            let out = super::predict(&predicted, &sim::Options::default());
             Some((
                 "simulation (in-process)".to_string(),
                 out.summary,
@@ -236,6 +246,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
             ))
         }
     };
+    let prediction_horizon_s = prediction.as_ref().map(|(_, p, _)| p.horizon_s);
     let mut measured = run.measured;
     if let Some((by, p, timeline)) = &prediction {
         summary.fidelity = Some(Fidelity::compare(by, p, &summary));
@@ -270,6 +281,10 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     )
     .map_err(|e| Failure::run(format!("{}: cannot write: {e}", dir.display())))?;
 
+    let mut figures = run_figures(&run_meta, &measured);
+    figures["prediction_horizon_s"] = json!(prediction_horizon_s);
+    add_load_block(&dir, &figures)
+        .map_err(|e| Failure::run(format!("{}: cannot write: {e}", dir.display())))?;
     crate::cmd::simulate::print_table(&summary);
     print_fidelity(&summary);
     let mut code = exit::from_verdicts(summary.all_slos_met());
@@ -300,7 +315,44 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         );
         return Ok(exit::RUN_FAILED);
     }
+    if run.waited > 0 {
+        eprintln!(
+            "{}",
+            harness::load::pool_exhausted(run.waited, run.user_limit)
+        );
+        return Ok(exit::RUN_FAILED);
+    }
     Ok(code)
+}
+
+/// The load's own figures in summary.json: journeys started late (and those that waited for a
+/// free user, the pool's failure), the pool, requests sent and answered, the time run.
+fn run_figures(
+    (users, limit, waited, ran_s, interrupted): &(usize, usize, u64, f64, bool),
+    m: &harness::measure::Measured,
+) -> serde_json::Value {
+    let completed: u64 = m.steps.values().map(|s| s.count).sum();
+    json!({
+        "late_starts": m.late_starts,
+        "max_lateness_ms": m.max_lateness.as_secs_f64() * 1000.0,
+        "dropped": waited,
+        "users_peak": users,
+        "user_limit": limit,
+        "requests_sent": m.requests,
+        "steps_completed": completed,
+        "ran_s": ran_s,
+        "interrupted": interrupted,
+    })
+}
+
+/// Adds `load` to the summary.json just written.
+fn add_load_block(dir: &Path, block: &serde_json::Value) -> std::io::Result<()> {
+    let path = dir.join("summary.json");
+    let text = std::fs::read_to_string(&path)?;
+    let mut doc: serde_json::Value = serde_json::from_str(&text).map_err(std::io::Error::other)?;
+    doc["load"] = block.clone();
+    let text = serde_json::to_string_pretty(&doc).map_err(std::io::Error::other)?;
+    std::fs::write(&path, text + "\n")
 }
 
 fn print_fidelity(s: &RunSummary) {

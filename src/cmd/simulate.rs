@@ -118,8 +118,12 @@ pub fn print_table(s: &RunSummary) {
             wait_p95
         );
     }
-    if !s.slos.is_empty() {
+    let failed: Vec<&str> = s.wholly_failed_journeys().collect();
+    if !s.slos.is_empty() || !failed.is_empty() {
         println!();
+        for j in failed {
+            println!("FAILED journey {j}: no request succeeded (the run fails)");
+        }
         for v in &s.slos {
             let observed = v
                 .observed

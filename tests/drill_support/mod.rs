@@ -7,7 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 #[allow(unused_imports)] // each drill test uses a part
-pub use support::{json, show, twin, Emulator};
+pub use support::{json, show, twin, Emulator, TestServer};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -141,3 +141,104 @@ pub fn show(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// What a [`TestServer`] answers: status and how long to wait first, from the request's
+/// method, path and the time since the server started.
+pub type Handler = fn(&str, &str, Duration) -> (u16, Duration);
+
+/// A tiny HTTP/1.1 server on a free loopback port (a thread per connection, keep-alive), for
+/// behaviours the emulator does not have (every request a 404, a stall mid-run). Counts the
+/// requests per path; its threads end with the test process.
+pub struct TestServer {
+    pub port: u16,
+    pub counts: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, u64>>>,
+}
+
+impl TestServer {
+    pub fn start(handler: Handler) -> TestServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let counts = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+        let shared = counts.clone();
+        let t0 = std::time::Instant::now();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let counts = shared.clone();
+                std::thread::spawn(move || serve(conn, handler, t0, &counts));
+            }
+        });
+        TestServer { port, counts }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Requests seen whose path starts with `prefix`.
+    pub fn count(&self, prefix: &str) -> u64 {
+        let g = self.counts.lock().expect("counts");
+        g.iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+fn serve(
+    conn: TcpStream,
+    handler: Handler,
+    t0: std::time::Instant,
+    counts: &std::sync::Mutex<std::collections::HashMap<String, u64>>,
+) {
+    let mut reader = BufReader::new(match conn.try_clone() {
+        Ok(c) => c,
+        Err(_) => return,
+    });
+    let mut out = conn;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or("").to_string();
+        let path = parts.next().unwrap_or("").to_string();
+        let mut length = 0usize;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            if h.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        *counts
+            .lock()
+            .expect("counts")
+            .entry(path.clone())
+            .or_default() += 1;
+        let (status, wait) = handler(&method, &path, t0.elapsed());
+        std::thread::sleep(wait);
+        let reply = "{\"ok\": true}";
+        if write!(
+            out,
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reply}",
+            reply.len()
+        )
+        .is_err()
+        {
+            return;
+        }
+    }
+}

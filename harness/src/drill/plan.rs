@@ -44,6 +44,41 @@ pub fn check_target(
         .ok_or_else(|| format!("--target `{target}` has no host"))?
         .to_ascii_lowercase();
     let port = url.port_or_known_default();
+    allowed_host(host, port, scenario, drill, "target")
+}
+
+/// The host of the audit's `database_url` (its `${ENV}` values substituted) must pass
+/// `allowed_targets` too: the read-back is traffic to a system like any other. Errors name the
+/// host only, never the connection string.
+pub fn check_database(scenario: &Scenario, drill: &DrillSpec) -> Result<(), String> {
+    let Some(url) = drill.audit.as_ref().and_then(|a| a.database_url.as_deref()) else {
+        return Ok(());
+    };
+    let url = super::steps::expand(url)?;
+    let config: tokio_postgres::Config = url.parse().map_err(|_| {
+        "the audit's database_url is not a PostgreSQL connection string".to_string()
+    })?;
+    let ports = config.get_ports();
+    for (i, h) in config.get_hosts().iter().enumerate() {
+        let host = match h {
+            tokio_postgres::config::Host::Tcp(h) => h.to_ascii_lowercase(),
+            // A Unix socket is on this machine.
+            #[allow(unreachable_patterns)]
+            _ => "localhost".to_string(),
+        };
+        let port = ports.get(i).or(ports.first()).copied().or(Some(5432));
+        allowed_host(host, port, scenario, drill, "audit's database_url")?;
+    }
+    Ok(())
+}
+
+fn allowed_host(
+    host: String,
+    port: Option<u16>,
+    scenario: &Scenario,
+    drill: &DrillSpec,
+    what: &str,
+) -> Result<String, String> {
     let allowed: Vec<&String> = scenario
         .allowed_targets
         .iter()
@@ -66,12 +101,12 @@ pub fn check_target(
         Ok(host)
     } else if allowed.is_empty() {
         Err(format!(
-            "the target host `{host}` is not allowed: the scenario lists no `allowed_targets`, so drill `{}` may touch nothing",
+            "the {what} host `{host}` is not allowed: the scenario lists no `allowed_targets`, so drill `{}` may touch nothing",
             drill.name
         ))
     } else {
         Err(format!(
-            "the target host `{host}` is not in `allowed_targets` ({}): drill `{}` refuses to run against it",
+            "the {what} host `{host}` is not in `allowed_targets` ({}): drill `{}` refuses to run against it",
             allowed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
             drill.name
         ))

@@ -60,13 +60,22 @@ impl DrillRun {
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
+static SIGNALS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 /// Installs the Ctrl-C / SIGTERM handler (once per process): the first signal stops the
-/// drill, which rolls back and writes what it measured; a second one exits at once.
+/// drill: the running step is interrupted (its process group killed), the rollback runs and
+/// what was measured is written. A second signal does not skip the rollback (a drill left
+/// broken is worse than a slow exit); only a third exits at once.
 pub fn install_interrupt_handler() {
     let _ = ctrlc::set_handler(|| {
-        if INTERRUPTED.swap(true, Ordering::SeqCst) {
-            eprintln!("interrupted again: exiting without rollback");
+        let n = SIGNALS.fetch_add(1, Ordering::SeqCst) + 1;
+        if n >= 3 {
+            eprintln!("interrupted a third time: exiting without finishing the rollback");
             std::process::exit(130);
+        }
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            eprintln!("interrupted again: the rollback still runs (a third signal exits at once)");
+            return;
         }
         eprintln!(
             "interrupted: stopping the load, running the rollback, writing what was measured"
@@ -305,8 +314,12 @@ fn spawn_steps(
                     format!(": {}", s.run)
                 }
             ));
-            let r = run_step(&s, origin, &redactor);
+            let r = super::steps::run_step_until(&s, origin, &redactor, &interrupted);
             log.step(&r);
+            if r.outcome == super::steps::StepOutcome::Interrupted {
+                done.push(r);
+                return (done, None);
+            }
             let failed = !r.outcome.ok();
             let label = r.label.clone();
             done.push(r);

@@ -21,6 +21,8 @@ pub enum StepOutcome {
     /// Exited with a non-zero status (`None`: killed by a signal).
     Failed(Option<i32>),
     TimedOut,
+    /// Stopped (with its process group) because the drill was interrupted.
+    Interrupted,
     /// Could not be started (no such program, an unset variable ...).
     NotStarted(String),
 }
@@ -36,6 +38,7 @@ impl StepOutcome {
             StepOutcome::Failed(Some(c)) => format!("exit status {c}"),
             StepOutcome::Failed(None) => "killed by a signal".into(),
             StepOutcome::TimedOut => "timed out".into(),
+            StepOutcome::Interrupted => "interrupted".into(),
             StepOutcome::NotStarted(e) => format!("not started: {e}"),
         }
     }
@@ -168,6 +171,16 @@ fn kill_group(pid: u32) {
 
 /// Runs one step to its end or its timeout. `origin` is the start of the load.
 pub fn run_step(step: &DrillStep, origin: Instant, redactor: &Redactor) -> StepRecord {
+    run_step_until(step, origin, redactor, &|| false)
+}
+
+/// [`run_step`], stopping the step (its whole process group) as soon as `cancel` says so.
+pub fn run_step_until(
+    step: &DrillStep,
+    origin: Instant,
+    redactor: &Redactor,
+    cancel: &dyn Fn() -> bool,
+) -> StepRecord {
     let start = Instant::now();
     let since = |t: Instant| t.saturating_duration_since(origin).as_secs_f64();
     let record = |outcome, output: String, end: Instant| StepRecord {
@@ -221,6 +234,12 @@ pub fn run_step(step: &DrillStep, origin: Instant, redactor: &Redactor) -> StepR
             let _ = child.kill();
             let _ = child.wait();
             break StepOutcome::TimedOut;
+        }
+        if cancel() {
+            kill_group(child.id());
+            let _ = child.kill();
+            let _ = child.wait();
+            break StepOutcome::Interrupted;
         }
         std::thread::sleep(Duration::from_millis(5));
     };

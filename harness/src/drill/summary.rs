@@ -30,6 +30,11 @@ pub struct DrillFigures {
     pub time_to_first_success_s: Option<f64>,
     pub audit: Option<AuditResult>,
     pub criteria: Option<Criteria>,
+    /// Why RPO was not measured although the drill has an audit: no read-back (only
+    /// acknowledgements), or writes the read-back could not read (unknown, not kept).
+    pub rpo_not_measured: Option<String>,
+    /// Writes the read-back could not read: the run itself failed (exit 3).
+    pub unreadable: u64,
 }
 
 /// The recovery criteria: the drill's own, else the scenario's SLOs on the drill's journeys,
@@ -116,8 +121,16 @@ pub fn summarize(
             .map(|s| s.start_s - f)
             .max_by(f64::total_cmp)
     });
-    let rto_s = fault_s.and_then(|f| recovery::rto(&all, f, run.load_end_s, &c));
     let ttfs = fault_s.and_then(|f| recovery::time_to_first_success(&all, f));
+    // A healthy window can start before the service is back (a window's samples are those
+    // scheduled in it; its p95 may hide the failures at its start), so RTO never ends before
+    // the first success after the fault nor before the last recovery step started.
+    let rto_s = fault_s
+        .and_then(|f| recovery::rto(&all, f, run.load_end_s, &c))
+        .map(|r| {
+            r.max(ttfs.unwrap_or(0.0))
+                .max(recovery_started_s.unwrap_or(0.0))
+        });
     let acks_only = drill
         .audit
         .as_ref()
@@ -132,8 +145,22 @@ pub fn summarize(
         )),
         None => None,
     };
-    let lost_writes = audit_result.as_ref().map(|a| a.lost.len() as u64);
-    let rpo_s = audit_result.as_ref().map(|a| a.rpo_s);
+    let unreadable = audit_result.as_ref().map_or(0, |a| a.unknown);
+    let rpo_not_measured = if audit_result.is_some() && acks_only {
+        Some("no read-back".to_string())
+    } else if unreadable > 0 {
+        Some(format!(
+            "{unreadable} of {} writes unreadable",
+            audit_result.as_ref().map_or(0, |a| a.writes)
+        ))
+    } else {
+        None
+    };
+    // Unknown is not kept: with no read-back, or writes it could not read, nothing says what
+    // was lost, so neither RPO nor the lost writes are measured.
+    let measured_audit = audit_result.as_ref().filter(|_| rpo_not_measured.is_none());
+    let lost_writes = measured_audit.map(|a| a.lost.len() as u64);
+    let rpo_s = measured_audit.map(|a| a.rpo_s);
     let recovery = Recovery {
         rto_s,
         rpo_s,
@@ -161,11 +188,10 @@ pub fn summarize(
                 count,
                 errors,
                 error_rate: errors as f64 / count as f64,
-                ci95_ms: LatencyCi {
-                    mean: [lat.mean, lat.mean],
-                    p95: [lat.p95, lat.p95],
-                },
+                // One measured run: no interval across replications.
+                ci95_ms: LatencyCi::default(),
                 latency_ms: lat,
+                unfinished: 0,
             },
         );
     }
@@ -197,7 +223,7 @@ pub fn summarize(
     if let Some(a) = &audit_result {
         if a.unknown > 0 {
             warnings.push(format!(
-                "{} audited writes could not be read back: they are counted neither lost nor present",
+                "{} audited writes could not be read back: unknown, not kept; RPO is not measured and the run failed",
                 a.unknown
             ));
         }
@@ -236,6 +262,8 @@ pub fn summarize(
         time_to_first_success_s: ttfs,
         audit: audit_result,
         criteria: Some(c),
+        rpo_not_measured,
+        unreadable,
     };
     (summary, timeline, figures)
 }
@@ -329,7 +357,8 @@ pub struct Measured {
     pub lost_writes: Option<u64>,
 }
 
-/// The verdict of one target. `rto` unmeasured (never recovered) is missed; `rpo < B` is met
+/// The verdict of one target. `rto` unmeasured (never recovered) is missed; `rpo` unmeasured
+/// (no read-back, or writes it could not read) is missed; `rpo < B` is met
 /// when no acknowledged write was lost, or when the loss spans less than `B` (so `rpo < 0s`
 /// means exactly "nothing acknowledged was lost").
 pub fn verdict(target: &Slo, m: &Measured) -> SloVerdict {
@@ -337,7 +366,7 @@ pub fn verdict(target: &Slo, m: &Measured) -> SloVerdict {
         SloMetric::Rto => (m.rto_s, m.rto_s.is_some_and(|v| v < target.bound)),
         SloMetric::Rpo => {
             let met = match (m.lost_writes, m.rpo_s) {
-                (Some(0), _) => true,
+                (Some(0), Some(_)) => true,
                 (Some(_), Some(r)) => r < target.bound,
                 _ => false,
             };
@@ -378,5 +407,12 @@ mod tests {
         let rto = Slo::parse("rto < 30s").expect("slo");
         assert!(verdict(&rto, &lost).met);
         assert!(!verdict(&rto, &Measured::default()).met);
+        // Nothing read back: not measured, so not met whatever was counted.
+        let unmeasured = Measured {
+            rto_s: Some(1.0),
+            rpo_s: None,
+            lost_writes: Some(0),
+        };
+        assert!(!verdict(&Slo::parse("rpo < 15m").expect("slo"), &unmeasured).met);
     }
 }

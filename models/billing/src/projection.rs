@@ -54,6 +54,16 @@ pub fn project(
         })
         .collect();
     s.monthly_usd = monthly.values().sum();
+    s.usage_monthly_usd = monthly
+        .iter()
+        .filter(|(k, _)| is_traffic(k))
+        .map(|(_, v)| v)
+        .sum();
+    s.infrastructure_monthly_usd = monthly
+        .iter()
+        .filter(|(k, _)| !is_traffic(k))
+        .map(|(_, v)| v)
+        .sum();
     let assumes = if duty == 1.0 {
         "the run's usage repeats all month (730 h): a run at peak traffic projects the peak held \
          all month"
@@ -222,6 +232,9 @@ mod tests {
         assert!((s.monthly_usd - 58_000.0).abs() < 1e-9);
         // The run's own cost is not projected: still (3000 + 100000) / 730.
         assert!((s.total_usd - 103_000.0 / 730.0).abs() < 1e-9);
+        // The month splits into what is paid whatever the traffic and what follows it.
+        assert!((s.infrastructure_monthly_usd - 3000.0).abs() < 1e-9);
+        assert!((s.usage_monthly_usd - 55_000.0).abs() < 1e-9);
         let p = s.projection.expect("projection");
         assert!((p.monthly_by_item["llm/claude"] - 55_000.0).abs() < 1e-9);
         assert!(p.assumes.contains("55.0 %"), "{}", p.assumes);

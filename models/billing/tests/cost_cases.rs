@@ -86,6 +86,33 @@ fn hand_computed_cost_cases() {
                 case.name, bill.monthly_usd
             ));
         }
+        // SPEC.md: infrastructure + usage = the month; usage is the traffic-driven lines.
+        match case.model.cost(table, &case.usage) {
+            Ok(c) => {
+                let traffic: f64 = bill
+                    .items
+                    .iter()
+                    .filter(|(k, _)| {
+                        ["llm/", "firestore/", "cloud_run/", "egress/"]
+                            .iter()
+                            .any(|p| k.starts_with(p))
+                    })
+                    .map(|(_, v)| v.monthly_usd)
+                    .sum::<f64>()
+                    * case.model.projection.factor().unwrap_or(1.0);
+                if !close(
+                    c.infrastructure_monthly_usd + c.usage_monthly_usd,
+                    c.monthly_usd,
+                ) || !close(c.usage_monthly_usd, traffic)
+                {
+                    failures.push(format!(
+                        "{}: infrastructure {} + usage {} vs month {} (traffic lines {traffic})",
+                        case.name, c.infrastructure_monthly_usd, c.usage_monthly_usd, c.monthly_usd
+                    ));
+                }
+            }
+            Err(e) => failures.push(format!("{}: {e}", case.name)),
+        }
         for (key, expected) in &case.expected_by_item {
             match bill.items.get(key) {
                 Some(got) if close(got.total_usd, *expected) => {}

@@ -3,8 +3,8 @@
 //! ([`parse_manifest`]) the way `twin hpa replay --hpa` and a scenario's `hpa: {file}` read it.
 
 use super::spec::{key, HpaSpec, ResolvedHpa, SpecError};
-use crate::load::SpanIndex;
-use crate::scenario::PathSegment;
+use crate::path::PathSegment;
+use crate::span::SpanIndex;
 use crate::units::Duration;
 use serde::{de, Deserialize};
 

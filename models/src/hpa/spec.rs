@@ -8,7 +8,7 @@
 //! block, so a scenario can paste a real manifest's spec unchanged.
 
 use super::behavior::{Behavior, ScalingPolicy, ScalingPolicyType, ScalingRules, SelectPolicy};
-use crate::scenario::PathSegment;
+use crate::path::PathSegment;
 use crate::units::Duration;
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;

@@ -1,0 +1,269 @@
+//! The two Kubernetes autoscalers: the HorizontalPodAutoscaler's sync of each pod-based
+//! service (`k8s::hpa`: every metric of its spec read through [`super::metrics_api`], then
+//! the controller, then pods created or deleted), and the cluster autoscaler's scan
+//! (`k8s::cluster_autoscaler`: nodes added for Pending pods, empty or drainable nodes
+//! removed), with nodes becoming ready and leaving.
+
+use super::metrics_api::target_ratio;
+use super::{dur, Cluster, PodState};
+use crate::calendar::Nanos;
+use crate::engine::{Event, Replication};
+use k8s::cluster_autoscaler::{Action, ClusterView, Node, NodeStatus, PendingPod, PlacedPod};
+use k8s::hpa::controller::Scale;
+
+/// What one HPA sync saw and decided (for tests and for explaining a run).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HpaSyncRecord {
+    pub time_s: f64,
+    /// Index into the cluster's services.
+    pub service: u32,
+    /// `spec.replicas` before the sync.
+    pub current: i32,
+    /// Per metric of the spec: the value the HPA compared with its target (utilization
+    /// percent for a Utilization target, else the average or the value, in the metric's
+    /// units), `None` when it had no usable sample.
+    pub metrics: Vec<Option<f64>>,
+    /// Per metric: the pods whose sample counted (ready, with a sample); fewer than
+    /// `current` means the controller's missing/unready adjustment applied.
+    pub samples: Vec<usize>,
+    /// The count the sync chose.
+    pub desired: i32,
+}
+
+impl Cluster {
+    fn view(&self, now: Nanos) -> (Vec<Node>, Vec<PendingPod>) {
+        let nodes = self
+            .nodes
+            .iter()
+            .filter(|n| n.alive)
+            .map(|n| Node {
+                id: n.id,
+                pool: n.pool as usize,
+                status: if n.ready {
+                    NodeStatus::Ready
+                } else {
+                    NodeStatus::Provisioning {
+                        requested_at: dur(n.requested_at),
+                    }
+                },
+                pods: n
+                    .pods
+                    .iter()
+                    .map(|p| PlacedPod {
+                        requests: self.services
+                            [self.by_station[self.pods[*p as usize].service as usize] as usize]
+                            .requests,
+                        movable: true,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let pending = self
+            .pods
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| match p.state {
+                PodState::Pending { since } => {
+                    let svc = &self.services[self.by_station[p.service as usize] as usize];
+                    Some(PendingPod {
+                        id: i as u64,
+                        requests: svc.requests,
+                        priority: 0,
+                        pool: Some(svc.pool as usize),
+                        unschedulable_since: dur(since.min(now)),
+                    })
+                }
+                _ => None,
+            })
+            .collect();
+        (nodes, pending)
+    }
+}
+
+impl Replication<'_> {
+    /// One HPA sync of pod-based service `s`: every metric of its spec read as the metrics
+    /// APIs would serve it now (see [`crate::metrics_pipeline`]), then the controller of
+    /// `k8s::hpa`, then pods created (Pending until placed) or deleted.
+    pub(crate) fn hpa_sync(&mut self, s: u32, now: Nanos) {
+        let n_metrics = self.cluster.services[s as usize]
+            .hpa
+            .as_ref()
+            .map_or(0, |h| h.hpa.metrics.len());
+        let mut observed = Vec::with_capacity(n_metrics);
+        let mut shown = Vec::with_capacity(n_metrics);
+        let mut samples = Vec::with_capacity(n_metrics);
+        for m in 0..n_metrics {
+            let (o, (v, n)) = self.observe_metric(s as usize, m, now);
+            observed.push(o);
+            shown.push(v);
+            samples.push(n);
+        }
+        let pods = self.cluster.services[s as usize].pods.clone();
+        let current = pods.len() as i32;
+        let Some(hpa) = self.cluster.services[s as usize].hpa.as_mut() else {
+            return;
+        };
+        let ratio = hpa
+            .hpa
+            .metrics
+            .iter()
+            .zip(&shown)
+            .filter_map(|(k, v)| v.and_then(|v| target_ratio(k, v, current)))
+            .fold(f64::NAN, f64::max);
+        let outcome = hpa.reconcile(
+            dur(now),
+            Scale {
+                spec_replicas: current,
+                status_replicas: current,
+            },
+            &observed,
+        );
+        let desired = outcome.replicas.max(0) as usize;
+        self.cluster.services[s as usize].last_ratio = ratio;
+        self.cluster.syncs.push(HpaSyncRecord {
+            time_s: now as f64 / 1e9,
+            service: s,
+            current,
+            metrics: shown,
+            samples,
+            desired: outcome.replicas,
+        });
+        if desired > pods.len() {
+            for _ in pods.len()..desired {
+                self.create_pod(s, now, false);
+            }
+        } else if desired < pods.len() {
+            // ReplicaSet deletion order: unscheduled, then not ready, then ready (newest first).
+            let mut order = pods.clone();
+            order.sort_by_key(|p| {
+                let rank = match self.cluster.pods[*p as usize].state {
+                    PodState::Pending { .. } => 0,
+                    PodState::Starting => 1,
+                    _ => 2,
+                };
+                (rank, std::cmp::Reverse(*p))
+            });
+            for p in order.into_iter().take(pods.len() - desired) {
+                self.delete_pod(p, now);
+            }
+        }
+        if now + self.cluster.sync_period <= self.model.horizon {
+            self.calendar.schedule(
+                now + self.cluster.sync_period,
+                Event::HpaSync { service: s },
+            );
+        }
+    }
+
+    /// One cluster-autoscaler scan.
+    pub(crate) fn ca_scan(&mut self, now: Nanos) {
+        self.cluster.account(now);
+        let (nodes, pending) = self.cluster.view(now);
+        let draw = self.cluster.rng.next_u64();
+        let pools = self.cluster.pools.clone();
+        let Some(ca) = self.cluster.ca.as_mut() else {
+            return;
+        };
+        let actions = ca.step(
+            dur(now),
+            ClusterView {
+                pools: &pools,
+                nodes: &nodes,
+                pending: &pending,
+            },
+            draw,
+        );
+        for a in actions {
+            match a {
+                Action::ScaleUp { pool, nodes } => {
+                    for _ in 0..nodes {
+                        let n = self.cluster.add_node(pool as u32, false, now);
+                        let t = self.cluster.provision.sample(&mut self.cluster.rng);
+                        self.calendar
+                            .schedule(now + (t * 1e9) as Nanos, Event::NodeReady { node: n });
+                    }
+                }
+                Action::RemoveUnregistered { node } | Action::Drain { node } => {
+                    self.remove_node(node, now)
+                }
+                Action::DeleteEmpty { nodes } => {
+                    for n in nodes {
+                        self.remove_node(n, now);
+                    }
+                }
+            }
+        }
+        if now + 10_000_000_000 <= self.model.horizon {
+            self.calendar.schedule(now + 10_000_000_000, Event::CaScan);
+        }
+    }
+
+    /// A node leaves (scale-down drain, or lost): its pods are deleted and replaced (the
+    /// ReplicaSet creates new ones, Pending until they fit somewhere).
+    fn remove_node(&mut self, id: u64, now: Nanos) {
+        self.cluster.account(now);
+        let Some(idx) = self
+            .cluster
+            .nodes
+            .iter()
+            .position(|n| n.id == id && n.alive)
+        else {
+            return;
+        };
+        let pods = self.cluster.nodes[idx].pods.clone();
+        self.cluster.nodes[idx].alive = false;
+        for p in pods {
+            let station = self.cluster.pods[p as usize].service;
+            self.delete_pod(p, now);
+            let s = self.cluster.by_station[station as usize];
+            self.create_pod(s, now, false);
+        }
+    }
+
+    pub(crate) fn node_ready(&mut self, node: u32, now: Nanos) {
+        self.cluster.account(now);
+        if !self.cluster.nodes[node as usize].alive {
+            return;
+        }
+        self.cluster.nodes[node as usize].ready = true;
+        let pending: Vec<u32> = (0..self.cluster.pods.len() as u32)
+            .filter(|p| {
+                matches!(
+                    self.cluster.pods[*p as usize].state,
+                    PodState::Pending { .. }
+                )
+            })
+            .collect();
+        for p in pending {
+            self.try_schedule(p, now, false);
+        }
+    }
+
+    /// Fault: the first ready node of `pool` is lost; the requests its pods serve fail, and
+    /// its pods are replaced as after a drain.
+    pub(crate) fn lose_node(&mut self, pool: u32, now: Nanos) {
+        let node = self
+            .cluster
+            .nodes
+            .iter()
+            .find(|n| n.alive && n.ready && n.pool == pool)
+            .map(|n| n.id);
+        let Some(id) = node else {
+            return;
+        };
+        let pods: Vec<u32> = self
+            .cluster
+            .nodes
+            .iter()
+            .find(|n| n.id == id)
+            .map(|n| n.pods.clone())
+            .unwrap_or_default();
+        for p in pods {
+            if let PodState::Ready { replica } = self.cluster.pods[p as usize].state {
+                let st = self.cluster.pods[p as usize].service;
+                self.stations[st as usize].replicas[replica as usize].killed = true;
+            }
+        }
+        self.remove_node(id, now);
+    }
+}

@@ -1,0 +1,426 @@
+//! The Kubernetes cluster of a replication: node pools and their nodes, the pods of each
+//! pod-based service (`ServicePods`), and the state every controller below reads and moves.
+//! A replication starts from a warm cluster (each pool at its minimum, the initial pods placed
+//! and ready). The controllers live in the submodules, one concept each:
+//!
+//! - [`pods`]: a pod's lifecycle (ReplicaSet create/delete, kube-scheduler first fit, start-up
+//!   until Ready), and the faults that hit pods;
+//! - [`metrics_api`]: what the HPA is fed (kubelet readings for metrics-server, Prometheus
+//!   scrapes for custom metrics) and how one metric is read at a sync;
+//! - [`autoscaling`]: the HorizontalPodAutoscaler sync (`k8s::hpa`) and the cluster
+//!   autoscaler's scan (`k8s::cluster_autoscaler`), with nodes coming and going;
+//! - [`consumer_groups`]: the Kafka consumer groups whose consumers run in a service's pods.
+//!
+//! Cluster events are rare (syncs every 15 s, scans every 10 s, readings every 15 s), so this
+//! module may allocate; the request path only calls [`Cluster::observe`], which counts into a
+//! fixed array.
+
+mod autoscaling;
+mod consumer_groups;
+mod metrics_api;
+mod pods;
+
+pub use autoscaling::HpaSyncRecord;
+
+use crate::calendar::Nanos;
+use crate::engine::{Event, Replication};
+use crate::metrics_pipeline::{KubeletReading, LatencyCounters, PromReading, Ring};
+use crate::model::StationSpec;
+use k8s::cluster_autoscaler::{CaConfig, ClusterAutoscaler, NodePool, Resources};
+use k8s::hpa::controller::{Autoscaler, ControllerConfig};
+use metrics_api::{MetricSource, PipelineConfig};
+use models::metrics_pipeline::MemoryUsage;
+use models::platform::{parse_cpu_milli, parse_memory_bytes};
+use models::{Duration, RandomStream, Sampler, Scenario};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PodState {
+    Pending { since: Nanos },
+    Starting,
+    Ready { replica: u32 },
+    Gone,
+}
+
+#[derive(Clone, Debug)]
+pub struct Pod {
+    service: u32,
+    state: PodState,
+    node: u32,
+    /// When the pod was placed (its container starts: `status.startTime`) and became ready
+    /// (the Ready condition's last transition); `Nanos::MAX` until then.
+    placed_at: Nanos,
+    ready_at: Nanos,
+    /// The replica's busy area when the pod took it (replicas are reused by later pods).
+    base_area: f64,
+    /// What the kubelet read of the pod (metrics-server's source).
+    kubelet: Ring<KubeletReading>,
+    /// What Prometheus scraped of the pod (only for services whose HPA has custom metrics).
+    scrapes: Ring<PromReading>,
+    /// The pod's share of its service's consumer-group work: busy consumer-nanoseconds so far,
+    /// and consumer threads busy at the last kubelet reading (see [`ServicePods::groups`]).
+    group_area: f64,
+    group_in_flight: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct SimNode {
+    id: u64,
+    pool: u32,
+    ready: bool,
+    alive: bool,
+    free: Resources,
+    pods: Vec<u32>,
+    requested_at: Nanos,
+}
+
+/// A service that runs as pods.
+pub struct ServicePods {
+    station: u32,
+    pool: u32,
+    requests: Resources,
+    startup: Nanos,
+    concurrency: u32,
+    hpa: Option<Autoscaler>,
+    pods: Vec<u32>,
+    /// Memory working set: bytes at rest, bytes per request in the pod.
+    memory: (u64, u64),
+    sources: Vec<MetricSource>,
+    /// Whether Prometheus scrapes this service's pods (its HPA has custom metrics).
+    scraped: bool,
+    /// Requests waiting at the service at the last scrape (an Object/External backlog).
+    backlog_at_scrape: u32,
+    /// The largest metric/target ratio of the last sync (1 = on target), for the timeline.
+    last_ratio: f64,
+    /// The Kafka consumer groups whose consumer threads run in this service's pods: (station,
+    /// the topic's partitions). Their active consumers follow the ready pods, and their busy
+    /// time counts as the pods' CPU (shared out evenly: each thread runs in some pod).
+    groups: Vec<(u32, u32)>,
+    /// The groups' busy consumer-nanoseconds at the last kubelet reading.
+    groups_area_read: f64,
+}
+
+pub struct Cluster {
+    pools: Vec<NodePool>,
+    nodes: Vec<SimNode>,
+    pods: Vec<Pod>,
+    services: Vec<ServicePods>,
+    /// For each station, its index in `services` (u32::MAX if not pod-based).
+    by_station: Vec<u32>,
+    ca: Option<ClusterAutoscaler>,
+    provision: Sampler,
+    rng: RandomStream,
+    next_node: u64,
+    /// Node-seconds per pool, and the last time counts changed.
+    node_seconds: Vec<f64>,
+    /// Seconds spent at each node count, per pool (for sustained-use discounts).
+    seconds_at_count: Vec<std::collections::BTreeMap<u32, f64>>,
+    last_count_change: Nanos,
+    sync_period: Nanos,
+    pipeline: PipelineConfig,
+    /// Per station, per replica: cumulative request counts by latency bucket (empty for the
+    /// stations no HPA reads custom metrics of).
+    latency: Vec<Vec<LatencyCounters>>,
+    syncs: Vec<HpaSyncRecord>,
+    /// The initial pods are being placed: consumer groups keep their compiled counts until
+    /// every initial pod is in.
+    starting: bool,
+}
+
+fn dur(n: Nanos) -> Duration {
+    Duration(n)
+}
+
+impl Cluster {
+    /// Pods of `service` that are ready (take traffic, run consumers).
+    pub(super) fn ready_pods(&self, service: &ServicePods) -> usize {
+        service
+            .pods
+            .iter()
+            .filter(|p| matches!(self.pods[**p as usize].state, PodState::Ready { .. }))
+            .count()
+    }
+
+    pub fn new(s: &Scenario, stations: &[StationSpec], rng: RandomStream) -> Cluster {
+        let station_count = stations.len();
+        let mut pools = Vec::new();
+        for (name, np) in &s.node_pools {
+            let m = models::machines::MachineType::lookup(&np.machine).ok();
+            let (cpu, mem) = m.map_or((0.0, 0.0), |m| (m.effective_vcpus(), m.memory_gib));
+            pools.push(NodePool {
+                name: name.clone(),
+                allocatable: Resources::new(
+                    (cpu * 1000.0 * np.allocatable) as i64,
+                    (mem * 1024.0 * 1024.0 * 1024.0 * np.allocatable) as i64,
+                ),
+                daemonset: Resources::default(),
+                min_nodes: np.min,
+                max_nodes: np.max,
+                price_per_hour: 0.0,
+                priority: 0,
+            });
+        }
+        let mut by_station = vec![u32::MAX; station_count];
+        let mut services = Vec::new();
+        let config = ControllerConfig::default();
+        for (i, (_name, svc)) in s.services.iter().enumerate() {
+            let Some(pod) = &svc.pod else { continue };
+            let Some(pool) = s.node_pools.get_index_of(&pod.node_pool) else {
+                continue;
+            };
+            let requests = Resources::new(
+                parse_cpu_milli(&pod.cpu).unwrap_or(0) as i64,
+                parse_memory_bytes(&pod.memory).unwrap_or(0) as i64,
+            );
+            let bounds = match svc.replicas {
+                models::scenario::Replicas::Range { min, max } => Some((min as i32, max as i32)),
+                models::scenario::Replicas::Fixed(n) => Some((n as i32, n as i32)),
+            };
+            let hpa = svc.hpa.as_ref().and_then(|h| {
+                h.resolve(bounds, config.downscale_stabilization, &[])
+                    .ok()
+                    .map(|r| Autoscaler::new(r, config))
+            });
+            let sources: Vec<MetricSource> = hpa
+                .as_ref()
+                .map(|a| a.hpa.metrics.iter().map(MetricSource::of).collect())
+                .unwrap_or_default();
+            let scraped = sources.iter().any(|m| {
+                matches!(
+                    m,
+                    MetricSource::PodsCustom(_) | MetricSource::ServiceCustom(..)
+                )
+            });
+            let mem_request = requests.memory_bytes.max(0) as u64;
+            let memory = pod
+                .memory_usage
+                .as_ref()
+                .and_then(|m| m.bytes().ok())
+                .unwrap_or_else(|| MemoryUsage::default_bytes(mem_request, svc.concurrency));
+            by_station[i] = services.len() as u32;
+            services.push(ServicePods {
+                station: i as u32,
+                pool: pool as u32,
+                requests,
+                startup: pod.startup.0,
+                concurrency: svc.concurrency,
+                hpa,
+                pods: Vec::new(),
+                memory,
+                sources,
+                scraped,
+                backlog_at_scrape: 0,
+                last_ratio: f64::NAN,
+                groups: Vec::new(),
+                groups_area_read: 0.0,
+            });
+        }
+        for (i, st) in stations.iter().enumerate() {
+            let Some(svc) = by_station.get(st.consumer as usize).copied() else {
+                continue;
+            };
+            if svc != u32::MAX {
+                let partitions = st.partitions.unwrap_or(u32::MAX);
+                services[svc as usize].groups.push((i as u32, partitions));
+            }
+        }
+        let ca = (!s.node_pools.is_empty() && s.node_pools.values().any(|p| p.max > p.min))
+            .then(|| ClusterAutoscaler::new(CaConfig::default()));
+        let mp = &s.metrics_pipeline;
+        let pipeline = PipelineConfig {
+            resolution: mp.resolution.0.max(1),
+            kubelet_lag: mp.kubelet_lag.0,
+            scrape_interval: mp.scrape_interval.0.max(1),
+            rate_window: mp.rate_window.0,
+            bounds: mp.latency_buckets.iter().map(|d| d.0).collect(),
+            bounds_s: mp.latency_buckets.iter().map(|d| d.as_secs_f64()).collect(),
+        };
+        let mut latency = vec![Vec::new(); station_count];
+        for svc in services.iter().filter(|s| s.scraped) {
+            latency[svc.station as usize] = vec![LatencyCounters::default(); 4];
+        }
+        Cluster {
+            node_seconds: vec![0.0; pools.len()],
+            seconds_at_count: vec![Default::default(); pools.len()],
+            pools,
+            nodes: Vec::new(),
+            pods: Vec::new(),
+            services,
+            by_station,
+            ca,
+            // GKE node creation to Ready: 60-120 s is typical (cluster-autoscaler.md); invented
+            // as lognormal mean 90 s, cv 0.25.
+            provision: Sampler::Lognormal {
+                mu: 90f64.ln() - (1.0f64 + 0.0625).ln() / 2.0,
+                sigma: (1.0f64 + 0.0625).ln().sqrt(),
+            },
+            rng,
+            next_node: 1,
+            last_count_change: 0,
+            sync_period: config.sync_period.0,
+            pipeline,
+            latency,
+            syncs: Vec::new(),
+            starting: false,
+        }
+    }
+
+    /// The timeline series this module samples, in [`Replication::cluster_samples`] order.
+    pub fn series_names(&self, station_name: impl Fn(u32) -> String) -> Vec<String> {
+        let mut out = Vec::new();
+        for c in &self.services {
+            let name = station_name(c.station);
+            out.push(format!("replicas/{name}"));
+            out.push(format!("pending/{name}"));
+        }
+        for p in &self.pools {
+            out.push(format!("nodes/{}", p.name));
+        }
+        for c in self.services.iter().filter(|c| c.hpa.is_some()) {
+            out.push(format!("hpa_ratio/{}", station_name(c.station)));
+        }
+        for (g, _) in self.services.iter().flat_map(|c| &c.groups) {
+            let name = station_name(*g);
+            out.push(format!(
+                "consumers/{}",
+                name.strip_prefix("topic:").unwrap_or(&name)
+            ));
+        }
+        out
+    }
+
+    fn is_empty(&self) -> bool {
+        self.services.is_empty() && self.pools.is_empty()
+    }
+
+    fn live_nodes(&self, pool: u32) -> u32 {
+        self.nodes
+            .iter()
+            .filter(|n| n.alive && n.pool == pool)
+            .count() as u32
+    }
+
+    /// Hands over, at the end of a run: node-seconds per pool, seconds at each node count per
+    /// pool, and every HPA sync.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn finish(
+        &mut self,
+    ) -> (
+        Vec<f64>,
+        Vec<std::collections::BTreeMap<u32, f64>>,
+        Vec<HpaSyncRecord>,
+    ) {
+        (
+            std::mem::take(&mut self.node_seconds),
+            std::mem::take(&mut self.seconds_at_count),
+            std::mem::take(&mut self.syncs),
+        )
+    }
+
+    /// Adds node time up to `now` (every alive node, provisioning included, is billed).
+    pub fn account(&mut self, now: Nanos) {
+        let dt = (now - self.last_count_change) as f64 / 1e9;
+        if dt > 0.0 {
+            for p in 0..self.pools.len() {
+                let n = self.live_nodes(p as u32);
+                self.node_seconds[p] += f64::from(n) * dt;
+                *self.seconds_at_count[p].entry(n).or_default() += dt;
+            }
+        }
+        self.last_count_change = now;
+    }
+
+    fn add_node(&mut self, pool: u32, ready: bool, now: Nanos) -> u32 {
+        self.nodes.push(SimNode {
+            id: self.next_node,
+            pool,
+            ready,
+            alive: true,
+            free: self.pools[pool as usize].allocatable,
+            pods: Vec::new(),
+            requested_at: now,
+        });
+        self.next_node += 1;
+        (self.nodes.len() - 1) as u32
+    }
+}
+
+impl Replication<'_> {
+    /// Builds the initial cluster: each pool at its minimum size, each pod-based service's
+    /// initial replicas placed at once and ready (a run starts from a warm cluster). Replicas
+    /// that do not fit stay Pending and their station starts with fewer replicas.
+    pub(crate) fn start_cluster(&mut self) {
+        if self.cluster.is_empty() {
+            return;
+        }
+        for p in 0..self.cluster.pools.len() {
+            for _ in 0..self.cluster.pools[p].min_nodes {
+                self.cluster.add_node(p as u32, true, 0);
+            }
+        }
+        self.cluster.starting = true;
+        for s in 0..self.cluster.services.len() {
+            let station = self.cluster.services[s].station;
+            let initial = self.stations[station as usize].replicas.len() as u32;
+            // Retire the station's replicas; each comes back when its pod is placed.
+            for r in 0..initial {
+                self.stations[station as usize].retire_replica(r, 0);
+            }
+            for _ in 0..initial {
+                self.create_pod(s as u32, 0, true);
+            }
+            if self.cluster.services[s].hpa.is_some() {
+                self.calendar
+                    .schedule(0, Event::HpaSync { service: s as u32 });
+            }
+        }
+        self.cluster.starting = false;
+        for s in 0..self.cluster.services.len() as u32 {
+            self.rebalance_consumers(s, 0);
+        }
+        if self.cluster.ca.is_some() {
+            self.calendar.schedule(10_000_000_000, Event::CaScan);
+        }
+        let (kubelet, scrape) = self.cluster.needs_readings();
+        let p = &self.cluster.pipeline;
+        if kubelet {
+            // Readings at k x resolution - lag (k >= 1), the first that is not negative.
+            let mut first = p.resolution as i128 - p.kubelet_lag as i128;
+            while first < 0 {
+                first += p.resolution as i128;
+            }
+            self.calendar.schedule(first as Nanos, Event::KubeletRead);
+        }
+        if scrape {
+            self.calendar
+                .schedule(p.scrape_interval, Event::PrometheusScrape);
+        }
+    }
+
+    /// Samples for the timeline: ready replicas and pending pods per service, nodes per pool.
+    pub(crate) fn cluster_samples(&self, out: &mut impl FnMut(f64)) {
+        for s in &self.cluster.services {
+            let ready = self.cluster.ready_pods(s);
+            let pending = s
+                .pods
+                .iter()
+                .filter(|p| {
+                    matches!(
+                        self.cluster.pods[**p as usize].state,
+                        PodState::Pending { .. }
+                    )
+                })
+                .count();
+            out(ready as f64);
+            out(pending as f64);
+        }
+        for p in 0..self.cluster.pools.len() {
+            out(f64::from(self.cluster.live_nodes(p as u32)));
+        }
+        for s in self.cluster.services.iter().filter(|s| s.hpa.is_some()) {
+            out(s.last_ratio);
+        }
+        for (g, _) in self.cluster.services.iter().flat_map(|c| &c.groups) {
+            out(f64::from(self.stations[*g as usize].ready_replicas()));
+        }
+    }
+}
