@@ -18,6 +18,7 @@ fn scenario(dir: &std::path::Path) -> std::path::PathBuf {
     rollback:
       - {{run: "touch {dir}/rolled-back"}}
     audit: {{journey: write}}
+    recovery: {{window: 1s}}
     targets: [rto < 30s]
 "#,
         dir = dir.display()

@@ -191,7 +191,13 @@ impl DrillSpec {
     pub fn check(&self, journeys: &[&str], default_window: Duration) -> Vec<(String, String)> {
         let mut out = Vec::new();
         let window = self.recovery.window.unwrap_or(default_window);
-        if self.load.duration.0 > 0 && window > self.load.duration {
+        // A window the drill chose must fit; the scenario's default only matters to a drill
+        // that is judged on its RTO.
+        let judged_on_rto = self.targets.iter().any(|t| t.metric == SloMetric::Rto);
+        if self.load.duration.0 > 0
+            && window > self.load.duration
+            && (self.recovery.window.is_some() || judged_on_rto)
+        {
             out.push((
                 if self.recovery.window.is_some() {
                     "recovery.window".into()

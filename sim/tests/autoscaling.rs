@@ -116,11 +116,13 @@ fn a_p95_hpa_scales_up_where_a_cpu_hpa_under_the_same_load_does_not() {
         "at {} s: p95 {p95:.0} ms",
         up.time_s
     );
-    // The adapter's p95 of an M/M/1 at rho 0.6 is 749 ms in theory; a 2-minute (or, right
-    // after start, shorter) window of ~6/s x 4 pods holds a few hundred requests a pod, so
-    // the per-pod p95 averages to within ~15 % of it.
+    // The adapter's p95 of an M/M/1 at rho 0.6 is 749 ms in steady state. The first sync
+    // reads a window that started from empty queues (below steady state) of ~180 requests a
+    // pod, whose p95 has a relative standard error of ~11 % a pod (~5 % over 4 pods). It must
+    // read above 550 ms, the 500 ms target plus the 10 % tolerance, for the HPA to act, and
+    // cannot sit far above steady state.
     assert!(
-        (600.0..=900.0).contains(&p95),
+        (550.0..=900.0).contains(&p95),
         "p95 {p95:.0} ms at {} s, theory 749 ms",
         up.time_s
     );
@@ -233,9 +235,17 @@ fn an_external_request_rate_metric_scales_to_rate_over_target() {
         replicas.iter().all(|r| (4.0..=6.0).contains(&r.1)),
         "{replicas:?}"
     );
-    // From the first sync after a full window plus the 5-minute hold, it is 5 throughout.
+    // Once at 5 after the start-up overshoot, it stays: leaving 5 needs a ratio outside the
+    // 10 % tolerance, a full-window reading above 27.5/s or below 22.5/s (about +-7 standard
+    // errors). How long the overshoot lasts is not bounded here: at 6 replicas each reading
+    // above 25/s (+2 standard errors, a few per cent of syncs) asks for 6 again and restarts
+    // the 5-minute hold.
+    let first_five = replicas
+        .iter()
+        .position(|r| r.0 >= 60.0 && r.1 == 5.0)
+        .expect("comes down to 5");
     assert!(
-        replicas.iter().filter(|r| r.0 >= 450.0).all(|r| r.1 == 5.0),
+        replicas[first_five..].iter().all(|r| r.1 == 5.0),
         "{replicas:?}"
     );
     for s in syncs.iter().filter(|s| s.time_s >= 120.0) {
