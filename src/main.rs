@@ -40,6 +40,8 @@ enum Command {
     Sweep(cmd::sweep::Args),
     /// Join the folders of a sharded sweep (or load run) into what one run would have written.
     Merge(cmd::merge::Args),
+    /// A scenario skeleton from Kubernetes manifests (Deployments, StatefulSets, HPAs).
+    Import(cmd::import::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Drill(a) => cmd::drill::run(a),
         Command::Sweep(a) => cmd::sweep::run(a),
         Command::Merge(a) => cmd::merge::run(a),
+        Command::Import(a) => cmd::import::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

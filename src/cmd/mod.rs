@@ -3,6 +3,7 @@
 pub mod drill;
 pub mod emulate;
 pub mod hpa;
+pub mod import;
 pub mod load;
 pub mod merge;
 pub mod report;
