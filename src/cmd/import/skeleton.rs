@@ -361,7 +361,7 @@ impl Quantities {
 }
 
 fn format_cpu(milli: u64) -> String {
-    if milli % 1000 == 0 {
+    if milli.is_multiple_of(1000) {
         (milli / 1000).to_string()
     } else {
         format!("{milli}m")
@@ -371,9 +371,9 @@ fn format_cpu(milli: u64) -> String {
 fn format_memory(bytes: u64) -> String {
     const GI: u64 = 1 << 30;
     const MI: u64 = 1 << 20;
-    if bytes % GI == 0 {
+    if bytes.is_multiple_of(GI) {
         format!("{}Gi", bytes / GI)
-    } else if bytes % MI == 0 {
+    } else if bytes.is_multiple_of(MI) {
         format!("{}Mi", bytes / MI)
     } else {
         bytes.to_string()
