@@ -43,6 +43,8 @@ enum Command {
     Merge(cmd::merge::Args),
     /// Print a shell completion script: bash, zsh, fish (also elvish, powershell).
     Completions(cmd::completions::Args),
+    /// A scenario skeleton from Kubernetes manifests (Deployments, StatefulSets, HPAs).
+    Import(cmd::import::Args),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Sweep(a) => cmd::sweep::run(a),
         Command::Merge(a) => cmd::merge::run(a),
         Command::Completions(a) => cmd::completions::run(a, Cli::command()),
+        Command::Import(a) => cmd::import::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -4,6 +4,7 @@ pub mod completions;
 pub mod drill;
 pub mod emulate;
 pub mod hpa;
+pub mod import;
 pub mod load;
 pub mod merge;
 pub mod report;
