@@ -65,6 +65,11 @@ pub struct Scenario {
     /// service counts as recovered (RTO as the client sees it).
     #[serde(default = "recovery_window")]
     pub recovery_window: Duration,
+    /// Width of the windows a simulation with faults judges recovery in (RTO's resolution).
+    /// Absent: 1 s (the timeline's width for long horizons). A short outage (a loopback
+    /// failover of half a second) needs finer windows, e.g. 100 ms.
+    #[serde(default)]
+    pub recovery_resolution: Option<Duration>,
     /// Chaos and failover drills `twin drill` runs against a real deployment.
     #[serde(default)]
     pub drills: Vec<crate::drill::DrillSpec>,
