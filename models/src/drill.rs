@@ -184,7 +184,42 @@ pub struct RecoveryCriteria {
     pub p95: Option<Duration>,
 }
 
+/// Width of the windows a drill's prediction judges recovery in when the scenario sets no
+/// `recovery_resolution`: a drilled outage is often under a second (the loopback PostgreSQL
+/// failover: about 0.5 s), which one-second windows would round up to whole seconds.
+pub const PREDICTION_RESOLUTION: Duration = Duration(100_000_000);
+
 impl DrillSpec {
+    /// The scenario the twin predicts this drill with: `scenario` with the drill's `predict`
+    /// fault alone; recovery judged over the drill's recovery window (when it gives one), in
+    /// windows of the scenario's `recovery_resolution` or [`PREDICTION_RESOLUTION`]; and, when
+    /// the fault names no `detection`, the drill's own: the time from its first fault step to
+    /// its first recovery step (the scripted promotion is when the drill "detects" the loss).
+    pub fn prediction_scenario(
+        &self,
+        scenario: &crate::Scenario,
+        fault: &FaultSpec,
+    ) -> crate::Scenario {
+        let mut s = scenario.clone();
+        let mut f = fault.clone();
+        if f.recovery.detection.is_none() {
+            let first = |k: StepKind| self.steps.iter().find(|x| x.kind == k).map(|x| x.at);
+            if let (Some(crash), Some(recover)) =
+                (first(StepKind::Fault), first(StepKind::Recovery))
+            {
+                if recover.0 >= crash.0 {
+                    f.recovery.detection = Some(Duration(recover.0 - crash.0));
+                }
+            }
+        }
+        s.faults = vec![f];
+        if let Some(w) = self.recovery.window {
+            s.recovery_window = w;
+        }
+        s.recovery_resolution = s.recovery_resolution.or(Some(PREDICTION_RESOLUTION));
+        s
+    }
+
     /// Problems serde cannot see, each with the field it is about (relative to the drill).
     pub fn check(&self, journeys: &[&str]) -> Vec<(String, String)> {
         let mut out = Vec::new();

@@ -108,8 +108,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     // The twin's prediction of the same drill.
     let prediction = match (&drill.predict, a.no_predict) {
         (Some(fault), false) => {
-            let mut s = scenario.clone();
-            s.faults = vec![fault.clone()];
+            let s = drill.prediction_scenario(&scenario, fault);
             let out = super::predict(&s, &sim::Options::default());
             summary.fidelity = Some(Fidelity::compare(
                 "simulation (in-process)",
