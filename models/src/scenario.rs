@@ -129,6 +129,15 @@ pub struct Service {
     /// count, else 1.
     #[serde(default)]
     pub zones: Option<u32>,
+    /// Firestore operations one visit makes (counted into the run's usage and billed).
+    #[serde(default)]
+    pub firestore: Option<crate::cost::FirestoreOps>,
+    /// Bytes of one visit's response, billed as egress to `response_to` (absent: none).
+    #[serde(default)]
+    pub response_bytes: Option<f64>,
+    /// Where the responses go, for their egress price (default `same_zone`: free).
+    #[serde(default)]
+    pub response_to: crate::cost::Destination,
 }
 
 impl Service {
