@@ -149,7 +149,8 @@ fn failover(mode: &str, sync: bool) -> (f64, f64, u64) {
     );
     assert!(r["time_to_first_success_s"].as_f64().expect("ttfs") >= asked);
     // The prediction sits beside the measurement: the drill's own detection (crash at 2.4 s,
-    // promotion asked at 2.9 s) and PostgreSQL's promotion and libpq's reconnect (about
+    // promotion planned at 2.9 s, started when the crash command returned, `recovery_started_s`)
+    // and PostgreSQL's promotion and libpq's reconnect (about
     // 40 ms: /work/shared/drill/README.md, fault to first write with immediate promotion),
     // judged in 100 ms windows, within 20 % of the drilled RTO.
     assert!(s["prediction"]["rto_s"].is_object(), "{text}");

@@ -193,15 +193,21 @@ impl DrillSpec {
     /// The scenario the twin predicts this drill with: `scenario` with the drill's `predict`
     /// fault alone; recovery judged over the drill's recovery window (when it gives one), in
     /// windows of the scenario's `recovery_resolution` or [`PREDICTION_RESOLUTION`]; and, when
-    /// the fault names no `detection`, the drill's own: the time from its first fault step to
+    /// the fault names no `detection`, the drill's own: `ran` (from the fault to the start of
+    /// the recovery step as the drill ran them: a step waits for the one before it, so a slow
+    /// crash command delays the promotion), else the planned gap from its first fault step to
     /// its first recovery step (the scripted promotion is when the drill "detects" the loss).
     pub fn prediction_scenario(
         &self,
         scenario: &crate::Scenario,
         fault: &FaultSpec,
+        ran: Option<Duration>,
     ) -> crate::Scenario {
         let mut s = scenario.clone();
         let mut f = fault.clone();
+        if f.recovery.detection.is_none() && ran.is_some() {
+            f.recovery.detection = ran;
+        }
         if f.recovery.detection.is_none() {
             let first = |k: StepKind| self.steps.iter().find(|x| x.kind == k).map(|x| x.at);
             if let (Some(crash), Some(recover)) =
