@@ -38,7 +38,7 @@ fn drill_yaml(pair: &PgPair, sync: bool) -> String {
         )
     };
     format!(
-        "  - name: failover\n    load: {{rate: 50/s, duration: 7s, journeys: [write], timeout: 3s}}\n    steps:\n{degrade}{crash}      - {{at: 2900ms, kind: recovery, name: promote the standby, run: \"{pg}{ctl} promote -W -D {}\", timeout: 20s}}\n    rollback:\n      - {{run: \"true\"}}\n    audit: {}\n    recovery: {{window: 1s, success_rate: 100%, p95: 250ms}}\n    targets: [rto < 30s, rpo < 0s]\n    predict:\n      at: 2400ms\n      kind: primary_crash\n      target: api\n      replication: {}\n",
+        "  - name: failover\n    load: {{rate: 50/s, duration: 7s, journeys: [write], timeout: 3s}}\n    steps:\n{degrade}{crash}      - {{at: 2900ms, kind: recovery, name: promote the standby, run: \"{pg}{ctl} promote -W -D {}\", timeout: 20s}}\n    rollback:\n      - {{run: \"true\"}}\n    audit: {}\n    recovery: {{window: 1s, success_rate: 100%, p95: 250ms}}\n    targets: [rto < 30s, rpo < 0s]\n    predict:\n      at: 2400ms\n      kind: primary_crash\n      target: api\n      recovery: {{promotion: 40ms, endpoint_update: 0s, reconnect: 0s}}\n      replication: {}\n",
         pair.standby.display(),
         // Sync reads the writes back with SQL on the new primary, async through the API.
         if sync {
@@ -152,10 +152,6 @@ fn failover(mode: &str, sync: bool) -> (f64, f64, u64) {
     // - RPO: synchronous replication loses nothing (0 s); asynchronous with a constant 400 ms
     //   lag loses the writes of the last 400 ms before the crash, so RPO is the lag (within a
     //   tenth of a second for the simulator's windows).
-    // - RTO: the `predict` fault takes the default failover parts of models::faults::Recovery:
-    //   detection 3 x 5 s + promotion 10 s + endpoint update 5 s + reconnection 2 s = 32 s,
-    //   longer than the 10 s horizon less the 2.4 s fault, so the twin predicts no recovery
-    //   within the run (null), or at least 32 s.
     let p = &s["prediction"];
     let predicted_rpo = p["rpo_s"]["predicted"]
         .as_f64()
@@ -168,10 +164,18 @@ fn failover(mode: &str, sync: bool) -> (f64, f64, u64) {
             "predicted rpo {predicted_rpo}: {text}"
         );
     }
-    let predicted_rto = &p["rto_s"]["predicted"];
+    // The prediction sits beside the measurement: the drill's own detection (crash at 2.4 s,
+    // promotion planned at 2.9 s, started when the crash command returned, `recovery_started_s`)
+    // and PostgreSQL's promotion and libpq's reconnect (about
+    // 40 ms: /work/shared/drill/README.md, fault to first write with immediate promotion),
+    // judged in 100 ms windows, within 20 % of the drilled RTO.
+    assert!(s["prediction"]["rto_s"].is_object(), "{text}");
+    let predicted = s["prediction"]["rto_s"]["predicted"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no predicted RTO: {text}"));
     assert!(
-        predicted_rto.is_null() || predicted_rto.as_f64().is_some_and(|r| r >= 32.0),
-        "predicted rto {predicted_rto}: {text}"
+        (predicted - rto).abs() <= 0.2 * rto,
+        "predicted RTO {predicted} s vs drilled {rto} s: {text}"
     );
     let timeline = json(&out.join("timeline.json"));
     let labels: Vec<&str> = timeline["events"]

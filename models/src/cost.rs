@@ -144,6 +144,45 @@ pub struct Usage {
     /// Internet egress (Premium tier), in GB: `egress/internet`.
     #[serde(default)]
     pub egress_gb: f64,
+    /// Egress between zones of a region, in GB: `egress/cross_zone`.
+    #[serde(default)]
+    pub egress_cross_zone_gb: f64,
+    /// Egress between regions, in GB: `egress/cross_region`.
+    #[serde(default)]
+    pub egress_cross_region_gb: f64,
+}
+
+/// The Firestore operations one visit of a service makes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirestoreOps {
+    /// The database (`firestore/<database>` on the bill); default `default`.
+    #[serde(default = "default_database")]
+    pub database: String,
+    #[serde(default)]
+    pub location: Location,
+    #[serde(default)]
+    pub reads: f64,
+    #[serde(default)]
+    pub writes: f64,
+    #[serde(default)]
+    pub deletes: f64,
+}
+
+fn default_database() -> String {
+    "default".into()
+}
+
+/// Where a response's bytes go, for the egress price.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Destination {
+    /// Within a zone: free on GCP.
+    #[default]
+    SameZone,
+    CrossZone,
+    CrossRegion,
+    Internet,
 }
 
 impl Usage {
@@ -191,6 +230,8 @@ impl Usage {
             ops(&mut l.output_tokens);
         }
         u.egress_gb *= k;
+        u.egress_cross_zone_gb *= k;
+        u.egress_cross_region_gb *= k;
         u
     }
 }
@@ -405,6 +446,10 @@ pub struct CostBreakdown {
     pub total_usd: f64,
     pub monthly_usd: f64,
     pub items: IndexMap<String, ItemCost>,
+    /// What the run used that the price table has no row for: shown as "not priced", never
+    /// as $0 (`egress/cross_region: 1.2 GB`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_priced: Vec<String>,
 }
 
 impl CostBreakdown {
@@ -424,6 +469,8 @@ impl CostBreakdown {
                 .collect(),
             projection: None,
             comparison: None,
+            not_priced: self.not_priced.clone(),
+            ..CostSummary::default()
         }
     }
 

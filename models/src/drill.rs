@@ -184,7 +184,48 @@ pub struct RecoveryCriteria {
     pub p95: Option<Duration>,
 }
 
+/// Width of the windows a drill's prediction judges recovery in when the scenario sets no
+/// `recovery_resolution`: a drilled outage is often under a second (the loopback PostgreSQL
+/// failover: about 0.5 s), which one-second windows would round up to whole seconds.
+pub const PREDICTION_RESOLUTION: Duration = Duration(100_000_000);
+
 impl DrillSpec {
+    /// The scenario the twin predicts this drill with: `scenario` with the drill's `predict`
+    /// fault alone; recovery judged over the drill's recovery window (when it gives one), in
+    /// windows of the scenario's `recovery_resolution` or [`PREDICTION_RESOLUTION`]; and, when
+    /// the fault names no `detection`, the drill's own: `ran` (from the fault to the start of
+    /// the recovery step as the drill ran them: a step waits for the one before it, so a slow
+    /// crash command delays the promotion), else the planned gap from its first fault step to
+    /// its first recovery step (the scripted promotion is when the drill "detects" the loss).
+    pub fn prediction_scenario(
+        &self,
+        scenario: &crate::Scenario,
+        fault: &FaultSpec,
+        ran: Option<Duration>,
+    ) -> crate::Scenario {
+        let mut s = scenario.clone();
+        let mut f = fault.clone();
+        if f.recovery.detection.is_none() && ran.is_some() {
+            f.recovery.detection = ran;
+        }
+        if f.recovery.detection.is_none() {
+            let first = |k: StepKind| self.steps.iter().find(|x| x.kind == k).map(|x| x.at);
+            if let (Some(crash), Some(recover)) =
+                (first(StepKind::Fault), first(StepKind::Recovery))
+            {
+                if recover.0 >= crash.0 {
+                    f.recovery.detection = Some(Duration(recover.0 - crash.0));
+                }
+            }
+        }
+        s.faults = vec![f];
+        if let Some(w) = self.recovery.window {
+            s.recovery_window = w;
+        }
+        s.recovery_resolution = s.recovery_resolution.or(Some(PREDICTION_RESOLUTION));
+        s
+    }
+
     /// Problems serde cannot see, each with the field it is about (relative to the drill).
     /// `default_window` is the scenario's `recovery_window`, the window when the drill
     /// names none.

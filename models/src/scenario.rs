@@ -65,6 +65,11 @@ pub struct Scenario {
     /// service counts as recovered (RTO as the client sees it).
     #[serde(default = "recovery_window")]
     pub recovery_window: Duration,
+    /// Width of the windows a simulation with faults judges recovery in (RTO's resolution).
+    /// Absent: 1 s (the timeline's width for long horizons). A short outage (a loopback
+    /// failover of half a second) needs finer windows, e.g. 100 ms.
+    #[serde(default)]
+    pub recovery_resolution: Option<Duration>,
     /// Chaos and failover drills `twin drill` runs against a real deployment.
     #[serde(default)]
     pub drills: Vec<crate::drill::DrillSpec>,
@@ -131,6 +136,15 @@ pub struct Service {
     /// Share of visits that fail after their service time (a step may override it).
     #[serde(default)]
     pub errors: Option<Fraction>,
+    /// Firestore operations one visit makes (counted into the run's usage and billed).
+    #[serde(default)]
+    pub firestore: Option<crate::cost::FirestoreOps>,
+    /// Bytes of one visit's response, billed as egress to `response_to` (absent: none).
+    #[serde(default)]
+    pub response_bytes: Option<f64>,
+    /// Where the responses go, for their egress price (default `same_zone`: free).
+    #[serde(default)]
+    pub response_to: crate::cost::Destination,
 }
 
 impl Service {

@@ -219,6 +219,14 @@ pub struct CostSummary {
     /// items that drive the difference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comparison: Option<crate::projection::CostComparison>,
+    /// Used but not priced (no row in the price table): each with its quantity, so a missing
+    /// price never reads as $0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_priced: Vec<String>,
+    /// What one journey costs: the run's cost shared over the journeys it completed, in
+    /// proportion to the service visits each journey makes (its steps).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub per_journey_usd: IndexMap<String, f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -210,6 +210,14 @@ impl Scenario {
                 err(p, message);
             }
         }
+        if let Some(r) = self.recovery_resolution {
+            if r.0 < 1_000_000 {
+                err(
+                    path!["recovery_resolution"],
+                    "recovery_resolution must be at least 1ms".to_string(),
+                );
+            }
+        }
         let mut streams = std::collections::HashSet::new();
         for (i, f) in self.faults.iter().enumerate() {
             let base = path!["faults", i];

@@ -599,6 +599,7 @@ mod tests {
             )]
             .into_iter()
             .collect(),
+            not_priced: Vec::new(),
         };
         let reference = models::projection::CostReference {
             low: 4300.0,

@@ -294,8 +294,11 @@ pub fn run_replication(
         window_ns: if scenario.faults.is_empty() || model.horizon > 7_200_000_000_000 {
             window_width(model.horizon)
         } else {
-            // One-second windows resolve recovery time (RTO) to the second.
-            1_000_000_000
+            // One-second windows resolve recovery time (RTO) to the second, unless the
+            // scenario asks for finer (or coarser) ones.
+            scenario
+                .recovery_resolution
+                .map_or(1_000_000_000, |d| d.0.max(1_000_000))
         },
         window_area: vec![0.0; n_stations],
         series: vec![Vec::new(); series_names.len()],

@@ -222,11 +222,20 @@ impl Replication<'_> {
 
     /// The outage of this occurrence of fault `i`: a repair time drawn from `mttr` for a
     /// random fault that gives one, else the fault's fixed outage.
-    fn occurrence_outage(&mut self, i: usize, f: &FaultSpec) -> Nanos {
+    fn occurrence_outage(&mut self, i: usize, f: &FaultSpec, write_rate: f64) -> Nanos {
         match &self.faults.mttr[i] {
             Some(s) => (s.sample(&mut self.faults.streams[i]) * 1e9) as Nanos,
-            None => f.outage().0,
+            None => f.outage_at(write_rate).0,
         }
+    }
+
+    /// The rate at which `target`'s visits completed since the warm-up (its write rate, for
+    /// the WAL a restore replays and the writes a crash loses); 0 for no such service.
+    fn write_rate(&self, target: &str, now: Nanos) -> f64 {
+        self.station_of(target).map_or(0.0, |st| {
+            self.stations[st as usize].stats.completions as f64
+                / ((now.saturating_sub(self.model.warmup)).max(1) as f64 / 1e9)
+        })
     }
 
     /// The next failure of random fault `i`, an up time after `now`.
@@ -242,7 +251,8 @@ impl Replication<'_> {
     pub(crate) fn fault_start(&mut self, i: u32, now: Nanos) {
         let f: FaultSpec = self.scenario.faults[i as usize].clone();
         let random = f.mtbf.is_some();
-        let outage = self.occurrence_outage(i as usize, &f);
+        let write_rate = self.write_rate(&f.target, now);
+        let outage = self.occurrence_outage(i as usize, &f, write_rate);
         self.faults.started[i as usize] = now;
         if random && now >= self.model.warmup {
             self.faults.counts[i as usize].occurrences += 1;
@@ -283,8 +293,7 @@ impl Replication<'_> {
                     self.take_down(st, &mut rec, now);
                     ends = true;
                     if f.kind != FaultKind::RedisPrimaryLoss {
-                        let rate = self.stations[st as usize].stats.completions as f64
-                            / ((now.saturating_sub(self.model.warmup)).max(1) as f64 / 1e9);
+                        let rate = write_rate;
                         // A random fault draws from its own stream; a fixed one from the
                         // replication's fault stream (as before random faults existed).
                         let rng = if random {
@@ -294,8 +303,15 @@ impl Replication<'_> {
                         };
                         let lost_span = match &f.replication {
                             Repl::Synchronous => 0.0,
-                            Repl::Asynchronous { lag } => lag.sampler().sample(rng),
+                            Repl::Asynchronous { lag: Some(lag), .. } => lag.sampler().sample(rng),
+                            // The lag the write rate and the link give (unbounded: every
+                            // write since the warm-up is behind).
+                            Repl::Asynchronous { link: Some(l), .. } => l
+                                .lag_s(rate)
+                                .unwrap_or(now.saturating_sub(self.model.warmup) as f64 / 1e9),
+                            Repl::Asynchronous { .. } => 0.0,
                             Repl::Backup { interval } => interval.as_secs_f64() * rng.next_f64(),
+                            Repl::Corruption { detected_after } => detected_after.as_secs_f64(),
                         };
                         rec.rpo_s = Some(lost_span);
                         rec.lost_writes = Some((rate * lost_span).round() as u64);

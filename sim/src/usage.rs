@@ -42,6 +42,7 @@ pub fn usage(scenario: &Scenario, model: &Model, results: &[ReplicationResult]) 
         );
     }
     compute_usage(scenario, results, &mut u);
+    traffic_usage(scenario, results, &mut u);
     for (e, (name, spec)) in scenario.llm_endpoints.iter().enumerate() {
         let tin = results
             .iter()
@@ -110,6 +111,41 @@ fn compute_usage(scenario: &Scenario, results: &[ReplicationResult], u: &mut Usa
     }
 }
 
+/// Firestore operations and response egress: each service's visits over the whole run (its
+/// completions, warm-up included, like the node-seconds) times what one visit declares.
+fn traffic_usage(scenario: &Scenario, results: &[ReplicationResult], u: &mut Usage) {
+    use models::cost::{Destination, FirestoreUsage};
+    let reps = results.len().max(1) as f64;
+    for (i, (_, svc)) in scenario.services.iter().enumerate() {
+        let visits = results
+            .iter()
+            .map(|r| r.stations.get(i).map_or(0, |s| s.stats.completions_all) as f64)
+            .sum::<f64>()
+            / reps;
+        if let Some(ops) = &svc.firestore {
+            let f = u
+                .firestore
+                .entry(ops.database.clone())
+                .or_insert_with(|| FirestoreUsage {
+                    location: ops.location,
+                    ..FirestoreUsage::default()
+                });
+            f.reads += (visits * ops.reads).round() as u64;
+            f.writes += (visits * ops.writes).round() as u64;
+            f.deletes += (visits * ops.deletes).round() as u64;
+        }
+        if let Some(bytes) = svc.response_bytes {
+            let gb = visits * bytes / 1e9;
+            match svc.response_to {
+                Destination::SameZone => {}
+                Destination::CrossZone => u.egress_cross_zone_gb += gb,
+                Destination::CrossRegion => u.egress_cross_region_gb += gb,
+                Destination::Internet => u.egress_gb += gb,
+            }
+        }
+    }
+}
+
 /// What the run used, when the scenario says anything that costs money (the binary prices it
 /// through the `billing` crate); `None` when nothing in it is billed.
 pub fn billed_usage(
@@ -121,10 +157,13 @@ pub fn billed_usage(
         || scenario.infrastructure.is_some()
         || !scenario.node_pools.is_empty()
         || !scenario.llm_endpoints.is_empty()
-        || scenario
-            .services
-            .values()
-            .any(|s| s.cloud_run.is_some() || s.vm.is_some() || s.ray.is_some());
+        || scenario.services.values().any(|s| {
+            s.cloud_run.is_some()
+                || s.vm.is_some()
+                || s.ray.is_some()
+                || s.firestore.is_some()
+                || s.response_bytes.is_some()
+        });
     priced.then(|| usage(scenario, model, results))
 }
 

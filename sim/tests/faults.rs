@@ -208,3 +208,68 @@ fn adding_a_fault_does_not_change_another_faults_draws() {
     );
     assert_eq!(b.recovery.random_faults.len(), 2);
 }
+
+/// A small platform written at about 50/s, with one fault given as YAML text.
+fn recovery_scenario(fault: &str, resolution: &str) -> models::Scenario {
+    let text = format!(
+        r#"name: recovery-parts
+seed: 3
+horizon: 40m
+warmup: 1m
+replications: 2
+recovery_window: 10s
+recovery_resolution: {resolution}
+services:
+  db: {{replicas: 1, concurrency: 20, service_time: {{constant: 5ms}}}}
+workload:
+  arrivals: {{poisson: {{rate: 50/s}}}}
+  journeys:
+    - name: write
+      steps: [{{service: db}}]
+slos:
+  - error_rate(write) < 1%
+faults:
+  - {fault}
+"#
+    );
+    models::parse_scenario(&text, "recovery.yaml", &[])
+        .unwrap_or_else(|e| panic!("{e:?}\n{text}"))
+        .0
+}
+
+/// RTO from the windows is never below the sum of the recovery's parts (each a lower bound:
+/// nothing serves before every step is done) and at most one window above it; a corruption's
+/// RPO is never below its detection delay.
+#[test]
+fn rto_is_never_below_its_parts_and_corruption_rpo_is_its_detection() {
+    let cases = [
+        // Failover: 3 x 10 s + 10 + 5 + 2 = 47 s.
+        ("{at: 5m, kind: primary_crash, target: db, recovery: {check_interval: 10s, failure_threshold: 3}}", 47.0),
+        // Backup restore: 30 s detection + 60 s provision + 10 GB / 100 MB/s = 100 s + replay of
+        // 10 min x ~50 writes/s x 1000 B = 30 MB at 20 MB/s = ~1.5 s + 2 s reconnect.
+        ("{at: 5m, kind: primary_crash, target: db, recovery: {check_interval: 10s, failure_threshold: 3, from_backup: {provision: 60s, size_gb: 10, restore_mb_s: 100, since_backup: 10m}}, replication: {corruption: {detected_after: 20m}}}", 193.5),
+        // Region failover, hot standby: 60 s alert + 120 s DNS + 180 s promotion + 2 s.
+        ("{at: 5m, kind: region_loss, target: db, recovery: {detection: 1m, region_failover: {dns_switch: 2m, promotion: 3m, standby: hot}}}", 362.0),
+    ];
+    for (fault, parts) in cases {
+        for resolution in ["1s", "100ms"] {
+            let s = recovery_scenario(fault, resolution);
+            let r = sim::simulate(&s, &sim::Options::default()).summary.recovery;
+            let rto = r.rto_s.unwrap_or_else(|| panic!("no RTO: {fault}"));
+            let w: f64 = if resolution == "1s" { 1.0 } else { 0.1 };
+            // The replay part moves with the observed rate (50/s +- a few %): 0.1 s of slack.
+            assert!(
+                rto + 0.1 >= parts,
+                "{fault} at {resolution}: RTO {rto} < parts {parts}"
+            );
+            assert!(
+                rto <= parts + w + 0.1,
+                "{fault} at {resolution}: RTO {rto} > {parts} + {w}"
+            );
+            if fault.contains("corruption") {
+                let rpo = r.rpo_s.expect("rpo");
+                assert!(rpo >= 1200.0, "RPO {rpo} below the 20 min detection delay");
+            }
+        }
+    }
+}

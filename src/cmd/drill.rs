@@ -109,8 +109,11 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     // The twin's prediction of the same drill.
     let prediction = match (&drill.predict, a.no_predict) {
         (Some(fault), false) => {
-            let mut s = scenario.clone();
-            s.faults = vec![fault.clone()];
+            let ran = figures
+                .recovery_started_s
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .map(models::Duration::from_secs_f64);
+            let s = drill.prediction_scenario(&scenario, fault, ran);
             let out = super::predict(&s, &sim::Options::default());
             summary.fidelity = Some(Fidelity::compare(
                 "simulation (in-process)",

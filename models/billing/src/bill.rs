@@ -117,6 +117,7 @@ impl Billing for CostModel {
             to_month: SECONDS_PER_MONTH / span,
         };
         let mut monthly: IndexMap<String, f64> = IndexMap::new();
+        let mut not_priced: Vec<String> = Vec::new();
 
         for (name, pool) in &usage.node_pools {
             let pricing = self.node_pools.get(name).copied().unwrap_or(self.pricing);
@@ -237,6 +238,31 @@ impl Billing for CostModel {
             non_negative("egress/internet", "egress_gb", usage.egress_gb)?;
             monthly.insert("egress/internet".into(), bill.egress(usage.egress_gb)?);
         }
+        for (key, field, gb) in [
+            (
+                "egress/cross_zone",
+                "egress_cross_zone_gb",
+                usage.egress_cross_zone_gb,
+            ),
+            (
+                "egress/cross_region",
+                "egress_cross_region_gb",
+                usage.egress_cross_region_gb,
+            ),
+        ] {
+            if gb != 0.0 {
+                non_negative(key, field, gb)?;
+                match table.price(key, PricingModel::OnDemand, PriceUnit::Gb) {
+                    Ok(rate) => {
+                        monthly.insert(key.into(), gb * rate * bill.to_month);
+                    }
+                    Err(PricingError::UnknownItem { .. } | PricingError::NoPrice { .. }) => {
+                        not_priced.push(format!("{key}: {gb:.6} GB (no price in the table)"));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
 
         let from_month = span / SECONDS_PER_MONTH;
         let items: IndexMap<String, ItemCost> = monthly
@@ -255,6 +281,7 @@ impl Billing for CostModel {
             total_usd: items.values().map(|c| c.total_usd).sum(),
             monthly_usd: items.values().map(|c| c.monthly_usd).sum(),
             items,
+            not_priced,
         })
     }
 }

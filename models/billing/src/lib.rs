@@ -34,8 +34,48 @@ pub fn price(model: Option<&CostModel>, usage: &Usage) -> Result<CostSummary, Co
 /// the scenario's SLOs, since those on cost could not be judged before the bill.
 pub fn bill_run(scenario: &Scenario, usage: &Usage, summary: &mut RunSummary) {
     match price(scenario.cost.as_ref(), usage) {
-        Ok(c) => summary.cost = Some(c),
+        Ok(mut c) => {
+            c.per_journey_usd = per_journey(scenario, summary, c.total_usd);
+            summary.cost = Some(c)
+        }
         Err(e) => summary.warnings.push(format!("cost: {e}")),
     }
     summary.slos = scenario.slos.iter().map(|s| s.verdict(summary)).collect();
+}
+
+/// What one journey costs: the cost of the measured span (the run's cost x (horizon -
+/// warm-up) / horizon) shared over the journeys completed in it in proportion to their
+/// service visits (steps), then divided by each journey's count. So a journey of 8 steps costs
+/// 8 times one of 1 step: a first allocation by work done, not by each service's own price.
+pub fn per_journey(
+    scenario: &Scenario,
+    summary: &RunSummary,
+    total_usd: f64,
+) -> indexmap::IndexMap<String, f64> {
+    let horizon = scenario.horizon.as_secs_f64();
+    let measured = (horizon - scenario.warmup.as_secs_f64()).max(0.0);
+    let cost = if horizon > 0.0 {
+        total_usd * measured / horizon
+    } else {
+        0.0
+    };
+    let steps = |name: &str| {
+        scenario
+            .workload
+            .journeys
+            .iter()
+            .find(|j| j.name == name)
+            .map_or(0.0, |j| j.steps.len() as f64)
+    };
+    let visits: f64 = summary
+        .journeys
+        .iter()
+        .map(|(name, j)| j.count as f64 * steps(name))
+        .sum();
+    summary
+        .journeys
+        .iter()
+        .filter(|(_, j)| j.count > 0 && visits > 0.0)
+        .map(|(name, _)| (name.clone(), cost * steps(name) / visits))
+        .collect()
 }

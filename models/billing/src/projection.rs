@@ -163,6 +163,7 @@ mod tests {
             total_usd: items.values().map(|c| c.total_usd).sum(),
             monthly_usd: items.values().map(|c| c.monthly_usd).sum(),
             items,
+            not_priced: Vec::new(),
         }
     }
 
