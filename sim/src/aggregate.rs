@@ -599,7 +599,7 @@ fn healthy_windows(r: &ReplicationResult, bounds: &[(f64, f64)], window_s: f64) 
     healthy
 }
 
-/// Windows in which requests were waiting and none ended, in a run of such windows longer
+/// Windows that began with journeys in flight and saw none end, in a run of such windows longer
 /// than the journey normally takes: twice the median of its successes in the replication,
 /// at least one window (a journey slower than a window leaves windows without an ending as
 /// a matter of course). Traffic offered and nothing completed is a stall, not an empty window.

@@ -54,8 +54,10 @@ pub struct JourneyMetrics {
     window_errors: u64,
     /// Journeys in flight now (started, not yet ended or abandoned).
     in_flight: u64,
-    /// Journeys that were waiting at some point of the current window: those in flight at its
-    /// start and those that arrived in it.
+    /// Journeys in flight at the start of the current window (carried over from the last):
+    /// if none of the window's journeys ends, these waited through all of it. Arrivals within
+    /// the window are not counted: one arriving just before the window closes has had no time
+    /// to end, which at fine windows is no sign of a stall.
     window_demand: u64,
     pub windows: Vec<WindowStats>,
     /// Per closed window, its demand (as `window_demand`).
@@ -85,7 +87,6 @@ impl JourneyMetrics {
     #[inline]
     pub fn arrive(&mut self) {
         self.in_flight += 1;
-        self.window_demand += 1;
     }
 
     /// A journey ended (or its client gave up); `counted` when it started after warm-up.
