@@ -56,8 +56,48 @@ impl Scenario {
                 ),
                 _ => {}
             }
-            if let Err(e) = s.service_time.check() {
-                err(path!["services", name, "service_time"], e);
+            match (&s.service_time, &s.cpu) {
+                (None, None) => err(
+                    path!["services", name],
+                    "a service needs `service_time:` (or `cpu:`, its CPU demand)".into(),
+                ),
+                (Some(d), _) => {
+                    if let Err(e) = d.check() {
+                        err(path!["services", name, "service_time"], e);
+                    }
+                }
+                _ => {}
+            }
+            if let Some(c) = &s.cpu {
+                if let Err(e) = c.check() {
+                    err(path!["services", name, "cpu"], e);
+                }
+            }
+            if let Some(c) = s.cores {
+                if !(c > 0.0 && c.is_finite()) {
+                    err(
+                        path!["services", name, "cores"],
+                        format!("cores must be greater than zero, found {c}"),
+                    );
+                }
+            }
+            for (key, given) in [
+                ("cores", s.cores.is_some()),
+                ("cpu_slice", s.cpu_slice.is_some()),
+            ] {
+                if given && s.cpu.is_none() {
+                    err(
+                        path!["services", name, key],
+                        format!(
+                            "`{key}` applies to a service with `cpu:` (its CPU demand per visit)"
+                        ),
+                    );
+                }
+            }
+            if let Some(l) = s.pod.as_ref().and_then(|p| p.cpu_limit.as_ref()) {
+                if let Err(e) = crate::platform::parse_cpu_milli(l) {
+                    err(path!["services", name, "pod", "cpu_limit"], e);
+                }
             }
         }
         let arrivals = path!["workload", "arrivals"];
@@ -716,7 +756,14 @@ impl Scenario {
                 continue;
             }
             let servers = f64::from(s.max_replicas() * s.slots());
-            let rho = rate * v * s.service_time.sampler().mean() / servers;
+            let rho = rate * v * s.mean_visit_s() / servers;
+            // With `cpu:` the replicas' cores are a bound too.
+            let cores = s.cpu_cores().map(|c| c * f64::from(s.max_replicas()));
+            let cpu = s.cpu.as_ref().map_or(0.0, |c| c.sampler().mean());
+            let rho = match cores {
+                Some(c) if cpu > 0.0 => rho.max(rate * v * cpu / c),
+                _ => rho,
+            };
             if rho >= 1.0 {
                 out.push(Finding {
                     path: path!["services", name],

@@ -28,6 +28,13 @@ pub(crate) enum Event {
         replica: u32,
         request: u32,
     },
+    /// A CPU event of `station`'s `replica` (a visit's demand served, a slice's end; stale
+    /// when `tag` is no longer current: see [`crate::cpu`]).
+    Cpu {
+        station: u32,
+        replica: u32,
+        tag: u32,
+    },
     /// `request` finished waiting (a delay, an LLM response, a connection handed over) and
     /// moves to its next op.
     Advance {
@@ -125,6 +132,8 @@ struct Request {
     gen: u32,
     /// The connection pool held (NONE if none).
     held_pool: u32,
+    /// Time off the CPU still to spend once its CPU demand is served (`cpu:` with cores).
+    hold: Nanos,
     attempt: u32,
     failed: bool,
     /// The client gave up; the work goes on but is no longer measured.
@@ -209,7 +218,7 @@ pub fn run_replication(
         .stations
         .iter()
         .map(|s| {
-            Station::new(
+            let st = Station::new(
                 s.replicas,
                 s.concurrency,
                 s.balancing,
@@ -217,7 +226,11 @@ pub fn run_replication(
                 stream(&format!("service/{}", s.name)),
                 stream(&format!("route/{}", s.name)),
                 model.warmup,
-            )
+            );
+            match &s.cpu {
+                Some(c) => st.with_cpu(c.clone(), stream(&format!("cpu/{}", s.name)), s.cpu_config),
+                None => st,
+            }
         })
         .collect();
     let mut series_names = Vec::new();
@@ -378,6 +391,11 @@ impl Replication<'_> {
                     replica,
                     request,
                 } => self.on_departure(now, station, replica, request),
+                Event::Cpu {
+                    station,
+                    replica,
+                    tag,
+                } => self.on_cpu(now, station, replica, tag),
                 Event::Advance { request } => {
                     self.requests[request as usize].pc += 1;
                     self.execute(request, now);
@@ -489,6 +507,7 @@ impl Replication<'_> {
             enqueued: now,
             gen: 0,
             held_pool: NONE,
+            hold: 0,
             attempt: 1,
             failed: false,
             abandoned: false,
@@ -830,16 +849,65 @@ impl Replication<'_> {
         }
     }
 
+    /// A visit starts on a server (a slot): its CPU demand first (shared over the replica's
+    /// cores when they are contended), then its time off the CPU.
     #[inline]
     fn begin(&mut self, station: u32, s: Start, now: Nanos) {
+        if s.cpu > 0 && self.stations[station as usize].cpu_contended() {
+            self.requests[s.request as usize].hold = s.service;
+            let cpu = &mut self.stations[station as usize].replicas[s.replica as usize].cpu;
+            cpu.arrive(s.request, s.cpu, now);
+            self.flush_cpu(station, s.replica);
+            return;
+        }
+        // Without contention the CPU demand is time like any other.
         self.calendar.schedule(
-            now + s.service,
+            now + s.cpu + s.service,
             Event::Departure {
                 station,
                 replica: s.replica,
                 request: s.request,
             },
         );
+    }
+
+    /// Schedules the events a replica's CPU asked for.
+    #[inline]
+    fn flush_cpu(&mut self, station: u32, replica: u32) {
+        let cpu = &mut self.stations[station as usize].replicas[replica as usize].cpu;
+        for (t, tag) in cpu.events.drain(..) {
+            self.calendar.schedule(
+                t,
+                Event::Cpu {
+                    station,
+                    replica,
+                    tag,
+                },
+            );
+        }
+    }
+
+    fn on_cpu(&mut self, now: Nanos, station: u32, replica: u32, tag: u32) {
+        let cpu = &mut self.stations[station as usize].replicas[replica as usize].cpu;
+        let done = cpu.fire(tag, now);
+        self.flush_cpu(station, replica);
+        let Some(request) = done else {
+            return;
+        };
+        // The CPU demand is served: the visit's time off the CPU follows, holding its slot.
+        let hold = self.requests[request as usize].hold;
+        if hold > 0 {
+            self.calendar.schedule(
+                now + hold,
+                Event::Departure {
+                    station,
+                    replica,
+                    request,
+                },
+            );
+        } else {
+            self.on_departure(now, station, replica, request);
+        }
     }
 
     #[inline]

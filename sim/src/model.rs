@@ -104,6 +104,21 @@ pub struct StationSpec {
     pub consumer: u32,
     /// Waiting requests allowed per queue (`queue_limit`; usize::MAX: none).
     pub queue_limit: usize,
+    /// CPU demand per visit (`cpu:`), and the replicas' cores and slice (None: the demand
+    /// runs without contention, added to the visit's time). A Kafka consumer group's threads
+    /// take the consumer's demand without contention (their pods' CPUs are not modelled).
+    pub cpu: Option<Sampler>,
+    pub cpu_config: Option<crate::cpu::CpuConfig>,
+}
+
+/// A service's CPU model: `cpu:` with cores (`cores:`, the pod's limit or request), sliced by
+/// `cpu_slice` (default 3 ms).
+fn cpu_config(svc: &models::scenario::Service) -> Option<crate::cpu::CpuConfig> {
+    svc.cpu.as_ref()?;
+    Some(crate::cpu::CpuConfig {
+        cores: svc.cpu_cores()?,
+        slice: svc.cpu_slice.map_or(3_000_000, |d| d.0),
+    })
 }
 
 pub struct JourneySpec {
@@ -413,7 +428,9 @@ impl Model {
                 replicas: svc.initial_replicas(),
                 concurrency: svc.slots(),
                 balancing: svc.routing(),
-                service_time: svc.service_time.sampler(),
+                service_time: svc.off_cpu_time().sampler(),
+                cpu: svc.cpu.as_ref().map(|c| c.sampler()),
+                cpu_config: cpu_config(svc),
                 partitions: None,
                 consumer: NONE,
                 queue_limit: svc.queue_limit.map_or(usize::MAX, |n| n as usize),
@@ -432,7 +449,9 @@ impl Model {
                     replicas: consumers,
                     concurrency: 1,
                     balancing: Balancing::Random,
-                    service_time: svc.service_time.sampler(),
+                    service_time: svc.off_cpu_time().sampler(),
+                    cpu: svc.cpu.as_ref().map(|c| c.sampler()),
+                    cpu_config: None,
                     partitions: Some(t.partitions),
                     consumer: consumer as u32,
                     queue_limit: usize::MAX,
@@ -453,7 +472,9 @@ impl Model {
                         replicas: (svc.replicas.initial() * svc.concurrency).min(t.partitions),
                         concurrency: 1,
                         balancing: Balancing::Random,
-                        service_time: svc.service_time.sampler(),
+                        service_time: svc.off_cpu_time().sampler(),
+                        cpu: svc.cpu.as_ref().map(|c| c.sampler()),
+                        cpu_config: None,
                         partitions: Some(t.partitions),
                         consumer: consumer as u32,
                         queue_limit: usize::MAX,
