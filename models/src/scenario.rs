@@ -491,6 +491,16 @@ pub struct Step {
     /// up to `attempts` in all.
     #[serde(default)]
     pub retry: Option<StepRetry>,
+    /// Synchronous calls the service makes while holding its slot (after its own time, in
+    /// order): steps, usually `{service: X, pool: P}` or a `parallel:` of them.
+    #[serde(default)]
+    pub calls: Option<Vec<Step>>,
+    /// An endpoint of the step's service: its own time off the CPU and CPU demand, in place
+    /// of the service's (same workers, same queue).
+    #[serde(default)]
+    pub service_time: Option<Distribution>,
+    #[serde(default)]
+    pub cpu: Option<Distribution>,
 }
 
 /// A step's retry policy.

@@ -419,6 +419,46 @@ impl Scenario {
                     err(at("retry"), "retry applies to a `service` step".into());
                 }
             }
+            for (key, d) in [("service_time", &step.service_time), ("cpu", &step.cpu)] {
+                let Some(d) = d else { continue };
+                if step.service.is_none() {
+                    err(
+                        at(key),
+                        format!("`{key}` overrides a `service` step's service's"),
+                    );
+                } else if matches!(d, crate::distribution::Distribution::Empirical { .. }) {
+                    err(
+                        at(key),
+                        "an endpoint's demand cannot be `empirical` yet: give it on the service"
+                            .into(),
+                    );
+                } else if let Err(e) = d.check() {
+                    err(at(key), e);
+                }
+            }
+            if let Some(calls) = &step.calls {
+                if step.service.is_none() {
+                    err(
+                        at("calls"),
+                        "calls are made by a `service` step's service".into(),
+                    );
+                }
+                let depth = base
+                    .iter()
+                    .filter(|s| matches!(s, PathSegment::Key(k) if k == "calls"))
+                    .count();
+                if depth >= MAX_CALL_DEPTH {
+                    err(
+                        at("calls"),
+                        format!("calls nest at most {MAX_CALL_DEPTH} deep (a service calling a service calling ...)"),
+                    );
+                }
+                if calls.is_empty() {
+                    err(at("calls"), "calls needs at least one step".into());
+                }
+                let p = at("calls");
+                self.check_steps(journey, calls, &p, captured, err);
+            }
             if step.errors.is_some() && step.service.is_none() {
                 err(at("errors"), "errors applies to a `service` step".into());
             }
@@ -779,6 +819,10 @@ impl Scenario {
     }
 }
 
+/// How deep `calls:` may nest (the slots a request holds at once: the simulator's fixed
+/// per-request stack).
+pub const MAX_CALL_DEPTH: usize = 3;
+
 /// Adds each service's visit rate (per arrival) over `steps`, through probabilities and cache
 /// misses (parallel branches each visit once).
 fn visit_rates<'a>(steps: &'a [Step], rate: f64, out: &mut IndexMap<&'a str, f64>) {
@@ -792,6 +836,9 @@ fn visit_rates<'a>(steps: &'a [Step], rate: f64, out: &mut IndexMap<&'a str, f64
         }
         for b in s.parallel.iter().flatten() {
             visit_rates(b, r, out);
+        }
+        if let Some(c) = &s.calls {
+            visit_rates(c, r, out);
         }
     }
 }

@@ -13,6 +13,9 @@ use crate::pool::ConnectionPool;
 use crate::station::{Offer, Start, Station};
 use models::RandomStream;
 
+/// Slots a request holds at once through nested `calls:` (validation's bound).
+const MAX_HELD: usize = models::validate::MAX_CALL_DEPTH;
+
 /// What happens next.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Event {
@@ -134,6 +137,9 @@ struct Request {
     held_pool: u32,
     /// Time off the CPU still to spend once its CPU demand is served (`cpu:` with cores).
     hold: Nanos,
+    /// The slots held while making `calls:` (station, replica), innermost last.
+    held: [(u32, u32); MAX_HELD],
+    held_n: u32,
     attempt: u32,
     failed: bool,
     /// The client gave up; the work goes on but is no longer measured.
@@ -198,6 +204,12 @@ pub(crate) struct Replication<'m> {
     error_rngs: Vec<RandomStream>,
     /// Backoffs of step retries (used only by `Op::RetryVisit`).
     retry_rng: RandomStream,
+    /// Some visit makes `calls:` (departures then look for a `Hold`).
+    has_calls: bool,
+    /// Some step is an endpoint (starts then look for an `Endpoint` before the visit), and
+    /// the stream its demands are drawn from.
+    has_endpoints: bool,
+    endpoint_rng: RandomStream,
     branch_rng: RandomStream,
     delay_rng: RandomStream,
     window_ns: Nanos,
@@ -302,6 +314,9 @@ pub fn run_replication(
             .map(|s| stream(&format!("errors/{}", s.name)))
             .collect(),
         retry_rng: stream("retries"),
+        has_calls: model.ops.iter().any(|o| matches!(o, Op::Hold { .. })),
+        has_endpoints: model.ops.iter().any(|o| matches!(o, Op::Endpoint { .. })),
+        endpoint_rng: stream("endpoints"),
         branch_rng: stream("branches"),
         delay_rng: stream("delays"),
         window_ns: if scenario.faults.is_empty() || model.horizon > 7_200_000_000_000 {
@@ -462,6 +477,7 @@ impl Replication<'_> {
             pending: 0,
             fork: NONE,
             held_pool: NONE,
+            held_n: 0,
             attempt: 1,
             failed: false,
             abandoned: false,
@@ -508,6 +524,8 @@ impl Replication<'_> {
             gen: 0,
             held_pool: NONE,
             hold: 0,
+            held: [(NONE, NONE); MAX_HELD],
+            held_n: 0,
             attempt: 1,
             failed: false,
             abandoned: false,
@@ -531,6 +549,12 @@ impl Replication<'_> {
                     self.release_pool(req.held_pool, now);
                     self.requests[id as usize].held_pool = NONE;
                 }
+                // And the slots held through `calls:`, innermost first.
+                for i in (0..req.held_n as usize).rev() {
+                    let (station, replica) = req.held[i];
+                    self.release_slot(station, replica, now);
+                }
+                self.requests[id as usize].held_n = 0;
                 self.requests[id as usize].pc = req.end_pc;
                 continue;
             }
@@ -565,9 +589,20 @@ impl Replication<'_> {
                     }
                     return;
                 }
+                Op::Hold { .. } | Op::Endpoint { .. } => r.pc += 1,
+                Op::Leave { .. } => {
+                    r.held_n -= 1;
+                    r.pc += 1;
+                    let (station, replica) = r.held[r.held_n as usize];
+                    self.release_slot(station, replica, now);
+                }
                 Op::Fail { p, station } => {
+                    let visit = match self.model.ops[req.pc as usize - 1] {
+                        Op::Leave { visit, .. } => visit,
+                        _ => req.pc - 1,
+                    };
                     if self.error_rngs[station as usize].next_f64() < p {
-                        if self.visit_failed(id, req.pc - 1, now) {
+                        if self.visit_failed(id, visit, now) {
                             return;
                         }
                     } else {
@@ -721,6 +756,9 @@ impl Replication<'_> {
     /// now waits); else the request fails and unwinds (false: the caller goes on executing).
     fn visit_failed(&mut self, id: u32, visit_pc: u32, now: Nanos) -> bool {
         let mut at = visit_pc as usize + 1;
+        if let Some(Op::Hold { leave }) = self.model.ops.get(at) {
+            at = *leave as usize + 1;
+        }
         if let Some(Op::Fail { .. }) = self.model.ops.get(at) {
             at += 1;
         }
@@ -826,6 +864,9 @@ impl Replication<'_> {
         };
         // The lookup follows the visit (after its `Fail` and `RetryVisit`, if any).
         let mut lookup = pc + 1;
+        if let Some(Op::Hold { leave }) = self.model.ops.get(lookup) {
+            lookup = *leave as usize + 1;
+        }
         while let Some(Op::Fail { .. } | Op::RetryVisit { .. }) = self.model.ops.get(lookup) {
             lookup += 1;
         }
@@ -852,7 +893,10 @@ impl Replication<'_> {
     /// A visit starts on a server (a slot): its CPU demand first (shared over the replica's
     /// cores when they are contended), then its time off the CPU.
     #[inline]
-    fn begin(&mut self, station: u32, s: Start, now: Nanos) {
+    fn begin(&mut self, station: u32, mut s: Start, now: Nanos) {
+        if self.has_endpoints {
+            self.endpoint_demands(&mut s);
+        }
         if s.cpu > 0 && self.stations[station as usize].cpu_contended() {
             self.requests[s.request as usize].hold = s.service;
             let cpu = &mut self.stations[station as usize].replicas[s.replica as usize].cpu;
@@ -869,6 +913,24 @@ impl Replication<'_> {
                 request: s.request,
             },
         );
+    }
+
+    /// A visit to an endpoint takes the endpoint's demands in place of its station's.
+    fn endpoint_demands(&mut self, s: &mut Start) {
+        let pc = self.requests[s.request as usize].pc as usize;
+        let Some(Op::Endpoint { service, cpu }) = pc.checked_sub(1).map(|p| self.model.ops[p])
+        else {
+            return;
+        };
+        let draw = |sampler: u32, rng: &mut RandomStream| {
+            (self.model.samplers[sampler as usize].sample(rng) * 1e9) as Nanos
+        };
+        if service != NONE {
+            s.service = draw(service, &mut self.endpoint_rng);
+        }
+        if cpu != NONE {
+            s.cpu = draw(cpu, &mut self.endpoint_rng);
+        }
     }
 
     /// Schedules the events a replica's CPU asked for.
@@ -914,11 +976,14 @@ impl Replication<'_> {
     fn on_departure(&mut self, now: Nanos, station: u32, replica: u32, request: u32) {
         let sojourn = now - self.requests[request as usize].enqueued;
         self.cluster.observe(station, replica, sojourn);
-        let requests = &self.requests;
-        let next =
-            self.stations[station as usize].depart(replica, now, |r| requests[r as usize].enqueued);
-        if let Some(start) = next {
-            self.begin(station, start, now);
+        let pc = self.requests[request as usize].pc as usize;
+        if self.has_calls && matches!(self.model.ops.get(pc + 1), Some(Op::Hold { .. })) {
+            // Its calls follow, holding the slot until their `Leave`.
+            let r = &mut self.requests[request as usize];
+            r.held[r.held_n as usize] = (station, replica);
+            r.held_n += 1;
+        } else {
+            self.release_slot(station, replica, now);
         }
         if self.stations[station as usize].replicas[replica as usize].killed {
             self.requests[request as usize].failed = true;
@@ -933,6 +998,17 @@ impl Replication<'_> {
         }
         self.requests[request as usize].pc += 1;
         self.execute(request, now);
+    }
+
+    /// A slot of `station`'s `replica` is given back: the next request waiting for it starts.
+    #[inline]
+    fn release_slot(&mut self, station: u32, replica: u32, now: Nanos) {
+        let requests = &self.requests;
+        let next =
+            self.stations[station as usize].depart(replica, now, |r| requests[r as usize].enqueued);
+        if let Some(start) = next {
+            self.begin(station, start, now);
+        }
     }
 
     fn on_deadline(&mut self, now: Nanos, request: u32, gen: u32) {

@@ -74,6 +74,23 @@ pub enum Op {
         attempts: u32,
         backoff: u32,
     },
+    /// After a `Visit` whose step has `calls:`: at the visit's departure the slot is kept
+    /// (the request holds it); the calls follow, up to the `Leave` at `leave`.
+    Hold {
+        leave: u32,
+    },
+    /// The calls are done: the slot held since the visit at `visit` (to `station`) is given
+    /// back.
+    Leave {
+        station: u32,
+        visit: u32,
+    },
+    /// Just before a `Visit` whose step is an endpoint (`service_time:`/`cpu:` on the step):
+    /// its samplers in place of the station's (NONE: the station's).
+    Endpoint {
+        service: u32,
+        cpu: u32,
+    },
     /// The journey is complete.
     Done,
 }
@@ -282,9 +299,30 @@ impl Compiler<'_> {
         if let Some(name) = &step.service {
             let index = s.services.get_index_of(name).unwrap_or(0);
             self.hop(index);
+            if step.service_time.is_some() || step.cpu.is_some() {
+                let mut sampler = |d: &Option<models::Distribution>| match d {
+                    Some(d) => self.sampler(d.sampler()),
+                    None => NONE,
+                };
+                let (service, cpu) = (sampler(&step.service_time), sampler(&step.cpu));
+                self.ops.push(Op::Endpoint { service, cpu });
+            }
+            let visit = self.ops.len() as u32;
             self.ops.push(Op::Visit {
                 station: index as u32,
             });
+            if let Some(calls) = &step.calls {
+                // Made from the service, holding its slot; the journey goes on from it after.
+                let hold = self.ops.len();
+                self.ops.push(Op::Hold { leave: NONE });
+                self.steps_from_caller(calls);
+                let leave = self.ops.len() as u32;
+                self.ops.push(Op::Leave {
+                    station: index as u32,
+                    visit,
+                });
+                self.ops[hold] = Op::Hold { leave };
+            }
             let errors = step.errors.or(s.services[index].errors).map(|f| f.0);
             if let Some(p) = errors.filter(|p| *p > 0.0) {
                 self.ops.push(Op::Fail {

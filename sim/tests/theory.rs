@@ -108,6 +108,17 @@ fn analytic(case: &Value) -> Expected {
                 above_ms,
             }
         }
+        // One class (endpoint) of an M/G/1 whose service is the mixture: FCFS waits the
+        // same for every class, then each is served its own time.
+        "mg1_class" => {
+            let m = f("service_s");
+            Expected {
+                mean_ms: (mg1_mean_sojourn(f("lambda"), m, f("scv")) - m + f("own_s")) * 1e3,
+                p95_ms: None,
+                bounds_ms: None,
+                above_ms: None,
+            }
+        }
         "rr_bounds" => {
             let (lo, hi) = mg1_round_robin_bounds(f("lambda"), f("service_s"), f("scv"));
             Expected {
