@@ -990,7 +990,10 @@ impl Replication<'_> {
         }
         // A lossy hop (packet-loss fault): the exchange waits its retransmissions.
         let pc = self.requests[request as usize].pc;
-        let lost = self.faults.hop_delay(station, pc);
+        // A network-latency fault: the response is on the wire that much longer (per hop,
+        // after the server: the slot is already free).
+        let lost =
+            self.faults.hop_delay(station, pc) + self.stations[station as usize].extra_latency;
         if lost > 0 {
             self.calendar
                 .schedule(now + lost, Event::Advance { request });

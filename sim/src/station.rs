@@ -104,7 +104,8 @@ pub struct Station {
     shared: VecDeque<u32>,
     /// The whole service is down (a crashed primary): visits fail at once.
     pub down: bool,
-    /// Added to every service time (a network-latency fault).
+    /// Added to every visit's hop, on the wire after the server (a network-latency fault):
+    /// the engine waits it after the departure, the slot is free meanwhile.
     pub extra_latency: Nanos,
     busy: u32,
     next_rr: u32,
@@ -250,7 +251,7 @@ impl Station {
 
     #[inline]
     fn draw_service(&mut self) -> Nanos {
-        (self.service_time.sample(&mut self.service_rng) * 1e9) as Nanos + self.extra_latency
+        (self.service_time.sample(&mut self.service_rng) * 1e9) as Nanos
     }
 
     /// Picks a replica by the balancing rule (not used for `shared`).
