@@ -501,6 +501,10 @@ pub struct Step {
     pub service_time: Option<Distribution>,
     #[serde(default)]
     pub cpu: Option<Distribution>,
+    /// The caller gives up on the step after this long (the journey errors then); the
+    /// server's work goes on, wasted.
+    #[serde(default)]
+    pub timeout: Option<Duration>,
 }
 
 /// A step's retry policy.

@@ -436,6 +436,20 @@ impl Scenario {
                     err(at(key), e);
                 }
             }
+            if let Some(t) = step.timeout {
+                if step.service.is_none() {
+                    err(at("timeout"), "timeout applies to a `service` step".into());
+                } else if t.0 == 0 {
+                    err(at("timeout"), "timeout must be greater than zero".into());
+                } else if base.iter().any(|s| {
+                    matches!(s, PathSegment::Key(k) if k == "parallel" || k == "calls" || k == "miss")
+                }) {
+                    err(
+                        at("timeout"),
+                        "a step timeout applies to a journey's own steps (not yet inside parallel, calls or a cache miss)".into(),
+                    );
+                }
+            }
             if let Some(calls) = &step.calls {
                 if step.service.is_none() {
                     err(

@@ -52,6 +52,13 @@ pub(crate) enum Event {
         request: u32,
         gen: u32,
     },
+    /// The caller of `request` gives up on the step whose visit is at `visit` (a step
+    /// `timeout:`), unless the request left it or its slot was reused since (`gen`).
+    StepDeadline {
+        request: u32,
+        gen: u32,
+        visit: u32,
+    },
     /// A batcher's oldest request has waited its `max_wait`.
     BatchDue {
         batcher: u32,
@@ -417,6 +424,11 @@ impl Replication<'_> {
                 }
                 Event::Retry { request } => self.execute(request, now),
                 Event::Deadline { request, gen } => self.on_deadline(now, request, gen),
+                Event::StepDeadline {
+                    request,
+                    gen,
+                    visit,
+                } => self.on_step_deadline(now, request, gen, visit),
                 Event::BatchDue { batcher } => self.on_batch_due(now, batcher),
                 Event::BatchDone { batcher, gpu } => self.on_batch_done(now, batcher, gpu),
                 Event::Tick => self.on_tick(now),
@@ -590,6 +602,18 @@ impl Replication<'_> {
                     return;
                 }
                 Op::Hold { .. } | Op::Endpoint { .. } => r.pc += 1,
+                Op::Timeout { after, visit } => {
+                    r.pc += 1;
+                    let gen = r.gen;
+                    self.calendar.schedule(
+                        now + after,
+                        Event::StepDeadline {
+                            request: id,
+                            gen,
+                            visit,
+                        },
+                    );
+                }
                 Op::Leave { .. } => {
                     r.held_n -= 1;
                     r.pc += 1;
@@ -1011,6 +1035,19 @@ impl Replication<'_> {
             self.stations[station as usize].depart(replica, now, |r| requests[r as usize].enqueued);
         if let Some(start) = next {
             self.begin(station, start, now);
+        }
+    }
+
+    /// A step's timeout: if the request is still in the step (queued, served, retrying, or
+    /// making its calls), the journey ends in error now; the request goes on unmeasured.
+    fn on_step_deadline(&mut self, now: Nanos, request: u32, gen: u32, visit: u32) {
+        let mut last = visit;
+        if let Some(Op::Hold { leave }) = self.model.ops.get(visit as usize + 1) {
+            last = *leave;
+        }
+        let pc = self.requests[request as usize].pc;
+        if (visit..=last).contains(&pc) {
+            self.on_deadline(now, request, gen);
         }
     }
 

@@ -91,6 +91,12 @@ pub enum Op {
         service: u32,
         cpu: u32,
     },
+    /// Before a step's visit (at `visit`) with `timeout:`: the caller gives up `after`
+    /// nanoseconds from here, unless the request has left the step by then.
+    Timeout {
+        after: Nanos,
+        visit: u32,
+    },
     /// The journey is complete.
     Done,
 }
@@ -299,6 +305,11 @@ impl Compiler<'_> {
         if let Some(name) = &step.service {
             let index = s.services.get_index_of(name).unwrap_or(0);
             self.hop(index);
+            if let Some(t) = step.timeout {
+                let endpoint = u32::from(step.service_time.is_some() || step.cpu.is_some());
+                let visit = self.ops.len() as u32 + 1 + endpoint;
+                self.ops.push(Op::Timeout { after: t.0, visit });
+            }
             if step.service_time.is_some() || step.cpu.is_some() {
                 let mut sampler = |d: &Option<models::Distribution>| match d {
                     Some(d) => self.sampler(d.sampler()),

@@ -180,6 +180,22 @@ fn mechanism_checks(file: &str, case: &Value, out: &sim::Output) -> Vec<String> 
                 3.0,
             )]
         }
+        // The caller gives up; the server works on, so the queue is the M/M/1's and the
+        // share is its sojourn tail at t. Timeouts come in long bursts (busy periods at rho
+        // 0.8): a Lindley recursion of the same M/M/1 gives a per-replication spread ~8.5x
+        // the binomial one, so the standard error is inflated 10x.
+        "timeout" => {
+            let want = (-(f("mu") - f("lambda")) * f("t_s")).exp();
+            let j = journey();
+            vec![share_check(
+                &format!("{file}: timed out"),
+                j.error_rate,
+                want,
+                j.count,
+                4.0,
+                10.0,
+            )]
+        }
         "errors" => {
             let ok: f64 = case["visits"]
                 .as_array()
@@ -266,7 +282,7 @@ fn simulator_agrees_with_queueing_theory() {
                 .into_iter()
                 .filter(|f| !f.is_empty()),
         );
-        if matches!(model, "errors" | "retry" | "counts") {
+        if matches!(model, "errors" | "retry" | "counts" | "timeout") {
             continue;
         }
         let j = &out.summary.journeys[case["journey"].as_str().unwrap()];
