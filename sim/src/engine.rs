@@ -144,8 +144,7 @@ struct Request {
     held_pool: u32,
     /// Time off the CPU still to spend once its CPU demand is served (`cpu:` with cores).
     hold: Nanos,
-    /// The slots held while making `calls:` (station, replica), innermost last.
-    held: [(u32, u32); MAX_HELD],
+    /// Slots held while making `calls:` (in `Replication::held`, innermost last).
     held_n: u32,
     attempt: u32,
     failed: bool,
@@ -213,6 +212,9 @@ pub(crate) struct Replication<'m> {
     retry_rng: RandomStream,
     /// Some visit makes `calls:` (departures then look for a `Hold`).
     has_calls: bool,
+    /// Per request slot, the slots (station, replica) it holds while making `calls:`, kept
+    /// out of `Request` so the hot copy of a request stays small.
+    held: Vec<[(u32, u32); MAX_HELD]>,
     /// Some step is an endpoint (starts then look for an `Endpoint` before the visit), and
     /// the stream its demands are drawn from.
     has_endpoints: bool,
@@ -322,6 +324,7 @@ pub fn run_replication(
             .collect(),
         retry_rng: stream("retries"),
         has_calls: model.ops.iter().any(|o| matches!(o, Op::Hold { .. })),
+        held: Vec::new(),
         has_endpoints: model.ops.iter().any(|o| matches!(o, Op::Endpoint { .. })),
         endpoint_rng: stream("endpoints"),
         branch_rng: stream("branches"),
@@ -536,7 +539,6 @@ impl Replication<'_> {
             gen: 0,
             held_pool: NONE,
             hold: 0,
-            held: [(NONE, NONE); MAX_HELD],
             held_n: 0,
             attempt: 1,
             failed: false,
@@ -563,7 +565,7 @@ impl Replication<'_> {
                 }
                 // And the slots held through `calls:`, innermost first.
                 for i in (0..req.held_n as usize).rev() {
-                    let (station, replica) = req.held[i];
+                    let (station, replica) = self.held[id as usize][i];
                     self.release_slot(station, replica, now);
                 }
                 self.requests[id as usize].held_n = 0;
@@ -617,7 +619,7 @@ impl Replication<'_> {
                 Op::Leave { .. } => {
                     r.held_n -= 1;
                     r.pc += 1;
-                    let (station, replica) = r.held[r.held_n as usize];
+                    let (station, replica) = self.held[id as usize][r.held_n as usize];
                     self.release_slot(station, replica, now);
                 }
                 Op::Fail { p, station } => {
@@ -1004,7 +1006,12 @@ impl Replication<'_> {
         if self.has_calls && matches!(self.model.ops.get(pc + 1), Some(Op::Hold { .. })) {
             // Its calls follow, holding the slot until their `Leave`.
             let r = &mut self.requests[request as usize];
-            r.held[r.held_n as usize] = (station, replica);
+            let at = request as usize;
+            if self.held.len() <= at {
+                // Grows with the request arena, then stays (no allocation per event after).
+                self.held.resize(at + 1, [(NONE, NONE); MAX_HELD]);
+            }
+            self.held[at][r.held_n as usize] = (station, replica);
             r.held_n += 1;
         } else {
             self.release_slot(station, replica, now);
