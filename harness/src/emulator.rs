@@ -182,7 +182,7 @@ pub fn build(scenario: &Scenario, store: Option<Store>) -> Result<Emulator, Stri
                 .collect(),
             shared,
             concurrency,
-            sampler: s.service_time.sampler(),
+            sampler: s.off_cpu_time().sampler(),
             rng: Mutex::new(RandomStream::derive(
                 scenario.seed,
                 0,

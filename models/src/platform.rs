@@ -215,6 +215,10 @@ pub struct PodSpec {
     pub node_pool: String,
     /// Kubernetes quantities: `500m` or `2` CPUs.
     pub cpu: String,
+    /// The container's CPU limit (a quantity like `cpu`); the CPU model's cores default to
+    /// it, else to the request.
+    #[serde(default)]
+    pub cpu_limit: Option<String>,
     /// Kubernetes quantities: `512Mi`, `2Gi`.
     pub memory: String,
     #[serde(default)]

@@ -214,6 +214,21 @@ pub fn retry_load_factor(p: f64, attempts: u32) -> f64 {
     (0..attempts).map(|i| p.powi(i as i32)).sum()
 }
 
+/// M/G/1 under processor sharing (the CPU shared equally by the requests on it): the mean
+/// sojourn `E[S] / (1 - rho)`, insensitive to the demand's distribution beyond its mean (so
+/// M/D/1-PS and M/M/1-PS have the same mean; for M/M/1 it equals FCFS's `1/(mu - lambda)`).
+pub fn mg1_ps_mean_sojourn(lambda: f64, mean_demand: f64) -> f64 {
+    mean_demand / (1.0 - lambda * mean_demand)
+}
+
+/// Round robin with a slice between 0 (processor sharing) and infinity (FCFS) lies between
+/// the two disciplines' mean sojourns: `(lower, upper)` of M/G/1-PS and M/G/1-FCFS (P-K).
+pub fn mg1_round_robin_bounds(lambda: f64, mean_demand: f64, scv: f64) -> (f64, f64) {
+    let ps = mg1_ps_mean_sojourn(lambda, mean_demand);
+    let fcfs = mg1_mean_sojourn(lambda, mean_demand, scv);
+    (ps.min(fcfs), ps.max(fcfs))
+}
+
 /// Inverts a decreasing tail function by bracketing and bisection.
 fn quantile_from_tail(tail: impl Fn(f64) -> f64, q: f64, scale: f64) -> f64 {
     let target = 1.0 - q;
@@ -341,5 +356,15 @@ mod tests {
         assert!((retry_error_share(0.2, 3) - 0.008).abs() < 1e-12);
         assert!((retry_load_factor(0.2, 3) - 1.24).abs() < 1e-12);
         assert!((retry_load_factor(0.5, 1) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn processor_sharing_is_insensitive_and_round_robin_lies_between() {
+        // M/M/1: PS and FCFS have the same mean, 1/(mu - lambda).
+        assert!((mg1_ps_mean_sojourn(80.0, 0.01) - 0.05).abs() < 1e-12);
+        assert!((mg1_ps_mean_sojourn(80.0, 0.01) - mm1(80.0, 100.0).mean_sojourn()).abs() < 1e-12);
+        // M/D/1: FCFS beats PS (10 ms at rho 0.5: 15 ms vs 20 ms).
+        let (lo, hi) = mg1_round_robin_bounds(50.0, 0.01, 0.0);
+        assert!((lo - 0.015).abs() < 1e-12 && (hi - 0.02).abs() < 1e-12);
     }
 }

@@ -101,7 +101,22 @@ pub struct Service {
     pub replicas: Replicas,
     #[serde(default = "one")]
     pub concurrency: u32,
-    pub service_time: Distribution,
+    /// Time a visit spends off the CPU (I/O, sleeps), or its whole time when `cpu:` is absent.
+    /// Optional with `cpu:` (then 0); see [`Service::off_cpu_time`].
+    #[serde(default)]
+    pub service_time: Option<Distribution>,
+    /// CPU demand of a visit, served on the replica's `cores` shared in `cpu_slice` slices
+    /// (absent: no CPU model; the visit takes its `service_time`).
+    #[serde(default)]
+    pub cpu: Option<Distribution>,
+    /// CPUs per replica; absent: the pod's CPU limit, else its request; with neither, CPU
+    /// demand runs without contention.
+    #[serde(default)]
+    pub cores: Option<f64>,
+    /// The scheduler's time slice (round robin among the requests on the CPU); `0s` is
+    /// processor sharing. Absent: 3 ms.
+    #[serde(default)]
+    pub cpu_slice: Option<Duration>,
     #[serde(default)]
     pub balancing: Balancing,
     /// The pod each replica runs as (node pool, requests, start-up); absent: not placed on
@@ -148,6 +163,32 @@ pub struct Service {
 }
 
 impl Service {
+    /// The time a visit spends off the CPU: `service_time`, or nothing (a CPU-only service).
+    pub fn off_cpu_time(&self) -> Distribution {
+        self.service_time
+            .clone()
+            .unwrap_or(Distribution::Constant(Duration(0)))
+    }
+
+    /// CPUs per replica for the CPU model: `cores`, else the pod's CPU limit, else its
+    /// request; None: no contention.
+    pub fn cpu_cores(&self) -> Option<f64> {
+        if let Some(c) = self.cores {
+            return Some(c);
+        }
+        let pod = self.pod.as_ref()?;
+        let q = pod.cpu_limit.as_deref().unwrap_or(&pod.cpu);
+        crate::platform::parse_cpu_milli(q)
+            .ok()
+            .filter(|m| *m > 0)
+            .map(|m| m as f64 / 1000.0)
+    }
+
+    /// The mean time a visit holds its slot alone (CPU demand plus off-CPU time), in seconds.
+    pub fn mean_visit_s(&self) -> f64 {
+        self.off_cpu_time().sampler().mean() + self.cpu.as_ref().map_or(0.0, |c| c.sampler().mean())
+    }
+
     /// Replicas (instances, VMs, workers) a run starts with.
     pub fn initial_replicas(&self) -> u32 {
         if let Some(c) = &self.cloud_run {
@@ -464,6 +505,20 @@ pub struct Step {
     /// up to `attempts` in all.
     #[serde(default)]
     pub retry: Option<StepRetry>,
+    /// Synchronous calls the service makes while holding its slot (after its own time, in
+    /// order): steps, usually `{service: X, pool: P}` or a `parallel:` of them.
+    #[serde(default)]
+    pub calls: Option<Vec<Step>>,
+    /// An endpoint of the step's service: its own time off the CPU and CPU demand, in place
+    /// of the service's (same workers, same queue).
+    #[serde(default)]
+    pub service_time: Option<Distribution>,
+    #[serde(default)]
+    pub cpu: Option<Distribution>,
+    /// The caller gives up on the step after this long (the journey errors then); the
+    /// server's work goes on, wasted.
+    #[serde(default)]
+    pub timeout: Option<Duration>,
 }
 
 /// A step's retry policy.
@@ -520,14 +575,19 @@ impl Scenario {
         let mut out = Vec::new();
         for (name, s) in self.services.iter_mut() {
             let Service {
-                service_time, hpa, ..
+                service_time,
+                cpu,
+                hpa,
+                ..
             } = s;
-            if let Some((file, values)) = service_time.file_mut() {
-                out.push(ExternalFile {
-                    path: path!["services", name, "service_time"],
-                    file: file.to_string(),
-                    slot: FileSlot::Durations(values),
-                });
+            for (key, d) in [("service_time", service_time), ("cpu", cpu)] {
+                if let Some((file, values)) = d.as_mut().and_then(|d| d.file_mut()) {
+                    out.push(ExternalFile {
+                        path: path!["services", name, key],
+                        file: file.to_string(),
+                        slot: FileSlot::Durations(values),
+                    });
+                }
             }
             if let Some(hpa) = hpa.as_mut() {
                 if let Some(file) = hpa.file.clone() {
@@ -695,5 +755,33 @@ mod csv_tests {
                 Duration::from_millis(1500)
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod cpu_tests {
+    fn service(extra: &str) -> super::Service {
+        let text = format!(
+            "name: t\nhorizon: 1m\nnode_pools:\n  p: {{machine: n1-standard-4, min: 1, max: 2}}\nservices:\n  api:\n    cpu: {{constant: 5ms}}\n{extra}workload:\n  arrivals: {{poisson: {{rate: 1/s}}}}\n  journeys: [{{name: c, steps: [{{service: api}}]}}]\n"
+        );
+        let (s, _) = crate::parse_scenario(&text, "t.yaml", &[]).expect("valid");
+        s.services["api"].clone()
+    }
+
+    #[test]
+    fn cores_default_to_the_pod_limit_then_its_request_then_none() {
+        let pod = "    pod: {node_pool: p, cpu: 500m, memory: 1Gi";
+        assert_eq!(
+            service(&format!("{pod}, cpu_limit: \"2\"}}\n")).cpu_cores(),
+            Some(2.0)
+        );
+        assert_eq!(service(&format!("{pod}}}\n")).cpu_cores(), Some(0.5));
+        assert_eq!(
+            service(&format!("    cores: 3\n{pod}}}\n")).cpu_cores(),
+            Some(3.0)
+        );
+        assert_eq!(service("").cpu_cores(), None);
+        // A CPU-only service spends nothing off the CPU.
+        assert_eq!(service("").mean_visit_s(), 0.005);
     }
 }

@@ -56,8 +56,48 @@ impl Scenario {
                 ),
                 _ => {}
             }
-            if let Err(e) = s.service_time.check() {
-                err(path!["services", name, "service_time"], e);
+            match (&s.service_time, &s.cpu) {
+                (None, None) => err(
+                    path!["services", name],
+                    "a service needs `service_time:` (or `cpu:`, its CPU demand)".into(),
+                ),
+                (Some(d), _) => {
+                    if let Err(e) = d.check() {
+                        err(path!["services", name, "service_time"], e);
+                    }
+                }
+                _ => {}
+            }
+            if let Some(c) = &s.cpu {
+                if let Err(e) = c.check() {
+                    err(path!["services", name, "cpu"], e);
+                }
+            }
+            if let Some(c) = s.cores {
+                if !(c > 0.0 && c.is_finite()) {
+                    err(
+                        path!["services", name, "cores"],
+                        format!("cores must be greater than zero, found {c}"),
+                    );
+                }
+            }
+            for (key, given) in [
+                ("cores", s.cores.is_some()),
+                ("cpu_slice", s.cpu_slice.is_some()),
+            ] {
+                if given && s.cpu.is_none() {
+                    err(
+                        path!["services", name, key],
+                        format!(
+                            "`{key}` applies to a service with `cpu:` (its CPU demand per visit)"
+                        ),
+                    );
+                }
+            }
+            if let Some(l) = s.pod.as_ref().and_then(|p| p.cpu_limit.as_ref()) {
+                if let Err(e) = crate::platform::parse_cpu_milli(l) {
+                    err(path!["services", name, "pod", "cpu_limit"], e);
+                }
             }
         }
         let arrivals = path!["workload", "arrivals"];
@@ -429,6 +469,60 @@ impl Scenario {
                     err(at("retry"), "retry applies to a `service` step".into());
                 }
             }
+            for (key, d) in [("service_time", &step.service_time), ("cpu", &step.cpu)] {
+                let Some(d) = d else { continue };
+                if step.service.is_none() {
+                    err(
+                        at(key),
+                        format!("`{key}` overrides a `service` step's service's"),
+                    );
+                } else if matches!(d, crate::distribution::Distribution::Empirical { .. }) {
+                    err(
+                        at(key),
+                        "an endpoint's demand cannot be `empirical` yet: give it on the service"
+                            .into(),
+                    );
+                } else if let Err(e) = d.check() {
+                    err(at(key), e);
+                }
+            }
+            if let Some(t) = step.timeout {
+                if step.service.is_none() {
+                    err(at("timeout"), "timeout applies to a `service` step".into());
+                } else if t.0 == 0 {
+                    err(at("timeout"), "timeout must be greater than zero".into());
+                } else if base.iter().any(|s| {
+                    matches!(s, PathSegment::Key(k) if k == "parallel" || k == "calls" || k == "miss")
+                }) {
+                    err(
+                        at("timeout"),
+                        "a step timeout applies to a journey's own steps (not yet inside parallel, calls or a cache miss)".into(),
+                    );
+                }
+            }
+            if let Some(calls) = &step.calls {
+                if step.service.is_none() {
+                    err(
+                        at("calls"),
+                        "calls are made by a `service` step's service".into(),
+                    );
+                }
+                let depth = base
+                    .iter()
+                    .filter(|s| matches!(s, PathSegment::Key(k) if k == "calls"))
+                    .count();
+                if depth >= MAX_CALL_DEPTH {
+                    err(
+                        at("calls"),
+                        format!("calls nest at most {MAX_CALL_DEPTH} deep (a service calling a service calling ...)"),
+                    );
+                }
+                if calls.is_empty() {
+                    err(at("calls"), "calls needs at least one step".into());
+                }
+                let p = at("calls");
+                self.check_steps(journey, calls, &p, captured, err);
+            }
             if step.errors.is_some() && step.service.is_none() {
                 err(at("errors"), "errors applies to a `service` step".into());
             }
@@ -766,7 +860,14 @@ impl Scenario {
                 continue;
             }
             let servers = f64::from(s.max_replicas() * s.slots());
-            let rho = rate * v * s.service_time.sampler().mean() / servers;
+            let rho = rate * v * s.mean_visit_s() / servers;
+            // With `cpu:` the replicas' cores are a bound too.
+            let cores = s.cpu_cores().map(|c| c * f64::from(s.max_replicas()));
+            let cpu = s.cpu.as_ref().map_or(0.0, |c| c.sampler().mean());
+            let rho = match cores {
+                Some(c) if cpu > 0.0 => rho.max(rate * v * cpu / c),
+                _ => rho,
+            };
             if rho >= 1.0 {
                 out.push(Finding {
                     path: path!["services", name],
@@ -782,6 +883,10 @@ impl Scenario {
     }
 }
 
+/// How deep `calls:` may nest (the slots a request holds at once: the simulator's fixed
+/// per-request stack).
+pub const MAX_CALL_DEPTH: usize = 3;
+
 /// Adds each service's visit rate (per arrival) over `steps`, through probabilities and cache
 /// misses (parallel branches each visit once).
 fn visit_rates<'a>(steps: &'a [Step], rate: f64, out: &mut IndexMap<&'a str, f64>) {
@@ -795,6 +900,9 @@ fn visit_rates<'a>(steps: &'a [Step], rate: f64, out: &mut IndexMap<&'a str, f64
         }
         for b in s.parallel.iter().flatten() {
             visit_rates(b, r, out);
+        }
+        if let Some(c) = &s.calls {
+            visit_rates(c, r, out);
         }
     }
 }

@@ -7,7 +7,9 @@
 //! The model is the one `benches/peers/mmc_simpy.py` runs in SimPy: Poisson arrivals at 90/s, one
 //! FIFO queue in front of 10 servers, exponential service of mean 100 ms (utilisation 0.9).
 //! Arguments (after `--`): `[CUSTOMERS] [REPLICATIONS]`, default 5,000,000 and 8; environment
-//! `MMC_BENCH_ONLY=single` skips the scaling part.
+//! `MMC_BENCH_ONLY=single` skips the scaling part; `MMC_BENCH_SERVICE` replaces the service's
+//! `service_time:` line with other keys of the service (one YAML line each, `;`-separated), to
+//! price a mechanism: e.g. `cpu: {exponential: {mean: 50ms}};service_time: {constant: 50ms};cores: 5`.
 
 use std::time::Instant;
 
@@ -18,6 +20,12 @@ const RATE: f64 = 90.0;
 
 fn scenario(customers: u64, replications: u32) -> models::Scenario {
     let horizon_s = (customers as f64 / RATE).ceil() as u64;
+    let service = std::env::var("MMC_BENCH_SERVICE")
+        .unwrap_or_else(|_| "service_time: {exponential: {mean: 100ms}}".into())
+        .split(';')
+        .map(|l| format!("    {}", l.trim()))
+        .collect::<Vec<_>>()
+        .join("\n");
     let text = format!(
         "name: mmc-bench
 seed: 42
@@ -27,7 +35,7 @@ services:
   api:
     replicas: 1
     concurrency: 10
-    service_time: {{exponential: {{mean: 100ms}}}}
+{service}
 workload:
   arrivals: {{poisson: {{rate: {RATE}/s}}}}
   journeys:

@@ -13,6 +13,9 @@ use crate::pool::ConnectionPool;
 use crate::station::{Offer, Start, Station};
 use models::RandomStream;
 
+/// Slots a request holds at once through nested `calls:` (validation's bound).
+const MAX_HELD: usize = models::validate::MAX_CALL_DEPTH;
+
 /// What happens next.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Event {
@@ -28,6 +31,13 @@ pub(crate) enum Event {
         replica: u32,
         request: u32,
     },
+    /// A CPU event of `station`'s `replica` (a visit's demand served, a slice's end; stale
+    /// when `tag` is no longer current: see [`crate::cpu`]).
+    Cpu {
+        station: u32,
+        replica: u32,
+        tag: u32,
+    },
     /// `request` finished waiting (a delay, an LLM response, a connection handed over) and
     /// moves to its next op.
     Advance {
@@ -41,6 +51,13 @@ pub(crate) enum Event {
     Deadline {
         request: u32,
         gen: u32,
+    },
+    /// The caller of `request` gives up on the step whose visit is at `visit` (a step
+    /// `timeout:`), unless the request left it or its slot was reused since (`gen`).
+    StepDeadline {
+        request: u32,
+        gen: u32,
+        visit: u32,
     },
     /// A batcher's oldest request has waited its `max_wait`.
     BatchDue {
@@ -125,6 +142,10 @@ struct Request {
     gen: u32,
     /// The connection pool held (NONE if none).
     held_pool: u32,
+    /// Time off the CPU still to spend once its CPU demand is served (`cpu:` with cores).
+    hold: Nanos,
+    /// Slots held while making `calls:` (in `Replication::held`, innermost last).
+    held_n: u32,
     attempt: u32,
     failed: bool,
     /// The client gave up; the work goes on but is no longer measured.
@@ -189,6 +210,15 @@ pub(crate) struct Replication<'m> {
     error_rngs: Vec<RandomStream>,
     /// Backoffs of step retries (used only by `Op::RetryVisit`).
     retry_rng: RandomStream,
+    /// Some visit makes `calls:` (departures then look for a `Hold`).
+    has_calls: bool,
+    /// Per request slot, the slots (station, replica) it holds while making `calls:`, kept
+    /// out of `Request` so the hot copy of a request stays small.
+    held: Vec<[(u32, u32); MAX_HELD]>,
+    /// Some step is an endpoint (starts then look for an `Endpoint` before the visit), and
+    /// the stream its demands are drawn from.
+    has_endpoints: bool,
+    endpoint_rng: RandomStream,
     branch_rng: RandomStream,
     delay_rng: RandomStream,
     window_ns: Nanos,
@@ -209,7 +239,7 @@ pub fn run_replication(
         .stations
         .iter()
         .map(|s| {
-            Station::new(
+            let st = Station::new(
                 s.replicas,
                 s.concurrency,
                 s.balancing,
@@ -217,7 +247,11 @@ pub fn run_replication(
                 stream(&format!("service/{}", s.name)),
                 stream(&format!("route/{}", s.name)),
                 model.warmup,
-            )
+            );
+            match &s.cpu {
+                Some(c) => st.with_cpu(c.clone(), stream(&format!("cpu/{}", s.name)), s.cpu_config),
+                None => st,
+            }
         })
         .collect();
     let mut series_names = Vec::new();
@@ -289,6 +323,10 @@ pub fn run_replication(
             .map(|s| stream(&format!("errors/{}", s.name)))
             .collect(),
         retry_rng: stream("retries"),
+        has_calls: model.ops.iter().any(|o| matches!(o, Op::Hold { .. })),
+        held: Vec::new(),
+        has_endpoints: model.ops.iter().any(|o| matches!(o, Op::Endpoint { .. })),
+        endpoint_rng: stream("endpoints"),
         branch_rng: stream("branches"),
         delay_rng: stream("delays"),
         window_ns: if scenario.faults.is_empty() || model.horizon > 7_200_000_000_000 {
@@ -381,12 +419,22 @@ impl Replication<'_> {
                     replica,
                     request,
                 } => self.on_departure(now, station, replica, request),
+                Event::Cpu {
+                    station,
+                    replica,
+                    tag,
+                } => self.on_cpu(now, station, replica, tag),
                 Event::Advance { request } => {
                     self.requests[request as usize].pc += 1;
                     self.execute(request, now);
                 }
                 Event::Retry { request } => self.execute(request, now),
                 Event::Deadline { request, gen } => self.on_deadline(now, request, gen),
+                Event::StepDeadline {
+                    request,
+                    gen,
+                    visit,
+                } => self.on_step_deadline(now, request, gen, visit),
                 Event::BatchDue { batcher } => self.on_batch_due(now, batcher),
                 Event::BatchDone { batcher, gpu } => self.on_batch_done(now, batcher, gpu),
                 Event::Tick => self.on_tick(now),
@@ -470,6 +518,7 @@ impl Replication<'_> {
             pending: 0,
             fork: NONE,
             held_pool: NONE,
+            held_n: 0,
             attempt: 1,
             failed: false,
             abandoned: false,
@@ -516,6 +565,8 @@ impl Replication<'_> {
             enqueued: now,
             gen: 0,
             held_pool: NONE,
+            hold: 0,
+            held_n: 0,
             attempt: 1,
             failed: false,
             abandoned: false,
@@ -539,6 +590,12 @@ impl Replication<'_> {
                     self.release_pool(req.held_pool, now);
                     self.requests[id as usize].held_pool = NONE;
                 }
+                // And the slots held through `calls:`, innermost first.
+                for i in (0..req.held_n as usize).rev() {
+                    let (station, replica) = self.held[id as usize][i];
+                    self.release_slot(station, replica, now);
+                }
+                self.requests[id as usize].held_n = 0;
                 self.requests[id as usize].pc = req.end_pc;
                 continue;
             }
@@ -573,9 +630,32 @@ impl Replication<'_> {
                     }
                     return;
                 }
+                Op::Hold { .. } | Op::Endpoint { .. } => r.pc += 1,
+                Op::Timeout { after, visit } => {
+                    r.pc += 1;
+                    let gen = r.gen;
+                    self.calendar.schedule(
+                        now + after,
+                        Event::StepDeadline {
+                            request: id,
+                            gen,
+                            visit,
+                        },
+                    );
+                }
+                Op::Leave { .. } => {
+                    r.held_n -= 1;
+                    r.pc += 1;
+                    let (station, replica) = self.held[id as usize][r.held_n as usize];
+                    self.release_slot(station, replica, now);
+                }
                 Op::Fail { p, station } => {
+                    let visit = match self.model.ops[req.pc as usize - 1] {
+                        Op::Leave { visit, .. } => visit,
+                        _ => req.pc - 1,
+                    };
                     if self.error_rngs[station as usize].next_f64() < p {
-                        if self.visit_failed(id, req.pc - 1, now) {
+                        if self.visit_failed(id, visit, now) {
                             return;
                         }
                     } else {
@@ -729,6 +809,9 @@ impl Replication<'_> {
     /// now waits); else the request fails and unwinds (false: the caller goes on executing).
     fn visit_failed(&mut self, id: u32, visit_pc: u32, now: Nanos) -> bool {
         let mut at = visit_pc as usize + 1;
+        if let Some(Op::Hold { leave }) = self.model.ops.get(at) {
+            at = *leave as usize + 1;
+        }
         if let Some(Op::Fail { .. }) = self.model.ops.get(at) {
             at += 1;
         }
@@ -834,6 +917,9 @@ impl Replication<'_> {
         };
         // The lookup follows the visit (after its `Fail` and `RetryVisit`, if any).
         let mut lookup = pc + 1;
+        if let Some(Op::Hold { leave }) = self.model.ops.get(lookup) {
+            lookup = *leave as usize + 1;
+        }
         while let Some(Op::Fail { .. } | Op::RetryVisit { .. }) = self.model.ops.get(lookup) {
             lookup += 1;
         }
@@ -857,10 +943,23 @@ impl Replication<'_> {
         }
     }
 
+    /// A visit starts on a server (a slot): its CPU demand first (shared over the replica's
+    /// cores when they are contended), then its time off the CPU.
     #[inline]
-    fn begin(&mut self, station: u32, s: Start, now: Nanos) {
+    fn begin(&mut self, station: u32, mut s: Start, now: Nanos) {
+        if self.has_endpoints {
+            self.endpoint_demands(&mut s);
+        }
+        if s.cpu > 0 && self.stations[station as usize].cpu_contended() {
+            self.requests[s.request as usize].hold = s.service;
+            let cpu = &mut self.stations[station as usize].replicas[s.replica as usize].cpu;
+            cpu.arrive(s.request, s.cpu, now);
+            self.flush_cpu(station, s.replica);
+            return;
+        }
+        // Without contention the CPU demand is time like any other.
         self.calendar.schedule(
-            now + s.service,
+            now + s.cpu + s.service,
             Event::Departure {
                 station,
                 replica: s.replica,
@@ -869,22 +968,90 @@ impl Replication<'_> {
         );
     }
 
+    /// A visit to an endpoint takes the endpoint's demands in place of its station's.
+    fn endpoint_demands(&mut self, s: &mut Start) {
+        let pc = self.requests[s.request as usize].pc as usize;
+        let Some(Op::Endpoint { service, cpu }) = pc.checked_sub(1).map(|p| self.model.ops[p])
+        else {
+            return;
+        };
+        let draw = |sampler: u32, rng: &mut RandomStream| {
+            (self.model.samplers[sampler as usize].sample(rng) * 1e9) as Nanos
+        };
+        if service != NONE {
+            s.service = draw(service, &mut self.endpoint_rng);
+        }
+        if cpu != NONE {
+            s.cpu = draw(cpu, &mut self.endpoint_rng);
+        }
+    }
+
+    /// Schedules the events a replica's CPU asked for.
+    #[inline]
+    fn flush_cpu(&mut self, station: u32, replica: u32) {
+        let cpu = &mut self.stations[station as usize].replicas[replica as usize].cpu;
+        for (t, tag) in cpu.events.drain(..) {
+            self.calendar.schedule(
+                t,
+                Event::Cpu {
+                    station,
+                    replica,
+                    tag,
+                },
+            );
+        }
+    }
+
+    fn on_cpu(&mut self, now: Nanos, station: u32, replica: u32, tag: u32) {
+        let cpu = &mut self.stations[station as usize].replicas[replica as usize].cpu;
+        let done = cpu.fire(tag, now);
+        self.flush_cpu(station, replica);
+        let Some(request) = done else {
+            return;
+        };
+        // The CPU demand is served: the visit's time off the CPU follows, holding its slot.
+        let hold = self.requests[request as usize].hold;
+        if hold > 0 {
+            self.calendar.schedule(
+                now + hold,
+                Event::Departure {
+                    station,
+                    replica,
+                    request,
+                },
+            );
+        } else {
+            self.on_departure(now, station, replica, request);
+        }
+    }
+
     #[inline]
     fn on_departure(&mut self, now: Nanos, station: u32, replica: u32, request: u32) {
         let sojourn = now - self.requests[request as usize].enqueued;
         self.cluster.observe(station, replica, sojourn);
-        let requests = &self.requests;
-        let next =
-            self.stations[station as usize].depart(replica, now, |r| requests[r as usize].enqueued);
-        if let Some(start) = next {
-            self.begin(station, start, now);
+        let pc = self.requests[request as usize].pc as usize;
+        if self.has_calls && matches!(self.model.ops.get(pc + 1), Some(Op::Hold { .. })) {
+            // Its calls follow, holding the slot until their `Leave`.
+            let r = &mut self.requests[request as usize];
+            let at = request as usize;
+            if self.held.len() <= at {
+                // Grows with the request arena, then stays (no allocation per event after).
+                self.held.resize(at + 1, [(NONE, NONE); MAX_HELD]);
+            }
+            self.held[at][r.held_n as usize] = (station, replica);
+            r.held_n += 1;
+        } else {
+            self.release_slot(station, replica, now);
         }
         if self.stations[station as usize].replicas[replica as usize].killed {
             self.requests[request as usize].failed = true;
         }
         // A lossy hop (packet-loss fault): the exchange waits its retransmissions.
         let pc = self.requests[request as usize].pc;
-        let lost = self.faults.hop_delay(station, pc);
+        // A network-latency fault: the response is on the wire that much longer (per hop,
+        // after the server: the slot is already free).
+        let lost =
+            self.faults.hop_delay(station, pc) + self.stations[station as usize].extra_latency;
         if lost > 0 {
             self.calendar
                 .schedule(now + lost, Event::Advance { request });
@@ -892,6 +1059,30 @@ impl Replication<'_> {
         }
         self.requests[request as usize].pc += 1;
         self.execute(request, now);
+    }
+
+    /// A slot of `station`'s `replica` is given back: the next request waiting for it starts.
+    #[inline]
+    fn release_slot(&mut self, station: u32, replica: u32, now: Nanos) {
+        let requests = &self.requests;
+        let next =
+            self.stations[station as usize].depart(replica, now, |r| requests[r as usize].enqueued);
+        if let Some(start) = next {
+            self.begin(station, start, now);
+        }
+    }
+
+    /// A step's timeout: if the request is still in the step (queued, served, retrying, or
+    /// making its calls), the journey ends in error now; the request goes on unmeasured.
+    fn on_step_deadline(&mut self, now: Nanos, request: u32, gen: u32, visit: u32) {
+        let mut last = visit;
+        if let Some(Op::Hold { leave }) = self.model.ops.get(visit as usize + 1) {
+            last = *leave;
+        }
+        let pc = self.requests[request as usize].pc;
+        if (visit..=last).contains(&pc) {
+            self.on_deadline(now, request, gen);
+        }
     }
 
     fn on_deadline(&mut self, now: Nanos, request: u32, gen: u32) {

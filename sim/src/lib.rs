@@ -14,6 +14,7 @@ pub mod batcher;
 pub mod calendar;
 pub mod cloud_run;
 pub mod cluster;
+pub mod cpu;
 pub mod engine;
 pub mod faults;
 pub mod llm;

@@ -74,6 +74,29 @@ pub enum Op {
         attempts: u32,
         backoff: u32,
     },
+    /// After a `Visit` whose step has `calls:`: at the visit's departure the slot is kept
+    /// (the request holds it); the calls follow, up to the `Leave` at `leave`.
+    Hold {
+        leave: u32,
+    },
+    /// The calls are done: the slot held since the visit at `visit` (to `station`) is given
+    /// back.
+    Leave {
+        station: u32,
+        visit: u32,
+    },
+    /// Just before a `Visit` whose step is an endpoint (`service_time:`/`cpu:` on the step):
+    /// its samplers in place of the station's (NONE: the station's).
+    Endpoint {
+        service: u32,
+        cpu: u32,
+    },
+    /// Before a step's visit (at `visit`) with `timeout:`: the caller gives up `after`
+    /// nanoseconds from here, unless the request has left the step by then.
+    Timeout {
+        after: Nanos,
+        visit: u32,
+    },
     /// The journey is complete.
     Done,
 }
@@ -104,6 +127,21 @@ pub struct StationSpec {
     pub consumer: u32,
     /// Waiting requests allowed per queue (`queue_limit`; usize::MAX: none).
     pub queue_limit: usize,
+    /// CPU demand per visit (`cpu:`), and the replicas' cores and slice (None: the demand
+    /// runs without contention, added to the visit's time). A Kafka consumer group's threads
+    /// take the consumer's demand without contention (their pods' CPUs are not modelled).
+    pub cpu: Option<Sampler>,
+    pub cpu_config: Option<crate::cpu::CpuConfig>,
+}
+
+/// A service's CPU model: `cpu:` with cores (`cores:`, the pod's limit or request), sliced by
+/// `cpu_slice` (default 3 ms).
+fn cpu_config(svc: &models::scenario::Service) -> Option<crate::cpu::CpuConfig> {
+    svc.cpu.as_ref()?;
+    Some(crate::cpu::CpuConfig {
+        cores: svc.cpu_cores()?,
+        slice: svc.cpu_slice.map_or(3_000_000, |d| d.0),
+    })
 }
 
 pub struct JourneySpec {
@@ -267,9 +305,35 @@ impl Compiler<'_> {
         if let Some(name) = &step.service {
             let index = s.services.get_index_of(name).unwrap_or(0);
             self.hop(index);
+            if let Some(t) = step.timeout {
+                let endpoint = u32::from(step.service_time.is_some() || step.cpu.is_some());
+                let visit = self.ops.len() as u32 + 1 + endpoint;
+                self.ops.push(Op::Timeout { after: t.0, visit });
+            }
+            if step.service_time.is_some() || step.cpu.is_some() {
+                let mut sampler = |d: &Option<models::Distribution>| match d {
+                    Some(d) => self.sampler(d.sampler()),
+                    None => NONE,
+                };
+                let (service, cpu) = (sampler(&step.service_time), sampler(&step.cpu));
+                self.ops.push(Op::Endpoint { service, cpu });
+            }
+            let visit = self.ops.len() as u32;
             self.ops.push(Op::Visit {
                 station: index as u32,
             });
+            if let Some(calls) = &step.calls {
+                // Made from the service, holding its slot; the journey goes on from it after.
+                let hold = self.ops.len();
+                self.ops.push(Op::Hold { leave: NONE });
+                self.steps_from_caller(calls);
+                let leave = self.ops.len() as u32;
+                self.ops.push(Op::Leave {
+                    station: index as u32,
+                    visit,
+                });
+                self.ops[hold] = Op::Hold { leave };
+            }
             let errors = step.errors.or(s.services[index].errors).map(|f| f.0);
             if let Some(p) = errors.filter(|p| *p > 0.0) {
                 self.ops.push(Op::Fail {
@@ -413,7 +477,9 @@ impl Model {
                 replicas: svc.initial_replicas(),
                 concurrency: svc.slots(),
                 balancing: svc.routing(),
-                service_time: svc.service_time.sampler(),
+                service_time: svc.off_cpu_time().sampler(),
+                cpu: svc.cpu.as_ref().map(|c| c.sampler()),
+                cpu_config: cpu_config(svc),
                 partitions: None,
                 consumer: NONE,
                 queue_limit: svc.queue_limit.map_or(usize::MAX, |n| n as usize),
@@ -432,7 +498,9 @@ impl Model {
                     replicas: consumers,
                     concurrency: 1,
                     balancing: Balancing::Random,
-                    service_time: svc.service_time.sampler(),
+                    service_time: svc.off_cpu_time().sampler(),
+                    cpu: svc.cpu.as_ref().map(|c| c.sampler()),
+                    cpu_config: None,
                     partitions: Some(t.partitions),
                     consumer: consumer as u32,
                     queue_limit: usize::MAX,
@@ -453,7 +521,9 @@ impl Model {
                         replicas: (svc.replicas.initial() * svc.concurrency).min(t.partitions),
                         concurrency: 1,
                         balancing: Balancing::Random,
-                        service_time: svc.service_time.sampler(),
+                        service_time: svc.off_cpu_time().sampler(),
+                        cpu: svc.cpu.as_ref().map(|c| c.sampler()),
+                        cpu_config: None,
                         partitions: Some(t.partitions),
                         consumer: consumer as u32,
                         queue_limit: usize::MAX,

@@ -5,6 +5,7 @@
 //! request (its queues are ring buffers that grow to the longest queue seen and stay there).
 
 use crate::calendar::Nanos;
+use crate::cpu::{Cpu, CpuConfig};
 use hdrhistogram::Histogram;
 use models::scenario::Balancing;
 use models::{RandomStream, Sampler};
@@ -27,6 +28,8 @@ pub struct Replica {
     /// Nanoseconds with at least one request in service (Cloud Run's request-based billing).
     pub active_ns: f64,
     last_change: Nanos,
+    /// Its CPUs, for a service with `cpu:` and cores (unconfigured otherwise).
+    pub cpu: Cpu,
 }
 
 impl Replica {
@@ -43,6 +46,16 @@ impl Replica {
             0.0
         };
         self.active_ns + open
+    }
+
+    /// What the pod's CPU reads: core-nanoseconds consumed with a CPU model, else
+    /// busy-server nanoseconds (a busy slot counts as a busy core's share).
+    pub fn usage_area_at(&self, now: Nanos) -> f64 {
+        if self.cpu.configured() {
+            self.cpu.area_at(now)
+        } else {
+            self.busy_area_at(now)
+        }
     }
 
     /// Since when the replica has served nothing (None while it serves).
@@ -91,12 +104,16 @@ pub struct Station {
     shared: VecDeque<u32>,
     /// The whole service is down (a crashed primary): visits fail at once.
     pub down: bool,
-    /// Added to every service time (a network-latency fault).
+    /// Added to every visit's hop, on the wire after the server (a network-latency fault):
+    /// the engine waits it after the departure, the slot is free meanwhile.
     pub extra_latency: Nanos,
     busy: u32,
     next_rr: u32,
     service_time: Sampler,
     service_rng: RandomStream,
+    /// CPU demand per visit (`cpu:`) and its stream; the replicas' CPUs (None: no contention).
+    cpu_time: Option<(Sampler, RandomStream)>,
+    cpu: Option<CpuConfig>,
     route_rng: RandomStream,
     warmup: Nanos,
     last_change: Nanos,
@@ -119,7 +136,10 @@ pub enum Offer {
 pub struct Start {
     pub replica: u32,
     pub request: u32,
+    /// Time off the CPU (the whole time without `cpu:`).
     pub service: Nanos,
+    /// CPU demand (0 without `cpu:`).
+    pub cpu: Nanos,
 }
 
 impl Station {
@@ -150,6 +170,8 @@ impl Station {
             next_rr: 0,
             service_time,
             service_rng,
+            cpu_time: None,
+            cpu: None,
             route_rng,
             warmup,
             last_change: 0,
@@ -166,6 +188,30 @@ impl Station {
                 wait_sum_ns: 0.0,
             },
         }
+    }
+
+    /// Gives the station a CPU model: visits draw `demand` (from `rng`) and, with a
+    /// `config`, share each replica's cores (without one, they run without contention).
+    pub fn with_cpu(
+        mut self,
+        demand: Sampler,
+        rng: RandomStream,
+        config: Option<CpuConfig>,
+    ) -> Station {
+        self.cpu_time = Some((demand, rng));
+        self.cpu = config;
+        if let Some(c) = config {
+            for r in &mut self.replicas {
+                r.cpu = Cpu::new(c);
+            }
+        }
+        self
+    }
+
+    /// Whether the replicas' visits share cores (`cpu:` with cores).
+    #[inline]
+    pub fn cpu_contended(&self) -> bool {
+        self.cpu.is_some()
     }
 
     /// Servers across the ready replicas.
@@ -205,7 +251,7 @@ impl Station {
 
     #[inline]
     fn draw_service(&mut self) -> Nanos {
-        (self.service_time.sample(&mut self.service_rng) * 1e9) as Nanos + self.extra_latency
+        (self.service_time.sample(&mut self.service_rng) * 1e9) as Nanos
     }
 
     /// Picks a replica by the balancing rule (not used for `shared`).
@@ -301,10 +347,16 @@ impl Station {
             self.stats.wait_sum_ns += wait as f64;
             crate::metrics::record_us(&mut self.stats.waits_us, wait);
         }
+        let service = self.draw_service();
+        let cpu = match &mut self.cpu_time {
+            Some((s, rng)) => (s.sample(rng) * 1e9) as Nanos,
+            None => 0,
+        };
         Start {
             replica: replica as u32,
             request,
-            service: self.draw_service(),
+            service,
+            cpu,
         }
     }
 
@@ -352,7 +404,10 @@ impl Station {
         {
             Some(i) => i,
             None => {
-                self.replicas.push(Replica::default());
+                self.replicas.push(Replica {
+                    cpu: self.cpu.map(Cpu::new).unwrap_or_default(),
+                    ..Replica::default()
+                });
                 self.replicas.len() - 1
             }
         };

@@ -395,3 +395,28 @@ fn a_killed_consumer_pod_takes_its_consumers_with_it_until_its_replacement_is_re
     assert_eq!(consumers.last().map(|c| c.1), Some(16.0));
     assert!(consumers.iter().all(|c| c.1 == 16.0 || c.1 == 8.0));
 }
+
+#[test]
+fn with_cpu_declared_the_hpa_reads_real_cpu_not_busy_slots() {
+    // latency-hpa.yaml's 24/s on its 4 pods of 1 CPU, now 8 workers a pod whose visits take
+    // 50 ms of CPU then 50 ms off it: each pod uses 6/s x 50 ms = 0.3 cores, 30 % of its
+    // request. Read from busy slots it would be 6/s x 100 ms / 8 = 7.5 %.
+    let (syncs, _) = run_with(
+        "latency-hpa.yaml",
+        &[
+            "services.api.hpa.metrics[0]={type: Resource, resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}}",
+            "services.api.concurrency=8",
+            "services.api.cpu={constant: 50ms}",
+            "services.api.service_time={constant: 50ms}",
+        ],
+    );
+    let cpu: Vec<f64> = syncs.iter().filter_map(|s| s.metrics[0]).collect();
+    assert!(cpu.len() > 30, "only {} CPU samples", cpu.len());
+    let (mean, se) = mean_and_se(&cpu);
+    eprintln!("CPU HPA with cpu: mean utilization {mean:.2} % (se {se:.2})");
+    assert!(
+        (mean - 30.0).abs() < 4.0 * se.max(0.25),
+        "mean CPU utilization {mean:.2} % vs 30 % (4 se = {:.2})",
+        4.0 * se
+    );
+}

@@ -2,8 +2,9 @@
 //! and the closed-form model it must agree with. Adding a case needs no code.
 
 use models::queueing::{
-    journey_error_rate, md1_mean_sojourn, mg1_mean_sojourn, retry_error_share, retry_load_factor,
-    JacksonNetwork, MMc, MMcK, Station,
+    journey_error_rate, md1_mean_sojourn, mg1_mean_sojourn, mg1_ps_mean_sojourn,
+    mg1_round_robin_bounds, retry_error_share, retry_load_factor, JacksonNetwork, MMc, MMcK,
+    Station,
 };
 use serde_json::Value;
 mod support;
@@ -11,6 +12,10 @@ mod support;
 struct Expected {
     mean_ms: f64,
     p95_ms: Option<f64>,
+    /// A discipline between two closed forms (round robin): the CI must meet [lo, hi].
+    bounds_ms: Option<(f64, f64)>,
+    /// The mean must exceed this (a model the case rules out, e.g. slots as servers).
+    above_ms: Option<f64>,
 }
 
 fn analytic(case: &Value) -> Expected {
@@ -30,6 +35,8 @@ fn analytic(case: &Value) -> Expected {
             Expected {
                 mean_ms: q.mean_sojourn() * 1e3,
                 p95_ms: p95.then(|| q.sojourn_quantile(0.95) * 1e3),
+                bounds_ms: None,
+                above_ms: None,
             }
         }
         // Latency is over successful journeys (SPEC "Verdicts"): rejected ones are errors,
@@ -39,15 +46,21 @@ fn analytic(case: &Value) -> Expected {
             Expected {
                 mean_ms: q.mean_sojourn() * 1e3,
                 p95_ms: None,
+                bounds_ms: None,
+                above_ms: None,
             }
         }
         "md1" => Expected {
             mean_ms: md1_mean_sojourn(f("lambda"), f("service_s")) * 1e3,
             p95_ms: None,
+            bounds_ms: None,
+            above_ms: None,
         },
         "mg1" => Expected {
             mean_ms: mg1_mean_sojourn(f("lambda"), f("service_s"), f("scv")) * 1e3,
             p95_ms: None,
+            bounds_ms: None,
+            above_ms: None,
         },
         "jackson_tandem" => {
             let mus: Vec<f64> = case["mus"]
@@ -74,6 +87,45 @@ fn analytic(case: &Value) -> Expected {
             Expected {
                 mean_ms: net.mean_sojourn() * 1e3,
                 p95_ms: None,
+                bounds_ms: None,
+                above_ms: None,
+            }
+        }
+        "mg1_ps" => {
+            let plus = case["plus_s"].as_f64().unwrap_or(0.0);
+            let above_ms = case.get("not_mmc").map(|m| {
+                let q = MMc {
+                    lambda: f("lambda"),
+                    mu: support::num(&m["mu"], "mu"),
+                    c: support::num(&m["c"], "c") as u32,
+                };
+                1.5 * q.mean_sojourn() * 1e3
+            });
+            Expected {
+                mean_ms: (mg1_ps_mean_sojourn(f("lambda"), f("service_s")) + plus) * 1e3,
+                p95_ms: None,
+                bounds_ms: None,
+                above_ms,
+            }
+        }
+        // One class (endpoint) of an M/G/1 whose service is the mixture: FCFS waits the
+        // same for every class, then each is served its own time.
+        "mg1_class" => {
+            let m = f("service_s");
+            Expected {
+                mean_ms: (mg1_mean_sojourn(f("lambda"), m, f("scv")) - m + f("own_s")) * 1e3,
+                p95_ms: None,
+                bounds_ms: None,
+                above_ms: None,
+            }
+        }
+        "rr_bounds" => {
+            let (lo, hi) = mg1_round_robin_bounds(f("lambda"), f("service_s"), f("scv"));
+            Expected {
+                mean_ms: f64::NAN,
+                p95_ms: None,
+                bounds_ms: Some((lo * 1e3, hi * 1e3)),
+                above_ms: None,
             }
         }
         other => panic!("unknown model {other}"),
@@ -126,6 +178,22 @@ fn mechanism_checks(file: &str, case: &Value, out: &sim::Output) -> Vec<String> 
                 j.count,
                 4.0,
                 3.0,
+            )]
+        }
+        // The caller gives up; the server works on, so the queue is the M/M/1's and the
+        // share is its sojourn tail at t. Timeouts come in long bursts (busy periods at rho
+        // 0.8): a Lindley recursion of the same M/M/1 gives a per-replication spread ~8.5x
+        // the binomial one, so the standard error is inflated 10x.
+        "timeout" => {
+            let want = (-(f("mu") - f("lambda")) * f("t_s")).exp();
+            let j = journey();
+            vec![share_check(
+                &format!("{file}: timed out"),
+                j.error_rate,
+                want,
+                j.count,
+                4.0,
+                10.0,
             )]
         }
         "errors" => {
@@ -214,7 +282,7 @@ fn simulator_agrees_with_queueing_theory() {
                 .into_iter()
                 .filter(|f| !f.is_empty()),
         );
-        if matches!(model, "errors" | "retry" | "counts") {
+        if matches!(model, "errors" | "retry" | "counts" | "timeout") {
             continue;
         }
         let j = &out.summary.journeys[case["journey"].as_str().unwrap()];
@@ -224,6 +292,27 @@ fn simulator_agrees_with_queueing_theory() {
             .mean
             .unwrap_or_else(|| panic!("{file}: no CI (needs at least two replications)"));
         let half = (hi - lo) / 2.0;
+        if let Some(above) = want.above_ms {
+            let line = format!(
+                "{file}: simulated {:.3} ms, above {above:.3} ms (1.5x the slots-as-servers model)",
+                j.latency_ms.mean
+            );
+            println!("{line}");
+            if j.latency_ms.mean <= above {
+                failures.push(format!("{line}: not above"));
+            }
+        }
+        if let Some((blo, bhi)) = want.bounds_ms {
+            let line = format!(
+                "{file}: between {blo:.3} and {bhi:.3} ms, simulated {:.3} ms, 95% CI [{lo:.3}, {hi:.3}] (half-width {:.2}%)",
+                j.latency_ms.mean, 100.0 * half / j.latency_ms.mean
+            );
+            println!("{line}");
+            if hi < blo || lo > bhi {
+                failures.push(format!("{line}: outside the bounds"));
+            }
+            continue;
+        }
         let line = format!(
             "{file}: analytic mean {:.3} ms, simulated {:.3} ms, 95% CI [{lo:.3}, {hi:.3}] (half-width {:.2}%)",
             want.mean_ms, j.latency_ms.mean, 100.0 * half / j.latency_ms.mean

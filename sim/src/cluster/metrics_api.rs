@@ -117,7 +117,7 @@ impl Replication<'_> {
                     // Queued requests wait in the listen backlog (or the proxy's buffer) and
                     // hold next to no memory of the app: only those in service count.
                     (
-                        rep.busy_area_at(now) - p.base_area + p.group_area,
+                        rep.usage_area_at(now) - p.base_area + p.group_area,
                         rep.busy + p.group_in_flight,
                     )
                 }
@@ -183,7 +183,13 @@ impl Replication<'_> {
         let source = svc.sources[m];
         let kind = svc.hpa.as_ref().map(|h| &h.hpa.metrics[m]);
         let (cpu_req, mem_req) = (svc.requests.cpu_milli, svc.requests.memory_bytes);
-        let conc = f64::from(svc.concurrency.max(1));
+        // A busy slot reads as its share of the request; with a CPU model (`cpu:`) the
+        // reading is real CPU, cores consumed (a core reads as 1000m).
+        let conc = if self.stations[svc.station as usize].cpu_contended() {
+            (cpu_req as f64 / 1000.0).max(1e-9)
+        } else {
+            f64::from(svc.concurrency.max(1))
+        };
         let ready_count = self.cluster.ready_pods(svc);
         let pod_count = PodCount {
             listed: svc.pods.len(),

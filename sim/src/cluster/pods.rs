@@ -92,7 +92,7 @@ impl Replication<'_> {
         let p = &mut self.cluster.pods[pod as usize];
         p.state = PodState::Ready { replica };
         p.ready_at = now;
-        p.base_area = self.stations[station as usize].replicas[replica as usize].busy_area_at(now);
+        p.base_area = self.stations[station as usize].replicas[replica as usize].usage_area_at(now);
         // A replica the histogram counters have not seen yet (rare: a new replica slot).
         let counters = &mut self.cluster.latency[station as usize];
         if !counters.is_empty() && counters.len() <= replica as usize {
