@@ -564,42 +564,31 @@ pub fn summarize(
     summary
 }
 
-/// Verdicts never "met" for want of evidence: a latency objective over a journey with no
-/// successful sample is missed with no observed value ("no data"), and a journey whose every
-/// request failed fails the run even where no objective names its errors (a verdict of its
-/// own, `successes(JOURNEY) > 0`, so JUnit shows it).
+/// Verdicts never "met" for want of evidence. `Slo::verdict` already misses a latency
+/// objective over a journey with no success (observed null); this says so in a warning, and
+/// gives each journey that never succeeded (`RunSummary::wholly_failed_journeys`, which
+/// `all_slos_met` already counts against the run) a verdict of its own,
+/// `successes(JOURNEY) > 0`, so JUnit shows it.
 pub fn require_evidence(summary: &mut RunSummary, slos: &[models::Slo]) {
-    let mut missing = Vec::new();
-    let journeys = summary.journeys.clone();
-    let no_success = |j: &str| {
-        journeys
-            .get(j)
-            .is_some_and(|s| s.count > 0 && s.errors >= s.count)
-    };
-    for v in summary.slos.iter_mut() {
-        let Some(slo) = slos.iter().find(|s| s.text == v.name) else {
-            continue;
-        };
+    for slo in slos {
         let latency = matches!(
             slo.metric,
             SloMetric::Percentile(_) | SloMetric::Mean | SloMetric::Max
         );
-        if latency && slo.journey().is_some_and(no_success) {
-            v.observed = None;
-            v.met = false;
-            missing.push(slo.text.clone());
+        let no_data = summary
+            .slos
+            .iter()
+            .any(|v| v.name == slo.text && v.observed.is_none());
+        if latency && no_data {
+            summary.warnings.push(format!(
+                "SLO `{}`: no data (no journey succeeded, so there is no latency to judge): missed",
+                slo.text
+            ));
         }
     }
-    for name in missing {
-        summary.warnings.push(format!(
-            "SLO `{name}`: no data (no journey succeeded, so there is no latency to judge): missed"
-        ));
-    }
     let failed: Vec<(String, u64)> = summary
-        .journeys
-        .iter()
-        .filter(|(_, s)| s.count > 0 && s.errors >= s.count)
-        .map(|(n, s)| (n.clone(), s.count))
+        .wholly_failed_journeys()
+        .map(|n| (n.to_string(), summary.journeys[n].count))
         .collect();
     for (name, count) in failed {
         summary.slos.push(models::summary::SloVerdict {
