@@ -459,6 +459,8 @@ pub fn journey_summary(s: &Stats, extra: &[f64]) -> JourneySummary {
         ci95_ms: LatencyCi::default(),
         latency_ms,
         unfinished: 0,
+        // Breakers are the simulator's: a measurement sees only their errors.
+        circuit_breakers: Vec::new(),
     }
 }
 

@@ -519,6 +519,31 @@ pub struct Step {
     /// server's work goes on, wasted.
     #[serde(default)]
     pub timeout: Option<Duration>,
+    /// The caller's circuit breaker on this step's visits (resilience4j's closed, open and
+    /// half-open states): calls fail at once while it is open.
+    #[serde(default)]
+    pub circuit_breaker: Option<CircuitBreaker>,
+}
+
+/// A step's circuit breaker, as resilience4j's `CircuitBreakerConfig` with a time-based
+/// sliding window: it opens when, over the last `window`, at least `min_requests` calls were
+/// recorded and `failure_rate` of them failed; open, it rejects every call (an error that
+/// puts no load on the service) for `open_for`; then half-open, it lets `half_open_calls`
+/// calls through (resilience4j's `permittedNumberOfCallsInHalfOpenState`, default 10) and
+/// closes, or opens again, on their failure rate.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitBreaker {
+    pub failure_rate: Fraction,
+    pub window: Duration,
+    pub min_requests: u32,
+    pub open_for: Duration,
+    #[serde(default = "default_half_open_calls")]
+    pub half_open_calls: u32,
+}
+
+fn default_half_open_calls() -> u32 {
+    10
 }
 
 /// A step's retry policy.

@@ -87,6 +87,23 @@ pub struct JourneySummary {
     /// drained): counted as failures in `error_rate` and availability.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unfinished: u64,
+    /// The circuit breakers of the journey's steps (`circuit_breaker:`), in step order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub circuit_breakers: Vec<BreakerSummary>,
+}
+
+/// What one step's circuit breaker did, over the measured time of every replication.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BreakerSummary {
+    /// The service the step calls.
+    pub service: String,
+    /// Calls rejected at once by the open (or full half-open) breaker, all replications.
+    pub rejected: u64,
+    /// Times it opened, all replications.
+    pub openings: u64,
+    /// Seconds open per replication (mean), and that over the measured time.
+    pub open_s: f64,
+    pub open_share: f64,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -469,6 +469,41 @@ impl Scenario {
                     err(at("retry"), "retry applies to a `service` step".into());
                 }
             }
+            if let Some(b) = &step.circuit_breaker {
+                let key = |k: &str| {
+                    let mut p = at("circuit_breaker");
+                    p.push(PathSegment::Key(k.into()));
+                    p
+                };
+                if step.service.is_none() {
+                    err(
+                        at("circuit_breaker"),
+                        "circuit_breaker applies to a `service` step".into(),
+                    );
+                }
+                if !(b.failure_rate.0 > 0.0 && b.failure_rate.0 <= 1.0) {
+                    err(
+                        key("failure_rate"),
+                        format!(
+                            "failure_rate must be above 0% and at most 100%, found {}",
+                            b.failure_rate.0
+                        ),
+                    );
+                }
+                for (k, d) in [("window", b.window), ("open_for", b.open_for)] {
+                    if d.0 == 0 {
+                        err(key(k), format!("{k} must be greater than zero"));
+                    }
+                }
+                for (k, n) in [
+                    ("min_requests", b.min_requests),
+                    ("half_open_calls", b.half_open_calls),
+                ] {
+                    if n == 0 {
+                        err(key(k), format!("{k} must be at least 1"));
+                    }
+                }
+            }
             for (key, d) in [("service_time", &step.service_time), ("cpu", &step.cpu)] {
                 let Some(d) = d else { continue };
                 if step.service.is_none() {

@@ -83,6 +83,7 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
                     p95: ci95(&rep_p95).map(|ci| ci.map(|x| x.max(0.0))),
                 },
                 unfinished,
+                circuit_breakers: breakers(model, &results, j as u32),
             },
         );
     }
@@ -665,4 +666,39 @@ fn random_faults(
         });
     }
     out
+}
+
+/// The circuit breakers of journey `j`'s steps, summed (rejections, openings) or averaged
+/// (time open) over the replications.
+fn breakers(
+    model: &Model,
+    results: &[ReplicationResult],
+    j: u32,
+) -> Vec<models::summary::BreakerSummary> {
+    let measured_s = model.horizon.saturating_sub(model.warmup) as f64 / 1e9;
+    let n = results.len().max(1) as f64;
+    model
+        .breakers
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.journey == j)
+        .map(|(k, b)| {
+            let mut out = models::summary::BreakerSummary {
+                service: b.service.clone(),
+                ..Default::default()
+            };
+            for r in results {
+                let (state, open_ns) = &r.breakers[k];
+                out.rejected += state.rejected;
+                out.openings += state.openings;
+                out.open_s += *open_ns as f64 / 1e9 / n;
+            }
+            out.open_share = if measured_s > 0.0 {
+                out.open_s / measured_s
+            } else {
+                0.0
+            };
+            out
+        })
+        .collect()
 }

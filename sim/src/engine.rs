@@ -5,6 +5,7 @@
 
 use crate::arrivals::ArrivalProcess;
 use crate::batcher::Batcher;
+use crate::breaker::Breaker;
 use crate::calendar::{Calendar, Nanos};
 use crate::llm::{Attempt, Endpoint};
 use crate::metrics::{window_width, JourneyMetrics};
@@ -176,6 +177,9 @@ pub struct ReplicationResult {
     pub hpa_syncs: Vec<crate::cluster::HpaSyncRecord>,
     /// Per fault: occurrences and downtime of a random fault (zero for the others).
     pub random_faults: Vec<crate::faults::RandomFaultCount>,
+    /// The steps' circuit breakers (`Model::breakers`' order), and their open time up to
+    /// the horizon after warm-up.
+    pub breakers: Vec<(Breaker, Nanos)>,
 }
 
 /// One replication's state. The request path (requests, pools, LLM endpoints, batchers,
@@ -219,6 +223,9 @@ pub(crate) struct Replication<'m> {
     /// the stream its demands are drawn from.
     has_endpoints: bool,
     endpoint_rng: RandomStream,
+    /// The steps' circuit breakers (empty without `circuit_breaker:`), and whether any.
+    breakers: Vec<Breaker>,
+    has_breakers: bool,
     branch_rng: RandomStream,
     delay_rng: RandomStream,
     window_ns: Nanos,
@@ -327,6 +334,12 @@ pub fn run_replication(
         held: Vec::new(),
         has_endpoints: model.ops.iter().any(|o| matches!(o, Op::Endpoint { .. })),
         endpoint_rng: stream("endpoints"),
+        breakers: model
+            .breakers
+            .iter()
+            .map(|b| Breaker::new(&b.spec, model.warmup))
+            .collect(),
+        has_breakers: !model.breakers.is_empty(),
         branch_rng: stream("branches"),
         delay_rng: stream("delays"),
         window_ns: if scenario.faults.is_empty() || model.horizon > 7_200_000_000_000 {
@@ -374,6 +387,14 @@ pub fn run_replication(
         ray,
         hpa_syncs,
         random_faults,
+        breakers: r
+            .breakers
+            .into_iter()
+            .map(|b| {
+                let open = b.open_ns_at(model.horizon);
+                (b, open)
+            })
+            .collect(),
     }
 }
 
@@ -610,8 +631,12 @@ impl Replication<'_> {
                             }
                             continue;
                         }
-                        // Connection refused: the service is down.
+                        // Connection refused: the service is down (a failure its caller's
+                        // breaker sees; not retried, as before breakers).
                         r.failed = true;
+                        if self.has_breakers {
+                            self.breaker_saw_failure(req.pc, now);
+                        }
                         continue;
                     }
                     r.enqueued = now;
@@ -661,6 +686,25 @@ impl Replication<'_> {
                     } else {
                         self.requests[id as usize].pc += 1;
                     }
+                }
+                Op::Breaker { breaker } => {
+                    if self.breakers[breaker as usize].permit(now) {
+                        r.pc += 1;
+                    } else {
+                        // Open: the call fails at once, without reaching the service.
+                        let mut visit = req.pc + 1;
+                        if let Op::Endpoint { .. } = self.model.ops[visit as usize] {
+                            visit += 1;
+                        }
+                        if self.visit_failed_as(id, visit, now, false) {
+                            return;
+                        }
+                    }
+                }
+                Op::BreakerPass { breaker, .. } => {
+                    // Reached after a success: the breaker records it.
+                    self.breakers[breaker as usize].record(now, false);
+                    r.pc += 1;
                 }
                 Op::RetryVisit { .. } => {
                     // Reached after a success: the next visit starts from its first attempt.
@@ -808,6 +852,12 @@ impl Replication<'_> {
     /// `retry:` and attempts left, the visit is tried again after a backoff (true: the request
     /// now waits); else the request fails and unwinds (false: the caller goes on executing).
     fn visit_failed(&mut self, id: u32, visit_pc: u32, now: Nanos) -> bool {
+        self.visit_failed_as(id, visit_pc, now, true)
+    }
+
+    /// [`Self::visit_failed`]; `recorded`: the step's circuit breaker (if any) records the
+    /// failure (not for a call its open breaker rejected).
+    fn visit_failed_as(&mut self, id: u32, visit_pc: u32, now: Nanos, recorded: bool) -> bool {
         let mut at = visit_pc as usize + 1;
         if let Some(Op::Hold { leave }) = self.model.ops.get(at) {
             at = *leave as usize + 1;
@@ -815,11 +865,20 @@ impl Replication<'_> {
         if let Some(Op::Fail { .. }) = self.model.ops.get(at) {
             at += 1;
         }
+        // A retry goes back through the step's breaker, which may reject it.
+        let mut again = visit_pc;
+        if let Some(Op::BreakerPass { breaker, gate }) = self.model.ops.get(at).copied() {
+            if recorded {
+                self.breakers[breaker as usize].record(now, true);
+            }
+            again = gate;
+            at += 1;
+        }
         let r = &mut self.requests[id as usize];
         if let Some(Op::RetryVisit { attempts, backoff }) = self.model.ops.get(at).copied() {
             if r.attempt < attempts {
                 r.attempt += 1;
-                r.pc = visit_pc;
+                r.pc = again;
                 let d = self.model.samplers[backoff as usize].sample(&mut self.retry_rng);
                 self.calendar
                     .schedule(now + (d * 1e9) as Nanos, Event::Retry { request: id });
@@ -829,6 +888,21 @@ impl Replication<'_> {
         }
         r.failed = true;
         false
+    }
+
+    /// A visit at `visit_pc` failed outside `visit_failed` (its service down, its replica
+    /// lost): the step's breaker, if it has one, records the failure.
+    fn breaker_saw_failure(&mut self, visit_pc: u32, now: Nanos) {
+        let mut at = visit_pc as usize + 1;
+        if let Some(Op::Hold { leave }) = self.model.ops.get(at) {
+            at = *leave as usize + 1;
+        }
+        if let Some(Op::Fail { .. }) = self.model.ops.get(at) {
+            at += 1;
+        }
+        if let Some(Op::BreakerPass { breaker, .. }) = self.model.ops.get(at) {
+            self.breakers[*breaker as usize].record(now, true);
+        }
     }
 
     fn release_pool(&mut self, pool: u32, now: Nanos) {
@@ -856,7 +930,8 @@ impl Replication<'_> {
     pub(crate) fn retire_replica(&mut self, station: u32, replica: u32, now: Nanos) {
         let queued = self.stations[station as usize].retire_replica(replica, now);
         for r in queued {
-            if let Some(start) = self.stations[station as usize].arrive(r, now) {
+            let since = self.requests[r as usize].enqueued;
+            if let Some(start) = self.stations[station as usize].reroute(r, since, now) {
                 self.begin(station, start, now);
             }
         }
@@ -920,7 +995,9 @@ impl Replication<'_> {
         if let Some(Op::Hold { leave }) = self.model.ops.get(lookup) {
             lookup = *leave as usize + 1;
         }
-        while let Some(Op::Fail { .. } | Op::RetryVisit { .. }) = self.model.ops.get(lookup) {
+        while let Some(Op::Fail { .. } | Op::BreakerPass { .. } | Op::RetryVisit { .. }) =
+            self.model.ops.get(lookup)
+        {
             lookup += 1;
         }
         let Some(Op::CacheLookup { cache, .. }) = self.model.ops.get(lookup).copied() else {
@@ -1045,6 +1122,9 @@ impl Replication<'_> {
         }
         if self.stations[station as usize].replicas[replica as usize].killed {
             self.requests[request as usize].failed = true;
+            if self.has_breakers {
+                self.breaker_saw_failure(self.requests[request as usize].pc, now);
+            }
         }
         // A lossy hop (packet-loss fault): the exchange waits its retransmissions.
         let pc = self.requests[request as usize].pc;

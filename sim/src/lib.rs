@@ -11,6 +11,7 @@
 
 pub mod arrivals;
 pub mod batcher;
+pub mod breaker;
 pub mod calendar;
 pub mod cloud_run;
 pub mod cluster;

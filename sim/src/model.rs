@@ -97,8 +97,28 @@ pub enum Op {
         after: Nanos,
         visit: u32,
     },
+    /// Before a step's visit (and its `Endpoint`) with `circuit_breaker:`: the caller's
+    /// breaker `breaker` lets the call go on, or rejects it at once (a failed visit, retried
+    /// from here like any other). Only compiled when the key is present.
+    Breaker {
+        breaker: u32,
+    },
+    /// After that visit (its calls and `Fail`, before its `RetryVisit`): reached on success,
+    /// the breaker records a success; a failed visit looks it up to record a failure and to
+    /// be retried from the `Breaker` op at `gate`.
+    BreakerPass {
+        breaker: u32,
+        gate: u32,
+    },
     /// The journey is complete.
     Done,
+}
+
+/// A caller step's circuit breaker: the journey it belongs to, the service it calls.
+pub struct BreakerSpec {
+    pub journey: u32,
+    pub service: String,
+    pub spec: models::scenario::CircuitBreaker,
 }
 
 /// A parallel step: where each branch starts and ends, and where the parent resumes.
@@ -190,6 +210,8 @@ pub struct Model {
     pub caches: Vec<String>,
     pub llms: Vec<LlmSpec>,
     pub batchers: Vec<BatcherModel>,
+    /// The steps' circuit breakers, indexed by `Op::Breaker`'s `breaker`.
+    pub breakers: Vec<BreakerSpec>,
     /// Cumulative journey weights, normalised to end at 1.
     pub mix: Vec<f64>,
     pub arrivals: Arrivals,
@@ -210,6 +232,9 @@ struct Compiler<'s> {
     /// Region of the journey's caller at this point of the program (0 = home region, where
     /// the load balancer is).
     caller: u32,
+    /// The journey being compiled, and the breakers compiled so far.
+    journey: u32,
+    breakers: Vec<BreakerSpec>,
 }
 
 /// Sampler indices of the three hop kinds.
@@ -307,9 +332,20 @@ impl Compiler<'_> {
             self.hop(index);
             if let Some(t) = step.timeout {
                 let endpoint = u32::from(step.service_time.is_some() || step.cpu.is_some());
-                let visit = self.ops.len() as u32 + 1 + endpoint;
+                let breaker = u32::from(step.circuit_breaker.is_some());
+                let visit = self.ops.len() as u32 + 1 + breaker + endpoint;
                 self.ops.push(Op::Timeout { after: t.0, visit });
             }
+            let gate = step.circuit_breaker.as_ref().map(|b| {
+                let breaker = self.breakers.len() as u32;
+                self.breakers.push(BreakerSpec {
+                    journey: self.journey,
+                    service: name.clone(),
+                    spec: b.clone(),
+                });
+                self.ops.push(Op::Breaker { breaker });
+                (breaker, self.ops.len() as u32 - 1)
+            });
             if step.service_time.is_some() || step.cpu.is_some() {
                 let mut sampler = |d: &Option<models::Distribution>| match d {
                     Some(d) => self.sampler(d.sampler()),
@@ -340,6 +376,9 @@ impl Compiler<'_> {
                     p,
                     station: index as u32,
                 });
+            }
+            if let Some((breaker, gate)) = gate {
+                self.ops.push(Op::BreakerPass { breaker, gate });
             }
             if let Some(r) = &step.retry {
                 let backoff = self.sampler(r.backoff.sampler());
@@ -543,6 +582,8 @@ impl Model {
             produce: 0,
             network: None,
             caller: 0,
+            journey: 0,
+            breakers: Vec::new(),
         };
         if let Some(k) = &s.kafka {
             c.produce = c.sampler(k.produce_latency.sampler());
@@ -565,9 +606,10 @@ impl Model {
             ));
         }
         let mut journeys = Vec::new();
-        for j in &s.workload.journeys {
+        for (k, j) in s.workload.journeys.iter().enumerate() {
             let entry = c.ops.len() as u32;
             c.caller = 0;
+            c.journey = k as u32;
             c.steps(&j.steps);
             c.ops.push(Op::Done);
             journeys.push(JourneySpec {
@@ -646,6 +688,7 @@ impl Model {
             caches: c.caches,
             llms,
             batchers,
+            breakers: c.breakers,
             mix,
             arrivals: s.workload.arrivals.clone(),
         }

@@ -108,6 +108,8 @@ pub struct Station {
     /// the engine waits it after the departure, the slot is free meanwhile.
     pub extra_latency: Nanos,
     busy: u32,
+    /// Of `busy`, the slots of replicas no longer ready (retired, draining what they hold).
+    retired_busy: u32,
     next_rr: u32,
     service_time: Sampler,
     service_rng: RandomStream,
@@ -167,6 +169,7 @@ impl Station {
             down: false,
             extra_latency: 0,
             busy: 0,
+            retired_busy: 0,
             next_rr: 0,
             service_time,
             service_rng,
@@ -286,11 +289,12 @@ impl Station {
         self.ready[i as usize] as usize
     }
 
-    /// A request arrives; returns the start if a server is free, else queues it (no queue
-    /// limit: a request moved between queues is never rejected).
+    /// A request moved off a retired replica (scale-down, a lost pod) goes back through
+    /// balancing; it never is rejected. It has waited since `queued_at`, which its wait records
+    /// if it starts at once on another replica.
     #[inline]
-    pub fn arrive(&mut self, request: u32, now: Nanos) -> Option<Start> {
-        match self.offer(request, now, usize::MAX) {
+    pub fn reroute(&mut self, request: u32, queued_at: Nanos, now: Nanos) -> Option<Start> {
+        match self.offer_since(request, queued_at, now, usize::MAX) {
             Offer::Started(s) => Some(s),
             Offer::Queued | Offer::Rejected => None,
         }
@@ -300,6 +304,12 @@ impl Station {
     /// or in the shared queue): it starts, waits, or is rejected.
     #[inline]
     pub fn offer(&mut self, request: u32, now: Nanos, limit: usize) -> Offer {
+        self.offer_since(request, now, now, limit)
+    }
+
+    /// [`Self::offer`] for a request that has waited since `queued_at`.
+    #[inline]
+    fn offer_since(&mut self, request: u32, queued_at: Nanos, now: Nanos, limit: usize) -> Offer {
         if self.ready.is_empty() {
             // No replica is up: the request waits for one (shared queue).
             if self.shared.len() >= limit {
@@ -309,15 +319,17 @@ impl Station {
             return Offer::Queued;
         }
         if self.balancing == Balancing::Shared {
-            if self.busy < self.servers() {
-                // Any free server: credit it to the least busy replica for per-replica counts.
-                let r = self
-                    .ready
-                    .iter()
-                    .map(|i| *i as usize)
-                    .find(|i| self.replicas[*i].busy < self.concurrency)
-                    .unwrap_or(0);
-                return Offer::Started(self.start(r, request, now, now));
+            // Work-conserving: any free slot of a ready replica serves it, whatever retired
+            // replicas still drain (their busy slots are not capacity). The count check keeps
+            // a full station from scanning its replicas.
+            if self.busy - self.retired_busy < self.servers() {
+                let free = self.ready.iter().map(|i| *i as usize).find(|i| {
+                    let r = &self.replicas[*i];
+                    r.busy < self.concurrency && !r.paused
+                });
+                if let Some(r) = free {
+                    return Offer::Started(self.start(r, request, queued_at, now));
+                }
             }
             if self.shared.len() >= limit {
                 return Offer::Rejected;
@@ -327,7 +339,7 @@ impl Station {
         }
         let r = self.pick();
         if self.replicas[r].busy < self.concurrency && !self.replicas[r].paused {
-            Offer::Started(self.start(r, request, now, now))
+            Offer::Started(self.start(r, request, queued_at, now))
         } else if self.replicas[r].queue.len() >= limit {
             Offer::Rejected
         } else {
@@ -374,6 +386,9 @@ impl Station {
         let r = replica as usize;
         self.replicas[r].account(now);
         self.replicas[r].busy -= 1;
+        if !self.replicas[r].ready {
+            self.retired_busy -= 1;
+        }
         self.stats.completions_all += 1;
         if now >= self.warmup {
             self.stats.completions += 1;
@@ -452,6 +467,9 @@ impl Station {
     pub fn retire_replica(&mut self, replica: u32, now: Nanos) -> Vec<u32> {
         self.account(now);
         let r = replica as usize;
+        if self.replicas[r].ready {
+            self.retired_busy += self.replicas[r].busy;
+        }
         self.replicas[r].ready = false;
         self.ready.retain(|i| *i != replica);
         self.note_replica_count(now);
@@ -502,5 +520,77 @@ impl Station {
     /// Closes the busy-time account at the end of the run.
     pub fn finish(&mut self, now: Nanos) {
         self.account(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: Nanos = 1_000_000_000;
+
+    fn station(replicas: u32, balancing: Balancing) -> Station {
+        let rng = || RandomStream::from_seed(7);
+        Station::new(
+            replicas,
+            1,
+            balancing,
+            Sampler::Constant(1.0),
+            rng(),
+            rng(),
+            0,
+        )
+    }
+
+    fn started(o: Offer) -> Start {
+        match o {
+            Offer::Started(s) => s,
+            other => panic!("expected a start, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn shared_balancing_serves_on_a_free_live_slot_while_a_retired_replica_drains() {
+        // Two replicas of one slot. Both busy; replica 0 is retired (scale-down) and drains
+        // its request; replica 1 finishes. One live slot is free: the next request starts
+        // there at once (on main it queued: busy 1 = servers 1 counted the retired slot).
+        let mut st = station(2, Balancing::Shared);
+        let a = started(st.offer(1, 0, usize::MAX));
+        let b = started(st.offer(2, 0, usize::MAX));
+        assert_ne!(a.replica, b.replica);
+        assert!(st.retire_replica(a.replica, S).is_empty());
+        assert!(st.depart(b.replica, 2 * S, |_| 0).is_none());
+        let c = started(st.offer(3, 3 * S, usize::MAX));
+        assert_eq!(c.replica, b.replica, "the live replica serves it");
+        // The retired one finishing changes nothing: one live slot, now busy.
+        assert!(st.depart(a.replica, 4 * S, |_| 0).is_none());
+        assert!(matches!(st.offer(4, 5 * S, usize::MAX), Offer::Queued));
+        assert_eq!(
+            st.depart(b.replica, 6 * S, |_| 5 * S).map(|s| s.request),
+            Some(4)
+        );
+    }
+
+    #[test]
+    fn a_request_moved_off_a_retired_replica_records_the_wait_since_it_queued() {
+        // Round robin over two replicas of one slot: 1 -> r0, 2 -> r1, 3 waits on r0 from
+        // t = 0. r1 finishes at 1 s; r0 is retired at 4 s: request 3 moves to r1 and starts at
+        // once, having waited 4 s (on main its wait was recorded as 0).
+        let mut st = station(2, Balancing::RoundRobin);
+        let a = started(st.offer(1, 0, usize::MAX));
+        started(st.offer(2, 0, usize::MAX));
+        assert!(matches!(st.offer(3, 0, usize::MAX), Offer::Queued));
+        assert!(st.depart(1 - a.replica, S, |_| 0).is_none());
+        let moved = st.retire_replica(a.replica, 4 * S);
+        assert_eq!(moved, vec![3]);
+        let s = st.reroute(3, 0, 4 * S).expect("a free slot on r1");
+        assert_eq!(s.replica, 1 - a.replica);
+        // Waits: requests 1 and 2 none, request 3 four seconds.
+        assert_eq!(st.stats.wait_sum_ns, (4 * S) as f64);
+        assert_eq!(st.stats.waits_us.len(), 3);
+        assert_eq!(
+            st.stats.waits_us.max(),
+            st.stats.waits_us.highest_equivalent(4_000_000)
+        );
     }
 }

@@ -192,6 +192,8 @@ pub fn summarize(
                 ci95_ms: LatencyCi::default(),
                 latency_ms: lat,
                 unfinished: 0,
+                // Breakers are the simulator's: a measurement sees only their errors.
+                circuit_breakers: Vec::new(),
             },
         );
     }
