@@ -1107,6 +1107,10 @@ impl Replication<'_> {
         let sojourn = now - self.requests[request as usize].enqueued;
         self.cluster.observe(station, replica, sojourn);
         let pc = self.requests[request as usize].pc as usize;
+        if !self.model.reads.is_empty() && self.model.reads[pc] && now >= self.model.warmup {
+            // Not a write: a crash's lost writes and a restore's replay leave it out.
+            self.stations[station as usize].stats.reads += 1;
+        }
         if self.has_calls && matches!(self.model.ops.get(pc + 1), Some(Op::Hold { .. })) {
             // Its calls follow, holding the slot until their `Leave`.
             let r = &mut self.requests[request as usize];

@@ -229,11 +229,14 @@ impl Replication<'_> {
         }
     }
 
-    /// The rate at which `target`'s visits completed since the warm-up (its write rate, for
-    /// the WAL a restore replays and the writes a crash loses); 0 for no such service.
+    /// The rate at which `target`'s writing visits completed since the warm-up (its write
+    /// rate, for the WAL a restore replays and the writes a crash loses); 0 for no such
+    /// service. A visit whose step reads (`http:` GET, HEAD, OPTIONS) is no write; one whose
+    /// step says nothing counts as a write.
     fn write_rate(&self, target: &str, now: Nanos) -> f64 {
         self.station_of(target).map_or(0.0, |st| {
-            self.stations[st as usize].stats.completions as f64
+            let stats = &self.stations[st as usize].stats;
+            stats.completions.saturating_sub(stats.reads) as f64
                 / ((now.saturating_sub(self.model.warmup)).max(1) as f64 / 1e9)
         })
     }

@@ -210,6 +210,9 @@ pub struct Model {
     pub caches: Vec<String>,
     pub llms: Vec<LlmSpec>,
     pub batchers: Vec<BatcherModel>,
+    /// Per op, whether it is a visit that reads (its step's `http:` method is GET, HEAD or
+    /// OPTIONS): a crash loses writes, not reads. Empty when no visit reads.
+    pub reads: Vec<bool>,
     /// The steps' circuit breakers, indexed by `Op::Breaker`'s `breaker`.
     pub breakers: Vec<BreakerSpec>,
     /// Cumulative journey weights, normalised to end at 1.
@@ -235,6 +238,8 @@ struct Compiler<'s> {
     /// The journey being compiled, and the breakers compiled so far.
     journey: u32,
     breakers: Vec<BreakerSpec>,
+    /// The reading visits' op indices.
+    reads: Vec<u32>,
 }
 
 /// Sampler indices of the three hop kinds.
@@ -358,6 +363,11 @@ impl Compiler<'_> {
             self.ops.push(Op::Visit {
                 station: index as u32,
             });
+            if step.http.as_ref().is_some_and(|h| {
+                ["GET", "HEAD", "OPTIONS"].contains(&h.method.to_ascii_uppercase().as_str())
+            }) {
+                self.reads.push(visit);
+            }
             if let Some(calls) = &step.calls {
                 // Made from the service, holding its slot; the journey goes on from it after.
                 let hold = self.ops.len();
@@ -584,6 +594,7 @@ impl Model {
             caller: 0,
             journey: 0,
             breakers: Vec::new(),
+            reads: Vec::new(),
         };
         if let Some(k) = &s.kafka {
             c.produce = c.sampler(k.produce_latency.sampler());
@@ -674,6 +685,13 @@ impl Model {
                 time: (0..=b.max_batch).map(|n| b.time_for(n.max(1)).0).collect(),
             })
             .collect();
+        let mut reads = Vec::new();
+        if !c.reads.is_empty() {
+            reads = vec![false; c.ops.len()];
+            for pc in &c.reads {
+                reads[*pc as usize] = true;
+            }
+        }
         Model {
             name: s.name.clone(),
             horizon: s.horizon.0,
@@ -689,6 +707,7 @@ impl Model {
             llms,
             batchers,
             breakers: c.breakers,
+            reads,
             mix,
             arrivals: s.workload.arrivals.clone(),
         }

@@ -90,6 +90,8 @@ pub struct StationStats {
     pub completions: u64,
     /// Requests whose service finished, warm-up included (for billing).
     pub completions_all: u64,
+    /// Of `completions`, the visits that read (see `Model::reads`; 0 when none does).
+    pub reads: u64,
     /// Time in queue (microseconds) of requests that started service after warm-up.
     pub waits_us: Histogram<u64>,
     pub wait_sum_ns: f64,
@@ -187,6 +189,7 @@ impl Station {
                 replicas_max: replicas,
                 completions: 0,
                 completions_all: 0,
+                reads: 0,
                 waits_us: crate::metrics::latency_histogram(),
                 wait_sum_ns: 0.0,
             },

@@ -420,3 +420,33 @@ fn with_cpu_declared_the_hpa_reads_real_cpu_not_busy_slots() {
         4.0 * se
     );
 }
+
+#[test]
+fn a_consumer_lag_hpa_reads_the_consumer_groups_lag_not_the_services_http_queue() {
+    // kafka-consumers.yaml under an External `kafka_consumer_lag` with an AverageValue of 50
+    // events a pod instead of CPU. The worker serves no HTTP: all its backlog is its group's.
+    // At 2 pods (16 consumers x 10/s = 160/s for 320/s offered) the lag grows by ~160 events
+    // a second, so the HPA must scale out; it settles where the group keeps up: 5 pods are
+    // 40 consumers (the partition cap), each partition an M/M/1 at rho = 8/10 holding
+    // rho / (1 - rho) = 4 events, a lag of 160 = 32 a pod, under the target; 4 pods (32
+    // consumers, rho = 1) never keep up. (On main the metric read the worker's empty HTTP
+    // queue: 0, and the group stayed at 2 pods with its backlog growing.)
+    let r = replication(
+        "kafka-consumers.yaml",
+        &["services.worker.hpa.metrics[0]={type: External, external: {metric: {name: kafka_consumer_lag}, target: {type: AverageValue, averageValue: 50}}}"],
+    );
+    let replicas = series(&r, "replicas/worker");
+    let lag = series(&r, "kafka_lag/jobs");
+    let seen: Vec<f64> = r.hpa_syncs.iter().filter_map(|s| s.metrics[0]).collect();
+    assert!(
+        seen.iter().any(|v| *v > 1000.0),
+        "the HPA never saw the growing lag: {seen:?}"
+    );
+    let last = replicas.last().map(|r| r.1).expect("samples");
+    assert!(last >= 5.0, "ends at {last} pods: {replicas:?}");
+    // Once scaled out the group keeps up: the lag at the end is the stable queue's, not a
+    // backlog (at 40 M/M/1 partitions at rho 0.8 a sample above 1,000 waiting events is
+    // beyond any plausible fluctuation).
+    let end = lag.last().map(|l| l.1).expect("lag samples");
+    assert!(end < 1000.0, "lag {end} at the end: {lag:?}");
+}

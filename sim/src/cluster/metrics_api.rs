@@ -143,7 +143,22 @@ impl Replication<'_> {
                 continue;
             }
             let station = svc.station as usize;
-            self.cluster.services[s].backlog_at_scrape = self.stations[station].queued() as u32;
+            // A consumer service's backlog is its consumer groups' lag (events produced and
+            // not yet committed: waiting or in process), beside what waits at its own HTTP
+            // station; the lag is shared out over the ready pods as the group's threads are.
+            let lag: usize = svc
+                .groups
+                .iter()
+                .map(|(g, _)| {
+                    let st = &self.stations[*g as usize];
+                    st.queued() + st.busy() as usize
+                })
+                .sum();
+            let ready = self.cluster.ready_pods(svc).max(1);
+            let (lag_each, lag_rest) = (lag / ready, lag % ready);
+            self.cluster.services[s].backlog_at_scrape =
+                (self.stations[station].queued() + lag) as u32;
+            let mut k = 0;
             for i in 0..self.cluster.services[s].pods.len() {
                 let pod = self.cluster.services[s].pods[i] as usize;
                 let PodState::Ready { replica } = self.cluster.pods[pod].state else {
@@ -153,9 +168,12 @@ impl Replication<'_> {
                     .get(replica as usize)
                     .copied()
                     .unwrap_or_default();
-                let queued = self.stations[station].replicas[replica as usize]
+                let share = lag_each + usize::from(k < lag_rest);
+                k += 1;
+                let queued = (self.stations[station].replicas[replica as usize]
                     .queue
-                    .len() as u32;
+                    .len()
+                    + share) as u32;
                 self.cluster.pods[pod].scrapes.push(PromReading {
                     t: now,
                     latency,
