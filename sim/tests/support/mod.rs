@@ -43,6 +43,7 @@ pub fn scenario(dir: &Path, file: &str, overrides: &[&str]) -> models::Scenario 
 }
 
 /// Parses `dir/file`, simulates it with default options and bills it, as `twin simulate` does.
+#[allow(dead_code)] // not every test binary simulates from a file as is
 pub fn simulate(dir: &Path, file: &str) -> sim::Output {
     let text = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
     let (scenario, _) =
