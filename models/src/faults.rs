@@ -69,6 +69,11 @@ pub struct FaultSpec {
     /// p mod brokers (Kafka's round-robin leader placement).
     #[serde(default)]
     pub broker: Option<u32>,
+    /// `zone_loss`: the zone lost, one of the node pools' `zones` (absent: the first zone of
+    /// the target's node pool). Every node in it is lost with its pods, whatever their
+    /// service; the target's pods in other zones keep serving.
+    #[serde(default)]
+    pub zone: Option<String>,
 }
 
 /// Default segments per exchange for `packet_loss` (see [`FaultSpec::packets`]).
@@ -235,6 +240,16 @@ impl FaultSpec {
             p.extend(rest.into_iter().map(PathSegment::Key));
             out.push((p, msg));
         }
+        if let Some(z) = &self.zone {
+            if self.kind != FaultKind::ZoneLoss {
+                out.push((at("zone"), "`zone` goes with `zone_loss`".into()));
+            } else if !s.node_pools.values().any(|p| p.zones.contains(z)) {
+                out.push((
+                    at("zone"),
+                    format!("zone `{z}` is not among the node pools' `zones`"),
+                ));
+            }
+        }
         if self.kind == FaultKind::BrokerLoss {
             let brokers = s.kafka.as_ref().map_or(0, |k| k.brokers);
             if self.broker.unwrap_or(0) >= brokers.max(1) {
@@ -256,9 +271,15 @@ pub enum FaultKind {
     /// One node of node pool `target` is lost with its pods.
     NodeLoss,
     /// Every replica of `target` is unavailable until failover completes (the database, Redis
-    /// or Kafka broker primary crashes; a zone or region serving it is lost).
+    /// or Kafka broker primary crashes).
     PrimaryCrash,
+    /// A zone is lost for `duration`: for a `target` run as pods, every node in `zone` (default
+    /// the first zone of its node pool), whatever its pods; for a target spread over
+    /// `zones: n > 1`, its replicas in one zone; for a target in one zone, all of it, until
+    /// failover completes (as a crash).
     ZoneLoss,
+    /// The region serving `target` is lost: all of it, until failover completes (a service
+    /// lives in one region).
     RegionLoss,
     /// LLM endpoint `target` fails every call for `duration`.
     LlmOutage,

@@ -42,6 +42,9 @@ pub struct Scenario {
     pub batchers: IndexMap<String, BatcherSpec>,
     #[serde(default)]
     pub node_pools: IndexMap<String, NodePoolSpec>,
+    /// How pods are placed on nodes and how often the cluster autoscaler looks.
+    #[serde(default)]
+    pub cluster: crate::platform::ClusterSpec,
     /// Network time per hop between services (`same_zone`, `cross_zone`, `cross_region`);
     /// absent: no hop is paid (journeys carry their network time as `delay:` steps).
     #[serde(default)]

@@ -696,6 +696,40 @@ impl Scenario {
             if let Err(m) = crate::machines::MachineType::lookup(&np.machine) {
                 err(path!["node_pools", name, "machine"], m.to_string());
             }
+            if let Some(d) = &np.daemonset {
+                if let Err(m) = crate::platform::parse_cpu_milli(&d.cpu) {
+                    err(path!["node_pools", name, "daemonset", "cpu"], m);
+                }
+                if let Err(m) = crate::platform::parse_memory_bytes(&d.memory) {
+                    err(path!["node_pools", name, "daemonset", "memory"], m);
+                }
+            }
+            if let Some(d) = &np.provisioning {
+                if let Err(m) = d.check() {
+                    err(path!["node_pools", name, "provisioning"], m);
+                }
+                if matches!(d, crate::distribution::Distribution::Empirical { .. }) {
+                    err(
+                        path!["node_pools", name, "provisioning"],
+                        "provisioning takes constant, exponential, lognormal, gamma, weibull or uniform, not an empirical file".into(),
+                    );
+                }
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for (i, z) in np.zones.iter().enumerate() {
+                if !seen.insert(z) {
+                    err(
+                        path!["node_pools", name, "zones", i],
+                        format!("zone `{z}` is listed twice"),
+                    );
+                }
+            }
+        }
+        if self.cluster.scan_interval.0 == 0 {
+            err(
+                path!["cluster", "scan_interval"],
+                "scan_interval must be above 0s (the cluster autoscaler's loop period)".into(),
+            );
         }
         for (field, message) in self.metrics_pipeline.check() {
             let mut p = path!["metrics_pipeline"];
@@ -733,6 +767,17 @@ impl Scenario {
                 }
                 if let Err(m) = crate::platform::parse_cpu_milli(&pod.cpu) {
                     err(path!["services", name, "pod", "cpu"], m);
+                }
+                if let Some(np) = self.node_pools.get(&pod.node_pool) {
+                    if pod.gpus > np.gpus_per_node {
+                        err(
+                            path!["services", name, "pod", "gpus"],
+                            format!(
+                                "the pod requests {} GPU(s) but a node of pool `{}` has {} (gpus_per_node): it would stay Pending",
+                                pod.gpus, pod.node_pool, np.gpus_per_node
+                            ),
+                        );
+                    }
                 }
                 if let Err(m) = crate::platform::parse_memory_bytes(&pod.memory) {
                     err(path!["services", name, "pod", "memory"], m);

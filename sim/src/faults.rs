@@ -31,6 +31,9 @@ pub struct FaultRecord {
     pub lost_writes: Option<u64>,
     /// Replicas taken down (to bring back at recovery).
     pub(crate) downed: Vec<u32>,
+    /// A zone lost (its index in the cluster) and the pools of the nodes lost with it (to
+    /// recreate at recovery).
+    pub(crate) zone: Option<(u32, Vec<u32>)>,
 }
 
 /// What one replication saw of a random fault, within the measured time.
@@ -220,6 +223,39 @@ impl Replication<'_> {
         self.evict_waiting(st, now);
     }
 
+    /// A zone loss that leaves the target's other zones serving, if the target spans zones:
+    /// a service run as pods has them on nodes in zones, and every node of the lost zone
+    /// (`zone`, else the first zone of the service's node pool) goes with its pods, whatever
+    /// their service; a service spread over `zones: n > 1` with more than one replica loses
+    /// the replicas in its first zone (the k-th ready replica is in zone k mod n). Stateless
+    /// replicas: no write is lost. False when the target lives in one zone and is not run as
+    /// pods: the zone loss is then an outage of the whole service (failover, as a crash).
+    fn lose_zone_of(&mut self, f: &FaultSpec, rec: &mut FaultRecord, now: Nanos) -> bool {
+        let Some(st) = self.station_of(&f.target) else {
+            return false;
+        };
+        if let Some(home) = self.cluster.home_zone(st) {
+            let zone = f
+                .zone
+                .as_deref()
+                .and_then(|z| self.cluster.zone_index(z))
+                .unwrap_or(home);
+            let pools = self.lose_zone(zone, now);
+            rec.zone = Some((zone, pools));
+            return true;
+        }
+        let zones = self.scenario.services[st as usize].zones.unwrap_or(1) as usize;
+        let ready = self.stations[st as usize].ready_list().to_vec();
+        if zones < 2 || ready.len() < 2 {
+            return false;
+        }
+        for r in ready.into_iter().step_by(zones) {
+            self.kill_replica(st, r, now);
+            rec.downed.push(r);
+        }
+        true
+    }
+
     /// The outage of this occurrence of fault `i`: a repair time drawn from `mttr` for a
     /// random fault that gives one, else the fault's fixed outage.
     fn occurrence_outage(&mut self, i: usize, f: &FaultSpec, write_rate: f64) -> Nanos {
@@ -285,6 +321,7 @@ impl Replication<'_> {
                     self.lose_node(pool as u32, now);
                 }
             }
+            FaultKind::ZoneLoss if self.lose_zone_of(&f, &mut rec, now) => ends = true,
             FaultKind::PrimaryCrash
             | FaultKind::ZoneLoss
             | FaultKind::RegionLoss
@@ -409,6 +446,9 @@ impl Replication<'_> {
                 }
             }
             _ => {
+                if let Some((zone, pools)) = self.faults.records[i as usize].zone.take() {
+                    self.restore_zone(zone, &pools, now);
+                }
                 if let Some(st) = self.station_of(&target) {
                     self.stations[st as usize].down = false;
                     self.faults.cache_down[st as usize] = None;

@@ -283,13 +283,7 @@ fn series(r: &sim::engine::ReplicationResult, name: &str) -> Vec<(f64, f64)> {
 
 /// Runs replication 0 of `file` with overrides.
 fn replication(file: &str, overrides: &[&str]) -> sim::engine::ReplicationResult {
-    let dir = support::data_dir("autoscaling");
-    let text = std::fs::read_to_string(dir.join(file)).expect("scenario readable");
-    let overrides: Vec<models::Override> = overrides
-        .iter()
-        .map(|o| models::Override::parse(o).expect("override"))
-        .collect();
-    let (scenario, _) = models::parse_scenario(&text, file, &overrides).expect("valid scenario");
+    let scenario = support::scenario(&support::data_dir("autoscaling"), file, overrides);
     let model = sim::model::Model::compile(&scenario);
     sim::engine::run_replication(&scenario, &model, scenario.seed, 0)
 }

@@ -12,11 +12,13 @@
 use models::units::Duration;
 use std::collections::BTreeMap;
 
-/// CPU (milli-cores) and memory (bytes) requests or capacity.
+/// CPU (milli-cores), memory (bytes) and GPUs (`nvidia.com/gpu`, an extended resource:
+/// whole devices) requested or available.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Resources {
     pub cpu_milli: i64,
     pub memory_bytes: i64,
+    pub gpus: i64,
 }
 
 impl Resources {
@@ -24,13 +26,19 @@ impl Resources {
         Resources {
             cpu_milli,
             memory_bytes,
+            gpus: 0,
         }
+    }
+    /// The same with `gpus` devices.
+    pub fn with_gpus(self, gpus: i64) -> Resources {
+        Resources { gpus, ..self }
     }
     #[allow(clippy::should_implement_trait)] // plain saturating arithmetic, no operator wanted
     pub fn add(self, o: Resources) -> Resources {
         Resources {
             cpu_milli: self.cpu_milli + o.cpu_milli,
             memory_bytes: self.memory_bytes + o.memory_bytes,
+            gpus: self.gpus + o.gpus,
         }
     }
     #[allow(clippy::should_implement_trait)]
@@ -38,10 +46,16 @@ impl Resources {
         Resources {
             cpu_milli: self.cpu_milli - o.cpu_milli,
             memory_bytes: self.memory_bytes - o.memory_bytes,
+            gpus: self.gpus - o.gpus,
         }
     }
+    /// Whether these requests fit in `free`: every resource, GPUs included (a node without
+    /// GPUs has none free, so a GPU pod never fits there, as the scheduler's NodeResourcesFit
+    /// filter rejects a node short of an extended resource).
     pub fn fits_in(self, free: Resources) -> bool {
-        self.cpu_milli <= free.cpu_milli && self.memory_bytes <= free.memory_bytes
+        self.cpu_milli <= free.cpu_milli
+            && self.memory_bytes <= free.memory_bytes
+            && self.gpus <= free.gpus
     }
     /// `max(cpu share, memory share)` of `capacity`: CA's node utilisation.
     fn share_of(self, capacity: Resources) -> f64 {
@@ -700,6 +714,45 @@ mod tests {
             ca.step(s(10), view, 0),
             vec![Action::ScaleUp { pool: 0, nodes: 1 }]
         );
+    }
+
+    /// What a fresh autoscaler's first scan does for `pods` pending over `pools` (no nodes).
+    fn first_scan(pools: &[NodePool], pods: &[PendingPod]) -> Vec<Action> {
+        let mut ca = ClusterAutoscaler::new(CaConfig::default());
+        let view = ClusterView {
+            pools,
+            nodes: &[],
+            pending: pods,
+        };
+        ca.step(s(10), view, 0)
+    }
+
+    #[test]
+    fn a_gpu_pod_scales_only_a_pool_with_gpus() {
+        // One pod of 1 CPU, 4Gi and one GPU, free to go to any pool. The cheap CPU pool fits
+        // its CPU and memory (and least waste would prefer it) but has no GPU: only the GPU
+        // pool can help.
+        let mut gpu = pool("ai", 8, 52, 0, 4, 2.0);
+        gpu.allocatable = gpu.allocatable.with_gpus(1);
+        let pools = [pool("general", 4, 16, 0, 10, 0.2), gpu];
+        let with_gpu = |n| {
+            let mut pods = pending(n, 1000, 4);
+            for p in &mut pods {
+                p.requests = p.requests.with_gpus(1);
+            }
+            pods
+        };
+        assert_eq!(
+            first_scan(&pools, &with_gpu(1)),
+            vec![Action::ScaleUp { pool: 1, nodes: 1 }]
+        );
+        // Two GPU pods need two one-GPU nodes, though one node holds both by CPU and memory.
+        assert_eq!(
+            first_scan(&pools, &with_gpu(2)),
+            vec![Action::ScaleUp { pool: 1, nodes: 2 }]
+        );
+        // With no GPU pool at all, nothing can help: no scale-up.
+        assert_eq!(first_scan(&pools[..1], &with_gpu(1)), vec![]);
     }
 
     #[test]

@@ -177,10 +177,15 @@ impl Replication<'_> {
             match a {
                 Action::ScaleUp { pool, nodes } => {
                     for _ in 0..nodes {
-                        let n = self.cluster.add_node(pool as u32, false, now);
-                        let t = self.cluster.provision.sample(&mut self.cluster.rng);
-                        self.calendar
-                            .schedule(now + (t * 1e9) as Nanos, Event::NodeReady { node: n });
+                        // Every zone of the pool lost: the cloud cannot create the VM (a
+                        // stockout to CA, which backs the pool off).
+                        let Some(n) = self.cluster.add_node(pool as u32, false, now) else {
+                            if let Some(ca) = self.cluster.ca.as_mut() {
+                                ca.scale_up_failed(pool, dur(now));
+                            }
+                            break;
+                        };
+                        self.provision_node(n, now);
                     }
                 }
                 Action::RemoveUnregistered { node } | Action::Drain { node } => {
@@ -193,9 +198,18 @@ impl Replication<'_> {
                 }
             }
         }
-        if now + 10_000_000_000 <= self.model.horizon {
-            self.calendar.schedule(now + 10_000_000_000, Event::CaScan);
+        let next = now + self.cluster.scan_period;
+        if next <= self.model.horizon {
+            self.calendar.schedule(next, Event::CaScan);
         }
+    }
+
+    /// Node `n` was requested now: it becomes Ready after its pool's provisioning time.
+    pub(super) fn provision_node(&mut self, n: u32, now: Nanos) {
+        let pool = self.cluster.nodes[n as usize].pool as usize;
+        let t = self.cluster.provision[pool].sample(&mut self.cluster.rng);
+        self.calendar
+            .schedule(now + (t * 1e9) as Nanos, Event::NodeReady { node: n });
     }
 
     /// A node leaves (scale-down drain, or lost): its pods are deleted and replaced (the
@@ -239,18 +253,50 @@ impl Replication<'_> {
         }
     }
 
-    /// Fault: the first ready node of `pool` is lost; the requests its pods serve fail, and
-    /// its pods are replaced as after a drain.
-    pub(crate) fn lose_node(&mut self, pool: u32, now: Nanos) {
-        let node = self
+    /// Fault: zone `zone` is lost. Every live node in it goes with its pods (the requests
+    /// they serve fail); the ReplicaSets replace the pods, which land on nodes in the other
+    /// zones if they fit, else wait Pending for the cluster autoscaler, which adds nodes only
+    /// in zones still up. Returns the pools of the nodes lost (one entry a node), for
+    /// [`Self::restore_zone`].
+    pub(crate) fn lose_zone(&mut self, zone: u32, now: Nanos) -> Vec<u32> {
+        self.cluster.zone_down[zone as usize] = true;
+        let lost: Vec<(u64, u32)> = self
             .cluster
             .nodes
             .iter()
-            .find(|n| n.alive && n.ready && n.pool == pool)
-            .map(|n| n.id);
-        let Some(id) = node else {
-            return;
-        };
+            .filter(|n| n.alive && n.zone == zone)
+            .map(|n| (n.id, n.pool))
+            .collect();
+        for (id, _) in &lost {
+            self.kill_node_pods(*id);
+        }
+        // None of them takes the replacements created as each goes.
+        for n in self.cluster.nodes.iter_mut().filter(|n| n.zone == zone) {
+            n.ready = false;
+        }
+        for (id, _) in &lost {
+            self.remove_node(*id, now);
+        }
+        lost.into_iter().map(|(_, pool)| pool).collect()
+    }
+
+    /// The zone is back: its node pools' instance groups recreate the nodes lost (each
+    /// provisioned anew), as far as each pool's max allows.
+    pub(crate) fn restore_zone(&mut self, zone: u32, pools: &[u32], now: Nanos) {
+        self.cluster.zone_down[zone as usize] = false;
+        self.cluster.account(now);
+        for &pool in pools {
+            if self.cluster.live_nodes(pool) >= self.cluster.pools[pool as usize].max_nodes {
+                continue;
+            }
+            if let Some(n) = self.cluster.add_node(pool, false, now) {
+                self.provision_node(n, now);
+            }
+        }
+    }
+
+    /// Marks the requests in service on node `id`'s ready pods as lost with it.
+    fn kill_node_pods(&mut self, id: u64) {
         let pods: Vec<u32> = self
             .cluster
             .nodes
@@ -264,6 +310,21 @@ impl Replication<'_> {
                 self.stations[st as usize].replicas[replica as usize].killed = true;
             }
         }
+    }
+
+    /// Fault: the first ready node of `pool` is lost; the requests its pods serve fail, and
+    /// its pods are replaced as after a drain.
+    pub(crate) fn lose_node(&mut self, pool: u32, now: Nanos) {
+        let node = self
+            .cluster
+            .nodes
+            .iter()
+            .find(|n| n.alive && n.ready && n.pool == pool)
+            .map(|n| n.id);
+        let Some(id) = node else {
+            return;
+        };
+        self.kill_node_pods(id);
         self.remove_node(id, now);
     }
 }

@@ -30,7 +30,7 @@ use k8s::cluster_autoscaler::{CaConfig, ClusterAutoscaler, NodePool, Resources};
 use k8s::hpa::controller::{Autoscaler, ControllerConfig};
 use metrics_api::{MetricSource, PipelineConfig};
 use models::metrics_pipeline::MemoryUsage;
-use models::platform::{parse_cpu_milli, parse_memory_bytes};
+use models::platform::{parse_cpu_milli, parse_memory_bytes, PodPlacement};
 use models::{Duration, RandomStream, Sampler, Scenario};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -66,6 +66,8 @@ pub struct Pod {
 pub struct SimNode {
     id: u64,
     pool: u32,
+    /// Index into [`Cluster::zones`].
+    zone: u32,
     ready: bool,
     alive: bool,
     free: Resources,
@@ -107,7 +109,17 @@ pub struct Cluster {
     /// For each station, its index in `services` (u32::MAX if not pod-based).
     by_station: Vec<u32>,
     ca: Option<ClusterAutoscaler>,
-    provision: Sampler,
+    /// Per pool: node provisioning time (request to Ready), in seconds.
+    provision: Vec<Sampler>,
+    /// The cluster autoscaler's scan interval.
+    scan_period: Nanos,
+    /// How the scheduler picks a node among those a pod fits on.
+    placement: PodPlacement,
+    /// Every zone the node pools name (a pool that names none is in the cluster's one unnamed
+    /// zone, `""`), whether each is lost now, and per pool its zones as indices here.
+    zones: Vec<String>,
+    zone_down: Vec<bool>,
+    pool_zones: Vec<Vec<u32>>,
     rng: RandomStream,
     next_node: u64,
     /// Node-seconds per pool, and the last time counts changed.
@@ -143,16 +155,42 @@ impl Cluster {
     pub fn new(s: &Scenario, stations: &[StationSpec], rng: RandomStream) -> Cluster {
         let station_count = stations.len();
         let mut pools = Vec::new();
+        let mut zones: Vec<String> = Vec::new();
+        let mut pool_zones = Vec::new();
         for (name, np) in &s.node_pools {
             let m = models::machines::MachineType::lookup(&np.machine).ok();
             let (cpu, mem) = m.map_or((0.0, 0.0), |m| (m.effective_vcpus(), m.memory_gib));
+            let daemonset = np.daemonset.as_ref().map_or(Resources::default(), |d| {
+                Resources::new(
+                    parse_cpu_milli(&d.cpu).unwrap_or(0) as i64,
+                    parse_memory_bytes(&d.memory).unwrap_or(0) as i64,
+                )
+            });
+            let named: Vec<&str> = if np.zones.is_empty() {
+                vec![""]
+            } else {
+                np.zones.iter().map(String::as_str).collect()
+            };
+            pool_zones.push(
+                named
+                    .into_iter()
+                    .map(|z| match zones.iter().position(|k| k == z) {
+                        Some(i) => i as u32,
+                        None => {
+                            zones.push(z.to_string());
+                            (zones.len() - 1) as u32
+                        }
+                    })
+                    .collect::<Vec<u32>>(),
+            );
             pools.push(NodePool {
                 name: name.clone(),
                 allocatable: Resources::new(
                     (cpu * 1000.0 * np.allocatable) as i64,
                     (mem * 1024.0 * 1024.0 * 1024.0 * np.allocatable) as i64,
-                ),
-                daemonset: Resources::default(),
+                )
+                .with_gpus(i64::from(np.gpus_per_node)),
+                daemonset,
                 min_nodes: np.min,
                 max_nodes: np.max,
                 price_per_hour: 0.0,
@@ -170,7 +208,8 @@ impl Cluster {
             let requests = Resources::new(
                 parse_cpu_milli(&pod.cpu).unwrap_or(0) as i64,
                 parse_memory_bytes(&pod.memory).unwrap_or(0) as i64,
-            );
+            )
+            .with_gpus(i64::from(pod.gpus));
             let bounds = match svc.replicas {
                 models::scenario::Replicas::Range { min, max } => Some((min as i32, max as i32)),
                 models::scenario::Replicas::Fixed(n) => Some((n as i32, n as i32)),
@@ -247,12 +286,16 @@ impl Cluster {
             services,
             by_station,
             ca,
-            // GKE node creation to Ready: 60-120 s is typical (cluster-autoscaler.md); invented
-            // as lognormal mean 90 s, cv 0.25.
-            provision: Sampler::Lognormal {
-                mu: 90f64.ln() - (1.0f64 + 0.0625).ln() / 2.0,
-                sigma: (1.0f64 + 0.0625).ln().sqrt(),
-            },
+            provision: s
+                .node_pools
+                .values()
+                .map(|p| p.provisioning_time().sampler())
+                .collect(),
+            scan_period: s.cluster.scan_interval.0.max(1),
+            placement: s.cluster.placement,
+            zone_down: vec![false; zones.len()],
+            zones,
+            pool_zones,
             rng,
             next_node: 1,
             last_count_change: 0,
@@ -329,18 +372,46 @@ impl Cluster {
         self.last_count_change = now;
     }
 
-    fn add_node(&mut self, pool: u32, ready: bool, now: Nanos) -> u32 {
+    /// A new node of `pool`, in the pool's zone with the fewest of its live nodes (GKE's
+    /// BALANCED location policy; ties to the zone listed first), among the zones not lost;
+    /// `None` when every zone of the pool is lost.
+    fn add_node(&mut self, pool: u32, ready: bool, now: Nanos) -> Option<u32> {
+        let zone = self.pool_zones[pool as usize]
+            .iter()
+            .copied()
+            .filter(|z| !self.zone_down[*z as usize])
+            .min_by_key(|z| {
+                self.nodes
+                    .iter()
+                    .filter(|n| n.alive && n.pool == pool && n.zone == *z)
+                    .count()
+            })?;
+        let p = &self.pools[pool as usize];
         self.nodes.push(SimNode {
             id: self.next_node,
             pool,
+            zone,
             ready,
             alive: true,
-            free: self.pools[pool as usize].allocatable,
+            free: p.allocatable.sub(p.daemonset),
             pods: Vec::new(),
             requested_at: now,
         });
         self.next_node += 1;
-        (self.nodes.len() - 1) as u32
+        Some((self.nodes.len() - 1) as u32)
+    }
+
+    /// The index of zone `name` (`None` if no pool names it).
+    pub(crate) fn zone_index(&self, name: &str) -> Option<u32> {
+        self.zones.iter().position(|z| z == name).map(|i| i as u32)
+    }
+
+    /// The first zone of the node pool that service `station`'s pods run in (`None` if the
+    /// service does not run as pods).
+    pub(crate) fn home_zone(&self, station: u32) -> Option<u32> {
+        let s = *self.by_station.get(station as usize)?;
+        let svc = self.services.get(s as usize)?;
+        self.pool_zones[svc.pool as usize].first().copied()
     }
 }
 
@@ -378,7 +449,8 @@ impl Replication<'_> {
             self.rebalance_consumers(s, 0);
         }
         if self.cluster.ca.is_some() {
-            self.calendar.schedule(10_000_000_000, Event::CaScan);
+            self.calendar
+                .schedule(self.cluster.scan_period, Event::CaScan);
         }
         let (kubelet, scrape) = self.cluster.needs_readings();
         let p = &self.cluster.pipeline;

@@ -1,23 +1,37 @@
 //! A pod's lifecycle: the ReplicaSet creates and deletes pods, the kube-scheduler places a
-//! pod on the first ready node of its pool with room for its requests (first fit; a pod that
-//! fits nowhere stays Pending), and a placed pod takes traffic once its start-up is over
-//! (Ready: its station gains a replica).
+//! pod on a ready node of its pool with room for its requests, GPUs included (the node the
+//! scenario's `cluster.placement` scores best: `k8s::scheduler`; a pod that fits nowhere
+//! stays Pending), and a placed pod takes traffic once its start-up is over (Ready: its
+//! station gains a replica).
 
 use super::{Cluster, Pod, PodState};
 use crate::calendar::Nanos;
 use crate::engine::{Event, Replication};
 use crate::metrics_pipeline::{LatencyCounters, Ring};
+use k8s::scheduler::Candidate;
 
 impl Cluster {
-    /// First fit on a ready node of the pod's pool.
+    /// Binds the pod to the ready node of its pool that the placement policy picks.
     fn place(&mut self, pod: u32) -> Option<u32> {
         let svc =
             &self.services[self.by_station[self.pods[pod as usize].service as usize] as usize];
         let (pool, req) = (svc.pool, svc.requests);
-        let node = self
-            .nodes
-            .iter()
-            .position(|n| n.alive && n.ready && n.pool == pool && req.fits_in(n.free))?;
+        let allocatable = self.pools[pool as usize].allocatable;
+        let eligible: Vec<usize> = (0..self.nodes.len())
+            .filter(|i| {
+                let n = &self.nodes[*i];
+                n.alive && n.ready && n.pool == pool
+            })
+            .collect();
+        let pick = k8s::scheduler::choose(
+            self.placement,
+            req,
+            eligible.iter().map(|i| Candidate {
+                allocatable,
+                free: self.nodes[*i].free,
+            }),
+        )?;
+        let node = eligible[pick];
         let n = &mut self.nodes[node];
         n.free = n.free.sub(req);
         n.pods.push(pod);

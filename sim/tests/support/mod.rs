@@ -29,7 +29,21 @@ pub fn cases(dir: &Path) -> Vec<Value> {
         .clone()
 }
 
+/// Parses `dir/file` with `--set` style overrides (`path=value`).
+#[allow(dead_code)] // not every test binary overrides
+pub fn scenario(dir: &Path, file: &str, overrides: &[&str]) -> models::Scenario {
+    let text = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let overrides: Vec<models::Override> = overrides
+        .iter()
+        .map(|o| models::Override::parse(o).expect("override"))
+        .collect();
+    let (scenario, _) =
+        models::parse_scenario(&text, file, &overrides).unwrap_or_else(|e| panic!("{file}: {e:?}"));
+    scenario
+}
+
 /// Parses `dir/file`, simulates it with default options and bills it, as `twin simulate` does.
+#[allow(dead_code)] // not every test binary simulates from a file as is
 pub fn simulate(dir: &Path, file: &str) -> sim::Output {
     let text = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
     let (scenario, _) =
