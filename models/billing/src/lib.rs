@@ -33,7 +33,7 @@ pub fn price(model: Option<&CostModel>, usage: &Usage) -> Result<CostSummary, Co
 /// `summary.cost` (a pricing problem becomes a warning, never a failed run) and judges again
 /// the scenario's SLOs, since those on cost could not be judged before the bill.
 pub fn bill_run(scenario: &Scenario, usage: &Usage, summary: &mut RunSummary) {
-    match price(scenario.cost.as_ref(), usage) {
+    match price(Some(&buying(scenario)), usage) {
         Ok(mut c) => {
             c.per_journey_usd = per_journey(scenario, summary, c.total_usd);
             summary.cost = Some(c)
@@ -41,6 +41,22 @@ pub fn bill_run(scenario: &Scenario, usage: &Usage, summary: &mut RunSummary) {
         Err(e) => summary.warnings.push(format!("cost: {e}")),
     }
     summary.slos = scenario.slos.iter().map(|s| s.verdict(summary)).collect();
+}
+
+/// How the scenario buys what it uses: its `cost:` block (on demand without one), with each
+/// `spot: true` node pool bought as spot (validation refuses a spot pool that `cost:` buys
+/// otherwise).
+pub fn buying(scenario: &Scenario) -> CostModel {
+    let mut model = scenario.cost.clone().unwrap_or_default();
+    for (name, pool) in &scenario.node_pools {
+        if pool.spot {
+            model
+                .node_pools
+                .entry(name.clone())
+                .or_insert(models::cost::PricingModel::Spot);
+        }
+    }
+    model
 }
 
 /// What one journey costs: the cost of the measured span (the run's cost x (horizon -

@@ -14,10 +14,9 @@ impl Cluster {
         let svc =
             &self.services[self.by_station[self.pods[pod as usize].service as usize] as usize];
         let (pool, req) = (svc.pool, svc.requests);
-        let node = self
-            .nodes
-            .iter()
-            .position(|n| n.alive && n.ready && n.pool == pool && req.fits_in(n.free))?;
+        let node = self.nodes.iter().position(|n| {
+            n.alive && n.ready && !n.terminating && n.pool == pool && req.fits_in(n.free)
+        })?;
         let n = &mut self.nodes[node];
         n.free = n.free.sub(req);
         n.pods.push(pod);
