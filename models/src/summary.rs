@@ -227,6 +227,9 @@ pub struct CostSummary {
     /// proportion to the service visits each journey makes (its steps).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub per_journey_usd: IndexMap<String, f64>,
+    /// The month as a function of traffic, and the traffic that fits the reference band.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_vs_traffic: Option<crate::projection::CostVsTraffic>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
