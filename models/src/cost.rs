@@ -199,7 +199,6 @@ impl Usage {
             return u;
         }
         let k = span_s / self.span_s;
-        let ops = |n: &mut u64| *n = (*n as f64 * k).round() as u64;
         for pool in u.node_pools.values_mut().chain(u.vms.values_mut()) {
             pool.node_seconds *= k;
             pool.seconds_at_node_count
@@ -212,27 +211,36 @@ impl Usage {
         u.gke_clusters.values_mut().for_each(|s| *s *= k);
         u.cloud_sql.values_mut().for_each(|s| s.instance_hours *= k);
         u.memorystore.values_mut().for_each(|m| m.gb_hours *= k);
+        u.scale_traffic(k);
         for f in u.firestore.values_mut() {
-            ops(&mut f.reads);
-            ops(&mut f.writes);
-            ops(&mut f.deletes);
             f.stored_gib_months *= k;
         }
         u.storage.values_mut().for_each(|b| b.gb_months *= k);
-        for r in u.cloud_run.values_mut() {
+        u.pinecone.values_mut().for_each(|p| p.pod_hours *= k);
+        u
+    }
+
+    /// Scales what the journeys make by `k`: Firestore operations, Cloud Run time and
+    /// requests, LLM tokens and egress bytes (the traffic-driven quantities); capacity kept.
+    pub fn scale_traffic(&mut self, k: f64) {
+        let ops = |n: &mut u64| *n = (*n as f64 * k).round() as u64;
+        for f in self.firestore.values_mut() {
+            ops(&mut f.reads);
+            ops(&mut f.writes);
+            ops(&mut f.deletes);
+        }
+        for r in self.cloud_run.values_mut() {
             r.vcpu_seconds *= k;
             r.gib_seconds *= k;
             ops(&mut r.requests);
         }
-        u.pinecone.values_mut().for_each(|p| p.pod_hours *= k);
-        for l in u.llm.values_mut() {
+        for l in self.llm.values_mut() {
             ops(&mut l.input_tokens);
             ops(&mut l.output_tokens);
         }
-        u.egress_gb *= k;
-        u.egress_cross_zone_gb *= k;
-        u.egress_cross_region_gb *= k;
-        u
+        self.egress_gb *= k;
+        self.egress_cross_zone_gb *= k;
+        self.egress_cross_region_gb *= k;
     }
 }
 

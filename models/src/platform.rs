@@ -210,6 +210,44 @@ pub struct NodePoolSpec {
     /// booted, registered); absent: [`default_provisioning`].
     #[serde(default)]
     pub provisioning: Option<Distribution>,
+    /// Spot VMs (GKE `--spot`): billed at the spot price (unless `cost.node_pools` names the
+    /// pool, which must then say `spot`) and preempted at random, each node at
+    /// `preemption_rate`, after `preemption_notice`.
+    #[serde(default)]
+    pub spot: bool,
+    /// Preemptions per node and unit of time, a Poisson process per node (default
+    /// [`DEFAULT_PREEMPTION_RATE`]); only with `spot: true`.
+    #[serde(default)]
+    pub preemption_rate: Option<crate::units::Rate>,
+    /// From the preemption notice to the VM's stop (default [`DEFAULT_PREEMPTION_NOTICE`]);
+    /// only with `spot: true`.
+    #[serde(default)]
+    pub preemption_notice: Option<Duration>,
+}
+
+/// Default preemptions of a spot node: 0.1 a node-day (one per node every ten days).
+/// Invented: Google publishes no rate, only that a preemption's probability "is generally
+/// low, but might vary from day to day and from zone to zone"
+/// (cloud.google.com/compute/docs/instances/preemptible, "Limitations"). Replace it with the
+/// rate a project observes (Compute Engine's capacity history reports a preemption rate).
+pub const DEFAULT_PREEMPTION_RATE: f64 = 0.1 / 86_400.0;
+
+/// Default notice before a spot VM stops: 30 s, Compute Engine's preemption notice (an ACPI
+/// G2 soft off, then the VM is stopped; cloud.google.com/compute/docs/instances/spot,
+/// "Preemption process"). GKE's graceful node shutdown gives the pods this time to finish.
+pub const DEFAULT_PREEMPTION_NOTICE: Duration = Duration(30_000_000_000);
+
+impl NodePoolSpec {
+    /// Preemptions per node-second, and the notice, of a spot pool; `None` for on-demand.
+    pub fn preemption(&self) -> Option<(f64, Duration)> {
+        self.spot.then(|| {
+            (
+                self.preemption_rate
+                    .map_or(DEFAULT_PREEMPTION_RATE, |r| r.per_sec()),
+                self.preemption_notice.unwrap_or(DEFAULT_PREEMPTION_NOTICE),
+            )
+        })
+    }
 }
 
 impl NodePoolSpec {

@@ -200,3 +200,46 @@ mod tests {
         assert_eq!((lows, highs), (4300.0, 9600.0));
     }
 }
+
+/// The month as a function of traffic (`summary.json` `cost.cost_vs_traffic`): the run's
+/// usage with its traffic-driven items (tokens, operations, bytes, Cloud Run) scaled to each
+/// rate and priced again (egress tiers included), its capacity items as the run held them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostVsTraffic {
+    pub assumes: String,
+    /// The journeys per second the run offered (its mean arrival rate): the month there is the
+    /// run's `monthly_usd`.
+    pub run_rate_per_s: f64,
+    /// The month at rates from 1/1000 of the run's to twice it (log spaced).
+    pub points: Vec<CostAtRate>,
+    /// The traffic whose month falls inside the reference band (with `cost.reference`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub band: Option<BandFit>,
+}
+
+/// The month at one traffic level.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CostAtRate {
+    /// Journeys per second, at the traffic level the run's rate stands for (its peak, when
+    /// the projection's duty is a day's mean-to-peak ratio).
+    pub rate_per_s: f64,
+    pub monthly_usd: f64,
+    pub infrastructure_monthly_usd: f64,
+    pub usage_monthly_usd: f64,
+    /// Each journey's count on an average day: its share of the arrivals x rate x duty x
+    /// 86,400 s.
+    pub journeys_per_day: IndexMap<String, f64>,
+}
+
+/// Where the month meets the reference band's ends.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BandFit {
+    pub low_usd: f64,
+    pub high_usd: f64,
+    /// The lowest traffic whose month reaches `low_usd` (rate 0 when the capacity alone
+    /// costs that much).
+    pub from: CostAtRate,
+    /// The highest traffic whose month stays within `high_usd`; `null` when the capacity alone
+    /// costs more (no traffic fits).
+    pub to: Option<CostAtRate>,
+}

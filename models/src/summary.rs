@@ -244,6 +244,9 @@ pub struct CostSummary {
     /// proportion to the service visits each journey makes (its steps).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub per_journey_usd: IndexMap<String, f64>,
+    /// The month as a function of traffic, and the traffic that fits the reference band.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_vs_traffic: Option<crate::projection::CostVsTraffic>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -261,6 +264,25 @@ pub struct Recovery {
     /// Per random fault (`mtbf:`): how often it struck and the availability it left.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub random_faults: Vec<RandomFaultOutcome>,
+    /// Per spot node pool: how often its nodes were preempted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preemptions: Vec<PreemptionOutcome>,
+}
+
+/// A spot node pool's preemptions over the run (warm-up included: a preempted node is lost
+/// whenever it happens), per replication (means, 95 % intervals across replications), beside
+/// the Poisson expectation: rate x the node-hours exposed (nodes alive and not under notice).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PreemptionOutcome {
+    pub node_pool: String,
+    pub rate_per_node_hour: f64,
+    pub notice_s: f64,
+    pub preemptions: f64,
+    /// `null` with one replication.
+    pub preemptions_ci95: Option<[f64; 2]>,
+    pub exposed_node_hours: f64,
+    /// rate x exposed node-hours.
+    pub expected_preemptions: f64,
 }
 
 /// A fault that strikes at random, over the measured time, per replication (means, with 95 %

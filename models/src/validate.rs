@@ -290,6 +290,30 @@ impl Scenario {
         if out.is_empty() {
             out.extend(self.stability_warnings());
             out.extend(self.hpa_metric_warnings());
+            out.extend(self.spot_warnings());
+        }
+        out
+    }
+
+    /// Preemption settings on an on-demand pool are ignored (kept valid so that a sweep can
+    /// vary `node_pools.X.spot` and keep the rate), but said.
+    fn spot_warnings(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for (name, np) in self.node_pools.iter().filter(|(_, np)| !np.spot) {
+            for (key, set) in [
+                ("preemption_rate", np.preemption_rate.is_some()),
+                ("preemption_notice", np.preemption_notice.is_some()),
+            ] {
+                if set {
+                    out.push(Finding {
+                        path: path!["node_pools", name, key],
+                        message: format!(
+                            "`{key}` is ignored without `spot: true` (on-demand nodes are not preempted)"
+                        ),
+                        severity: Severity::Warning,
+                    });
+                }
+            }
         }
         out
     }
@@ -723,6 +747,13 @@ impl Scenario {
                         format!("zone `{z}` is listed twice"),
                     );
                 }
+            }
+            let bought = self.cost.as_ref().and_then(|c| c.node_pools.get(name));
+            if let Some(p) = bought.filter(|p| np.spot && **p != crate::cost::PricingModel::Spot) {
+                err(
+                    path!["cost", "node_pools", name],
+                    format!("node pool `{name}` is `spot: true`, so it is bought as spot, not {p}"),
+                );
             }
         }
         if self.cluster.scan_interval.0 == 0 {

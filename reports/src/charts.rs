@@ -31,6 +31,8 @@ pub enum ChartGroup {
     Histogram,
     /// One family of named series (replicas, queue, kafka_lag ...).
     Family,
+    /// The month against traffic (`cost.cost_vs_traffic`).
+    Cost,
 }
 
 /// A chart written to `charts/`.
@@ -174,7 +176,125 @@ pub fn draw_all(
         })?;
         charts.push(chart);
     }
+    if let Some(curve) = summary
+        .cost
+        .as_ref()
+        .and_then(|c| c.cost_vs_traffic.as_ref())
+    {
+        if curve.points.len() > 1 {
+            let chart = Chart {
+                group: ChartGroup::Cost,
+                file_name: "cost-vs-traffic.svg".to_string(),
+                title: "Monthly cost against traffic".to_string(),
+                width: WIDTH,
+                height: HEIGHT + 60,
+            };
+            draw_svg(charts_dir, &chart, |area| {
+                draw_cost_vs_traffic(area, &chart.title, curve)
+            })?;
+            charts.push(chart);
+        }
+    }
     Ok(charts)
+}
+
+/// The month (total, capacity, traffic-driven) against journeys per second, both axes
+/// logarithmic, with the reference band's ends as flat lines and the run's rate marked: at
+/// most six legend entries.
+fn draw_cost_vs_traffic(
+    area: &DrawingArea<SVGBackend, Shift>,
+    title: &str,
+    curve: &models::projection::CostVsTraffic,
+) -> DrawResult {
+    let (plot, legend) = title_and_legend(area, title)?;
+    let pts = &curve.points;
+    let x_lo = pts.first().map_or(1e-3, |p| p.rate_per_s).max(1e-9);
+    let x_hi = pts.last().map_or(1.0, |p| p.rate_per_s).max(x_lo * 10.0);
+    let band = curve.band.as_ref().map(|b| (b.low_usd, b.high_usd));
+    let values = pts
+        .iter()
+        .flat_map(|p| {
+            [
+                p.monthly_usd,
+                p.infrastructure_monthly_usd,
+                p.usage_monthly_usd,
+            ]
+        })
+        .chain(band.into_iter().flat_map(|(l, h)| [l, h]))
+        .filter(|v| v.is_finite() && *v > 0.0);
+    let (y_lo, y_hi) = values.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    let (y_lo, y_hi) = if y_lo.is_finite() {
+        (y_lo * 0.7, y_hi * 1.5)
+    } else {
+        (1.0, 10.0)
+    };
+    let mut chart = ChartBuilder::on(&plot)
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(80)
+        .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("journeys per second (log scale)")
+        .y_desc("USD a month (log scale)")
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| format!("${}", tick(*v)))
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 16))
+        .light_line_style(RGBColor(240, 240, 240))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .draw()?;
+    let positive = |f: fn(&models::projection::CostAtRate) -> f64| -> Vec<(f64, f64)> {
+        pts.iter()
+            .map(|p| (p.rate_per_s, f(p)))
+            .filter(|(_, v)| v.is_finite() && *v > 0.0)
+            .collect()
+    };
+    let mut entries: Vec<(&str, ShapeStyle)> = Vec::new();
+    for (label, color, width, line) in [
+        ("month", PALETTE[0], 3, positive(|p| p.monthly_usd)),
+        (
+            "capacity",
+            PALETTE[1],
+            2,
+            positive(|p| p.infrastructure_monthly_usd),
+        ),
+        (
+            "traffic-driven",
+            PALETTE[2],
+            2,
+            positive(|p| p.usage_monthly_usd),
+        ),
+    ] {
+        let style = color.stroke_width(width);
+        chart.draw_series(std::iter::once(PathElement::new(line, style)))?;
+        entries.push((label, style));
+    }
+    if let Some((low, high)) = band {
+        for (label, v) in [("reference low", low), ("reference high", high)] {
+            let style = PALETTE[3].mix(0.7).stroke_width(1);
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(x_lo, v), (x_hi, v)],
+                style,
+            )))?;
+            entries.push((label, style));
+        }
+    }
+    let run = curve.run_rate_per_s;
+    if let Some(p) = pts
+        .iter()
+        .find(|p| (p.rate_per_s - run).abs() <= 1e-9 * run)
+    {
+        chart.draw_series(std::iter::once(Circle::new(
+            (run, p.monthly_usd),
+            5,
+            BLACK.filled(),
+        )))?;
+        entries.push(("the run's rate", BLACK.filled()));
+    }
+    draw_legend(&legend, &entries)
 }
 
 /// One series of a family: its label (the name after the `/`) and its `(time_s, value)` samples.

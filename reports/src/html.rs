@@ -73,6 +73,14 @@ pub fn report_html(summary: &RunSummary, timeline: &Timeline, charts: &[Chart]) 
     services(&mut page, summary);
     crate::components::section(&mut page, &summary.components);
     cost(&mut page, summary);
+    chart_section(
+        &mut page,
+        "cost-vs-traffic",
+        "Cost against traffic",
+        "The month at other arrival rates: traffic-driven items scaled with the rate and priced again, capacity as the run held it (see the note below the cost table).",
+        charts,
+        ChartGroup::Cost,
+    );
     recovery(&mut page, summary);
     chart_section(
         &mut page,
@@ -405,6 +413,9 @@ fn cost(page: &mut String, s: &RunSummary) {
             escape(&p.assumes)
         );
     }
+    if let Some(t) = &c.cost_vs_traffic {
+        traffic_fit(page, t);
+    }
     let Some(cmp) = &c.comparison else { return };
     let verdict = if cmp.difference_usd > 0.0 {
         format!("{} above its high end", numbers::usd(cmp.difference_usd))
@@ -567,9 +578,91 @@ fn footer(page: &mut String, s: &RunSummary) {
     );
 }
 
+/// The seeds' cost question answered in words: the traffic whose month fits the reference
+/// band, and the month at the run's rate.
+fn traffic_fit(page: &mut String, t: &models::projection::CostVsTraffic) {
+    let per_day = |p: &models::projection::CostAtRate| {
+        p.journeys_per_day
+            .iter()
+            .filter(|(_, n)| **n > 0.0)
+            .map(|(j, n)| format!("{} {}", escape(j), numbers::count(n.round() as u64)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = write!(
+        page,
+        "<p>At the run's rate, {}/s, a month costs {}.",
+        numbers::decimal(t.run_rate_per_s),
+        t.points
+            .iter()
+            .find(|p| (p.rate_per_s - t.run_rate_per_s).abs() <= 1e-9 * t.run_rate_per_s)
+            .map_or_else(|| "?".to_string(), |p| numbers::usd(p.monthly_usd))
+    );
+    if let Some(b) = &t.band {
+        let _ = write!(
+            page,
+            " The month reaches {} at {}/s",
+            numbers::usd(b.low_usd),
+            numbers::decimal(b.from.rate_per_s)
+        );
+        match &b.to {
+            Some(to) => {
+                let _ = write!(
+                    page,
+                    " and stays within {} up to {}/s (journeys a day there: {})",
+                    numbers::usd(b.high_usd),
+                    numbers::decimal(to.rate_per_s),
+                    per_day(to)
+                );
+            }
+            None => {
+                let _ = write!(
+                    page,
+                    "; no traffic keeps it within {}: the capacity alone costs more",
+                    numbers::usd(b.high_usd)
+                );
+            }
+        }
+        page.push('.');
+    }
+    page.push_str("</p>\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_traffic_that_fits_the_band_is_said() {
+        use models::projection::{BandFit, CostAtRate, CostVsTraffic};
+        let at = |rate: f64, month: f64| CostAtRate {
+            rate_per_s: rate,
+            monthly_usd: month,
+            journeys_per_day: [("chat".to_string(), rate * 43_200.0)]
+                .into_iter()
+                .collect(),
+            ..CostAtRate::default()
+        };
+        let t = CostVsTraffic {
+            run_rate_per_s: 10.0,
+            points: vec![at(1.0, 139.0), at(10.0, 141.79)],
+            band: Some(BandFit {
+                low_usd: 140.0,
+                high_usd: 200.0,
+                from: at(4.21, 140.0),
+                to: Some(at(198.0, 200.0)),
+            }),
+            ..CostVsTraffic::default()
+        };
+        let mut page = String::new();
+        traffic_fit(&mut page, &t);
+        assert!(
+            page.contains("At the run's rate, 10.0/s, a month costs $141.79."),
+            "{page}"
+        );
+        assert!(page.contains("stays within $200.00 up to 198/s"), "{page}");
+        assert!(page.contains("chat 8"), "{page}");
+    }
     use crate::test_data::small_run;
 
     #[test]

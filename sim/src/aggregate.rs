@@ -230,7 +230,8 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
             }
         }
     }
-    let recovery = recovery(scenario, &results, &mut timeline, &mut warnings);
+    let mut recovery = recovery(scenario, &results, &mut timeline, &mut warnings);
+    recovery.preemptions = preemptions(scenario, &results);
     for (name, j) in &journeys {
         if j.count + j.unfinished > 0 && j.successes() == 0 {
             warnings.push(format!(
@@ -701,4 +702,36 @@ fn breakers(
             out
         })
         .collect()
+}
+
+/// Each spot pool's preemptions over the replications, with the 95 % interval across them,
+/// beside rate x exposed node-hours (the compensator of the count: their difference has mean
+/// 0 and variance the expected count, whatever the autoscalers did to the node count).
+fn preemptions(
+    scenario: &Scenario,
+    results: &[ReplicationResult],
+) -> Vec<models::summary::PreemptionOutcome> {
+    let n = results.len().max(1) as f64;
+    let mut out = Vec::new();
+    for (p, (name, np)) in scenario.node_pools.iter().enumerate() {
+        let Some((rate, notice)) = np.preemption() else {
+            continue;
+        };
+        let counts: Vec<f64> = results.iter().map(|r| r.preemptions[p] as f64).collect();
+        let exposed_h = results
+            .iter()
+            .map(|r| r.exposed_node_seconds[p] / 3600.0)
+            .sum::<f64>()
+            / n;
+        out.push(models::summary::PreemptionOutcome {
+            node_pool: name.clone(),
+            rate_per_node_hour: rate * 3600.0,
+            notice_s: notice.as_secs_f64(),
+            preemptions: counts.iter().sum::<f64>() / n,
+            preemptions_ci95: ci95(&counts),
+            exposed_node_hours: exposed_h,
+            expected_preemptions: rate * 3600.0 * exposed_h,
+        });
+    }
+    out
 }

@@ -98,6 +98,14 @@ pub(crate) enum Event {
     FaultEnd {
         fault: u32,
     },
+    /// A preemption candidate of spot pool `spot` (see [`crate::faults`]).
+    Preemption {
+        spot: u32,
+    },
+    /// Preemption notice `notice` is over: the VM stops.
+    PreemptionStop {
+        notice: u32,
+    },
     // --- Cloud Run and Ray (sim/src/cloud_run.rs, sim/src/ray.rs) ---
     /// A Cloud Run autoscaler evaluation of Cloud Run service `service`.
     CloudRunTick {
@@ -180,6 +188,10 @@ pub struct ReplicationResult {
     /// The steps' circuit breakers (`Model::breakers`' order), and their open time up to
     /// the horizon after warm-up.
     pub breakers: Vec<(Breaker, Nanos)>,
+    /// Per node pool: spot preemptions over the run, and the node-seconds exposed to them
+    /// (alive nodes not under notice).
+    pub preemptions: Vec<u64>,
+    pub exposed_node_seconds: Vec<f64>,
 }
 
 /// One replication's state. The request path (requests, pools, LLM endpoints, batchers,
@@ -367,7 +379,8 @@ pub fn run_replication(
     let events = r.calendar.events();
     let cloud_run = r.cloud_run_records(model.horizon);
     let ray = r.ray_records(model.horizon);
-    let (node_seconds, seconds_at_count, hpa_syncs) = r.cluster.finish();
+    let (node_seconds, seconds_at_count, hpa_syncs, exposed_node_seconds) = r.cluster.finish();
+    let preemptions = r.faults.preemption_counts(scenario.node_pools.len());
     ReplicationResult {
         journeys: r.journeys,
         stations: r.stations,
@@ -395,6 +408,8 @@ pub fn run_replication(
                 (b, open)
             })
             .collect(),
+        preemptions,
+        exposed_node_seconds,
     }
 }
 
@@ -472,6 +487,8 @@ impl Replication<'_> {
                 Event::NodeReady { node } => self.node_ready(node, now),
                 Event::FaultStart { fault } => self.fault_start(fault, now),
                 Event::FaultEnd { fault } => self.fault_end(fault, now),
+                Event::Preemption { spot } => self.preemption(spot, now),
+                Event::PreemptionStop { notice } => self.preemption_end(notice, now),
                 Event::CloudRunTick { service } => self.cloud_run_tick(service, now),
                 Event::InstanceReady { service } => self.instance_ready(service, now),
                 Event::PendingTimeout { service, request } => {

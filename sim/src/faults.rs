@@ -7,6 +7,13 @@
 //! retry as their policy says); added latency slows a service; packet loss costs a hop a TCP
 //! retransmission timeout. Requests in flight on what is lost fail.
 //!
+//! Spot preemptions: each node of a `spot: true` pool is preempted as a Poisson process of
+//! its `preemption_rate`; the pool's process is drawn by thinning one of rate x max nodes
+//! (a candidate strikes with probability preemptible nodes / max, on a node drawn uniformly),
+//! so it costs one event per candidate and nothing for a pool that is not spot. A preemption
+//! gives notice (the node is cordoned and its pods drained gracefully) and stops the VM after
+//! `preemption_notice` (what is still served is lost); the cluster autoscaler replaces it.
+//!
 //! A fault strikes at its `at`, or at random (`mtbf`): up times exponential of mean MTBF,
 //! repairs of `mttr`, each fault drawing from its own stream (derived from the seed, the
 //! replication and the fault's name), so adding a fault does not change another's draws.
@@ -80,6 +87,22 @@ pub(crate) struct FaultState {
     loss_rng: RandomStream,
     /// Per fault: the (station, replica) consumers a broker loss paused.
     paused: Vec<Vec<(u32, u32)>>,
+    /// The spot node pools' preemption processes.
+    spot: Vec<SpotPool>,
+    /// Preemptions under notice: the node and the replicas draining on it (taken at the stop).
+    notices: Vec<(u64, Vec<(u32, u32)>)>,
+}
+
+/// A spot node pool's preemptions: a Poisson process of `rate` per node, drawn by thinning
+/// one of `rate` x `bound` (the pool's most nodes) from the pool's own stream.
+struct SpotPool {
+    pool: u32,
+    /// Preemptions per node-second.
+    rate: f64,
+    notice: Nanos,
+    bound: u32,
+    rng: RandomStream,
+    count: u64,
 }
 
 impl FaultState {
@@ -116,7 +139,40 @@ impl FaultState {
             prev_station,
             loss_rng: RandomStream::derive(seed, rep, "fault/packet-loss"),
             paused: vec![Vec::new(); n],
+            spot: scenario
+                .node_pools
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (name, np))| {
+                    let (rate, notice) = np.preemption()?;
+                    (rate > 0.0).then(|| SpotPool {
+                        pool: i as u32,
+                        rate,
+                        notice: notice.0,
+                        bound: np.max.max(np.min).max(1),
+                        rng: RandomStream::derive(seed, rep, &format!("preemption/{name}")),
+                        count: 0,
+                    })
+                })
+                .collect(),
+            notices: Vec::new(),
         }
+    }
+
+    /// Time to the next preemption candidate of spot pool `k`: exponential with rate
+    /// `rate` x `bound`.
+    fn candidate_gap(&mut self, k: usize) -> Nanos {
+        let p = &mut self.spot[k];
+        (p.rng.exp1() / (p.rate * f64::from(p.bound)) * 1e9) as Nanos
+    }
+
+    /// Preemptions per node pool over the run (0 for pools that are not spot).
+    pub(crate) fn preemption_counts(&self, pools: usize) -> Vec<u64> {
+        let mut out = vec![0; pools];
+        for p in &self.spot {
+            out[p.pool as usize] = p.count;
+        }
+        out
     }
 
     /// Time to the next failure of random fault `i`: exponential with mean `mtbf`.
@@ -198,6 +254,43 @@ impl Replication<'_> {
                     .schedule(at, Event::FaultStart { fault: i as u32 });
             }
         }
+        for k in 0..self.faults.spot.len() {
+            let at = self.faults.candidate_gap(k);
+            if at <= self.model.horizon {
+                self.calendar
+                    .schedule(at, Event::Preemption { spot: k as u32 });
+            }
+        }
+    }
+
+    /// A preemption candidate of spot pool `k`: it strikes with probability preemptible
+    /// nodes / bound (thinning), on a node drawn uniformly; the next candidate is drawn.
+    pub(crate) fn preemption(&mut self, k: u32, now: Nanos) {
+        let pool = self.faults.spot[k as usize].pool;
+        let bound = self.faults.spot[k as usize].bound;
+        let nodes = self.cluster.preemptible_nodes(pool);
+        let u = self.faults.spot[k as usize].rng.next_f64() * f64::from(bound);
+        if u < f64::from(nodes) {
+            // u is uniform on [0, nodes) given that it struck: its floor picks the node.
+            if let Some((node, draining)) = self.preemption_notice(pool, u as u32, now) {
+                self.faults.spot[k as usize].count += 1;
+                let id = self.faults.notices.len() as u32;
+                self.faults.notices.push((node, draining));
+                let notice = self.faults.spot[k as usize].notice;
+                self.calendar
+                    .schedule(now + notice, Event::PreemptionStop { notice: id });
+            }
+        }
+        let next = now + self.faults.candidate_gap(k as usize);
+        if next <= self.model.horizon {
+            self.calendar.schedule(next, Event::Preemption { spot: k });
+        }
+    }
+
+    /// The end of preemption notice `id`: the VM stops.
+    pub(crate) fn preemption_end(&mut self, id: u32, now: Nanos) {
+        let (node, draining) = std::mem::take(&mut self.faults.notices[id as usize]);
+        self.preemption_stop(node, &draining, now);
     }
 
     fn station_of(&self, name: &str) -> Option<u32> {

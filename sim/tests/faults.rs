@@ -92,6 +92,29 @@ fn faults_match_their_closed_forms() {
                     (obs - up).abs() <= 4.0 * se,
                     format!("{file}: {j} availability {obs:.5} vs the target's up share {up:.5} (4 se = {:.5}, n = {n})", 4.0 * se),
                 )
+            } else if let Some(k) = check["preemption_count"].as_u64() {
+                // Each node is preempted as a Poisson process of rate r while exposed, so the
+                // pool's count N minus r x its exposure X is a martingale with variance E[N]:
+                // over `reps` replications the mean count is within 4 sqrt(E / reps) of
+                // r x mean exposure, whatever the autoscaler did to the node count.
+                let f = &summary["recovery"]["preemptions"][k as usize];
+                let rate = num(&f["rate_per_node_hour"], "rate_per_node_hour");
+                let exposed = num(&f["exposed_node_hours"], "exposed_node_hours");
+                let want = rate * exposed;
+                let obs = num(&f["preemptions"], "preemptions");
+                let se = (want / c("reps")).sqrt();
+                let reported = num(&f["expected_preemptions"], "expected_preemptions");
+                (
+                    (obs - want).abs() <= 4.0 * se
+                        && (rate - c("rate_per_node_hour")).abs() < 1e-12
+                        && (reported - want).abs() < 1e-9
+                        && want > 0.0,
+                    format!(
+                        "{file}: preemptions {obs:.2} vs rate x exposure = {rate} x {exposed:.2} = {want:.2} (4 se = {:.2}); CI {:?}",
+                        4.0 * se,
+                        f["preemptions_ci95"]
+                    ),
+                )
             } else if let Some(j) = check["hop_delay_mean"].as_str() {
                 let (mean, var) = hop_moments(c("p"), c("packets") as u32, c("rto_ms") / 1e3);
                 let want = c("base_ms") + mean * 1e3;

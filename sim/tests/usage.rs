@@ -75,3 +75,58 @@ fn firestore_and_egress_are_counted_from_visits_and_priced() {
         cost.total_usd
     );
 }
+
+/// A `spot: true` pool is billed at the table's spot rows (no sustained-use discount on spot):
+/// 3 n1-standard-4 nodes with a T4 each for 2 h, no preemption (rate 0) so the node-hours are
+/// exactly 6: 6 x $0.06701 = $0.40206 for the machines, 6 x $0.14 = $0.84 for the GPUs. The
+/// same pool on demand: 6 x $0.189999 = $1.139994 (sustained use of a 2-h run repeated all
+/// month is the full -30 %: $0.7979958) and 6 x $0.35 = $2.10.
+#[test]
+fn a_spot_pool_is_billed_at_the_spot_price() {
+    let text = |spot: bool| {
+        format!(
+            r#"name: spot-bill
+seed: 1
+horizon: 2h
+warmup: 0s
+replications: 1
+node_pools:
+  gpu:
+    machine: n1-standard-4
+    min: 3
+    max: 3
+    gpus_per_node: 1
+{}
+services:
+  api: {{replicas: 3, concurrency: 1, service_time: {{constant: 1ms}}, pod: {{node_pool: gpu, cpu: "1", memory: 1Gi, gpus: 1}}}}
+workload:
+  arrivals: {{poisson: {{rate: 1/s}}}}
+  journeys: [{{name: call, steps: [{{service: api}}]}}]
+"#,
+            if spot {
+                "    spot: true\n    preemption_rate: 0/h"
+            } else {
+                ""
+            }
+        )
+    };
+    let bill = |spot: bool| {
+        let s = models::parse_scenario(&text(spot), "spot-bill.yaml", &[])
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .0;
+        let mut out = sim::simulate(&s, &sim::Options::default());
+        let usage = out.usage.clone().expect("a usage");
+        billing::bill_run(&s, &usage, &mut out.summary);
+        out.summary.cost.expect("priced").by_item
+    };
+    let spot = bill(true);
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+    assert!(close(spot["node_pool/gpu"], 0.40206), "{spot:?}");
+    assert!(close(spot["node_pool/gpu/gpu"], 0.84), "{spot:?}");
+    let on_demand = bill(false);
+    assert!(
+        close(on_demand["node_pool/gpu"], 0.7979958),
+        "{on_demand:?}"
+    );
+    assert!(close(on_demand["node_pool/gpu/gpu"], 2.10), "{on_demand:?}");
+}

@@ -10,6 +10,7 @@
 pub mod bill;
 pub mod price_table;
 pub mod projection;
+pub mod traffic;
 
 pub use bill::{Billing, CostError};
 pub use price_table::PriceTable;
@@ -33,14 +34,79 @@ pub fn price(model: Option<&CostModel>, usage: &Usage) -> Result<CostSummary, Co
 /// `summary.cost` (a pricing problem becomes a warning, never a failed run) and judges again
 /// the scenario's SLOs, since those on cost could not be judged before the bill.
 pub fn bill_run(scenario: &Scenario, usage: &Usage, summary: &mut RunSummary) {
-    match price(scenario.cost.as_ref(), usage) {
+    let model = buying(scenario);
+    match price(Some(&model), usage) {
         Ok(mut c) => {
             c.per_journey_usd = per_journey(scenario, summary, c.total_usd);
+            match curve(scenario, &model, usage) {
+                Ok(curve) => c.cost_vs_traffic = curve,
+                Err(e) => summary.warnings.push(format!("cost vs traffic: {e}")),
+            }
             summary.cost = Some(c)
         }
         Err(e) => summary.warnings.push(format!("cost: {e}")),
     }
     summary.slos = scenario.slos.iter().map(|s| s.verdict(summary)).collect();
+}
+
+/// How the scenario buys what it uses: its `cost:` block (on demand without one), with each
+/// `spot: true` node pool bought as spot (validation refuses a spot pool that `cost:` buys
+/// otherwise).
+pub fn buying(scenario: &Scenario) -> CostModel {
+    let mut model = scenario.cost.clone().unwrap_or_default();
+    for (name, pool) in &scenario.node_pools {
+        if pool.spot {
+            model
+                .node_pools
+                .entry(name.clone())
+                .or_insert(models::cost::PricingModel::Spot);
+        }
+    }
+    model
+}
+
+/// The month against traffic for a scenario whose arrivals have a rate (none for a trace
+/// only, or no arrivals at all).
+fn curve(
+    scenario: &Scenario,
+    model: &CostModel,
+    usage: &Usage,
+) -> Result<Option<models::projection::CostVsTraffic>, CostError> {
+    let horizon = scenario.horizon;
+    let mix: f64 = scenario
+        .workload
+        .journeys
+        .iter()
+        .filter(|j| j.arrivals.is_none())
+        .map(|j| j.weight)
+        .sum();
+    let common = scenario.workload.arrivals.mean_rate(horizon);
+    let rates: indexmap::IndexMap<String, f64> = scenario
+        .workload
+        .journeys
+        .iter()
+        .map(|j| {
+            let r = match &j.arrivals {
+                Some(a) => a.mean_rate(horizon),
+                None if mix > 0.0 => common * j.weight / mix,
+                None => 0.0,
+            };
+            (j.name.clone(), r)
+        })
+        .collect();
+    let total: f64 = rates.values().sum();
+    if !(total.is_finite() && total > 0.0) {
+        return Ok(None);
+    }
+    let traffic = traffic::Traffic {
+        run_rate_per_s: total,
+        shares: rates.into_iter().map(|(j, r)| (j, r / total)).collect(),
+        duty: model
+            .projection
+            .factor()
+            .map_err(|m| CostError::InvalidModel(format!("projection: {m}")))?,
+    };
+    traffic::cost_vs_traffic(model, PriceTable::builtin()?, usage, &traffic).map(Some)
 }
 
 /// What one journey costs: the cost of the measured span (the run's cost x (horizon -

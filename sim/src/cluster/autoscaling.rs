@@ -35,7 +35,7 @@ impl Cluster {
         let nodes = self
             .nodes
             .iter()
-            .filter(|n| n.alive)
+            .filter(|n| n.alive && !n.terminating)
             .map(|n| Node {
                 id: n.id,
                 pool: n.pool as usize,
@@ -319,12 +319,63 @@ impl Replication<'_> {
             .cluster
             .nodes
             .iter()
-            .find(|n| n.alive && n.ready && n.pool == pool)
+            .find(|n| n.alive && n.ready && !n.terminating && n.pool == pool)
             .map(|n| n.id);
         let Some(id) = node else {
             return;
         };
         self.kill_node_pods(id);
         self.remove_node(id, now);
+    }
+}
+
+impl Replication<'_> {
+    /// A spot preemption's notice on the `pick`-th preemptible node of `pool` (alive, not
+    /// under notice; `pick` below [`super::Cluster::preemptible_nodes`]): the node is
+    /// cordoned and its pods deleted gracefully, as GKE's graceful node shutdown does (each
+    /// stops taking traffic, its queue goes back through balancing, what it serves goes on),
+    /// and their ReplicaSets create replacements, Pending until they fit elsewhere or the
+    /// cluster autoscaler adds a node. Returns the node and the replicas left draining.
+    pub(crate) fn preemption_notice(
+        &mut self,
+        pool: u32,
+        pick: u32,
+        now: Nanos,
+    ) -> Option<(u64, Vec<(u32, u32)>)> {
+        self.cluster.account(now);
+        let idx = self
+            .cluster
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.alive && !n.terminating && n.pool == pool)
+            .nth(pick as usize)
+            .map(|(i, _)| i)?;
+        self.cluster.nodes[idx].terminating = true;
+        let pods = self.cluster.nodes[idx].pods.clone();
+        let mut draining = Vec::new();
+        for p in pods {
+            let station = self.cluster.pods[p as usize].service;
+            if let PodState::Ready { replica } = self.cluster.pods[p as usize].state {
+                draining.push((station, replica));
+            }
+            self.delete_pod(p, now);
+            let s = self.cluster.by_station[station as usize];
+            self.create_pod(s, now, false);
+        }
+        Some((self.cluster.nodes[idx].id, draining))
+    }
+
+    /// The preempted VM stops at the end of its notice: what its pods still serve is lost
+    /// (those requests fail, as on a node loss), and the node leaves the pool.
+    pub(crate) fn preemption_stop(&mut self, node: u64, draining: &[(u32, u32)], now: Nanos) {
+        for &(station, replica) in draining {
+            let r = &mut self.stations[station as usize].replicas[replica as usize];
+            // Still draining (not reused by a newer pod since) with work in service.
+            if !r.ready && r.busy > 0 {
+                r.killed = true;
+            }
+        }
+        self.remove_node(node, now);
     }
 }

@@ -70,6 +70,9 @@ pub struct SimNode {
     zone: u32,
     ready: bool,
     alive: bool,
+    /// Under a spot preemption notice: cordoned (no pod is placed on it, the cluster
+    /// autoscaler no longer counts it) until the VM stops.
+    terminating: bool,
     free: Resources,
     pods: Vec<u32>,
     requested_at: Nanos,
@@ -126,6 +129,9 @@ pub struct Cluster {
     node_seconds: Vec<f64>,
     /// Seconds spent at each node count, per pool (for sustained-use discounts).
     seconds_at_count: Vec<std::collections::BTreeMap<u32, f64>>,
+    /// Node-seconds per pool of nodes a preemption could strike (alive, not under notice):
+    /// the exposure a spot pool's preemption count is Poisson over.
+    exposed_seconds: Vec<f64>,
     last_count_change: Nanos,
     sync_period: Nanos,
     pipeline: PipelineConfig,
@@ -280,6 +286,7 @@ impl Cluster {
         Cluster {
             node_seconds: vec![0.0; pools.len()],
             seconds_at_count: vec![Default::default(); pools.len()],
+            exposed_seconds: vec![0.0; pools.len()],
             pools,
             nodes: Vec::new(),
             pods: Vec::new(),
@@ -342,8 +349,16 @@ impl Cluster {
             .count() as u32
     }
 
+    /// Nodes of `pool` a preemption could strike: alive and not already under notice.
+    pub(crate) fn preemptible_nodes(&self, pool: u32) -> u32 {
+        self.nodes
+            .iter()
+            .filter(|n| n.alive && !n.terminating && n.pool == pool)
+            .count() as u32
+    }
+
     /// Hands over, at the end of a run: node-seconds per pool, seconds at each node count per
-    /// pool, and every HPA sync.
+    /// pool, every HPA sync, and the preemptible node-seconds per pool.
     #[allow(clippy::type_complexity)]
     pub(crate) fn finish(
         &mut self,
@@ -351,11 +366,13 @@ impl Cluster {
         Vec<f64>,
         Vec<std::collections::BTreeMap<u32, f64>>,
         Vec<HpaSyncRecord>,
+        Vec<f64>,
     ) {
         (
             std::mem::take(&mut self.node_seconds),
             std::mem::take(&mut self.seconds_at_count),
             std::mem::take(&mut self.syncs),
+            std::mem::take(&mut self.exposed_seconds),
         )
     }
 
@@ -367,6 +384,7 @@ impl Cluster {
                 let n = self.live_nodes(p as u32);
                 self.node_seconds[p] += f64::from(n) * dt;
                 *self.seconds_at_count[p].entry(n).or_default() += dt;
+                self.exposed_seconds[p] += f64::from(self.preemptible_nodes(p as u32)) * dt;
             }
         }
         self.last_count_change = now;
@@ -393,6 +411,7 @@ impl Cluster {
             zone,
             ready,
             alive: true,
+            terminating: false,
             free: p.allocatable.sub(p.daemonset),
             pods: Vec::new(),
             requested_at: now,

@@ -20,7 +20,7 @@ impl Cluster {
         let eligible: Vec<usize> = (0..self.nodes.len())
             .filter(|i| {
                 let n = &self.nodes[*i];
-                n.alive && n.ready && n.pool == pool
+                n.alive && n.ready && !n.terminating && n.pool == pool
             })
             .collect();
         let pick = k8s::scheduler::choose(
