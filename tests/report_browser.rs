@@ -321,6 +321,7 @@ fn hand_made_run() -> (RunSummary, Timeline) {
         },
         components: Default::default(),
         fidelity: None,
+        rollouts: Vec::new(),
     };
     let predicted = RunSummary {
         kind: RunKind::Simulation,

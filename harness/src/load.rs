@@ -537,6 +537,7 @@ pub fn summarize(
         },
         components: Default::default(),
         fidelity: None,
+        rollouts: Vec::new(),
     };
     if m.late_starts > 0 {
         summary.warnings.push(format!(

@@ -12,6 +12,7 @@ macro_rules! path {
     ($($seg:expr),* $(,)?) => { vec![$($crate::path::PathSegment::from($seg)),*] };
 }
 
+pub mod canary_stats;
 pub mod cost;
 pub mod distribution;
 pub mod drill;
@@ -29,6 +30,7 @@ pub mod platform;
 pub mod projection;
 pub mod queueing;
 pub mod random;
+pub mod rollout;
 pub mod scenario;
 pub mod slo;
 pub mod span;

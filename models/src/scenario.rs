@@ -82,6 +82,10 @@ pub struct Scenario {
     /// Prometheus endpoints `twin load` scrapes while it runs (the simulator ignores them).
     #[serde(default)]
     pub observers: Vec<crate::observe::ObserverSpec>,
+    /// Releases of new versions during the run: canary steps or a blue-green switch, judged
+    /// and promoted or rolled back (SPEC.md "Streaming and rollouts").
+    #[serde(default)]
+    pub rollouts: Vec<crate::rollout::RolloutSpec>,
 }
 
 fn recovery_window() -> Duration {

@@ -53,6 +53,9 @@ pub struct RunSummary {
     /// percentiles and error rate with the relative error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fidelity: Option<crate::fidelity::Fidelity>,
+    /// The scenario's rollouts: outcome, decision time, the new version's requests and errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollouts: Vec<crate::rollout::RolloutSummary>,
 }
 
 impl RunSummary {

@@ -274,6 +274,28 @@ impl Scenario {
                 );
             }
         }
+        let (mut rolled, mut names) = (
+            std::collections::HashSet::new(),
+            std::collections::HashSet::new(),
+        );
+        for (i, r) in self.rollouts.iter().enumerate() {
+            let base = path!["rollouts", i];
+            for (p, m) in r.check(self, &base) {
+                err(p, m);
+            }
+            if !rolled.insert(r.service.as_str()) {
+                err(
+                    path!["rollouts", i, "service"],
+                    format!("a second rollout of `{}`: one rollout a service", r.service),
+                );
+            }
+            if !names.insert(r.name.as_str()) {
+                err(
+                    path!["rollouts", i, "name"],
+                    format!("a second rollout named `{}`", r.name),
+                );
+            }
+        }
         for (i, slo) in self.slos.iter().enumerate() {
             if let Some(j) = slo.journey() {
                 if !self.workload.journeys.iter().any(|x| x.name == j) {

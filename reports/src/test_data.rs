@@ -113,6 +113,7 @@ pub(crate) fn small_run(scenario: &str) -> (RunSummary, Timeline) {
         },
         components: Default::default(),
         fidelity: None,
+        rollouts: Vec::new(),
     };
     let predicted = RunSummary {
         kind: RunKind::Simulation,

@@ -256,11 +256,25 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
         components,
         warnings,
         fidelity: None,
+        rollouts: Vec::new(),
         engine: EngineStats {
             events: results.iter().map(|r| r.events).sum(),
             wall_s: 0.0,
         },
     };
+    summary.rollouts = scenario
+        .rollouts
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let runs = results
+                .iter()
+                .filter_map(|r| r.rollouts.iter().find(|(k, _)| *k == i))
+                .map(|(_, run)| run.clone())
+                .collect();
+            models::rollout::RolloutSummary::over(spec, runs, ci95)
+        })
+        .collect();
     summary.slos = scenario.slos.iter().map(|s| s.verdict(&summary)).collect();
     timeline.histograms = histograms;
     Output {

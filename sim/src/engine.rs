@@ -128,6 +128,11 @@ pub(crate) enum Event {
     WorkerReady {
         cluster: u32,
     },
+    /// A step, analysis or end of rollout `rollout` (sim/src/rollout.rs).
+    Rollout {
+        rollout: u32,
+        what: crate::rollout::RolloutEvent,
+    },
 }
 
 /// A journey (or one branch of a parallel step) in flight.
@@ -159,6 +164,8 @@ struct Request {
     failed: bool,
     /// The client gave up; the work goes on but is no longer measured.
     abandoned: bool,
+    /// Its last visit went to a rollout's new version (its `Fail` draws the new version's).
+    new_version: bool,
 }
 
 /// Everything one replication measured.
@@ -192,6 +199,8 @@ pub struct ReplicationResult {
     /// (alive nodes not under notice).
     pub preemptions: Vec<u64>,
     pub exposed_node_seconds: Vec<f64>,
+    /// Each rollout's record: (index in the scenario's `rollouts`, what happened).
+    pub rollouts: Vec<(usize, models::rollout::RolloutRun)>,
 }
 
 /// One replication's state. The request path (requests, pools, LLM endpoints, batchers,
@@ -210,6 +219,9 @@ pub(crate) struct Replication<'m> {
     pub(crate) faults: crate::faults::FaultState,
     pub(crate) cloud_run: crate::cloud_run::CloudRuns,
     pub(crate) ray: crate::ray::RayClusters,
+    pub(crate) rollouts: crate::rollout::Rollouts,
+    /// Some rollout exists (the request path asks this flag only).
+    has_rollouts: bool,
     // The request path and the measurements: the engine's alone.
     requests: Vec<Request>,
     free: Vec<u32>,
@@ -297,6 +309,7 @@ pub fn run_replication(
     series_names.extend(cloud_run.series_names());
     series_names.extend(ray.series_names());
     let n_stations = stations.len();
+    let rollouts = crate::rollout::Rollouts::new(scenario, model, seed, rep);
     let mut r = Replication {
         model,
         calendar: Calendar::with_capacity(1024),
@@ -371,6 +384,8 @@ pub fn run_replication(
         cloud_run,
         ray,
         faults: crate::faults::FaultState::new(scenario, model, seed, rep),
+        has_rollouts: !rollouts.is_empty(),
+        rollouts,
     };
     r.run();
     let (faults, fault_marks, random_faults) =
@@ -381,6 +396,7 @@ pub fn run_replication(
     let ray = r.ray_records(model.horizon);
     let (node_seconds, seconds_at_count, hpa_syncs, exposed_node_seconds) = r.cluster.finish();
     let preemptions = r.faults.preemption_counts(scenario.node_pools.len());
+    let rollouts = r.rollout_runs(model.horizon);
     ReplicationResult {
         journeys: r.journeys,
         stations: r.stations,
@@ -410,6 +426,7 @@ pub fn run_replication(
             .collect(),
         preemptions,
         exposed_node_seconds,
+        rollouts,
     }
 }
 
@@ -419,6 +436,7 @@ impl Replication<'_> {
         self.start_cloud_run();
         self.start_ray();
         self.schedule_faults();
+        self.schedule_rollouts();
         if self.model.warmup > 0 {
             self.calendar.schedule(self.model.warmup, Event::WarmupEnd);
         } else {
@@ -496,6 +514,7 @@ impl Replication<'_> {
                 }
                 Event::RayUpdate { cluster } => self.ray_update(cluster, now),
                 Event::WorkerReady { cluster } => self.worker_ready(cluster, now),
+                Event::Rollout { rollout, what } => self.on_rollout(rollout, what, now),
             }
         }
         self.cluster.account(horizon);
@@ -560,6 +579,7 @@ impl Replication<'_> {
             attempt: 1,
             failed: false,
             abandoned: false,
+            new_version: false,
             ..from
         });
         self.execute(child, now);
@@ -608,6 +628,7 @@ impl Replication<'_> {
             attempt: 1,
             failed: false,
             abandoned: false,
+            new_version: false,
         });
         if let Some(t) = spec.timeout {
             let gen = self.requests[id as usize].gen;
@@ -640,6 +661,14 @@ impl Replication<'_> {
             let r = &mut self.requests[id as usize];
             match self.model.ops[req.pc as usize] {
                 Op::Visit { station } => {
+                    let station = if self.has_rollouts {
+                        let (to, new) = self.rollouts.route(station);
+                        self.requests[id as usize].new_version = new;
+                        to
+                    } else {
+                        station
+                    };
+                    let r = &mut self.requests[id as usize];
                     if self.stations[station as usize].down {
                         if self.faults.cache_down(station).is_some() {
                             // A lost Redis primary: the client falls back to the miss path.
@@ -696,7 +725,20 @@ impl Replication<'_> {
                         Op::Leave { visit, .. } => visit,
                         _ => req.pc - 1,
                     };
-                    if self.error_rngs[station as usize].next_f64() < p {
+                    let fails = if self.has_rollouts {
+                        if req.new_version {
+                            self.rollouts.new_version_fails(station, p)
+                        } else {
+                            let f = self.error_rngs[station as usize].next_f64() < p;
+                            if f {
+                                self.rollouts.old_version_failed(station);
+                            }
+                            f
+                        }
+                    } else {
+                        self.error_rngs[station as usize].next_f64() < p
+                    };
+                    if fails {
                         if self.visit_failed(id, visit, now) {
                             return;
                         }
@@ -939,6 +981,9 @@ impl Replication<'_> {
         for s in starts {
             self.begin(station, s, now);
         }
+        if self.has_rollouts {
+            self.version_replica_ready(station, now);
+        }
         replica
     }
 
@@ -963,6 +1008,11 @@ impl Replication<'_> {
         for s in starts {
             self.begin(station, s, now);
         }
+    }
+
+    /// Journeys that ended or were left unfinished after warm-up (the damage's denominator).
+    pub(crate) fn journeys_started(&self) -> u64 {
+        self.journeys.iter().map(|j| j.count + j.unfinished).sum()
     }
 
     /// When request `id` began waiting where it is now.
@@ -1123,6 +1173,9 @@ impl Replication<'_> {
     fn on_departure(&mut self, now: Nanos, station: u32, replica: u32, request: u32) {
         let sojourn = now - self.requests[request as usize].enqueued;
         self.cluster.observe(station, replica, sojourn);
+        if self.has_rollouts {
+            self.rollouts.observe(station, sojourn);
+        }
         let pc = self.requests[request as usize].pc as usize;
         if !self.model.reads.is_empty() && self.model.reads[pc] && now >= self.model.warmup {
             // Not a write: a crash's lost writes and a restore's replay leave it out.

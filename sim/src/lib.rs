@@ -25,6 +25,7 @@ pub mod model;
 pub mod pool;
 pub mod progress;
 pub mod ray;
+pub mod rollout;
 pub mod station;
 pub mod stats;
 

@@ -152,6 +152,9 @@ pub struct StationSpec {
     /// take the consumer's demand without contention (their pods' CPUs are not modelled).
     pub cpu: Option<Sampler>,
     pub cpu_config: Option<crate::cpu::CpuConfig>,
+    /// For a rollout's new version: the station of the service it replaces ([`NONE`]
+    /// otherwise). It starts with no replicas; `sim::rollout` brings them up.
+    pub version_of: u32,
 }
 
 /// A service's CPU model: `cpu:` with cores (`cores:`, the pod's limit or request), sliced by
@@ -381,7 +384,16 @@ impl Compiler<'_> {
                 self.ops[hold] = Op::Hold { leave };
             }
             let errors = step.errors.or(s.services[index].errors).map(|f| f.0);
-            if let Some(p) = errors.filter(|p| *p > 0.0) {
+            // A new version with errors of its own needs the `Fail` even where the old has
+            // none (p = 0: the old version's visits never fail there).
+            let new_errors = s
+                .rollouts
+                .iter()
+                .any(|r| r.service == *name && r.new_version.errors.is_some_and(|e| e.0 > 0.0));
+            if let Some(p) = errors
+                .filter(|p| *p > 0.0 || new_errors)
+                .or(new_errors.then_some(0.0))
+            {
                 self.ops.push(Op::Fail {
                     p,
                     station: index as u32,
@@ -532,8 +544,36 @@ impl Model {
                 partitions: None,
                 consumer: NONE,
                 queue_limit: svc.queue_limit.map_or(usize::MAX, |n| n as usize),
+                version_of: NONE,
             })
             .collect();
+        // A rollout's new version is a station of its own after the services (named
+        // `SERVICE@ROLLOUT`, so its streams are its own), before the topics.
+        for r in &s.rollouts {
+            let Some(old) = s.services.get_index_of(&r.service) else {
+                continue;
+            };
+            let svc = &s.services[old];
+            let v = &r.new_version;
+            let base = &stations[old];
+            let cpu = v.cpu.as_ref().map(|c| c.sampler()).or(base.cpu.clone());
+            stations.push(StationSpec {
+                name: format!("{}@{}", r.service, r.name),
+                replicas: 0,
+                concurrency: base.concurrency,
+                balancing: base.balancing,
+                service_time: v
+                    .service_time
+                    .as_ref()
+                    .map_or(base.service_time.clone(), |d| d.sampler()),
+                cpu,
+                cpu_config: cpu_config(svc),
+                partitions: None,
+                consumer: NONE,
+                queue_limit: base.queue_limit,
+                version_of: old as u32,
+            });
+        }
         let topic_base = stations.len() as u32;
         if let Some(k) = &s.kafka {
             for (topic, t) in &k.topics {
@@ -553,6 +593,7 @@ impl Model {
                     partitions: Some(t.partitions),
                     consumer: consumer as u32,
                     queue_limit: usize::MAX,
+                    version_of: NONE,
                 });
             }
         }
@@ -576,6 +617,7 @@ impl Model {
                         partitions: Some(t.partitions),
                         consumer: consumer as u32,
                         queue_limit: usize::MAX,
+                        version_of: NONE,
                     });
                 }
                 topic_groups.push(groups);

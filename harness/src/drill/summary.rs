@@ -254,6 +254,7 @@ pub fn summarize(
             wall_s: run.wall_s,
         },
         fidelity: None,
+        rollouts: Vec::new(),
     };
     let timeline = timeline(drill, run, fault_s, rto_s, audit_result.as_ref(), &all);
     let figures = DrillFigures {

@@ -259,6 +259,41 @@ impl Cluster {
                 groups_area_read: 0.0,
             });
         }
+        // A rollout's new version runs as pods like the service it replaces (same pool,
+        // requests and start-up; its own memory model, no HPA), starting with none.
+        for (i, st) in stations.iter().enumerate() {
+            let Some(old) = by_station.get(st.version_of as usize).copied() else {
+                continue;
+            };
+            if old == u32::MAX {
+                continue;
+            }
+            let o = &services[old as usize];
+            let memory = s
+                .rollouts
+                .iter()
+                .find(|r| st.name.ends_with(&format!("@{}", r.name)))
+                .and_then(|r| r.new_version.memory_usage.as_ref())
+                .and_then(|m| m.bytes().ok())
+                .unwrap_or(o.memory);
+            by_station[i] = services.len() as u32;
+            services.push(ServicePods {
+                station: i as u32,
+                pool: o.pool,
+                requests: o.requests,
+                startup: o.startup,
+                concurrency: o.concurrency,
+                hpa: None,
+                pods: Vec::new(),
+                memory,
+                sources: Vec::new(),
+                scraped: false,
+                backlog_at_scrape: 0,
+                last_ratio: f64::NAN,
+                groups: Vec::new(),
+                groups_area_read: 0.0,
+            });
+        }
         for (i, st) in stations.iter().enumerate() {
             let Some(svc) = by_station.get(st.consumer as usize).copied() else {
                 continue;

@@ -135,6 +135,29 @@ impl Replication<'_> {
         }
     }
 
+    /// A rollout sets the new version at `station` to `n` pods: created (placed when they
+    /// fit, Pending until a node has room) or deleted, newest first. False if the version
+    /// does not run as pods.
+    pub(crate) fn set_pod_count(&mut self, station: u32, n: u32, now: Nanos) -> bool {
+        let Some(&svc) = self.cluster.by_station.get(station as usize) else {
+            return false;
+        };
+        if svc == u32::MAX {
+            return false;
+        }
+        while (self.cluster.services[svc as usize].pods.len() as u32) < n {
+            self.create_pod(svc, now, false);
+        }
+        while let Some(&pod) = self.cluster.services[svc as usize]
+            .pods
+            .get(n as usize..)
+            .and_then(|extra| extra.last())
+        {
+            self.delete_pod(pod, now);
+        }
+        true
+    }
+
     /// Fault: the newest ready pod of the service at `station` dies (the requests it serves
     /// fail) and its ReplicaSet creates a replacement. False if the service does not run as
     /// pods.

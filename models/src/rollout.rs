@@ -1,0 +1,578 @@
+//! Pre-release rollouts (SPEC.md "Streaming and rollouts"): a new version of a service brought
+//! in by canary steps or a blue-green switch, judged at each analysis interval (fixed bounds,
+//! as Argo Rollouts' AnalysisRuns and Flagger do, or a statistical comparison with the
+//! baseline, as Kayenta does), then promoted or rolled back. This module owns the spec, its
+//! checks, the judgement of one interval (pure: what the controller decides from what it saw)
+//! and the summary of what happened; the simulator moves traffic and pods (`sim::rollout`).
+
+use crate::canary_stats::{mann_whitney_greater, quantile, two_proportion_greater};
+use crate::distribution::Distribution;
+use crate::path::PathSegment;
+use crate::scenario::Scenario;
+use crate::units::{Duration, Fraction};
+use serde::{Deserialize, Serialize};
+
+/// One rollout of a new version of `service`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutSpec {
+    pub name: String,
+    pub service: String,
+    /// When the rollout starts (the new version's pods are created).
+    pub at: Duration,
+    pub strategy: Strategy,
+    /// Traffic weights and the pauses after them; the last weight should be 100 %. Absent:
+    /// one step to 100 % (a plain blue-green switch).
+    #[serde(default)]
+    pub steps: Vec<RolloutStep>,
+    /// What the new version changes: any of the service's demand keys.
+    #[serde(default)]
+    pub new_version: NewVersion,
+    pub analysis: Analysis,
+}
+
+/// How the new version's replicas come: a canary scales them with the weight (ceil(weight x
+/// the service's replicas), at least one), blue-green starts them all (the green stack) before
+/// any traffic moves, so it needs the node pools' headroom for a second copy of the service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    Canary,
+    BlueGreen,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutStep {
+    pub weight: Fraction,
+    /// How long the step holds (analysed meanwhile) before the next; absent: none.
+    #[serde(default)]
+    pub pause: Option<Duration>,
+}
+
+/// The service's demand keys the new version may change (absent: as the old version).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewVersion {
+    #[serde(default)]
+    pub service_time: Option<Distribution>,
+    #[serde(default)]
+    pub cpu: Option<Distribution>,
+    #[serde(default)]
+    pub errors: Option<Fraction>,
+    /// The pod's memory working set (as `pod.memory_usage`).
+    #[serde(default)]
+    pub memory_usage: Option<crate::metrics_pipeline::MemoryUsage>,
+}
+
+/// What one analysis judges, every `interval`, from the new version's requests of that interval.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Analysis {
+    pub interval: Duration,
+    /// Fail when the new version's error rate is above this.
+    #[serde(default)]
+    pub error_rate: Option<Fraction>,
+    /// Fail when the new version's p95 (successful visits, queue + service) is above this.
+    #[serde(default)]
+    pub p95: Option<Duration>,
+    /// Fail when the new version's pods use more than this share of their memory request.
+    #[serde(default)]
+    pub memory: Option<Fraction>,
+    /// `baseline`: fail when the new version is worse than the old one with `confidence`
+    /// (Mann-Whitney U on latency, two-proportion z on errors).
+    #[serde(default)]
+    pub compare: Option<Compare>,
+    /// The confidence level of the comparison (default 95 %).
+    #[serde(default)]
+    pub confidence: Option<Fraction>,
+    /// Fewer new-version requests than this in an interval: inconclusive, not a pass
+    /// (default 1).
+    #[serde(default)]
+    pub min_requests: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compare {
+    Baseline,
+}
+
+impl RolloutSpec {
+    /// The steps, or one step to 100 % when none are given.
+    pub fn plan(&self) -> Vec<RolloutStep> {
+        if self.steps.is_empty() {
+            vec![RolloutStep {
+                weight: Fraction(1.0),
+                pause: None,
+            }]
+        } else {
+            self.steps.clone()
+        }
+    }
+
+    /// Seconds the plan pauses in all (the earliest a promotion can come after traffic starts).
+    pub fn total_pause_s(&self) -> f64 {
+        self.plan()
+            .iter()
+            .filter_map(|s| s.pause)
+            .map(|p| p.as_secs_f64())
+            .sum()
+    }
+
+    /// Checks what serde cannot; `base` is the rollout's path.
+    pub fn check(&self, s: &Scenario, base: &[PathSegment]) -> Vec<(Vec<PathSegment>, String)> {
+        let mut out = Vec::new();
+        let at = |key: &str| {
+            let mut p = base.to_vec();
+            p.push(PathSegment::from(key));
+            p
+        };
+        match s.services.get(&self.service) {
+            None => out.push((
+                at("service"),
+                format!(
+                    "rollout `{}` names the service `{}`, which is not defined",
+                    self.name, self.service
+                ),
+            )),
+            Some(svc) => {
+                if svc.cloud_run.is_some() || svc.vm.is_some() || svc.ray.is_some() {
+                    out.push((
+                        at("service"),
+                        "a rollout applies to a service of replicas or pods (not Cloud Run, a VM or Ray)".into(),
+                    ));
+                }
+                if self.new_version.cpu.is_some() && svc.cpu.is_none() {
+                    out.push((
+                        at("new_version"),
+                        "`cpu:` in new_version needs the service's own `cpu:` (its CPU model)"
+                            .into(),
+                    ));
+                }
+                if self.new_version.memory_usage.is_some() && svc.pod.is_none() {
+                    out.push((
+                        at("new_version"),
+                        "`memory_usage:` in new_version needs the service's `pod:`".into(),
+                    ));
+                }
+                if self.analysis.memory.is_some() && svc.pod.is_none() {
+                    out.push((
+                        at("analysis"),
+                        "a `memory:` bound needs the service's `pod:` (its memory request)".into(),
+                    ));
+                }
+            }
+        }
+        if self.at >= s.horizon {
+            out.push((
+                at("at"),
+                format!(
+                    "the rollout starts at {}, not before the horizon ({})",
+                    self.at, s.horizon
+                ),
+            ));
+        }
+        for (i, step) in self.steps.iter().enumerate() {
+            let mut p = at("steps");
+            p.push(PathSegment::from(i));
+            let w = step.weight.0;
+            if !(w > 0.0 && w <= 1.0) {
+                p.push(PathSegment::from("weight"));
+                out.push((
+                    p,
+                    format!(
+                        "a step's weight must be in (0 %, 100 %], found {}",
+                        w * 100.0
+                    ),
+                ));
+            } else if i > 0 && w < self.steps[i - 1].weight.0 {
+                p.push(PathSegment::from("weight"));
+                out.push((
+                    p,
+                    "step weights must not decrease (a rollback is the analysis' to decide)".into(),
+                ));
+            }
+        }
+        if let Some(last) = self.steps.last() {
+            if last.weight.0 < 1.0 {
+                let mut p = at("steps");
+                p.push(PathSegment::from(self.steps.len() - 1));
+                out.push((
+                    p,
+                    "the last step must reach weight 100 % (the promotion)".into(),
+                ));
+            }
+        }
+        if let Some(e) = self.new_version.errors {
+            if !(0.0..=1.0).contains(&e.0) {
+                out.push((
+                    at("new_version"),
+                    "errors must be between 0 % and 100 %".into(),
+                ));
+            }
+        }
+        for (key, d) in [
+            ("service_time", &self.new_version.service_time),
+            ("cpu", &self.new_version.cpu),
+        ] {
+            if let Some(Err(e)) = d.as_ref().map(|d| d.check()) {
+                let mut p = at("new_version");
+                p.push(PathSegment::from(key));
+                out.push((p, e));
+            }
+        }
+        if let Some(Err(e)) = self.new_version.memory_usage.as_ref().map(|m| m.bytes()) {
+            out.push((at("new_version"), e));
+        }
+        let a = &self.analysis;
+        let mut analysis = |key: &str, message: String| {
+            let mut p = at("analysis");
+            p.push(PathSegment::from(key));
+            out.push((p, message));
+        };
+        if a.interval.0 == 0 {
+            analysis(
+                "interval",
+                "the analysis interval must be greater than zero".into(),
+            );
+        }
+        if a.error_rate.is_none() && a.p95.is_none() && a.memory.is_none() && a.compare.is_none() {
+            analysis(
+                "interval",
+                "an analysis needs a bound (`error_rate`, `p95`, `memory`) or `compare: baseline`"
+                    .into(),
+            );
+        }
+        for (key, f) in [("error_rate", a.error_rate), ("memory", a.memory)] {
+            if let Some(f) = f.filter(|f| !(f.0 > 0.0 && f.0 <= 1.0)) {
+                analysis(
+                    key,
+                    format!("`{key}` must be in (0 %, 100 %], found {}", f.0 * 100.0),
+                );
+            }
+        }
+        if let Some(c) = a.confidence {
+            if a.compare.is_none() {
+                analysis(
+                    "confidence",
+                    "`confidence` applies to `compare: baseline`".into(),
+                );
+            } else if !(c.0 > 0.5 && c.0 < 1.0) {
+                analysis(
+                    "confidence",
+                    format!("confidence must be in (50 %, 100 %), found {}", c.0 * 100.0),
+                );
+            }
+        }
+        if a.min_requests == Some(0) {
+            analysis("min_requests", "min_requests must be at least 1".into());
+        }
+        out
+    }
+}
+
+/// What one interval of the rollout saw: the new version's visits and those of the old.
+#[derive(Clone, Debug, Default)]
+pub struct IntervalSample {
+    pub new_requests: u64,
+    pub new_errors: u64,
+    /// Sojourns (queue + service) of the new version's successful visits, in seconds.
+    pub new_latency_s: Vec<f64>,
+    pub old_requests: u64,
+    pub old_errors: u64,
+    pub old_latency_s: Vec<f64>,
+    /// The new version's pods' memory working set over their request (None: not modelled).
+    pub new_memory: Option<f64>,
+}
+
+/// The verdict of one analysis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// Too few requests to judge: neither a pass nor a failure.
+    Inconclusive,
+}
+
+/// One analysis: what it measured and decided (and why, when it failed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisRecord {
+    pub at_s: f64,
+    pub verdict: Verdict,
+    pub requests: u64,
+    pub errors: u64,
+    pub error_rate: Option<f64>,
+    pub p95_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<f64>,
+    /// One-sided p-values of the comparison with the baseline (latency, errors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_latency: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_errors: Option<f64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+impl Analysis {
+    /// Judges one interval. Consumes the latency samples' order (sorts them).
+    pub fn judge(&self, at_s: f64, sample: &mut IntervalSample) -> AnalysisRecord {
+        let n = sample.new_requests;
+        let error_rate = (n > 0).then(|| sample.new_errors as f64 / n as f64);
+        let p95 = quantile(&mut sample.new_latency_s, 0.95);
+        let mut record = AnalysisRecord {
+            at_s,
+            verdict: Verdict::Pass,
+            requests: n,
+            errors: sample.new_errors,
+            error_rate,
+            p95_ms: p95.map(|s| s * 1e3),
+            memory: sample.new_memory,
+            p_latency: None,
+            p_errors: None,
+            reason: String::new(),
+        };
+        let fail = |record: &mut AnalysisRecord, why: String| {
+            record.verdict = Verdict::Fail;
+            if !record.reason.is_empty() {
+                record.reason.push_str("; ");
+            }
+            record.reason.push_str(&why);
+        };
+        if n < self.min_requests.unwrap_or(1) {
+            record.verdict = Verdict::Inconclusive;
+            record.reason = format!("{n} requests reached the new version");
+            return record;
+        }
+        if let (Some(bound), Some(r)) = (self.error_rate, error_rate) {
+            if r > bound.0 {
+                fail(
+                    &mut record,
+                    format!("error rate {:.2} % > {:.2} %", r * 100.0, bound.0 * 100.0),
+                );
+            }
+        }
+        if let Some(bound) = self.p95 {
+            match p95 {
+                Some(p) if p > bound.as_secs_f64() => {
+                    fail(&mut record, format!("p95 {:.1} ms > {}", p * 1e3, bound))
+                }
+                None => fail(&mut record, "p95: no successful request (no data)".into()),
+                _ => {}
+            }
+        }
+        if let (Some(bound), Some(m)) = (self.memory, sample.new_memory) {
+            if m > bound.0 {
+                fail(
+                    &mut record,
+                    format!("memory {:.1} % > {:.1} %", m * 100.0, bound.0 * 100.0),
+                );
+            }
+        }
+        if self.compare.is_some() {
+            let alpha = 1.0 - self.confidence.map_or(0.95, |c| c.0);
+            let lat = mann_whitney_greater(&sample.new_latency_s, &sample.old_latency_s);
+            let err = two_proportion_greater(
+                sample.new_errors,
+                n,
+                sample.old_errors,
+                sample.old_requests,
+            );
+            record.p_latency = lat.map(|t| t.p_value);
+            record.p_errors = err.map(|t| t.p_value);
+            if let Some(p) = record.p_latency.filter(|p| *p < alpha) {
+                fail(
+                    &mut record,
+                    format!("latency worse than the baseline (Mann-Whitney p = {p:.4})"),
+                );
+            }
+            if let Some(p) = record.p_errors.filter(|p| *p < alpha) {
+                fail(
+                    &mut record,
+                    format!("errors worse than the baseline (two-proportion p = {p:.4})"),
+                );
+            }
+            if lat.is_none() && err.is_none() && record.verdict == Verdict::Pass {
+                record.verdict = Verdict::Inconclusive;
+                record.reason = "no baseline requests to compare with".into();
+            }
+        }
+        record
+    }
+}
+
+/// How a rollout ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Promoted,
+    RolledBack,
+    /// The horizon came before a decision (or no analysis ever had data).
+    InProgress,
+}
+
+/// One replication's rollout.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RolloutRun {
+    pub outcome: Outcome,
+    /// When the decision (promotion or rollback) came, from the run's start.
+    pub decided_at_s: Option<f64>,
+    /// When the new version first took traffic (blue-green: the switch).
+    pub first_traffic_s: Option<f64>,
+    /// Visits the new version served, and those that failed (the damage a bad release did).
+    pub requests_new: u64,
+    pub errors_new: u64,
+    /// Journeys started over the run (the denominator of the damage's share).
+    pub journeys: u64,
+    /// The new version's weight over time: (seconds, weight).
+    pub weights: Vec<[f64; 2]>,
+    pub analyses: Vec<AnalysisRecord>,
+}
+
+/// A rollout over the replications (`summary.json` `rollouts`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RolloutSummary {
+    pub name: String,
+    pub service: String,
+    pub strategy: Strategy,
+    /// The most frequent outcome over the replications (ties: the worse, rolled back first).
+    pub outcome: Outcome,
+    pub outcomes: OutcomeCounts,
+    /// Mean over the replications that decided (null if none did).
+    pub decided_at_s: Option<f64>,
+    pub decided_at_ci95: Option<[f64; 2]>,
+    /// Mean time from the rollout's start to the new version's first traffic (pods placed
+    /// and started; blue-green: the whole green stack).
+    pub wait_for_pods_s: Option<f64>,
+    pub requests_new: f64,
+    pub errors_new: f64,
+    pub errors_new_ci95: Option<[f64; 2]>,
+    /// The predicted user-facing damage: failed visits attributable to the new version, as a
+    /// share of all journeys started (mean), and the worst replication's count.
+    pub damage_share: f64,
+    pub worst_errors_new: u64,
+    /// Every replication, in order (the report's timeline draws the first).
+    pub runs: Vec<RolloutRun>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeCounts {
+    pub promoted: u32,
+    pub rolled_back: u32,
+    pub in_progress: u32,
+}
+
+impl RolloutSummary {
+    /// Summarises the replications' runs of `spec` (`ci95` is the caller's Student-t interval).
+    pub fn over(
+        spec: &RolloutSpec,
+        runs: Vec<RolloutRun>,
+        ci95: impl Fn(&[f64]) -> Option<[f64; 2]>,
+    ) -> RolloutSummary {
+        let mut counts = OutcomeCounts::default();
+        for r in &runs {
+            match r.outcome {
+                Outcome::Promoted => counts.promoted += 1,
+                Outcome::RolledBack => counts.rolled_back += 1,
+                Outcome::InProgress => counts.in_progress += 1,
+            }
+        }
+        let outcome = [
+            (counts.rolled_back, Outcome::RolledBack),
+            (counts.promoted, Outcome::Promoted),
+            (counts.in_progress, Outcome::InProgress),
+        ]
+        .into_iter()
+        .fold((0, Outcome::InProgress), |best, c| {
+            if c.0 > best.0 {
+                c
+            } else {
+                best
+            }
+        })
+        .1;
+        let mean = |xs: &[f64]| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
+        let decided: Vec<f64> = runs.iter().filter_map(|r| r.decided_at_s).collect();
+        let waits: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| r.first_traffic_s.map(|t| t - spec.at.as_secs_f64()))
+            .collect();
+        let errors: Vec<f64> = runs.iter().map(|r| r.errors_new as f64).collect();
+        let requests: Vec<f64> = runs.iter().map(|r| r.requests_new as f64).collect();
+        let shares: Vec<f64> = runs
+            .iter()
+            .map(|r| r.errors_new as f64 / (r.journeys.max(1)) as f64)
+            .collect();
+        RolloutSummary {
+            name: spec.name.clone(),
+            service: spec.service.clone(),
+            strategy: spec.strategy,
+            outcome,
+            outcomes: counts,
+            decided_at_s: mean(&decided),
+            decided_at_ci95: ci95(&decided),
+            wait_for_pods_s: mean(&waits),
+            requests_new: mean(&requests).unwrap_or(0.0),
+            errors_new: mean(&errors).unwrap_or(0.0),
+            errors_new_ci95: ci95(&errors),
+            damage_share: mean(&shares).unwrap_or(0.0),
+            worst_errors_new: runs.iter().map(|r| r.errors_new).max().unwrap_or(0),
+            runs,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analysis(text: &str) -> Analysis {
+        serde_yaml_ng::from_str(text).expect("analysis")
+    }
+
+    fn sample(n: u64, errors: u64, latency_ms: &[f64]) -> IntervalSample {
+        IntervalSample {
+            new_requests: n,
+            new_errors: errors,
+            new_latency_s: latency_ms.iter().map(|m| m / 1e3).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn bounds_fail_the_interval_that_crosses_them_and_no_data_is_not_a_pass() {
+        let a = analysis("{interval: 30s, error_rate: 1%, p95: 1s}");
+        let lat: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(
+            a.judge(30.0, &mut sample(100, 1, &lat)).verdict,
+            Verdict::Pass
+        );
+        let r = a.judge(30.0, &mut sample(100, 2, &lat));
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert!(r.reason.contains("error rate 2.00 %"), "{}", r.reason);
+        // p95 by nearest rank of 1..=100 ms plus one slow tail: 95 ms; with 6 values of 2 s
+        // among 100 it is 2 s.
+        let mut slow = lat.clone();
+        slow[94..].iter_mut().for_each(|v| *v = 2000.0);
+        let r = a.judge(30.0, &mut sample(100, 0, &slow));
+        assert_eq!((r.verdict, r.p95_ms), (Verdict::Fail, Some(2000.0)));
+        assert_eq!(
+            a.judge(30.0, &mut sample(0, 0, &[])).verdict,
+            Verdict::Inconclusive
+        );
+    }
+
+    #[test]
+    fn the_seeds_rules_parse_and_check() {
+        let text = "name: t\nhorizon: 1h\nservices:\n  api: {service_time: {constant: 1ms}}\n\
+            workload: {arrivals: {poisson: {rate: 1/s}}, journeys: [{name: j, steps: [{service: api}]}]}\n\
+            rollouts:\n  - {name: v2, service: api, at: 5m, strategy: canary,\n     \
+            steps: [{weight: 10%, pause: 10m}, {weight: 50%, pause: 10m}, {weight: 100%}],\n     \
+            new_version: {errors: 0.5%}, analysis: {interval: 1m, error_rate: 1%, p95: 1s}}\n";
+        let (s, _) = crate::parse_scenario(text, "t.yaml", &[]).expect("valid");
+        assert_eq!(s.rollouts[0].total_pause_s(), 1200.0);
+        assert_eq!(s.rollouts[0].plan().len(), 3);
+    }
+}

@@ -1,0 +1,119 @@
+//! Rollouts against hand computations: the scenarios in tests/rollouts/ (each states its
+//! expected figures and how they follow), checked here from the summary's `rollouts`.
+
+mod support;
+
+use models::rollout::{Outcome, RolloutSummary, Verdict};
+
+fn rollout(file: &str) -> RolloutSummary {
+    let out = support::simulate(&support::data_dir("rollouts"), file);
+    out.summary
+        .rollouts
+        .into_iter()
+        .next()
+        .expect("one rollout")
+}
+
+#[test]
+fn a_failing_canary_is_rolled_back_at_the_first_analysis_with_the_predicted_damage() {
+    let r = rollout("canary-bad.yaml");
+    let n = r.runs.len() as u32;
+    assert_eq!(r.outcomes.rolled_back, n, "{:?}", r.outcomes);
+    for run in &r.runs {
+        assert_eq!(run.decided_at_s, Some(90.0));
+        assert_eq!(run.analyses.len(), 1);
+        assert_eq!(run.analyses[0].verdict, Verdict::Fail);
+    }
+    // 100/s x 10 % x 5 % x 30 s = 15 failed visits of the new version per replication.
+    let ci = r.errors_new_ci95.expect("a CI over 30 replications");
+    assert!(
+        ci[0] <= 15.0 && 15.0 <= ci[1],
+        "errors_new CI {ci:?}, mean {}",
+        r.errors_new
+    );
+    // And its traffic: 100/s x 10 % x 30 s = 300 visits (Poisson: sd 17 a replication).
+    let reps = f64::from(n);
+    assert!((r.requests_new - 300.0).abs() < 4.0 * 300f64.sqrt() / reps.sqrt());
+    // The damage's share of all journeys (3 min at 100/s = 18,000): 15 / 18,000.
+    // Four standard errors of the mean count (Poisson, 15 a replication) over the journeys.
+    let tolerance = 4.0 * (15.0 / reps).sqrt() / 18_000.0;
+    assert!(
+        (r.damage_share - 15.0 / 18_000.0).abs() < tolerance,
+        "{}",
+        r.damage_share
+    );
+}
+
+#[test]
+fn a_slightly_faster_version_is_promoted_after_its_pauses() {
+    let r = rollout("canary-faster.yaml");
+    assert_eq!(r.outcome, Outcome::Promoted);
+    assert_eq!(r.outcomes.promoted, r.runs.len() as u32);
+    // at 60 s + pauses 2 m + 2 m.
+    assert_eq!(r.decided_at_s, Some(300.0));
+    for run in &r.runs {
+        let w: Vec<f64> = run.weights.iter().map(|p| p[1]).collect();
+        assert!(
+            w.contains(&0.1) && w.contains(&0.5) && w.contains(&1.0),
+            "{w:?}"
+        );
+        assert!(run.analyses.iter().all(|a| a.verdict == Verdict::Pass));
+    }
+}
+
+#[test]
+fn a_blue_green_switch_without_headroom_waits_for_the_cluster_autoscaler() {
+    let with_room = rollout("blue-green-headroom.yaml");
+    // Room for the green pods: their start-up alone.
+    assert_eq!(with_room.wait_for_pods_s, Some(20.0));
+    assert_eq!(with_room.outcome, Outcome::Promoted);
+    let without = rollout("blue-green-no-headroom.yaml");
+    let wait = without.wait_for_pods_s.expect("the switch came");
+    // A scan (<= 10 s), a node (~90 s, cv 0.25), the start-up (20 s).
+    assert!(wait > 60.0 && wait < 240.0, "waited {wait} s");
+    for run in &without.runs {
+        assert!(
+            run.first_traffic_s.unwrap() - 60.0 > 50.0,
+            "{:?}",
+            run.first_traffic_s
+        );
+    }
+    assert_eq!(without.outcome, Outcome::Promoted);
+    // Promoted one pause after the switch (60 s), when an analysis had passed.
+    let run = &without.runs[0];
+    assert_eq!(run.decided_at_s, Some(run.first_traffic_s.unwrap() + 60.0));
+}
+
+#[test]
+fn the_baseline_comparison_catches_a_20_percent_regression() {
+    let r = rollout("compare-slower.yaml");
+    assert_eq!(
+        r.outcomes.rolled_back,
+        r.runs.len() as u32,
+        "{:?}",
+        r.outcomes
+    );
+    for run in &r.runs {
+        let last = run.analyses.last().unwrap();
+        assert!(last.reason.contains("Mann-Whitney"), "{}", last.reason);
+    }
+}
+
+#[test]
+fn identical_versions_fail_analyses_at_the_nominal_rate() {
+    let r = rollout("compare-identical.yaml");
+    let analyses: Vec<_> = r.runs.iter().flat_map(|run| &run.analyses).collect();
+    let n = analyses.len() as f64;
+    let fired = analyses
+        .iter()
+        .filter(|a| a.verdict == Verdict::Fail)
+        .count() as f64;
+    // Each analysis is one test at 5 %: the count is binomial(n, 0.05); 99.9 % band.
+    let (mean, sd) = (0.05 * n, (0.05 * 0.95 * n).sqrt());
+    assert!(
+        (fired - mean).abs() < 3.29 * sd,
+        "{fired} of {n} analyses fired, expected {mean:.1} +- {:.1}",
+        3.29 * sd
+    );
+    assert!(analyses.iter().all(|a| !a.reason.contains("errors worse")));
+}
