@@ -242,6 +242,7 @@ fn hand_made_run() -> (RunSummary, Timeline) {
             p95: Some([p95 * 0.97, p95 * 1.03]),
         },
         unfinished: 0,
+        ..Default::default()
     };
     let service = |rps: f64, utilization: f64, min: u32, max: u32| ServiceSummary {
         throughput_rps: rps,

@@ -87,6 +87,16 @@ pub struct JourneySummary {
     /// drained): counted as failures in `error_rate` and availability.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unfinished: u64,
+    /// Server-sent-event streams (`stream: sse` steps, SPEC.md "Streaming and rollouts"): time
+    /// from sending the request to the first event, over the successful streams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<LatencyStats>,
+    /// Gaps between consecutive events of the successful streams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub itl_ms: Option<LatencyStats>,
+    /// Events received (tokens), over every stream read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
 }
 
 fn is_zero(n: &u64) -> bool {

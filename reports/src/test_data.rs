@@ -25,6 +25,7 @@ pub(crate) fn small_run(scenario: &str) -> (RunSummary, Timeline) {
             p95: Some([p95 * 0.97, p95 * 1.03]),
         },
         unfinished: 0,
+        ..Default::default()
     };
     let mut journeys = IndexMap::new();
     journeys.insert("checkout".to_string(), journey(12_000, 6, 412.0));

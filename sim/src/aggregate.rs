@@ -83,6 +83,7 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
                     p95: ci95(&rep_p95).map(|ci| ci.map(|x| x.max(0.0))),
                 },
                 unfinished,
+                ..Default::default()
             },
         );
     }

@@ -192,6 +192,7 @@ pub fn summarize(
                 ci95_ms: LatencyCi::default(),
                 latency_ms: lat,
                 unfinished: 0,
+                ..Default::default()
             },
         );
     }
