@@ -94,4 +94,5 @@ URL2=$(start_emulator "$WORK/svc2ms.yaml" "$WORK/emu2.out")
 curl -s "$URL2/__twin/stats" | python3 -c '
 import json, sys
 t = json.load(sys.stdin)["timer"]; l = t["lateness_ms"]
-print(f"twin emulate (2 ms service, 500/s): {l[\"count\"]} waits, lateness p50 {l[\"p50\"]:.3f} ms, p99 {l[\"p99\"]:.3f} ms, max {l[\"max\"]:.3f} ms; CPU {t[\"cpu_s\"]:.2f} s")'
+print("twin emulate (2 ms service, 500/s): %d waits, lateness p50 %.3f ms, p99 %.3f ms, max %.3f ms; CPU %.2f s"
+      % (l["count"], l["p50"], l["p99"], l["max"], t["cpu_s"]))'
