@@ -1,5 +1,6 @@
 //! Progress on a terminal (indicatif): a bar polled from an atomic counter that the work
-//! advances (simulated nanoseconds, sweep points), redrawn a few times a second by a thread of
+//! advances (simulated nanoseconds, sweep points; for `twin load` and `twin drill` the run time
+//! elapsed of the duration, with requests and errors so far), redrawn a few times a second by a thread of
 //! its own so that the work's hot path only adds to a counter. Nothing is drawn when stdout or
 //! stderr is not a terminal, or `CI` is set (SPEC.md: quiet in CI); the caller prints its
 //! one-line summary either way.
@@ -25,6 +26,19 @@ pub enum Unit {
     Items(&'static str),
 }
 
+/// A bar of `total` steps drawn on stderr with `template`, drawn once at the start however
+/// short the work turns out.
+fn new_bar(label: &str, total: u64, template: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(8));
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(label.to_string());
+    bar.set_message(String::new());
+    bar.tick();
+    bar
+}
+
 /// Runs `work` while a bar (when [`enabled`]) follows `counter` up to `total`.
 pub fn follow<T>(
     label: &str,
@@ -36,18 +50,11 @@ pub fn follow<T>(
     if !enabled() || total == 0 {
         return work();
     }
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(8));
     let template = match unit {
         Unit::SimulatedNs => "{prefix} [{bar:30}] {percent:>3}% {msg} (eta {eta})",
         Unit::Items(_) => "{prefix} [{bar:30}] {pos}/{len} {msg} (eta {eta})",
     };
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_prefix(label.to_string());
-    // Drawn once at the start, however short the work turns out.
-    bar.set_message(String::new());
-    bar.tick();
+    let bar = new_bar(label, total, template);
     let done = AtomicBool::new(false);
     let out = std::thread::scope(|s| {
         s.spawn(|| {
@@ -71,4 +78,55 @@ pub fn follow<T>(
     });
     bar.finish_and_clear();
     out
+}
+
+/// Runs a load or a drill (`work`) while a bar (when [`enabled`]) shows the run time of
+/// `duration` elapsed and the requests and errors so far from `counts`; then prints the run's
+/// one-line summary on stderr either way.
+pub fn follow_run<T>(
+    label: &str,
+    duration: Duration,
+    counts: &Arc<harness::measure::Progress>,
+    work: impl FnOnce() -> T,
+) -> T {
+    let total = u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let out = if enabled() {
+        let bar = new_bar(label, total, "{prefix} [{bar:30}] {percent:>3}% {msg}");
+        let done = AtomicBool::new(false);
+        let out = std::thread::scope(|s| {
+            s.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    let ran = counts.elapsed();
+                    bar.set_position(u64::try_from(ran.as_millis()).unwrap_or(total).min(total));
+                    bar.set_message(line(ran, duration, counts));
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+            let out = work();
+            done.store(true, Ordering::Relaxed);
+            out
+        });
+        bar.finish_and_clear();
+        out
+    } else {
+        work()
+    };
+    eprintln!(
+        "{label}: {}",
+        line(counts.elapsed().min(duration), duration, counts)
+    );
+    out
+}
+
+/// `12.0 of 60 s, 2400 requests, 3 errors`.
+fn line(ran: Duration, duration: Duration, counts: &harness::measure::Progress) -> String {
+    format!(
+        "{:.1} of {:.0} s, {} requests, {} errors",
+        ran.as_secs_f64(),
+        duration.as_secs_f64(),
+        counts.requests.load(Ordering::Relaxed),
+        counts.errors.load(Ordering::Relaxed)
+    )
 }

@@ -3,6 +3,8 @@
 //! simulate` and `twin sweep`: drawn on a pseudo-terminal (util-linux `script`), absent through
 //! a pipe or with `CI` set, a one-line summary either way.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -107,20 +109,7 @@ fn simulate_output(tty: bool, ci: bool, out: &Path) -> String {
         scenario.display(),
         out.display()
     );
-    let mut cmd = if tty {
-        let mut c = Command::new("script");
-        c.args(["-qec", &args, "/dev/null"]);
-        c
-    } else {
-        let mut c = Command::new("sh");
-        c.args(["-c", &format!("{args} 2>&1")]);
-        c
-    };
-    cmd.env_remove("CI");
-    if ci {
-        cmd.env("CI", "true");
-    }
-    let run = cmd.output().expect("run twin simulate");
+    let run = support::as_seen(&args, tty, ci);
     assert!(
         matches!(run.status.code(), Some(0 | 1)),
         "{:?}: {}",

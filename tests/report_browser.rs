@@ -243,6 +243,7 @@ fn hand_made_run() -> (RunSummary, Timeline) {
         },
         unfinished: 0,
         circuit_breakers: Vec::new(),
+        ..Default::default()
     };
     let service = |rps: f64, utilization: f64, min: u32, max: u32| ServiceSummary {
         throughput_rps: rps,

@@ -10,6 +10,11 @@
 //! acknowledged, and a GET whose path ends in a placeholder reads that key back (404 when
 //! absent): what the drills' write audit needs.
 //!
+//! A step with `http: {stream: sse}` is answered as a server-sent-event stream ([`TokenStream`]):
+//! on an `llm:` step, its endpoint's time to first token (plus prefill of the input tokens)
+//! and then one event per output token every `per_output_token`, as the simulator models the
+//! call; on a service step, one event when the service time ends.
+//!
 //! Its own endpoints: `GET /__twin/stats` (request counters as JSON), `GET /metrics`
 //! (Prometheus text), `GET /__twin/health`, `GET /__twin/writes/KEY` and
 //! `GET /__twin/writes?after=KEY&limit=N` (read-back and list, with a database).
@@ -145,9 +150,55 @@ impl ServiceQueues {
     }
 }
 
+/// How a streamed route emits its events: the LLM endpoint's timing (SPEC.md's LLM model:
+/// first token after `time_to_first_token` + input tokens x `per_input_token`, then one token
+/// every `per_output_token`), with the step's token counts.
+struct TokenStream {
+    first: Sampler,
+    per_input: Duration,
+    per_output: Duration,
+    tokens_in: Option<Sampler>,
+    tokens_out: Option<Sampler>,
+    rng: Mutex<RandomStream>,
+}
+
+impl TokenStream {
+    /// When the first event is due after the answer starts, the gap between events, and how
+    /// many events (at least one).
+    fn draw(&self) -> (Duration, Duration, u64) {
+        let mut r = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+        let first = self.first.sample(&mut r).max(0.0);
+        let tokens_in = self
+            .tokens_in
+            .as_ref()
+            .map_or(0.0, |s| s.sample(&mut r).max(0.0));
+        let out = self
+            .tokens_out
+            .as_ref()
+            .map_or(1.0, |s| s.sample(&mut r).round());
+        let first = Duration::from_secs_f64(first) + self.per_input.mul_f64(tokens_in);
+        (first, self.per_output, (out as u64).max(1))
+    }
+}
+
+/// A body that yields the events a producer task sends, as they come.
+struct EventBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl futures_core::Stream for EventBody {
+    type Item = Result<Bytes, std::convert::Infallible>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx).map(|b| b.map(Ok))
+    }
+}
+
 /// The running emulator's state.
 pub struct Emulator {
     routes: Vec<Route>,
+    /// Per route, how it streams (`stream: sse` steps).
+    streams: Vec<Option<TokenStream>>,
     services: Vec<ServiceQueues>,
     route_requests: Vec<AtomicU64>,
     requests: AtomicU64,
@@ -199,6 +250,7 @@ pub fn build(scenario: &Scenario, store: Option<Store>) -> Result<Emulator, Stri
         index.insert(name.clone(), k);
     }
     let mut routes: Vec<Route> = Vec::new();
+    let mut streams: Vec<Option<TokenStream>> = Vec::new();
     // Every HTTP step, those of `parallel:` branches included.
     fn http_steps<'s>(
         list: &'s [models::scenario::Step],
@@ -240,6 +292,26 @@ pub fn build(scenario: &Scenario, store: Option<Store>) -> Result<Emulator, Stri
                 ),
                 None => None,
             };
+            streams.push(call.stream.map(|_| {
+                let llm = s.llm.as_ref().and_then(|n| scenario.llm_endpoints.get(n));
+                let zero = || models::Distribution::Constant(models::Duration::ZERO).sampler();
+                TokenStream {
+                    first: llm.map_or_else(zero, |e| e.time_to_first_token.sampler()),
+                    per_input: llm.map_or(Duration::ZERO, |e| {
+                        Duration::from_nanos(e.per_input_token.0)
+                    }),
+                    per_output: llm.map_or(Duration::ZERO, |e| {
+                        Duration::from_nanos(e.per_output_token.0)
+                    }),
+                    tokens_in: s.tokens.as_ref().map(|t| t.tokens_in.sampler()),
+                    tokens_out: s.tokens.as_ref().map(|t| t.tokens_out.sampler()),
+                    rng: Mutex::new(RandomStream::derive(
+                        scenario.seed,
+                        0,
+                        &format!("emulator/stream/{}", call.path),
+                    )),
+                }
+            }));
             routes.push(Route {
                 name: format!("{method} {}", call.path),
                 method,
@@ -262,6 +334,7 @@ pub fn build(scenario: &Scenario, store: Option<Store>) -> Result<Emulator, Stri
     Ok(Emulator {
         route_requests: routes.iter().map(|_| AtomicU64::new(0)).collect(),
         routes,
+        streams,
         services,
         requests: AtomicU64::new(0),
         unmatched: AtomicU64::new(0),
@@ -331,6 +404,11 @@ impl Emulator {
             "unmatched": self.unmatched.load(Ordering::Relaxed),
             "by_route": by_route,
             "by_service": by_service,
+            // How late the service times' waits ended, and the CPU the server has used.
+            "timer": {
+                "lateness_ms": crate::measure::lateness_ms(&crate::clock::lateness()),
+                "cpu_s": crate::clock::process_cpu().map(|d| d.as_secs_f64()),
+            },
             "writes": {
                 "acknowledged": self.writes.load(Ordering::Relaxed),
                 "failed": self.write_failures.load(Ordering::Relaxed),
@@ -504,12 +582,52 @@ impl Emulator {
             }
             (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), doc)
         };
-        match service {
+        let answer = match service {
             Some(s) => s.serve(work).await,
             None => work.await,
+        };
+        match (&self.streams[i], answer.0.is_success()) {
+            (Some(stream), true) => stream_events(stream, answer),
+            _ => answer.into_response_json(),
         }
-        .into_response_json()
     }
+}
+
+/// Answers with a server-sent-event stream timed by `stream`: each event carries the token's
+/// index, the last one the answer's JSON document; `data: [DONE]` ends it. The events are
+/// sent by a task of their own on the harness's timer, so a slow reader delays only itself.
+fn stream_events(stream: &TokenStream, (status, doc): (StatusCode, Value)) -> Response {
+    let (first, gap, n) = stream.draw();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    tokio::spawn(async move {
+        let start = Instant::now();
+        for k in 0..n {
+            let due = start + first + gap.saturating_mul(u32::try_from(k).unwrap_or(u32::MAX));
+            crate::clock::sleep_until(due).await;
+            let data = if k + 1 == n {
+                json!({"token": k, "done": doc}).to_string()
+            } else {
+                json!({"token": k}).to_string()
+            };
+            if tx
+                .send(Bytes::from(format!("data: {data}\n\n")))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        let _ = tx.send(Bytes::from_static(b"data: [DONE]\n\n")).await;
+    });
+    (
+        status,
+        [
+            (axum::http::header::CONTENT_TYPE, "text/event-stream"),
+            (axum::http::header::CACHE_CONTROL, "no-cache"),
+        ],
+        axum::body::Body::from_stream(EventBody(rx)),
+    )
+        .into_response()
 }
 
 trait IntoJsonResponse {

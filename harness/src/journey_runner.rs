@@ -198,10 +198,22 @@ struct Response {
     status: u16,
     body: Vec<u8>,
     ttfb: Duration,
+    /// A `stream: sse` answer's events (its body is not kept).
+    stream: Option<crate::sse::StreamTiming>,
 }
 
 fn failed(kind: ErrorKind, status: Option<u16>) -> Outcome {
     Outcome::Failed { kind, status }
+}
+
+/// A request or a body that did not come: a timeout, or a connection that failed.
+fn transport(e: &reqwest::Error) -> Outcome {
+    let kind = if e.is_timeout() {
+        ErrorKind::Timeout
+    } else {
+        ErrorKind::Connection
+    };
+    failed(kind, None)
 }
 
 /// Sends one request of a step and reads its whole body.
@@ -250,40 +262,36 @@ async fn send(
         .await
         .map_err(|_| failed(ErrorKind::Other, None))?;
     let ttfb = sent.elapsed();
-    let response = answer.response.map_err(|e| {
-        failed(
-            if e.is_timeout() {
-                ErrorKind::Timeout
-            } else {
-                ErrorKind::Connection
-            },
-            None,
-        )
-    })?;
+    let response = answer.response.map_err(|e| transport(&e))?;
     let status = response.status().as_u16();
-    let body = response.bytes().await.map_err(|e| {
-        failed(
-            if e.is_timeout() {
-                ErrorKind::Timeout
-            } else {
-                ErrorKind::Connection
-            },
-            None,
-        )
-    })?;
+    if step.spec.stream.is_some() && step.spec.accepts(status) {
+        let timing = crate::sse::read(response, sent)
+            .await
+            .map_err(|e| transport(&e))?;
+        return Ok(Response {
+            status,
+            body: Vec::new(),
+            ttfb,
+            stream: Some(timing),
+        });
+    }
+    let body = response.bytes().await.map_err(|e| transport(&e))?;
     Ok(Response {
         status,
         body: body.to_vec(),
         ttfb,
+        stream: None,
     })
 }
 
-/// Runs one step (with its polling); on success, its captures are added to `vars`.
+/// Runs one step (with its polling); on success, its captures are added to `vars`, and a
+/// streamed answer's events are left in `stream`.
 async fn run_step(
     user: &mut GooseUser,
     step: &StepPlan,
     vars: &mut HashMap<String, String>,
     rec: &Recorder,
+    stream: &mut Option<crate::sse::StreamTiming>,
 ) -> (Option<Duration>, Outcome) {
     let poll_deadline = step
         .spec
@@ -291,10 +299,11 @@ async fn run_step(
         .as_ref()
         .map(|p| (Instant::now() + Duration::from_nanos(p.timeout.0), p));
     loop {
-        let r = match send(user, step, vars, rec).await {
+        let mut r = match send(user, step, vars, rec).await {
             Ok(r) => r,
             Err(o) => return (None, o),
         };
+        *stream = r.stream.take();
         if !step.spec.accepts(r.status) {
             return (Some(r.ttfb), failed(ErrorKind::Status, Some(r.status)));
         }
@@ -416,8 +425,14 @@ impl<'a> Run<'a> {
                 let outcome = match stage {
                     Stage::Call(i) => {
                         let step = &self.journey.steps[*i];
-                        let (ttfb, o) = run_step(user, step, vars, self.rec).await;
+                        let mut stream = None;
+                        let (ttfb, o) = run_step(user, step, vars, self.rec, &mut stream).await;
                         let now = Instant::now();
+                        if let Some(t) = &stream {
+                            let ok = o == Outcome::Ok;
+                            self.rec
+                                .stream(self.at, &self.journey.name, &step.name, t, ok);
+                        }
                         self.rec.step(
                             self.at,
                             &step.name,

@@ -34,6 +34,10 @@ pub struct LoadConfig {
     pub users: Option<usize>,
     /// Width of the timeline's windows.
     pub window: Duration,
+    /// `--live FILE` (`-`: stdout): one JSON line per window as the run goes.
+    pub live: Option<std::path::PathBuf>,
+    /// Counters for a progress bar; a fresh set when `None`.
+    pub progress: Option<Arc<crate::measure::Progress>>,
 }
 
 /// Why a load run could not be made.
@@ -66,6 +70,10 @@ pub struct LoadRun {
     /// Seconds of schedule actually run (less than the duration when interrupted).
     pub ran_s: f64,
     pub interrupted: bool,
+    /// The aborting SLO that stopped the run early, when one did.
+    pub aborted: Option<crate::live::Aborted>,
+    /// CPU time the process used while the load ran (getrusage), when it could be read.
+    pub cpu: Option<Duration>,
 }
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -160,6 +168,53 @@ struct Shared {
     /// Arrivals that found every slot taken and waited for one (the pool's, not the
     /// server's, failure: like k6's dropped iterations).
     waited: AtomicU64,
+    live: crate::live::Live,
+    /// The first window whose `--live` line is not written yet.
+    next_window: AtomicUsize,
+    aborted: std::sync::Mutex<Option<crate::live::Aborted>>,
+    scenario: String,
+}
+
+/// Follows the run window by window (see [`crate::live`]): a window's line is written once
+/// it has ended (plus a little for the journeys ending at its edge), and the aborting SLOs
+/// are judged then; a miss stops the schedule and trips goose's kill switch, as an interrupt
+/// does, so what was measured is written.
+async fn follow_windows(shared: Arc<Shared>) {
+    let origin = loop {
+        if let Some(t) = shared.recorder.progress.started.get() {
+            break *t;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let width = shared.recorder.window_width();
+    loop {
+        let i = shared.next_window.load(Ordering::SeqCst);
+        let end = origin + width * (i as u32 + 1);
+        crate::clock::sleep_until(end + Duration::from_millis(20)).await;
+        let at_s = end.saturating_duration_since(origin).as_secs_f64();
+        let found = shared
+            .live
+            .judge(&shared.scenario, shared.recorder.journeys_so_far(&[]), at_s);
+        shared.live.line(
+            i,
+            width.as_secs_f64(),
+            &shared.recorder.window(i),
+            found.as_ref(),
+        );
+        shared.next_window.store(i + 1, Ordering::SeqCst);
+        if let Some(a) = found {
+            eprintln!(
+                "aborted at {:.1} s: SLO `{}` missed (observed {}); finishing the journeys in flight",
+                a.at_s,
+                a.slo,
+                a.observed.map_or("no data".into(), |v| format!("{v}"))
+            );
+            *shared.aborted.lock().unwrap_or_else(|e| e.into_inner()) = Some(a);
+            shared.schedule.stop();
+            goose::trigger_killswitch("an SLO with abort: true was missed");
+            return;
+        }
+    }
 }
 
 /// Journeys in flight at most when `--users` does not say: the open model starts every
@@ -184,6 +239,7 @@ async fn user_loop(user: &mut goose::prelude::GooseUser, shared: &Arc<Shared>) {
             break;
         };
         let started = shared.schedule.started();
+        shared.recorder.progress.started.get_or_init(|| started);
         let due = started + arrival.at;
         // Sleep in slices so a stop is noticed within a quarter of a second.
         let mut stopped = false;
@@ -302,14 +358,20 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
     let run_id = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    let live =
+        crate::live::Live::open(cfg.live.as_deref(), &scenario.slos).map_err(LoadError::Input)?;
+    let mut recorder = Recorder::new(
+        &journeys,
+        &steps,
+        cfg.window,
+        std::time::Duration::from_nanos(cfg.warmup.0),
+    );
+    if let Some(p) = &cfg.progress {
+        recorder.progress = p.clone();
+    }
     let shared = Arc::new(Shared {
         schedule,
-        recorder: Recorder::new(
-            &journeys,
-            &steps,
-            cfg.window,
-            std::time::Duration::from_nanos(cfg.warmup.0),
-        ),
+        recorder,
         plans,
         ctx: RunContext {
             run_id,
@@ -319,6 +381,10 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
         in_flight: AtomicUsize::new(0),
         peak: AtomicUsize::new(0),
         waited: AtomicU64::new(0),
+        live,
+        next_window: AtomicUsize::new(0),
+        aborted: std::sync::Mutex::new(None),
+        scenario: scenario.name.clone(),
     });
 
     let mut config = GooseConfiguration::default();
@@ -343,6 +409,7 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
         })
     });
     let wall = Instant::now();
+    let cpu_before = crate::clock::process_cpu();
     install_interrupt_handler();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -350,8 +417,10 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
         .map_err(|e| LoadError::Run(format!("cannot start the async runtime: {e}")))?;
     let observer_specs = scenario.observers.clone();
     let target = cfg.target.clone();
+    let following = shared.live.active().then(|| shared.clone());
     let (result, observed) = runtime.block_on(async move {
         let observers = crate::observer::Observers::start(&observer_specs, &target);
+        let follower = following.map(|s| tokio::spawn(follow_windows(s)));
         // One client, and one connection pool, shared by every user (no cookies: the
         // journeys are stateless API calls); no gzip, so bodies are read as they come.
         let client = goose::client::GooseClientBuilder::new()
@@ -368,18 +437,42 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
                 .await
         }
         .await;
+        if let Some(f) = follower {
+            f.abort();
+        }
         (result, observers.finish().await)
     });
     drop(runtime);
+    let cpu = crate::clock::process_cpu()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
     if let Err(e) = result {
         return Err(LoadError::Run(format!("{e:?}")));
     }
     let interrupted = interrupted();
+    let aborted = shared
+        .aborted
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let mut measured = shared.recorder.snapshot();
+    // The windows not yet written to `--live` (the last ones, ended with the run).
+    let last = measured.windows.values().map(Vec::len).max().unwrap_or(0);
+    for i in shared.next_window.load(Ordering::SeqCst)..last {
+        shared.live.line(
+            i,
+            cfg.window.as_secs_f64(),
+            &shared.recorder.window(i),
+            None,
+        );
+    }
     let origin = shared.schedule.started();
     let full = cfg.duration.as_secs_f64();
-    let ran_s = match INTERRUPTED_AT.get() {
-        Some(at) if interrupted => at.saturating_duration_since(origin).as_secs_f64().min(full),
+    let ran_s = match (INTERRUPTED_AT.get(), &aborted) {
+        (Some(at), _) if interrupted => {
+            at.saturating_duration_since(origin).as_secs_f64().min(full)
+        }
+        (_, Some(a)) => a.at_s.min(full),
         _ => full,
     };
     for o in &observed {
@@ -396,9 +489,19 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
         scenario,
         cfg,
         &measured,
-        interrupted.then_some(ran_s),
+        (interrupted || aborted.is_some()).then_some(ran_s),
         wall.elapsed().as_secs_f64(),
     );
+    if let Some(a) = &aborted {
+        // Missed when the run was stopped, whatever the journeys in flight then added.
+        for v in summary.slos.iter_mut().filter(|v| v.name == a.slo) {
+            v.met = false;
+        }
+        summary.warnings.push(format!(
+            "aborted at {:.1} s: SLO `{}` (abort: true) was missed after its grace period; this is what was measured until then",
+            a.at_s, a.slo
+        ));
+    }
     if waited > 0 {
         summary.warnings.push(pool_exhausted(waited, limit));
     }
@@ -440,6 +543,8 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
         waited,
         ran_s,
         interrupted,
+        aborted,
+        cpu,
     })
 }
 
@@ -467,6 +572,8 @@ pub fn measurable(metric: &SloMetric) -> bool {
             | SloMetric::Max
             | SloMetric::ErrorRate
             | SloMetric::Availability
+            | SloMetric::Ttft(_)
+            | SloMetric::Itl(_)
     )
 }
 
@@ -486,7 +593,9 @@ pub fn summarize(
         .slos
         .iter()
         .filter_map(|s| match s.metric {
-            SloMetric::Percentile(q) if !models::summary::LatencyStats::STANDARD.contains(&q) => {
+            SloMetric::Percentile(q) | SloMetric::Ttft(q) | SloMetric::Itl(q)
+                if !models::summary::LatencyStats::STANDARD.contains(&q) =>
+            {
                 Some(q)
             }
             _ => None,
@@ -547,7 +656,8 @@ pub fn summarize(
             m.max_lateness.as_secs_f64() * 1000.0
         ));
     }
-    if partial {
+    // A run stopped by an aborting SLO is partial too: the caller says which SLO.
+    if partial && interrupted() {
         summary
             .warnings
             .push("interrupted: this is what was measured until then".into());
@@ -572,10 +682,7 @@ pub fn summarize(
 /// `successes(JOURNEY) > 0`, so JUnit shows it.
 pub fn require_evidence(summary: &mut RunSummary, slos: &[models::Slo]) {
     for slo in slos {
-        let latency = matches!(
-            slo.metric,
-            SloMetric::Percentile(_) | SloMetric::Mean | SloMetric::Max
-        );
+        let latency = slo.is_latency();
         let no_data = summary
             .slos
             .iter()

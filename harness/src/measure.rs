@@ -82,6 +82,47 @@ pub struct Stats {
     pub by_kind: IndexMap<&'static str, u64>,
     /// Unexpected statuses, `"503"` -> count.
     pub by_status: IndexMap<String, u64>,
+    /// Server-sent-event timing, for journeys and steps that stream.
+    pub stream: Option<StreamStats>,
+}
+
+/// The events of the `stream: sse` steps of a journey or step: time to first event and the
+/// gaps between events of the successful streams (microseconds), and every event received.
+#[derive(Clone, Debug)]
+pub struct StreamStats {
+    pub ttft: Histogram<u64>,
+    pub itl: Histogram<u64>,
+    pub tokens: u64,
+}
+
+impl Default for StreamStats {
+    fn default() -> Self {
+        StreamStats {
+            ttft: new_histogram(),
+            itl: new_histogram(),
+            tokens: 0,
+        }
+    }
+}
+
+impl StreamStats {
+    fn record(&mut self, t: &crate::sse::StreamTiming, ok: bool) {
+        self.tokens += t.events;
+        if ok {
+            if let Some(first) = t.first {
+                self.ttft.saturating_record(micros(first));
+            }
+            for g in &t.gaps {
+                self.itl.saturating_record(micros(*g));
+            }
+        }
+    }
+
+    fn add(&mut self, other: &StreamStats) {
+        let _ = self.ttft.add(&other.ttft);
+        let _ = self.itl.add(&other.itl);
+        self.tokens += other.tokens;
+    }
 }
 
 impl Default for Stats {
@@ -93,6 +134,7 @@ impl Default for Stats {
             errors: 0,
             by_kind: IndexMap::new(),
             by_status: IndexMap::new(),
+            stream: None,
         }
     }
 }
@@ -110,6 +152,9 @@ impl Stats {
         }
         for (k, n) in &other.by_status {
             *self.by_status.entry(k.clone()).or_default() += n;
+        }
+        if let Some(o) = &other.stream {
+            self.stream.get_or_insert_with(StreamStats::default).add(o);
         }
     }
 
@@ -171,6 +216,26 @@ struct Inner {
     requests: u64,
     late_starts: u64,
     max_lateness: Duration,
+    /// Every start's lateness behind its schedule, microseconds.
+    lateness: Option<Histogram<u64>>,
+}
+
+/// What a progress bar follows while a load or a drill runs: counters the run adds to and a
+/// bar polls (no lock, nothing drawn from here).
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub requests: std::sync::atomic::AtomicU64,
+    /// Journeys that ended in an error.
+    pub errors: std::sync::atomic::AtomicU64,
+    /// When the schedule started (unset before the first arrival is due).
+    pub started: std::sync::OnceLock<std::time::Instant>,
+}
+
+impl Progress {
+    /// Run time so far.
+    pub fn elapsed(&self) -> Duration {
+        self.started.get().map_or(Duration::ZERO, |t| t.elapsed())
+    }
 }
 
 /// The shared recorder of one load run.
@@ -178,6 +243,8 @@ pub struct Recorder {
     inner: Mutex<Inner>,
     window: Duration,
     warmup: Duration,
+    /// Counters for a progress bar (a fresh set unless the caller hands one in).
+    pub progress: std::sync::Arc<Progress>,
 }
 
 /// A start later than this behind its schedule counts as late (the user pool or the machine
@@ -209,6 +276,7 @@ impl Recorder {
             inner: Mutex::new(inner),
             window,
             warmup,
+            progress: Default::default(),
         }
     }
 
@@ -233,11 +301,17 @@ impl Recorder {
             g.late_starts += 1;
         }
         g.max_lateness = g.max_lateness.max(lateness);
+        g.lateness
+            .get_or_insert_with(new_histogram)
+            .saturating_record(micros(lateness));
     }
 
     /// One request was sent.
     pub fn request_sent(&self) {
         self.lock().requests += 1;
+        self.progress
+            .requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A step finished: `latency` from when it could start (the scheduled start for the first
@@ -262,6 +336,31 @@ impl Recorder {
         }
     }
 
+    /// A `stream: sse` step of `journey` read its events (`ok`: the step succeeded).
+    pub fn stream(
+        &self,
+        scheduled: Duration,
+        journey: &str,
+        step: &str,
+        timing: &crate::sse::StreamTiming,
+        ok: bool,
+    ) {
+        if scheduled < self.warmup {
+            return;
+        }
+        let mut g = self.lock();
+        if let Some(s) = g.steps.get_mut(step) {
+            s.stream
+                .get_or_insert_with(Default::default)
+                .record(timing, ok);
+        }
+        if let Some(s) = g.journeys.get_mut(journey) {
+            s.stream
+                .get_or_insert_with(Default::default)
+                .record(timing, ok);
+        }
+    }
+
     /// A journey finished at run time `finished`.
     pub fn journey(
         &self,
@@ -272,6 +371,11 @@ impl Recorder {
         outcome: &Outcome,
     ) {
         let w = self.window_index(finished);
+        if *outcome != Outcome::Ok {
+            self.progress
+                .errors
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let mut g = self.lock();
         if let Some(ws) = g.windows.get_mut(journey) {
             if ws.len() <= w {
@@ -293,6 +397,37 @@ impl Recorder {
         }
     }
 
+    /// The journeys measured so far (after the warmup), as summaries: what live judgement
+    /// (`abort: true` SLOs) looks at.
+    pub fn journeys_so_far(&self, extra: &[f64]) -> IndexMap<String, JourneySummary> {
+        let g = self.lock();
+        g.journeys
+            .iter()
+            .map(|(n, s)| (n.clone(), journey_summary(s, extra)))
+            .collect()
+    }
+
+    /// Window `i` of completion time, per journey: journeys ended, errors, and the p95 of the
+    /// successful ones in milliseconds (`None` without one). A line of `--live`.
+    pub fn window(&self, i: usize) -> IndexMap<String, (u64, u64, Option<f64>)> {
+        let g = self.lock();
+        g.windows
+            .iter()
+            .map(|(n, ws)| {
+                let row = ws.get(i).map_or((0, 0, None), |w| {
+                    let p95 = (!w.hist.is_empty()).then(|| ms(w.hist.value_at_quantile(0.95)));
+                    (w.count, w.errors, p95)
+                });
+                (n.clone(), row)
+            })
+            .collect()
+    }
+
+    /// The width of a window.
+    pub fn window_width(&self) -> Duration {
+        self.window
+    }
+
     /// Everything measured so far.
     pub fn snapshot(&self) -> Measured {
         let g = self.lock();
@@ -306,6 +441,7 @@ impl Recorder {
             requests: g.requests,
             late_starts: g.late_starts,
             max_lateness: g.max_lateness,
+            lateness: g.lateness.clone().unwrap_or_else(new_histogram),
         };
         m.timeline = m.build_timeline();
         m
@@ -342,6 +478,9 @@ pub struct Measured {
     pub requests: u64,
     pub late_starts: u64,
     pub max_lateness: Duration,
+    /// Every journey start's lateness behind its schedule (the timer's precision and the
+    /// load machine's), microseconds.
+    pub lateness: Histogram<u64>,
 }
 
 impl Measured {
@@ -374,6 +513,7 @@ impl Measured {
         self.requests += other.requests;
         self.late_starts += other.late_starts;
         self.max_lateness = self.max_lateness.max(other.max_lateness);
+        let _ = self.lateness.add(&other.lateness);
     }
 
     /// The timeline of the windows: per journey latency by window, the offered rate
@@ -461,7 +601,27 @@ pub fn journey_summary(s: &Stats, extra: &[f64]) -> JourneySummary {
         unfinished: 0,
         // Breakers are the simulator's: a measurement sees only their errors.
         circuit_breakers: Vec::new(),
+        ttft_ms: s.stream.as_ref().map(|t| latency_stats(&t.ttft, extra)),
+        itl_ms: s.stream.as_ref().map(|t| latency_stats(&t.itl, extra)),
+        tokens: s.stream.as_ref().map(|t| t.tokens),
     }
+}
+
+/// The distribution of a lateness histogram (microseconds) in milliseconds: how far behind
+/// their deadlines waits ended (`load.lateness_ms` of summary.json, `timer` of the emulator's stats). Null with no sample.
+pub fn lateness_ms(h: &Histogram<u64>) -> serde_json::Value {
+    if h.is_empty() {
+        return serde_json::Value::Null;
+    }
+    let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
+    serde_json::json!({
+        "count": h.len(),
+        "p50": q(0.50),
+        "p90": q(0.90),
+        "p99": q(0.99),
+        "p999": q(0.999),
+        "max": h.max() as f64 / 1000.0,
+    })
 }
 
 /// Writes a histogram in the HdrHistogram V2 format.

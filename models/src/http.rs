@@ -47,6 +47,18 @@ pub struct HttpCall {
     /// How long one request may take before it counts as a timeout (default 30 s).
     #[serde(default)]
     pub timeout: Option<Duration>,
+    /// `sse`: the answer is a server-sent-event stream, read event by event (time to first
+    /// event, gaps between events, events received).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<Stream>,
+}
+
+/// How a step's answer is read when it is not one whole body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    /// `text/event-stream` (the WHATWG server-sent events format).
+    Sse,
 }
 
 fn get() -> String {
@@ -408,6 +420,19 @@ impl HttpCall {
                 ),
             ));
         }
+        if self.stream.is_some() {
+            for (key, present) in [
+                ("capture", !self.capture.is_empty()),
+                ("poll", self.poll.is_some()),
+            ] {
+                if present {
+                    problems.push((
+                        vec![key.into()],
+                        format!("`{key}` reads a JSON answer, but `stream: sse` reads events"),
+                    ));
+                }
+            }
+        }
         let check_vars = |t: &Template, key: Vec<String>, problems: &mut Vec<CallProblem>| {
             for v in t.vars() {
                 if !BUILTINS.contains(&v) && !known.iter().any(|k| k == v) {
@@ -545,6 +570,7 @@ mod tests {
             capture: IndexMap::new(),
             poll: None,
             timeout: None,
+            stream: None,
         }
     }
 

@@ -1,6 +1,8 @@
 //! Service-level objectives as scenario files write them (`p95(submit) < 300ms`,
 //! `error_rate(submit) < 0.1%`, `rto < 30s`, `availability > 99.9%`, `monthly_cost < $9600`),
-//! and their verdict against a [`RunSummary`].
+//! `p95_ttft(chat) < 2s` and `p95_itl(chat) < 100ms` over server-sent-event streams, and their
+//! verdict against a [`RunSummary`]. An entry may also be a mapping `{slo: TEXT, abort: true,
+//! grace: 30s}` ([`Abort`]): a load run stops as soon as it is missed after the grace period.
 
 use crate::summary::{RunSummary, SloVerdict};
 use crate::units::{Duration, Fraction};
@@ -20,6 +22,23 @@ pub enum SloMetric {
     Rto,
     Rpo,
     MonthlyCost,
+    /// A percentile of a journey's time to first event of its `stream: sse` steps.
+    Ttft(f64),
+    /// A percentile of the gaps between events of a journey's `stream: sse` steps.
+    Itl(f64),
+}
+
+/// Live judgement of an SLO during a load run (k6's `abortOnFail`): after `grace` of run
+/// time, the run stops as soon as the objective is missed over what was measured so far.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Abort {
+    pub grace: Duration,
+}
+
+impl Abort {
+    /// The grace period when the entry names none: long enough for the first journeys to end
+    /// and their rates to mean something, short beside a nightly run.
+    pub const DEFAULT_GRACE: Duration = Duration(10_000_000_000);
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +58,8 @@ pub struct Slo {
     journey: Option<String>,
     pub comparison: Comparison,
     pub bound: f64,
+    /// Set by the mapping form with `abort: true`.
+    pub abort: Option<Abort>,
 }
 
 impl Slo {
@@ -49,8 +70,8 @@ impl Slo {
     pub fn parse(text: &str) -> Result<Slo, String> {
         let t = text.trim();
         let expected = "expected `p95(JOURNEY) < 300ms`, `mean(JOURNEY) < 200ms`, \
-             `error_rate(JOURNEY) < 0.1%`, `availability > 99.9%`, `rto < 30s`, `rpo < 15m` or \
-             `monthly_cost < $9600`";
+             `error_rate(JOURNEY) < 0.1%`, `p95_ttft(JOURNEY) < 2s`, `p95_itl(JOURNEY) < 100ms`, \
+             `availability > 99.9%`, `rto < 30s`, `rpo < 15m` or `monthly_cost < $9600`";
         let (lhs, comparison, rhs) = ["<=", ">=", "<", ">"]
             .iter()
             .find_map(|op| {
@@ -86,6 +107,22 @@ impl Slo {
             "rto" => SloMetric::Rto,
             "rpo" => SloMetric::Rpo,
             "monthly_cost" => SloMetric::MonthlyCost,
+            p if p.starts_with('p') && (p.ends_with("_ttft") || p.ends_with("_itl")) => {
+                let (q, stream) = p[1..]
+                    .rsplit_once('_')
+                    .ok_or_else(|| format!("unknown metric `{p}`: {expected}"))?;
+                let q: f64 = q
+                    .parse()
+                    .map_err(|_| format!("unknown metric `{p}`: {expected}"))?;
+                if !(0.0 < q && q < 100.0) {
+                    return Err(format!("percentile `{p}` must lie between p0 and p100"));
+                }
+                if stream == "ttft" {
+                    SloMetric::Ttft(q)
+                } else {
+                    SloMetric::Itl(q)
+                }
+            }
             p if p.starts_with('p') => {
                 let q: f64 = p[1..]
                     .parse()
@@ -99,7 +136,12 @@ impl Slo {
         };
         let needs_journey = matches!(
             metric,
-            SloMetric::Percentile(_) | SloMetric::Mean | SloMetric::Max | SloMetric::ErrorRate
+            SloMetric::Percentile(_)
+                | SloMetric::Mean
+                | SloMetric::Max
+                | SloMetric::ErrorRate
+                | SloMetric::Ttft(_)
+                | SloMetric::Itl(_)
         );
         if needs_journey && journey.is_none() {
             return Err(format!("`{name}` needs a journey, e.g. `{name}(checkout)`"));
@@ -108,9 +150,11 @@ impl Slo {
             return Err(format!("`{name}` takes no journey"));
         }
         let bound = match metric {
-            SloMetric::Percentile(_) | SloMetric::Mean | SloMetric::Max => {
-                Duration::parse(rhs)?.as_millis_f64()
-            }
+            SloMetric::Percentile(_)
+            | SloMetric::Mean
+            | SloMetric::Max
+            | SloMetric::Ttft(_)
+            | SloMetric::Itl(_) => Duration::parse(rhs)?.as_millis_f64(),
             SloMetric::Rto | SloMetric::Rpo => Duration::parse(rhs)?.as_secs_f64(),
             SloMetric::ErrorRate | SloMetric::Availability => Fraction::parse(rhs)?.0,
             SloMetric::MonthlyCost => rhs
@@ -125,7 +169,20 @@ impl Slo {
             journey,
             comparison,
             bound,
+            abort: None,
         })
+    }
+
+    /// Whether the objective is a latency (judged over successful journeys only).
+    pub fn is_latency(&self) -> bool {
+        matches!(
+            self.metric,
+            SloMetric::Percentile(_)
+                | SloMetric::Mean
+                | SloMetric::Max
+                | SloMetric::Ttft(_)
+                | SloMetric::Itl(_)
+        )
     }
 
     /// The observed value in the summary, if the run measured it.
@@ -159,6 +216,12 @@ impl Slo {
             SloMetric::Rto => s.recovery.rto_s,
             SloMetric::Rpo => s.recovery.rpo_s,
             SloMetric::MonthlyCost => s.cost.as_ref().map(|c| c.monthly_usd),
+            SloMetric::Ttft(q) => journey
+                .and_then(|j| j.ttft_ms.as_ref())
+                .map(|t| t.percentile(q)),
+            SloMetric::Itl(q) => journey
+                .and_then(|j| j.itl_ms.as_ref())
+                .map(|t| t.percentile(q)),
         }
     }
 
@@ -191,8 +254,45 @@ impl fmt::Display for Slo {
 
 impl<'de> Deserialize<'de> for Slo {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Slo::parse(&s).map_err(de::Error::custom)
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Slo;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "an objective such as `p95(call) < 300ms`, or a mapping \
+                     `{slo: \"error_rate(call) < 1%\", abort: true, grace: 30s}`",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Slo, E> {
+                Slo::parse(v).map_err(E::custom)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Slo, A::Error> {
+                const KEYS: &[&str] = &["slo", "abort", "grace"];
+                let (mut text, mut abort, mut grace) = (None::<String>, None::<bool>, None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "slo" => text = Some(map.next_value()?),
+                        "abort" => abort = Some(map.next_value()?),
+                        "grace" => grace = Some(map.next_value::<Duration>()?),
+                        other => return Err(de::Error::unknown_field(other, KEYS)),
+                    }
+                }
+                let text = text.ok_or_else(|| de::Error::missing_field("slo"))?;
+                let mut slo = Slo::parse(&text).map_err(de::Error::custom)?;
+                if grace.is_some() && abort != Some(true) {
+                    return Err(de::Error::custom(
+                        "`grace` is the delay before an aborting SLO is judged: it needs `abort: true`",
+                    ));
+                }
+                if abort == Some(true) {
+                    slo.abort = Some(Abort {
+                        grace: grace.unwrap_or(Abort::DEFAULT_GRACE),
+                    });
+                }
+                Ok(slo)
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -277,6 +377,36 @@ mod tests {
             ..Default::default()
         });
         assert!(!a.verdict(&s).met);
+    }
+
+    #[test]
+    fn stream_objectives_and_the_aborting_form() {
+        let t = Slo::parse("p95_ttft(chat) < 2s").unwrap();
+        assert_eq!((t.metric.clone(), t.bound), (SloMetric::Ttft(95.0), 2000.0));
+        let i = Slo::parse("p99_itl(chat) < 100ms").unwrap();
+        assert_eq!((i.metric.clone(), i.bound), (SloMetric::Itl(99.0), 100.0));
+        assert!(Slo::parse("p95_ttft < 2s").is_err());
+        assert!(Slo::parse("p100_itl(chat) < 2s").is_err());
+        let yaml = |s: &str| serde_yaml_ng::from_str::<Slo>(s);
+        let a = yaml("{slo: \"error_rate(x) < 1%\", abort: true}").unwrap();
+        assert_eq!(
+            a.abort,
+            Some(Abort {
+                grace: Abort::DEFAULT_GRACE
+            })
+        );
+        let g = yaml("{slo: \"error_rate(x) < 1%\", abort: true, grace: 3s}").unwrap();
+        assert_eq!(g.abort.unwrap().grace, Duration::from_secs(3));
+        assert_eq!(yaml("{slo: \"p95(x) < 1s\"}").unwrap().abort, None);
+        assert_eq!(yaml("\"p95(x) < 1s\"").unwrap().abort, None);
+        for bad in [
+            "{slo: \"p95(x) < 1s\", abrt: true}",
+            "{abort: true}",
+            "{slo: \"p95(x) < 1s\", grace: 3s}",
+            "{slo: \"p95(x) < 1s\", abort: true, grace: 3}",
+        ] {
+            assert!(yaml(bad).is_err(), "{bad} should be rejected");
+        }
     }
 
     #[test]

@@ -93,6 +93,16 @@ pub struct JourneySummary {
     /// The circuit breakers of the journey's steps (`circuit_breaker:`), in step order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub circuit_breakers: Vec<BreakerSummary>,
+    /// Server-sent-event streams (`stream: sse` steps, SPEC.md "Streaming and rollouts"): time
+    /// from sending the request to the first event, over the successful streams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<LatencyStats>,
+    /// Gaps between consecutive events of the successful streams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub itl_ms: Option<LatencyStats>,
+    /// Events received (tokens), over every stream read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
 }
 
 /// What one step's circuit breaker did, over the measured time of every replication.

@@ -89,7 +89,13 @@ pub(crate) fn seconds(v: f64) -> String {
 /// (`p95(x) < 300ms` → milliseconds); a plain decimal if the text does not parse.
 pub(crate) fn slo_value(slo_text: &str, v: f64) -> String {
     match Slo::parse(slo_text).map(|s| s.metric) {
-        Ok(SloMetric::Percentile(_) | SloMetric::Mean | SloMetric::Max) => format!("{} ms", ms(v)),
+        Ok(
+            SloMetric::Percentile(_)
+            | SloMetric::Mean
+            | SloMetric::Max
+            | SloMetric::Ttft(_)
+            | SloMetric::Itl(_),
+        ) => format!("{} ms", ms(v)),
         Ok(SloMetric::ErrorRate | SloMetric::Availability) => percent(v),
         Ok(SloMetric::Rto | SloMetric::Rpo) => seconds(v),
         Ok(SloMetric::MonthlyCost) => usd(v),

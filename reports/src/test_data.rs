@@ -26,6 +26,7 @@ pub(crate) fn small_run(scenario: &str) -> (RunSummary, Timeline) {
         },
         unfinished: 0,
         circuit_breakers: Vec::new(),
+        ..Default::default()
     };
     let mut journeys = IndexMap::new();
     journeys.insert("checkout".to_string(), journey(12_000, 6, 412.0));

@@ -84,6 +84,7 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
                 },
                 unfinished,
                 circuit_breakers: breakers(model, &results, j as u32),
+                ..Default::default()
             },
         );
     }

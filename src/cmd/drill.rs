@@ -98,12 +98,20 @@ pub fn run(a: Args) -> Result<u8, Failure> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis())
     );
+    let counts = std::sync::Arc::new(harness::measure::Progress::default());
     let cfg = run::DrillConfig {
         target: a.target.clone(),
         run_id: run_id.clone(),
+        progress: counts.clone(),
     };
     harness::load::probe(&a.target).map_err(|e| Failure::run(e.to_string()))?;
-    let measured = run::run(&scenario, drill, &cfg, &redactor).map_err(Failure::run)?;
+    let measured = crate::progress::follow_run(
+        "drill",
+        std::time::Duration::from_nanos(drill.load.duration.0),
+        &counts,
+        || run::run(&scenario, drill, &cfg, &redactor),
+    )
+    .map_err(Failure::run)?;
     let (mut summary, timeline, figures) = summary::summarize(&scenario, drill, &measured);
 
     // The twin's prediction of the same drill.

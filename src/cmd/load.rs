@@ -56,6 +56,10 @@ pub struct Args {
     /// Goose users (journeys in flight at most); default from the peak rate.
     #[arg(long)]
     pub users: Option<usize>,
+    /// Write one JSON line per window as the run goes (journeys ended, errors, p95 per
+    /// journey), flushed each window; `-` writes them to stdout.
+    #[arg(long, value_name = "FILE")]
+    pub live: Option<PathBuf>,
     /// Override a scenario value: `--set workload.arrivals.poisson.rate=50/s`.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub sets: Vec<String>,
@@ -170,6 +174,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         PathBuf::from(format!("reports/out/{}-load{suffix}", scenario.name))
     });
     let window_s = (duration.as_secs_f64() / 300.0).ceil().max(1.0);
+    let counts = std::sync::Arc::new(harness::measure::Progress::default());
     let cfg = LoadConfig {
         target: a.target.clone(),
         duration,
@@ -179,6 +184,8 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         warmup,
         users: a.users,
         window: std::time::Duration::from_secs_f64(window_s),
+        live: a.live.clone(),
+        progress: Some(counts.clone()),
     };
     harness::load::check_config(&cfg).map_err(|e| Failure::usage(e.to_string()))?;
     let target = shown_target(&a.target);
@@ -202,7 +209,13 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         },
     );
 
-    let run = harness::load::run(&scenario, &cfg).map_err(|e| match e {
+    let run = crate::progress::follow_run(
+        "load",
+        std::time::Duration::from_nanos(duration.0),
+        &counts,
+        || harness::load::run(&scenario, &cfg),
+    )
+    .map_err(|e| match e {
         LoadError::Input(m) => Failure::usage(format!("{}: {m}", a.scenario.display())),
         LoadError::Unreachable(m) => Failure::run(m),
         LoadError::Run(m) => Failure::run(m),
@@ -282,7 +295,18 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     .map_err(|e| Failure::run(format!("{}: cannot write: {e}", dir.display())))?;
 
     let mut figures = run_figures(&run_meta, &measured);
+    if let Some(a) = &run.aborted {
+        figures["aborted"] = json!({"slo": a.slo, "at_s": a.at_s, "observed": a.observed});
+    }
     figures["prediction_horizon_s"] = json!(prediction_horizon_s);
+    // The load machine's own cost (getrusage of the process over the run): CPU stolen from a
+    // target that shares the machine.
+    if let Some(cpu) = run.cpu {
+        figures["cpu_s"] = json!(cpu.as_secs_f64());
+        figures["cpu_us_per_request"] = json!(
+            (measured.requests > 0).then(|| cpu.as_secs_f64() * 1e6 / measured.requests as f64)
+        );
+    }
     add_load_block(&dir, &figures)
         .map_err(|e| Failure::run(format!("{}: cannot write: {e}", dir.display())))?;
     crate::cmd::simulate::print_table(&summary);
@@ -308,6 +332,15 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     }
     println!("wrote {}", dir.join("report.html").display());
     println!("requests sent: {}", measured.requests);
+    if let Some(a) = &run.aborted {
+        eprintln!(
+            "the run was aborted at {:.1} s: SLO `{}` was missed; {} holds what was measured (partial)",
+            a.at_s,
+            a.slo,
+            dir.display()
+        );
+        return Ok(exit::SLO_MISSED);
+    }
     if run.interrupted {
         eprintln!(
             "the run was interrupted: {} holds what was measured (partial)",
@@ -335,6 +368,7 @@ fn run_figures(
     json!({
         "late_starts": m.late_starts,
         "max_lateness_ms": m.max_lateness.as_secs_f64() * 1000.0,
+        "lateness_ms": harness::measure::lateness_ms(&m.lateness),
         "dropped": waited,
         "users_peak": users,
         "user_limit": limit,
@@ -418,6 +452,10 @@ pub(crate) fn write_extras(
             write_histogram(&w.hist, &mut f)?;
         }
     }
+    write_histogram(
+        &m.lateness,
+        &mut std::fs::File::create(hist_dir.join(LATENESS_FILE))?,
+    )?;
     for (name, s) in &m.steps {
         let mut f = std::fs::File::create(hist_dir.join(format!("step-{}.hdr", file_name(name))))?;
         write_histogram(&s.latency, &mut f)?;
@@ -496,6 +534,9 @@ fn observers_json(observed: &[harness::observer::Observed]) -> serde_json::Value
         .collect();
     serde_json::Value::Object(map)
 }
+
+/// Every journey start's lateness behind its schedule, under `histograms/`.
+pub(crate) const LATENESS_FILE: &str = "lateness.hdr";
 
 /// The load run's own detail file in its folder.
 pub(crate) const LOAD_FILE: &str = "load.json";

@@ -6,7 +6,7 @@
 //! counts and rates summed, windows merged by index, SLOs judged again on the merged summary,
 //! and `partial` if any shard was.
 
-use crate::cmd::load::{file_name, write_extras, LOAD_FILE};
+use crate::cmd::load::{file_name, write_extras, LATENESS_FILE, LOAD_FILE};
 use crate::exit::{self, Failure};
 use harness::measure::{
     journey_summary, read_histogram, ErrorKind, Histogram, Measured, Stats, Window,
@@ -399,6 +399,7 @@ fn read_load_shard(dir: &Path) -> Result<LoadShard, Failure> {
                     errors: d["summary"]["errors"].as_u64().unwrap_or(0),
                     by_kind: counts(&d["errors_by_kind"]),
                     by_status: statuses(&d["errors_by_status"]),
+                    ..Stats::default()
                 },
             );
         }
@@ -421,6 +422,12 @@ fn read_load_shard(dir: &Path) -> Result<LoadShard, Failure> {
         max_lateness: std::time::Duration::from_secs_f64(
             detail["max_lateness_ms"].as_f64().unwrap_or(0.0).max(0.0) / 1000.0,
         ),
+        // A folder written before start lateness was kept has none to add.
+        lateness: if dir.join("histograms").join(LATENESS_FILE).exists() {
+            hist(LATENESS_FILE)?
+        } else {
+            harness::measure::new_histogram()
+        },
     };
     Ok(LoadShard {
         dir: dir.to_path_buf(),

@@ -242,3 +242,23 @@ fn serve(
         }
     }
 }
+
+/// Runs the command line `args` on a pseudo-terminal (util-linux `script`) when `tty`, else
+/// through a pipe (stderr joined to stdout), with `CI` set or not: what a progress bar test
+/// needs to see what a terminal or a CI log would show.
+pub fn as_seen(args: &str, tty: bool, ci: bool) -> Output {
+    let mut cmd = if tty {
+        let mut c = Command::new("script");
+        c.args(["-qec", args, "/dev/null"]);
+        c
+    } else {
+        let mut c = Command::new("sh");
+        c.args(["-c", &format!("{args} 2>&1")]);
+        c
+    };
+    cmd.env_remove("CI");
+    if ci {
+        cmd.env("CI", "true");
+    }
+    cmd.output().expect("run the command")
+}

@@ -23,6 +23,8 @@ pub struct DrillConfig {
     pub target: String,
     /// Prefix of the audit keys, unique per run.
     pub run_id: String,
+    /// Counters for a progress bar (requests, failed journeys, run time).
+    pub progress: Arc<crate::measure::Progress>,
 }
 
 /// What a drill measured.
@@ -135,6 +137,7 @@ struct Load {
     origin: Instant,
     stop: Arc<AtomicBool>,
     requests: AtomicU64,
+    progress: Arc<crate::measure::Progress>,
     samples: Mutex<Vec<(usize, Sample)>>,
     audit: Mutex<Vec<AuditRecord>>,
 }
@@ -187,6 +190,7 @@ impl Load {
             rb = rb.body(body);
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
+        self.progress.requests.fetch_add(1, Ordering::Relaxed);
         let response = rb.send().await.map_err(|_| CallError::Transport)?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(|_| CallError::Transport)?;
@@ -261,6 +265,9 @@ impl Load {
             }
         }
         let end_s = self.origin.elapsed().as_secs_f64();
+        if !ok {
+            self.progress.errors.fetch_add(1, Ordering::Relaxed);
+        }
         let sample = Sample { start_s, end_s, ok };
         lock(&self.samples).push((j, sample));
         if self.audit_journey == Some(j) {
@@ -385,6 +392,7 @@ pub fn run(
         origin,
     };
     let stop = Arc::new(AtomicBool::new(false));
+    cfg.progress.started.get_or_init(|| origin);
     log.line(&format!(
         "load starts: {} journeys at {rate}/s for {}",
         arrivals, drill.load.duration
@@ -404,6 +412,7 @@ pub fn run(
         origin,
         stop: stop.clone(),
         requests: AtomicU64::new(0),
+        progress: cfg.progress.clone(),
         samples: Mutex::new(Vec::new()),
         audit: Mutex::new(Vec::new()),
     });

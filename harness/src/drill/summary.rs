@@ -194,6 +194,7 @@ pub fn summarize(
                 unfinished: 0,
                 // Breakers are the simulator's: a measurement sees only their errors.
                 circuit_breakers: Vec::new(),
+                ..Default::default()
             },
         );
     }
