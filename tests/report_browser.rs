@@ -320,6 +320,7 @@ fn hand_made_run() -> (RunSummary, Timeline) {
         },
         components: Default::default(),
         fidelity: None,
+        tags: Default::default(),
     };
     let predicted = RunSummary {
         kind: RunKind::Simulation,

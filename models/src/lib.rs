@@ -12,10 +12,12 @@ macro_rules! path {
     ($($seg:expr),* $(,)?) => { vec![$($crate::path::PathSegment::from($seg)),*] };
 }
 
+pub mod check;
 pub mod cost;
 pub mod distribution;
 pub mod drill;
 pub mod faults;
+pub mod feed;
 pub mod fidelity;
 pub mod hpa;
 pub mod http;
@@ -35,6 +37,7 @@ pub mod span;
 pub mod summary;
 pub mod sweep;
 pub mod timeline;
+pub mod trend;
 pub mod units;
 pub mod validate;
 

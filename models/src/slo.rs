@@ -237,6 +237,7 @@ mod tests {
             warnings: Vec::new(),
             engine: Default::default(),
             fidelity: None,
+            tags: Default::default(),
         };
         // Every request failed: its latency fields hold 0 ms, which must not pass.
         s.journeys.insert(

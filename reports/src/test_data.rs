@@ -112,6 +112,7 @@ pub(crate) fn small_run(scenario: &str) -> (RunSummary, Timeline) {
         },
         components: Default::default(),
         fidelity: None,
+        tags: Default::default(),
     };
     let predicted = RunSummary {
         kind: RunKind::Simulation,

@@ -254,6 +254,7 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
         components,
         warnings,
         fidelity: None,
+        tags: Default::default(),
         engine: EngineStats {
             events: results.iter().map(|r| r.events).sum(),
             wall_s: 0.0,

@@ -252,6 +252,7 @@ pub fn summarize(
             wall_s: run.wall_s,
         },
         fidelity: None,
+        tags: Default::default(),
     };
     let timeline = timeline(drill, run, fault_s, rto_s, audit_result.as_ref(), &all);
     let figures = DrillFigures {
