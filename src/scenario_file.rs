@@ -103,7 +103,7 @@ fn resolve_files(s: &mut Scenario, base: &Path, in_files: &mut Vec<Diagnostic>) 
                     severity: Severity::Error,
                 });
                 format!(
-                    "the CSV file `{}` has an error at line {line}, listed above",
+                    "the file `{}` has an error at line {line}, listed above",
                     full.display()
                 )
             }),

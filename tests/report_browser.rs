@@ -323,6 +323,7 @@ fn hand_made_run() -> (RunSummary, Timeline) {
         components: Default::default(),
         fidelity: None,
         rollouts: Vec::new(),
+        tags: Default::default(),
     };
     let predicted = RunSummary {
         kind: RunKind::Simulation,
@@ -419,4 +420,109 @@ fn hand_made_run() -> (RunSummary, Timeline) {
         },
     ];
     (summary, timeline)
+}
+
+/// Inlined into a page holding every chart's SVG: records each chart whose text (legend entries,
+/// labels, title) lies outside its own box, by the laid-out rectangles of the browser.
+const LEGEND_SCRIPT: &str = r#"<script>
+window.addEventListener('load', function () {
+  var outside = [];
+  var charts = document.querySelectorAll('div.chart');
+  charts.forEach(function (div) {
+    var svg = div.querySelector('svg');
+    var box = svg.getBoundingClientRect();
+    svg.querySelectorAll('text').forEach(function (t) {
+      var r = t.getBoundingClientRect();
+      if (r.width === 0) { return; }
+      if (r.left < box.left - 0.5 || r.right > box.right + 0.5 ||
+          r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5) {
+        outside.push(div.id + ':' + t.textContent.trim());
+      }
+    });
+  });
+  // The checked charts leave the page: the dumped DOM must stay small (a pipe's buffer).
+  charts.forEach(function (div) { div.remove(); });
+  var out = document.createElement('pre');
+  out.id = 'twin-check';
+  out.textContent = 'charts=' + charts.length + ';outside=' + outside.join('|') + ';end';
+  document.body.appendChild(out);
+});
+</script>
+"#;
+
+#[test]
+fn the_trend_chart_is_drawn_and_every_legend_stays_inside_its_chart() {
+    let (summary, mut timeline) = hand_made_run();
+    // A family of 20 long-named series (more than one chart holds) and three nights of history.
+    for k in 0..20 {
+        timeline.series.insert(
+            format!("replicas/agent-service-with-a-long-name-{k:02}"),
+            vec![(0.0, k as f64), (300.0, k as f64 + 1.0)],
+        );
+    }
+    let line = |values: [f64; 3]| models::trend::TrendLine {
+        values: values.iter().map(|v| Some(*v)).collect(),
+        thresholds: vec![None, Some(values[0] * 1.2), Some(values[0] * 1.2)],
+    };
+    timeline.trend = Some(models::trend::Trend {
+        nights: (2..5).map(|d| format!("2026-12-0{d}T02:00:00Z")).collect(),
+        partial: vec![false; 3],
+        metrics: vec![models::trend::TrendMetric {
+            name: "p95_ms".into(),
+            unit: "ms".into(),
+            journeys: [(
+                "a-journey-whose-name-is-far-too-long-for-a-legend".to_string(),
+                line([100.0, 110.0, 140.0]),
+            )]
+            .into_iter()
+            .collect(),
+        }],
+        regressions: vec!["p95(x) = 140.0 ms is 40.0% worse".into()],
+    });
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("run");
+    reports::write_run(&dir, &summary, &timeline).expect("write the run");
+    let page = std::fs::read_to_string(dir.join("report.html")).expect("report");
+    assert!(page.contains("<section id=\"trend\">"), "the trend section");
+    assert!(
+        page.contains("charts/trend-1-p95_ms.svg"),
+        "the trend chart"
+    );
+    assert!(
+        page.contains("(3 of 3)"),
+        "20 series split over 3 charts of at most 8"
+    );
+    // Every chart inline in one page, so the browser lays out their text.
+    let mut inline = String::from("<!DOCTYPE html><html><body>");
+    let mut names: Vec<_> = std::fs::read_dir(dir.join("charts"))
+        .expect("charts")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    names.sort();
+    for path in &names {
+        let svg = std::fs::read_to_string(path).expect("svg");
+        inline.push_str(&format!(
+            "<div class=\"chart\" id=\"{}\">{svg}</div>",
+            path.file_name().expect("name").to_string_lossy()
+        ));
+    }
+    inline.push_str(LEGEND_SCRIPT);
+    inline.push_str("</body></html>");
+    let check = tmp.path().join("legends.html");
+    std::fs::write(&check, inline).expect("write the page");
+    let (dom, _) = run_chromium(&["--dump-dom".to_string()], &check);
+    let record = dom
+        .split("<pre id=\"twin-check\">")
+        .nth(1)
+        .and_then(|rest| rest.split(";end").next())
+        .unwrap_or_else(|| panic!("the check script did not run; DOM:\n{dom}"));
+    assert!(
+        record.starts_with(&format!("charts={};", names.len())),
+        "{record}"
+    );
+    assert_eq!(
+        record.split(";outside=").nth(1),
+        Some(""),
+        "text outside its chart: {record}"
+    );
 }

@@ -2,6 +2,8 @@
 //! values and secrets from the environment (at request time, never stored or logged), each
 //! step's request sent and its whole body read, the status checked, values captured from the
 //! JSON response, polling repeated until done, and every outcome classified and recorded.
+//! What a journey adds around its steps has its own module: the feed's row ([`crate::feeder`]),
+//! the cookie jar ([`crate::session`]); content checks are `models::check`'s.
 
 use crate::measure::{ErrorKind, Outcome, Recorder};
 use crate::schedule::{Arrival, Shard};
@@ -23,6 +25,8 @@ pub struct StepPlan {
     pub service: String,
     pub call: CompiledCall,
     pub spec: HttpCall,
+    /// `key=value` tags of the step's requests: its journey's, with its own `tags:` over them.
+    pub tags: Vec<String>,
 }
 
 /// A journey ready to drive. `steps` holds every HTTP step (steps with no `http:` are internal
@@ -36,6 +40,8 @@ pub struct JourneyPlan {
     /// The scenario's seed: `probability:` and `delay:` draw from a stream derived from it and
     /// the arrival, so a run's choices are the same from run to run.
     pub seed: u64,
+    /// The journey's `feed:`, whose row gives each arrival values for its templates.
+    pub feed: Option<std::sync::Arc<crate::feeder::FeedPlan>>,
 }
 
 /// One stage of a journey: a call (an index into [`JourneyPlan::steps`]), branches that run
@@ -61,17 +67,47 @@ pub fn step_name(journey: &str, index: &str, service: &str) -> String {
 pub fn plan(scenario: &Scenario) -> Result<Vec<JourneyPlan>, String> {
     let mut out = Vec::new();
     for j in &scenario.workload.journeys {
-        let mut known: Vec<String> = Vec::new();
+        let feed = j.feed.as_ref().map(crate::feeder::FeedPlan::new);
+        let mut known: Vec<String> = feed.as_ref().map(|f| f.columns.clone()).unwrap_or_default();
         let mut steps = Vec::new();
         let stages = plan_steps(&j.name, &j.steps, "", &mut known, &mut steps)?;
+        tag_steps(&j.tags, &j.steps, &mut steps);
         out.push(JourneyPlan {
             name: j.name.clone(),
             steps,
             stages,
             seed: scenario.seed,
+            feed: feed.map(std::sync::Arc::new),
         });
     }
     Ok(out)
+}
+
+/// Sets each planned step's tags: the journey's, with the step's own over them. `steps` was
+/// planned from `list` depth first (a step's call, then its `parallel:` branches), the same
+/// walk as here.
+fn tag_steps(
+    journey: &indexmap::IndexMap<String, String>,
+    list: &[models::scenario::Step],
+    steps: &mut [StepPlan],
+) {
+    fn walk<'s>(list: &'s [models::scenario::Step], out: &mut Vec<&'s models::scenario::Step>) {
+        for s in list {
+            if s.http.is_some() {
+                out.push(s);
+            }
+            for branch in s.parallel.iter().flatten() {
+                walk(branch, out);
+            }
+        }
+    }
+    let mut called = Vec::new();
+    walk(list, &mut called);
+    for (plan, step) in steps.iter_mut().zip(called) {
+        let mut tags = journey.clone();
+        tags.extend(step.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+        plan.tags = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    }
 }
 
 /// The stages of `list` (whose position in the journey is `prefix`); `known` holds the values
@@ -103,6 +139,7 @@ fn plan_steps(
                 service: s.service.clone().unwrap_or_default(),
                 call: compiled,
                 spec: call.clone(),
+                tags: Vec::new(),
             });
         }
         if let Some(branches) = &s.parallel {
@@ -200,6 +237,8 @@ struct Response {
     ttfb: Duration,
     /// A `stream: sse` answer's events (its body is not kept).
     stream: Option<crate::sse::StreamTiming>,
+    /// `Set-Cookie` header values, for the journey's jar.
+    set_cookies: Vec<String>,
 }
 
 fn failed(kind: ErrorKind, status: Option<u16>) -> Outcome {
@@ -237,11 +276,16 @@ async fn send(
                 .map_or(DEFAULT_TIMEOUT, |t| Duration::from_nanos(t.0)),
         );
     let mut has_content_type = false;
+    let mut has_cookie = false;
     for (name, value) in &step.call.headers {
         // Secrets are substituted here and handed to the request only.
         let value = value.render(var, env).map_err(other)?;
         has_content_type |= name.eq_ignore_ascii_case("content-type");
+        has_cookie |= name.eq_ignore_ascii_case("cookie");
         rb = rb.header(name.as_str(), value);
+    }
+    if let Some(cookies) = crate::session::cookie_header(vars).filter(|_| !has_cookie) {
+        rb = rb.header("cookie", cookies);
     }
     if let Some(body) = &step.call.body {
         let body = body.render(var, env).map_err(other)?;
@@ -264,6 +308,12 @@ async fn send(
     let ttfb = sent.elapsed();
     let response = answer.response.map_err(|e| transport(&e))?;
     let status = response.status().as_u16();
+    let set_cookies = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
     if step.spec.stream.is_some() && step.spec.accepts(status) {
         let timing = crate::sse::read(response, sent)
             .await
@@ -273,6 +323,7 @@ async fn send(
             body: Vec::new(),
             ttfb,
             stream: Some(timing),
+            set_cookies,
         });
     }
     let body = response.bytes().await.map_err(|e| transport(&e))?;
@@ -281,16 +332,19 @@ async fn send(
         body: body.to_vec(),
         ttfb,
         stream: None,
+        set_cookies,
     })
 }
 
 /// Runs one step (with its polling); on success, its captures are added to `vars`, and a
-/// streamed answer's events are left in `stream`.
+/// streamed answer's events are left in `stream`. A failed content check is recorded with its
+/// reason against the arrival scheduled at `at`.
 async fn run_step(
     user: &mut GooseUser,
     step: &StepPlan,
     vars: &mut HashMap<String, String>,
     rec: &Recorder,
+    at: Duration,
     stream: &mut Option<crate::sse::StreamTiming>,
 ) -> (Option<Duration>, Outcome) {
     let poll_deadline = step
@@ -304,6 +358,7 @@ async fn run_step(
             Err(o) => return (None, o),
         };
         *stream = r.stream.take();
+        crate::session::keep(vars, &r.set_cookies);
         if !step.spec.accepts(r.status) {
             return (Some(r.ttfb), failed(ErrorKind::Status, Some(r.status)));
         }
@@ -325,6 +380,10 @@ async fn run_step(
                 tokio::time::sleep(interval).await;
                 continue;
             }
+        }
+        if let Some(check) = step.call.checks.iter().find(|c| c.apply(&r.body).is_err()) {
+            rec.check_failed(at, &step.name, &check.to_string());
+            return (Some(r.ttfb), failed(ErrorKind::Check, Some(r.status)));
         }
         if let Some(doc) = &doc {
             for (name, field) in &step.spec.capture {
@@ -356,6 +415,12 @@ pub async fn run_journey(
     vars.insert("key".into(), ctx.key(arrival.seq));
     vars.insert("shard".into(), ctx.shard.index.to_string());
     vars.insert("journey".into(), journey.name.clone());
+    if let Some(feed) = &journey.feed {
+        let row = feed.row(journey.seed, ctx.shard.index, arrival.seq);
+        for (column, value) in feed.columns.iter().zip(row) {
+            vars.insert(column.clone(), value.clone());
+        }
+    }
     let mut step_start = scheduled;
     let run = Run {
         journey,
@@ -426,7 +491,8 @@ impl<'a> Run<'a> {
                     Stage::Call(i) => {
                         let step = &self.journey.steps[*i];
                         let mut stream = None;
-                        let (ttfb, o) = run_step(user, step, vars, self.rec, &mut stream).await;
+                        let (ttfb, o) =
+                            run_step(user, step, vars, self.rec, self.at, &mut stream).await;
                         let now = Instant::now();
                         if let Some(t) = &stream {
                             let ok = o == Outcome::Ok;
@@ -436,6 +502,7 @@ impl<'a> Run<'a> {
                         self.rec.step(
                             self.at,
                             &step.name,
+                            &step.tags,
                             now.saturating_duration_since(*step_start),
                             ttfb,
                             &o,

@@ -119,6 +119,8 @@ pub fn judge(
         warnings: Vec::new(),
         engine: EngineStats::default(),
         fidelity: None,
+        rollouts: Vec::new(),
+        tags: Default::default(),
     };
     slos.iter().find_map(|slo| {
         let grace = slo.abort?.grace.as_secs_f64();

@@ -647,6 +647,11 @@ pub fn summarize(
         components: Default::default(),
         fidelity: None,
         rollouts: Vec::new(),
+        tags: m
+            .tags
+            .iter()
+            .map(|(n, s)| (n.clone(), journey_summary(s, &extra)))
+            .collect(),
     };
     if m.late_starts > 0 {
         summary.warnings.push(format!(
@@ -655,6 +660,14 @@ pub fn summarize(
             crate::measure::LATE.as_millis(),
             m.max_lateness.as_secs_f64() * 1000.0
         ));
+    }
+    for (step, s) in &m.steps {
+        for (check, n) in &s.by_check {
+            summary.warnings.push(format!(
+                "step `{step}`: {n} of {} responses failed the check `{check}` (counted as errors)",
+                s.count
+            ));
+        }
     }
     // A run stopped by an aborting SLO is partial too: the caller says which SLO.
     if partial && interrupted() {

@@ -41,17 +41,20 @@ pub enum ErrorKind {
     Capture,
     /// Polling did not see the done value within its timeout.
     PollTimeout,
+    /// The body failed the step's `check:` (the reason is in [`Stats::by_check`]).
+    Check,
     /// Anything else (a request that could not be built).
     Other,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 6] = [
+    pub const ALL: [ErrorKind; 7] = [
         ErrorKind::Status,
         ErrorKind::Timeout,
         ErrorKind::Connection,
         ErrorKind::Capture,
         ErrorKind::PollTimeout,
+        ErrorKind::Check,
         ErrorKind::Other,
     ];
 
@@ -67,6 +70,7 @@ impl ErrorKind {
             ErrorKind::Connection => "connection",
             ErrorKind::Capture => "capture",
             ErrorKind::PollTimeout => "poll_timeout",
+            ErrorKind::Check => "check",
             ErrorKind::Other => "other",
         }
     }
@@ -82,6 +86,8 @@ pub struct Stats {
     pub by_kind: IndexMap<&'static str, u64>,
     /// Unexpected statuses, `"503"` -> count.
     pub by_status: IndexMap<String, u64>,
+    /// Failed content checks by check (`$.status equals ok`) -> count (steps only).
+    pub by_check: IndexMap<String, u64>,
     /// Server-sent-event timing, for journeys and steps that stream.
     pub stream: Option<StreamStats>,
 }
@@ -135,6 +141,7 @@ impl Default for Stats {
             by_kind: IndexMap::new(),
             by_status: IndexMap::new(),
             stream: None,
+            by_check: IndexMap::new(),
         }
     }
 }
@@ -155,6 +162,9 @@ impl Stats {
         }
         if let Some(o) = &other.stream {
             self.stream.get_or_insert_with(StreamStats::default).add(o);
+        }
+        for (k, n) in &other.by_check {
+            *self.by_check.entry(k.clone()).or_default() += n;
         }
     }
 
@@ -208,6 +218,8 @@ impl Default for Window {
 struct Inner {
     journeys: IndexMap<String, Stats>,
     steps: IndexMap<String, Stats>,
+    /// Per tag `key=value`, the requests (step calls) carrying it.
+    tags: IndexMap<String, Stats>,
     /// Per journey, per window of completion time.
     windows: IndexMap<String, Vec<Window>>,
     /// Arrivals per window (offered load as it happened).
@@ -315,11 +327,13 @@ impl Recorder {
     }
 
     /// A step finished: `latency` from when it could start (the scheduled start for the first
-    /// step), `ttfb` from sending its (last) request to the response headers.
+    /// step), `ttfb` from sending its (last) request to the response headers. `tags` are the
+    /// step's `key=value` tags, each of which counts it too.
     pub fn step(
         &self,
         scheduled: Duration,
         step: &str,
+        tags: &[String],
         latency: Duration,
         ttfb: Option<Duration>,
         outcome: &Outcome,
@@ -332,6 +346,33 @@ impl Recorder {
             s.record(latency, outcome);
             if let Some(t) = ttfb {
                 s.ttfb.saturating_record(micros(t));
+            }
+        }
+        for tag in tags {
+            match g.tags.get_mut(tag) {
+                Some(s) => s.record(latency, outcome),
+                None => {
+                    let mut s = Stats::default();
+                    s.record(latency, outcome);
+                    g.tags.insert(tag.clone(), s);
+                }
+            }
+        }
+    }
+
+    /// A step's response failed its content check `check` (recorded as the step's reason;
+    /// the error itself is counted by [`Recorder::step`]).
+    pub fn check_failed(&self, scheduled: Duration, step: &str, check: &str) {
+        if scheduled < self.warmup {
+            return;
+        }
+        let mut g = self.lock();
+        if let Some(s) = g.steps.get_mut(step) {
+            match s.by_check.get_mut(check) {
+                Some(n) => *n += 1,
+                None => {
+                    s.by_check.insert(check.to_string(), 1);
+                }
             }
         }
     }
@@ -434,6 +475,7 @@ impl Recorder {
         let mut m = Measured {
             journeys: g.journeys.clone(),
             steps: g.steps.clone(),
+            tags: g.tags.clone(),
             windows: g.windows.clone(),
             offered: g.offered.clone(),
             window_s: self.window.as_secs_f64(),
@@ -468,6 +510,8 @@ pub fn buckets(h: &Histogram<u64>) -> Vec<(f64, u64)> {
 pub struct Measured {
     pub journeys: IndexMap<String, Stats>,
     pub steps: IndexMap<String, Stats>,
+    /// Per tag `key=value`, the requests carrying it (see [`Recorder::step`]).
+    pub tags: IndexMap<String, Stats>,
     /// Per journey, per window of completion time (scheduled before the warmup included).
     pub windows: IndexMap<String, Vec<Window>>,
     /// Arrivals per window of scheduled time.
@@ -492,6 +536,9 @@ impl Measured {
         }
         for (name, s) in &other.steps {
             self.steps.entry(name.clone()).or_default().add(s);
+        }
+        for (name, s) in &other.tags {
+            self.tags.entry(name.clone()).or_default().add(s);
         }
         for (name, ws) in &other.windows {
             let mine = self.windows.entry(name.clone()).or_default();

@@ -47,6 +47,9 @@ pub struct HttpCall {
     /// How long one request may take before it counts as a timeout (default 30 s).
     #[serde(default)]
     pub timeout: Option<Duration>,
+    /// What an accepted response's body must hold ([`crate::check`]); a failed check is an error.
+    #[serde(default)]
+    pub check: Option<crate::check::Checks>,
     /// `sse`: the answer is a server-sent-event stream, read event by event (time to first
     /// event, gaps between events, events received).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,7 +118,7 @@ impl Until {
 }
 
 /// `"2" == 2` and `"done" == done`: scenario files are YAML, where quoting is optional.
-fn loosely_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+pub(crate) fn loosely_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     a == b || scalar_text(a).is_some_and(|x| scalar_text(b).is_some_and(|y| x == y))
 }
 
@@ -398,6 +401,8 @@ pub struct CompiledCall {
     pub path: Template,
     pub body: Option<Template>,
     pub headers: Vec<(String, Template)>,
+    /// The `check:` of the step, in order.
+    pub checks: Vec<crate::check::CompiledCheck>,
 }
 
 /// A problem in an `http:` block: the key under `http` it concerns (`path`, `headers.X` ...),
@@ -532,6 +537,19 @@ impl HttpCall {
                 ));
             }
         }
+        let mut checks = Vec::new();
+        for (i, c) in self.check.iter().flat_map(|c| c.as_slice()).enumerate() {
+            match c.compile() {
+                Ok(c) => checks.push(c),
+                Err(e) => {
+                    let mut key = vec!["check".to_string()];
+                    if matches!(self.check, Some(crate::check::Checks::Many(_))) {
+                        key.push(i.to_string());
+                    }
+                    problems.push((key, e));
+                }
+            }
+        }
         if self.timeout.is_some_and(|t| t.0 == 0) {
             problems.push((vec!["timeout".into()], "timeout must be > 0".into()));
         }
@@ -541,6 +559,7 @@ impl HttpCall {
                 path,
                 body,
                 headers,
+                checks,
             }),
             _ => Err(problems),
         }
@@ -571,6 +590,7 @@ mod tests {
             poll: None,
             timeout: None,
             stream: None,
+            check: None,
         }
     }
 

@@ -13,10 +13,12 @@ macro_rules! path {
 }
 
 pub mod canary_stats;
+pub mod check;
 pub mod cost;
 pub mod distribution;
 pub mod drill;
 pub mod faults;
+pub mod feed;
 pub mod fidelity;
 pub mod hpa;
 pub mod http;
@@ -37,6 +39,7 @@ pub mod span;
 pub mod summary;
 pub mod sweep;
 pub mod timeline;
+pub mod trend;
 pub mod units;
 pub mod validate;
 

@@ -467,6 +467,13 @@ pub struct Journey {
     /// then left out of the weighted mix of `workload.arrivals`.
     #[serde(default)]
     pub arrivals: Option<Arrivals>,
+    /// Values for the journey's templates from a CSV or JSON-lines file (`twin load` only).
+    #[serde(default)]
+    pub feed: Option<crate::feed::Feed>,
+    /// Labels that split a load run's summary (`tenant: a`): every request of the journey
+    /// carries them, with its steps' own `tags:` added.
+    #[serde(default)]
+    pub tags: IndexMap<String, String>,
 }
 
 fn one_f64() -> f64 {
@@ -526,6 +533,9 @@ pub struct Step {
     /// server's work goes on, wasted.
     #[serde(default)]
     pub timeout: Option<Duration>,
+    /// Labels of this step's requests in a load run's summary, beside its journey's `tags:`.
+    #[serde(default)]
+    pub tags: IndexMap<String, String>,
     /// The caller's circuit breaker on this step's visits (resilience4j's closed, open and
     /// half-open states): calls fail at once while it is open.
     #[serde(default)]
@@ -647,6 +657,15 @@ impl Scenario {
                 }
             }
         }
+        for (j, journey) in self.workload.journeys.iter_mut().enumerate() {
+            if let Some(feed) = journey.feed.as_mut() {
+                out.push(ExternalFile {
+                    path: path!["workload", "journeys", j, "feed", "file"],
+                    file: feed.file.clone(),
+                    slot: FileSlot::Feed(feed),
+                });
+            }
+        }
         if let Arrivals::Trace { file, times } = &mut self.workload.arrivals {
             out.push(ExternalFile {
                 path: path!["workload", "arrivals"],
@@ -673,6 +692,9 @@ pub enum FileSlot<'a> {
     /// A service's `hpa: {file}`: an autoscaling/v2 HorizontalPodAutoscaler manifest (YAML),
     /// filled by [`crate::hpa::spec::HpaSpec::fill_from_manifest`], not by CSV.
     Hpa(&'a mut crate::hpa::spec::HpaSpec),
+    /// A journey's `feed:` (CSV with a header row, or JSON lines), filled by
+    /// [`crate::feed::Feed::fill`].
+    Feed(&'a mut crate::feed::Feed),
 }
 
 impl FileSlot<'_> {
@@ -682,8 +704,10 @@ impl FileSlot<'_> {
     /// first; a ragged row is an error naming its line.
     pub fn fill_from_csv(&mut self, text: &str) -> Result<(), (usize, String)> {
         use crate::distribution::Quantity;
-        if let FileSlot::Hpa(_) = self {
-            return Err((0, "an HPA manifest is YAML, not CSV".into()));
+        match self {
+            FileSlot::Hpa(_) => return Err((0, "an HPA manifest is YAML, not CSV".into())),
+            FileSlot::Feed(feed) => return feed.fill(text),
+            _ => {}
         }
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -719,7 +743,7 @@ impl FileSlot<'_> {
                     Ok(s) => Duration::from_secs_f64(s),
                     Err(_) => Duration::from_secs_f64(v),
                 }),
-                FileSlot::Hpa(_) => {}
+                FileSlot::Hpa(_) | FileSlot::Feed(_) => {}
             }
         }
         Ok(())

@@ -338,6 +338,7 @@ mod tests {
             engine: Default::default(),
             fidelity: None,
             rollouts: Vec::new(),
+            tags: Default::default(),
         };
         // Every request failed: its latency fields hold 0 ms, which must not pass.
         s.journeys.insert(

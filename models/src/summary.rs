@@ -56,6 +56,31 @@ pub struct RunSummary {
     /// The scenario's rollouts: outcome, decision time, the new version's requests and errors.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rollouts: Vec<crate::rollout::RolloutSummary>,
+    /// Load runs with `tags:`: per tag as `key=value` (`tenant=a`), the requests carrying it
+    /// (a step's call, polls and retries being one): count, errors and latency from when the
+    /// step could start.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub tags: IndexMap<String, JourneySummary>,
+}
+
+/// Checks a `tags:` entry: a key of letters, digits, `_`, `-` and `.`, and a value without `=`,
+/// so `key=value` names one tag unambiguously.
+pub fn check_tag(key: &str, value: &str) -> Result<(), String> {
+    let key_ok = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    if !key_ok {
+        return Err(format!(
+            "`{key}` is not a tag name; use letters, digits, `_`, `-` and `.`"
+        ));
+    }
+    if value.is_empty() || value.contains('=') || value.chars().any(char::is_control) {
+        return Err(format!(
+            "the tag `{key}` needs a non-empty value without `=`, found `{value}`"
+        ));
+    }
+    Ok(())
 }
 
 impl RunSummary {

@@ -20,6 +20,9 @@ pub struct Timeline {
     /// Marks on the time axis: faults, recovery actions, scale events.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<TimelineEvent>,
+    /// Load runs with `--history`: the last nights' trend, this run last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trend: Option<crate::trend::Trend>,
 }
 
 /// Latency statistics of the journeys that completed in one window.

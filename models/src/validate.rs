@@ -205,7 +205,17 @@ impl Scenario {
                     "a journey needs at least one step".into(),
                 );
             }
-            let mut captured: Vec<String> = Vec::new();
+            // A feed's columns are values the journey's templates may use from its first step.
+            let mut captured: Vec<String> = journey
+                .feed
+                .as_ref()
+                .map(|f| f.columns.clone())
+                .unwrap_or_default();
+            for (key, value) in &journey.tags {
+                if let Err(m) = crate::summary::check_tag(key, value) {
+                    err(path!["workload", "journeys", j, "tags", key], m);
+                }
+            }
             let base = path!["workload", "journeys", j, "steps"];
             self.check_steps(
                 &journey.name,
@@ -423,10 +433,20 @@ impl Scenario {
                 // Templates may use what earlier steps captured (crate::http).
                 for (sub, message) in call.compile(captured).err().unwrap_or_default() {
                     let mut p = at("http");
-                    p.extend(sub.iter().map(PathSegment::from));
+                    p.extend(sub.iter().map(|k| match k.parse::<usize>() {
+                        Ok(i) => PathSegment::Index(i),
+                        Err(_) => PathSegment::Key(k.clone()),
+                    }));
                     err(p, message);
                 }
                 captured.extend(call.capture.keys().cloned());
+            }
+            for (key, value) in &step.tags {
+                let mut p = at("tags");
+                p.push(PathSegment::Key(key.clone()));
+                if let Err(m) = crate::summary::check_tag(key, value) {
+                    err(p, m);
+                }
             }
             let actions = step.actions();
             if actions.len() != 1 {

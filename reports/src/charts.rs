@@ -1,7 +1,9 @@
 //! The report's charts, drawn with plotters' SVG backend into `charts/`: latency percentiles
 //! over time per journey (timeline events as vertical marks), a latency histogram per journey,
 //! and one chart per series family (`replicas/gateway` and `replicas/db` share the `replicas`
-//! chart), one line per series.
+//! chart), one line per series, at most [`MAX_SERIES`] a chart (a larger family is split over
+//! several, its busiest members first) so every legend entry fits its box; the nightly trend
+//! is [`crate::trend`]'s.
 //!
 //! Text: plotters is built without its default features (no font-kit, no fontconfig, no font
 //! file). Its SVG backend writes every label as an SVG `<text>` element with
@@ -33,7 +35,13 @@ pub enum ChartGroup {
     Family,
     /// The month against traffic (`cost.cost_vs_traffic`).
     Cost,
+    /// A metric over the last nights (`--history`), with its regression threshold.
+    Trend,
 }
+
+/// The most lines one chart draws: a legend of this many entries (and one for events) fits
+/// the chart's height, and more lines are no longer told apart by colour.
+pub const MAX_SERIES: usize = 8;
 
 /// A chart written to `charts/`.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,14 +55,14 @@ pub struct Chart {
     pub height: u32,
 }
 
-const WIDTH: u32 = 1040;
+pub(crate) const WIDTH: u32 = 1040;
 /// Width of the legend column at the right of every chart.
 const LEGEND_WIDTH: u32 = 200;
-const HEIGHT: u32 = 360;
-const FONT: &str = "sans-serif";
+pub(crate) const HEIGHT: u32 = 360;
+pub(crate) const FONT: &str = "sans-serif";
 const EVENT_COLOR: RGBColor = RGBColor(200, 30, 30);
 /// Tableau 10: distinguishable, and readable for the common colour blindnesses.
-const PALETTE: [RGBColor; 10] = [
+pub(crate) const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -67,8 +75,8 @@ const PALETTE: [RGBColor; 10] = [
     RGBColor(214, 39, 40),
 ];
 
-type DrawResult = Result<(), Box<dyn Error>>;
-type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+pub(crate) type DrawResult = Result<(), Box<dyn Error>>;
+pub(crate) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
 /// Draws every chart the run has data for into `charts_dir`, in report order.
 pub fn draw_all(
@@ -78,6 +86,9 @@ pub fn draw_all(
 ) -> Result<Vec<Chart>, ReportError> {
     let axis = TimeAxis::new(run_end_s(summary, timeline));
     let mut charts = Vec::new();
+    if let Some(trend) = &timeline.trend {
+        charts.extend(crate::trend::draw(charts_dir, trend)?);
+    }
     for (i, (journey, windows)) in timeline.journeys.iter().enumerate() {
         let pick = |f: fn(&models::timeline::WindowStats) -> f64| -> Vec<Option<(f64, f64)>> {
             windows
@@ -149,32 +160,54 @@ pub fn draw_all(
         charts.push(chart);
     }
     for (i, (family, members)) in families(timeline).into_iter().enumerate() {
-        let lines: Vec<Line> = members
+        let mut lines: Vec<Line> = members
             .iter()
-            .enumerate()
-            .map(|(k, (label, samples))| {
+            .map(|(label, samples)| {
                 let points = samples
                     .iter()
                     .map(|&(t, v)| (t.is_finite() && v.is_finite()).then_some((t, v)))
                     .collect();
-                Line::new(label, PALETTE[k % PALETTE.len()], points)
+                Line::new(label, PALETTE[0], points)
             })
             .filter(|l| !l.segments.is_empty())
             .collect();
         if lines.is_empty() {
             continue;
         }
-        let chart = Chart {
-            group: ChartGroup::Family,
-            file_name: format!("series-{}-{}.svg", i + 1, slug(family)),
-            title: format!("{family} over time"),
-            width: WIDTH,
-            height: HEIGHT.max(90 + 18 * lines.len() as u32),
-        };
-        draw_svg(charts_dir, &chart, |area| {
-            draw_time_chart(area, &chart.title, family, &axis, &lines, &timeline.events)
-        })?;
-        charts.push(chart);
+        // Busiest first (by peak, then name), so a split family's first chart holds the top ones.
+        lines.sort_by(|a, b| {
+            b.max_value()
+                .total_cmp(&a.max_value())
+                .then_with(|| a.label.cmp(&b.label))
+        });
+        let parts = lines.len().div_ceil(MAX_SERIES);
+        for (part, chunk) in lines.chunks_mut(MAX_SERIES).enumerate() {
+            for (k, line) in chunk.iter_mut().enumerate() {
+                line.color = PALETTE[k % PALETTE.len()];
+            }
+            let (file_name, title) = if parts == 1 {
+                (
+                    format!("series-{}-{}.svg", i + 1, slug(family)),
+                    format!("{family} over time"),
+                )
+            } else {
+                (
+                    format!("series-{}-{}-{}.svg", i + 1, slug(family), part + 1),
+                    format!("{family} over time ({} of {parts})", part + 1),
+                )
+            };
+            let chart = Chart {
+                group: ChartGroup::Family,
+                file_name,
+                title,
+                width: WIDTH,
+                height: HEIGHT,
+            };
+            draw_svg(charts_dir, &chart, |area| {
+                draw_time_chart(area, &chart.title, family, &axis, chunk, &timeline.events)
+            })?;
+            charts.push(chart);
+        }
     }
     if let Some(curve) = summary
         .cost
@@ -316,7 +349,7 @@ pub fn families(timeline: &Timeline) -> IndexMap<&str, Vec<FamilyMember<'_>>> {
 }
 
 /// Renders one chart to an SVG string with plotters, then writes it to `dir/file_name`.
-fn draw_svg(
+pub(crate) fn draw_svg(
     dir: &Path,
     chart: &Chart,
     draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> DrawResult,
@@ -435,14 +468,14 @@ pub fn replay_svg(chart: &ReplayChart) -> Result<String, String> {
 
 /// One line of a chart: its legend label, colour, and the runs of consecutive points (a gap in
 /// the data, such as a window without completions, breaks the line).
-struct Line {
-    label: String,
-    color: RGBColor,
-    segments: Vec<Vec<(f64, f64)>>,
+pub(crate) struct Line {
+    pub(crate) label: String,
+    pub(crate) color: RGBColor,
+    pub(crate) segments: Vec<Vec<(f64, f64)>>,
 }
 
 impl Line {
-    fn new(label: &str, color: RGBColor, points: Vec<Option<(f64, f64)>>) -> Line {
+    pub(crate) fn new(label: &str, color: RGBColor, points: Vec<Option<(f64, f64)>>) -> Line {
         let mut segments: Vec<Vec<(f64, f64)>> = Vec::new();
         let mut current = Vec::new();
         for p in points {
@@ -462,7 +495,7 @@ impl Line {
         }
     }
 
-    fn max_value(&self) -> f64 {
+    pub(crate) fn max_value(&self) -> f64 {
         self.segments
             .iter()
             .flatten()
@@ -536,7 +569,7 @@ fn run_end_s(summary: &RunSummary, timeline: &Timeline) -> f64 {
 
 /// Splits off the legend column on the right of a titled chart area. The column has the same
 /// width on every chart, so that the time axes of a report line up one under the other.
-fn title_and_legend<'a>(
+pub(crate) fn title_and_legend<'a>(
     area: &Area<'a>,
     title: &str,
 ) -> Result<(Area<'a>, Area<'a>), Box<dyn Error>> {
@@ -546,7 +579,7 @@ fn title_and_legend<'a>(
 }
 
 /// Draws legend entries (a short line and the label) from the top of `area`.
-fn draw_legend(
+pub(crate) fn draw_legend(
     area: &DrawingArea<SVGBackend, Shift>,
     entries: &[(&str, ShapeStyle)],
 ) -> DrawResult {
@@ -772,7 +805,7 @@ where
 }
 
 /// An axis tick: the value without float noise or trailing zeros (`2`, `0.3`, `1500`).
-fn tick(v: f64) -> String {
+pub(crate) fn tick(v: f64) -> String {
     if v.abs() >= 1e6 {
         return format!("{v:.3e}");
     }
@@ -785,7 +818,7 @@ fn tick(v: f64) -> String {
 }
 
 /// A file-name-safe form of a journey or family name: ASCII letters, digits, `-` and `_`.
-fn slug(name: &str) -> String {
+pub(crate) fn slug(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
         if c.is_ascii_alphanumeric() || c == '_' {

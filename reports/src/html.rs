@@ -27,6 +27,7 @@ h2 { margin: 36px 0 10px; font-size: 1.25rem; border-bottom: 1px solid var(--lin
 .badge.ok { background: var(--ok); } .badge.bad { background: var(--bad); }
 .badge.partial { background: var(--warn); }
 .verdict { font-size: 1.1rem; font-weight: 600; margin: 8px 0; }
+.headline { font-size: 1.15rem; margin: 4px 0 8px; }
 .verdict.ok { color: var(--ok); } .verdict.bad { color: var(--bad); }
 nav { font-size: 0.9rem; margin: 12px 0 0; }
 nav a { margin-right: 14px; color: #0969da; text-decoration: none; }
@@ -65,7 +66,7 @@ pub fn report_html(summary: &RunSummary, timeline: &Timeline, charts: &[Chart]) 
          <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n",
         escape(&title)
     );
-    header(&mut page, summary, charts);
+    header(&mut page, summary, timeline, charts);
     warnings(&mut page, summary);
     slos(&mut page, summary);
     journeys(&mut page, summary);
@@ -82,6 +83,14 @@ pub fn report_html(summary: &RunSummary, timeline: &Timeline, charts: &[Chart]) 
         ChartGroup::Cost,
     );
     recovery(&mut page, summary);
+    chart_section(
+        &mut page,
+        "trend",
+        "Nightly trend",
+        "The last nights of this scenario (this run last): solid lines per journey, dashed the regression threshold each night was judged against (the median of the 7 nights before it, plus the allowed margin).",
+        charts,
+        ChartGroup::Trend,
+    );
     chart_section(
         &mut page,
         "latency",
@@ -128,8 +137,13 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-fn header(page: &mut String, s: &RunSummary, charts: &[Chart]) {
+fn header(page: &mut String, s: &RunSummary, t: &Timeline, charts: &[Chart]) {
     let _ = writeln!(page, "<header>\n<h1>{}</h1>", escape(&s.scenario));
+    let _ = writeln!(
+        page,
+        "<p class=\"headline\">{}</p>",
+        escape(&headline(s, t))
+    );
     let _ = write!(
         page,
         "<p class=\"meta\"><b>{}</b> · seed <b>{}</b> · <b>{}</b> replication{} · horizon <b>{}</b>",
@@ -181,6 +195,7 @@ fn header(page: &mut String, s: &RunSummary, charts: &[Chart]) {
         links.push(("recovery", "Recovery"));
     }
     for (group, id, name) in [
+        (ChartGroup::Trend, "trend", "Nightly trend"),
         (ChartGroup::Latency, "latency", "Latency over time"),
         (ChartGroup::Histogram, "distributions", "Distributions"),
         (ChartGroup::Family, "series", "Components over time"),
@@ -193,6 +208,87 @@ fn header(page: &mut String, s: &RunSummary, charts: &[Chart]) {
         let _ = write!(page, "<a href=\"#{id}\">{name}</a>");
     }
     page.push_str("</nav>\n</header>\n");
+}
+
+/// The report's first sentence: what happened (met, missed or aborted), and the worst journey
+/// with its p95 and error rate.
+pub fn headline(s: &RunSummary, t: &Timeline) -> String {
+    let missed: Vec<&str> = s
+        .slos
+        .iter()
+        .filter(|v| !v.met)
+        .map(|v| v.name.as_str())
+        .collect();
+    let regressions = t.trend.as_ref().map_or(0, |t| t.regressions.len());
+    let mut out = if s.partial {
+        "Aborted: the run was interrupted, and what it measured until then".to_string()
+    } else {
+        String::from("Completed")
+    };
+    if s.slos.is_empty() {
+        out.push_str(" with no SLO to judge");
+    } else if missed.is_empty() {
+        let _ = write!(
+            out,
+            "{} every SLO ({})",
+            if s.partial { " met" } else { " and met" },
+            s.slos.len()
+        );
+    } else {
+        let _ = write!(
+            out,
+            "{} {} of {} SLOs (first: {})",
+            if s.partial { " missed" } else { " and missed" },
+            missed.len(),
+            s.slos.len(),
+            missed[0]
+        );
+    }
+    if regressions > 0 {
+        let _ = write!(
+            out,
+            ", with {regressions} regression{} against the last nights",
+            if regressions == 1 { "" } else { "s" }
+        );
+    }
+    if let Some((name, j)) = worst_journey(s) {
+        let p95 = if j.successes() > 0 {
+            format!("p95 {} ms", numbers::ms(j.latency_ms.p95))
+        } else {
+            "no success".to_string()
+        };
+        let _ = write!(
+            out,
+            "; the worst journey is {name} ({p95}, {} errors).",
+            numbers::percent(j.error_rate)
+        );
+    } else {
+        out.push('.');
+    }
+    out
+}
+
+/// The journey that fared worst: one that never succeeded, else the one named by the most
+/// missed SLOs, then the highest error rate, then the highest p95.
+fn worst_journey(s: &RunSummary) -> Option<(&str, &models::summary::JourneySummary)> {
+    let named = |name: &str| {
+        s.slos
+            .iter()
+            .filter(|v| !v.met && v.name.contains(&format!("({name})")))
+            .count()
+    };
+    s.journeys
+        .iter()
+        .filter(|(_, j)| j.count + j.unfinished > 0)
+        .max_by(|(a, x), (b, y)| {
+            let key = |n: &str, j: &models::summary::JourneySummary| (j.successes() == 0, named(n));
+            key(a, x)
+                .cmp(&key(b, y))
+                .then(x.error_rate.total_cmp(&y.error_rate))
+                .then(x.latency_ms.p95.total_cmp(&y.latency_ms.p95))
+                .then(b.cmp(a))
+        })
+        .map(|(n, j)| (n.as_str(), j))
 }
 
 fn kind_name(kind: RunKind) -> &'static str {
@@ -718,6 +814,40 @@ mod tests {
         assert!(
             page.contains("50.0 % of the run"),
             "what the projection assumes"
+        );
+    }
+
+    #[test]
+    fn the_headline_says_what_happened_and_names_the_worst_journey() {
+        let (mut summary, mut timeline) = small_run("checkout");
+        summary.partial = false;
+        // checkout: 6 of 12,000 failed (0.05 %), p95 412 ms, named by the missed p95 SLO.
+        let text = headline(&summary, &timeline);
+        assert_eq!(
+            text,
+            format!(
+                "Completed and missed 2 of 4 SLOs (first: p95(checkout) < 300ms); the worst journey is checkout (p95 {} ms, {} errors).",
+                numbers::ms(412.0),
+                numbers::percent(0.0005)
+            )
+        );
+        for v in &mut summary.slos {
+            v.met = true;
+        }
+        summary.partial = true;
+        timeline.trend = Some(models::trend::Trend {
+            regressions: vec!["p95(checkout) ...".into()],
+            ..Default::default()
+        });
+        let text = headline(&summary, &timeline);
+        assert!(
+            text.starts_with("Aborted: the run was interrupted, and what it measured until then met every SLO (4), with 1 regression against the last nights; the worst journey is checkout"),
+            "{text}"
+        );
+        let page = report_html(&summary, &timeline, &[]);
+        assert!(
+            page.contains("<p class=\"headline\">Aborted: "),
+            "first screen"
         );
     }
 

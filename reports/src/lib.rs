@@ -29,6 +29,7 @@ pub mod html;
 pub mod json;
 pub mod junit;
 mod numbers;
+pub mod trend;
 
 pub use error::ReportError;
 pub use junit::junit_xml;

@@ -115,6 +115,7 @@ pub(crate) fn small_run(scenario: &str) -> (RunSummary, Timeline) {
         components: Default::default(),
         fidelity: None,
         rollouts: Vec::new(),
+        tags: Default::default(),
     };
     let predicted = RunSummary {
         kind: RunKind::Simulation,

@@ -258,6 +258,7 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
         warnings,
         fidelity: None,
         rollouts: Vec::new(),
+        tags: Default::default(),
         engine: EngineStats {
             events: results.iter().map(|r| r.events).sum(),
             wall_s: 0.0,

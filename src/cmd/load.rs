@@ -47,7 +47,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE.csv")]
     pub history: Option<PathBuf>,
     /// Exit 1 when a journey's p95 is worse than the median of the last 7 history rows by more
-    /// than PCT percent (needs --history).
+    /// than PCT percent, or its error rate above its median by more than PCT percent of it and
+    /// at least 0.1 percentage point (needs --history).
     #[arg(long, value_name = "PCT", requires = "history")]
     pub fail_on_regression: Option<f64>,
     /// This worker's share: `I/N` runs 1/N of the arrival rate (`twin merge` joins the shards).
@@ -282,6 +283,34 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         }
     }
 
+    // The history's judgement and trend go in the report, so they come before it is written.
+    let mut history_row = None;
+    let mut regressed = false;
+    if let Some(rows) = &history {
+        let time = harness::history::utc_timestamp(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        );
+        let row = harness::history::row_for(&summary, time, harness::history::commit_from_env());
+        let found = match a.fail_on_regression {
+            Some(pct) => harness::history::regressions(rows, &row, pct),
+            None => Vec::new(),
+        };
+        for r in &found {
+            println!("regression: {r}");
+            summary.warnings.push(format!("regression: {r}"));
+        }
+        regressed = !found.is_empty() && !summary.partial;
+        measured.timeline.trend = Some(harness::history::trend(
+            rows,
+            &row,
+            a.fail_on_regression,
+            &found,
+        ));
+        history_row = Some(row);
+    }
+
     reports::write_run(&dir, &summary, &measured.timeline)
         .map_err(|e| Failure::run(format!("{}: cannot write the report: {e}", dir.display())))?;
     write_extras(
@@ -312,22 +341,10 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     crate::cmd::simulate::print_table(&summary);
     print_fidelity(&summary);
     let mut code = exit::from_verdicts(summary.all_slos_met());
-    if let (Some(path), Some(rows)) = (&a.history, history) {
-        let time = harness::history::utc_timestamp(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-        );
-        let row = harness::history::row_for(&summary, time, harness::history::commit_from_env());
-        if let Some(pct) = a.fail_on_regression {
-            let found = harness::history::regressions(&rows, &row, pct);
-            for r in &found {
-                println!("regression: {r}");
-            }
-            if !found.is_empty() && !summary.partial {
-                code = code.max(exit::SLO_MISSED);
-            }
-        }
+    if regressed {
+        code = code.max(exit::SLO_MISSED);
+    }
+    if let (Some(path), Some(rows), Some(row)) = (&a.history, history, history_row) {
         harness::history::append(path, rows, row).map_err(Failure::run)?;
     }
     println!("wrote {}", dir.join("report.html").display());
@@ -473,6 +490,7 @@ pub(crate) fn write_extras(
                     "ttfb_ms": harness::measure::latency_stats(&s.ttfb, &[]),
                     "errors_by_kind": s.by_kind,
                     "errors_by_status": s.by_status,
+                    "errors_by_check": s.by_check,
                 }),
             )
         })

@@ -399,6 +399,7 @@ fn read_load_shard(dir: &Path) -> Result<LoadShard, Failure> {
                     errors: d["summary"]["errors"].as_u64().unwrap_or(0),
                     by_kind: counts(&d["errors_by_kind"]),
                     by_status: statuses(&d["errors_by_status"]),
+                    by_check: statuses(&d["errors_by_check"]),
                     ..Stats::default()
                 },
             );
@@ -413,6 +414,8 @@ fn read_load_shard(dir: &Path) -> Result<LoadShard, Failure> {
     let measured = Measured {
         journeys,
         steps,
+        // Per-tag histograms are not written beside a shard yet: a merged run has no tags.
+        tags: IndexMap::new(),
         windows,
         offered,
         window_s,

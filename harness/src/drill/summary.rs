@@ -256,6 +256,7 @@ pub fn summarize(
         },
         fidelity: None,
         rollouts: Vec::new(),
+        tags: Default::default(),
     };
     let timeline = timeline(drill, run, fault_s, rto_s, audit_result.as_ref(), &all);
     let figures = DrillFigures {

@@ -143,35 +143,55 @@ impl PriceTable {
             .map_err(Clone::clone)
     }
 
-    /// Parses a price table in the shipped format: a header
-    /// `item,pricing,unit,usd,region,as_of,source`, then one row per (item, pricing); fields
-    /// with commas are double-quoted (RFC 4180); lines starting with `#` are comments.
+    /// Parses a price table in the shipped format: a header naming the columns `item`,
+    /// `pricing`, `unit`, `usd`, `region`, `as_of` and `source` (in any order; other columns are
+    /// allowed and ignored), then one row per (item, pricing), read through the `csv` crate
+    /// (RFC 4180 quoting); lines starting with `#` are comments; a ragged row is an error naming
+    /// its line.
     pub fn parse(text: &str) -> Result<PriceTable, PricingError> {
         const HEADER: [&str; 7] = [
             "item", "pricing", "unit", "usd", "region", "as_of", "source",
         ];
+        let mut reader = csv::ReaderBuilder::new()
+            .comment(Some(b'#'))
+            .trim(csv::Trim::Headers)
+            .from_reader(text.as_bytes());
+        let csv_error = |e: &csv::Error| {
+            let (line, message) = models::scenario::csv_error(e);
+            PricingError::Csv { line, message }
+        };
+        let headers = reader.headers().map_err(|e| csv_error(&e))?.clone();
+        let header_line = headers.position().map_or(1, |p| p.line() as usize);
+        if headers.is_empty() {
+            return Err(PricingError::Csv {
+                line: 1,
+                message: "the price table is empty".into(),
+            });
+        }
+        let missing: Vec<&str> = HEADER
+            .iter()
+            .filter(|h| !headers.iter().any(|c| c == **h))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            return Err(PricingError::Csv {
+                line: header_line,
+                message: format!(
+                    "expected the header `{}` (missing: {})",
+                    HEADER.join(","),
+                    missing.join(", ")
+                ),
+            });
+        }
         let mut rows = Vec::new();
         let mut index: HashMap<String, [Option<usize>; 4]> = HashMap::new();
-        let mut header_seen = false;
-        for (i, raw) in text.lines().enumerate() {
-            let line = i + 1;
-            let trimmed = raw.trim();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            let fields =
-                split_csv_line(raw).map_err(|message| PricingError::Csv { line, message })?;
-            if !header_seen {
-                if fields != HEADER {
-                    return Err(PricingError::Csv {
-                        line,
-                        message: format!("expected the header `{}`", HEADER.join(",")),
-                    });
-                }
-                header_seen = true;
-                continue;
-            }
-            let row = parse_row(&fields, line)?;
+        for record in reader.records() {
+            let record = record.map_err(|e| csv_error(&e))?;
+            let line = record.position().map_or(0, |p| p.line() as usize);
+            let raw: RawRow = record
+                .deserialize(Some(&headers))
+                .map_err(|e| csv_error(&e))?;
+            let row = parse_row(&raw, line)?;
             let slot = &mut index.entry(row.item.clone()).or_default()[row.pricing.index()];
             if let Some(first) = *slot {
                 return Err(PricingError::Csv {
@@ -186,12 +206,6 @@ impl PriceTable {
             }
             *slot = Some(rows.len());
             rows.push(row);
-        }
-        if !header_seen {
-            return Err(PricingError::Csv {
-                line: 1,
-                message: "the price table is empty".into(),
-            });
         }
         Ok(PriceTable { rows, index })
     }
@@ -281,46 +295,56 @@ fn rows_line(rows: &[PriceRow], i: usize) -> usize {
     rows.get(i).map_or(0, |r| r.line)
 }
 
-fn parse_row(fields: &[String], line: usize) -> Result<PriceRow, PricingError> {
+/// One row as the CSV holds it (columns by header name), checked by [`parse_row`].
+#[derive(serde::Deserialize)]
+struct RawRow {
+    item: String,
+    pricing: String,
+    unit: String,
+    usd: String,
+    region: String,
+    as_of: String,
+    source: String,
+}
+
+fn parse_row(raw: &RawRow, line: usize) -> Result<PriceRow, PricingError> {
     let csv = |message: String| PricingError::Csv { line, message };
-    if fields.len() != 7 {
-        return Err(csv(format!("expected 7 fields, found {}", fields.len())));
-    }
-    let item = fields[0].trim();
+    let item = raw.item.trim();
     if item.is_empty() || item.contains(char::is_whitespace) {
         return Err(csv(format!(
             "item `{item}` must be a non-empty key without spaces"
         )));
     }
-    let pricing = PricingModel::parse(fields[1].trim()).ok_or_else(|| {
+    let pricing = PricingModel::parse(raw.pricing.trim()).ok_or_else(|| {
         csv(format!(
             "pricing `{}` is not one of on_demand, spot, committed_1y, committed_3y",
-            fields[1]
+            raw.pricing
         ))
     })?;
-    let unit = PriceUnit::parse(fields[2].trim()).ok_or_else(|| {
+    let unit = PriceUnit::parse(raw.unit.trim()).ok_or_else(|| {
         let known: Vec<&str> = PriceUnit::ALL.iter().map(|u| u.as_str()).collect();
         csv(format!(
             "unit `{}` is not one of {}",
-            fields[2],
+            raw.unit,
             known.join(", ")
         ))
     })?;
-    let usd: f64 = fields[3]
+    let usd: f64 = raw
+        .usd
         .trim()
         .parse()
-        .map_err(|_| csv(format!("usd `{}` is not a number", fields[3])))?;
+        .map_err(|_| csv(format!("usd `{}` is not a number", raw.usd)))?;
     if !usd.is_finite() || usd < 0.0 {
         return Err(csv(format!(
             "usd `{}` must be a finite price >= 0",
-            fields[3]
+            raw.usd
         )));
     }
-    let source = fields[6].trim();
+    let source = raw.source.trim();
     if source.is_empty() {
         return Err(csv(format!("`{item}` has no source")));
     }
-    let as_of = fields[5].trim();
+    let as_of = raw.as_of.trim();
     if as_of.is_empty() {
         return Err(csv(format!("`{item}` has no as_of date")));
     }
@@ -329,61 +353,11 @@ fn parse_row(fields: &[String], line: usize) -> Result<PriceRow, PricingError> {
         pricing,
         unit,
         usd,
-        region: fields[4].trim().to_string(),
+        region: raw.region.trim().to_string(),
         as_of: as_of.to_string(),
         source: source.to_string(),
         line,
     })
-}
-
-/// Splits one CSV record (RFC 4180 quoting, no embedded newlines).
-fn split_csv_line(line: &str) -> Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    let mut at_field_start = true;
-    while let Some(c) = chars.next() {
-        if quoted {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    field.push('"');
-                    chars.next();
-                } else {
-                    quoted = false;
-                    match chars.peek() {
-                        None | Some(',') => {}
-                        Some(other) => {
-                            return Err(format!("unexpected `{other}` after a closing quote"))
-                        }
-                    }
-                }
-            } else {
-                field.push(c);
-            }
-            continue;
-        }
-        match c {
-            '"' if at_field_start => {
-                quoted = true;
-                at_field_start = false;
-            }
-            ',' => {
-                fields.push(std::mem::take(&mut field));
-                at_field_start = true;
-            }
-            '\r' if chars.peek().is_none() => {}
-            _ => {
-                field.push(c);
-                at_field_start = false;
-            }
-        }
-    }
-    if quoted {
-        return Err("unterminated quoted field".into());
-    }
-    fields.push(field);
-    Ok(fields)
 }
 
 /// Builders of the table's item keys, so cost code and tests spell them one way.
@@ -657,7 +631,15 @@ mod tests {
             ),
             ("machine/x,on_demand,hour,-1,r,2024,s\n", "finite price"),
             ("machine/x,on_demand,hour,1,r,2024,\n", "no source"),
-            ("machine/x,on_demand,hour,1,\"r,2024,s\n", "unterminated"),
+            // An unterminated quote swallows the rest of the line: a ragged row, at its line.
+            (
+                "machine/x,on_demand,hour,1,\"r,2024,s\n",
+                "line 2: a row of 5 field(s) where the first row has 7",
+            ),
+            (
+                "machine/x,on_demand,hour,1,r,2024,s\nmachine/y,spot,hour\n",
+                "line 3: a row of 3 field(s) where the first row has 7",
+            ),
         ];
         for (body, want) in cases {
             let text = if body.starts_with("a,b") {
@@ -674,6 +656,19 @@ mod tests {
         .expect("valid");
         assert_eq!(ok.rows()[0].region, "a, b");
         assert_eq!(ok.rows()[0].source, "say \"hi\"");
+        // Columns by name: another order and an extra column read the same rows.
+        let reordered = PriceTable::parse(
+            "source,item,note,pricing,unit,usd,region,as_of\n\"say \"\"hi\"\"\",machine/x,extra,on_demand,hour,1.5,\"a, b\",2024\n",
+        )
+        .expect("valid");
+        assert_eq!(reordered.rows()[0].source, "say \"hi\"");
+        assert_eq!(reordered.rows()[0].region, "a, b");
+        assert_eq!(reordered.rows()[0].line, 2);
+        let err = PriceTable::parse("item,pricing,unit,usd\n").expect_err("columns missing");
+        assert!(
+            err.to_string().contains("missing: region, as_of, source"),
+            "{err}"
+        );
     }
 
     #[test]
