@@ -10,7 +10,8 @@ pub fn ln_gamma(x: f64) -> f64 {
         return models::distribution::gamma_fn(x).ln();
     }
     let inv = 1.0 / x;
-    (x - 0.5) * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI).ln()
+    (x - 0.5) * x.ln() - x
+        + 0.5 * (2.0 * std::f64::consts::PI).ln()
         + inv * (1.0 / 12.0 - inv * inv * (1.0 / 360.0 - inv * inv / 1260.0))
 }
 
