@@ -45,6 +45,8 @@ enum Command {
     Completions(cmd::completions::Args),
     /// A scenario skeleton from Kubernetes manifests (Deployments, StatefulSets, HPAs).
     Import(cmd::import::Args),
+    /// Fit the scenario's demands to load runs and traces; write it with each fitted value marked.
+    Calibrate(cmd::calibrate::Args),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Merge(a) => cmd::merge::run(a),
         Command::Completions(a) => cmd::completions::run(a, Cli::command()),
         Command::Import(a) => cmd::import::run(a),
+        Command::Calibrate(a) => cmd::calibrate::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod calibrate;
 pub mod completions;
 pub mod drill;
 pub mod emulate;
