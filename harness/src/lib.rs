@@ -24,6 +24,6 @@ pub mod load;
 pub mod measure;
 pub mod observer;
 pub mod schedule;
-pub mod sse;
 pub mod session;
+pub mod sse;
 pub mod store;
