@@ -31,6 +31,18 @@ pub struct RolloutSpec {
     pub analysis: Analysis,
 }
 
+impl RolloutSpec {
+    /// The analyses its pauses hold (at least one): the comparisons a baseline check makes
+    /// over the rollout, over which its `confidence` is shared (Bonferroni), so that identical
+    /// versions are rolled back at most 1 - confidence of the time, not once in four rollouts
+    /// of eight analyses at 5 % each.
+    pub fn planned_analyses(&self) -> u32 {
+        let paused: u64 = self.steps.iter().filter_map(|s| s.pause.map(|p| p.0)).sum();
+        let interval = self.analysis.interval.0.max(1);
+        (paused.div_ceil(interval)).max(1) as u32
+    }
+}
+
 /// How the new version's replicas come: a canary scales them with the weight (ceil(weight x
 /// the service's replicas), at least one), blue-green starts them all (the green stack) before
 /// any traffic moves, so it needs the node pools' headroom for a second copy of the service.
@@ -317,8 +329,15 @@ pub struct AnalysisRecord {
 }
 
 impl Analysis {
-    /// Judges one interval. Consumes the latency samples' order (sorts them).
-    pub fn judge(&self, at_s: f64, sample: &mut IntervalSample) -> AnalysisRecord {
+    /// Judges one interval, one of `comparisons` a baseline comparison shares its confidence
+    /// over ([`RolloutSpec::planned_analyses`]). Consumes the latency samples' order (sorts
+    /// them).
+    pub fn judge(
+        &self,
+        at_s: f64,
+        sample: &mut IntervalSample,
+        comparisons: u32,
+    ) -> AnalysisRecord {
         let n = sample.new_requests;
         let error_rate = (n > 0).then(|| sample.new_errors as f64 / n as f64);
         let p95 = quantile(&mut sample.new_latency_s, 0.95);
@@ -372,7 +391,8 @@ impl Analysis {
             }
         }
         if self.compare.is_some() {
-            let alpha = 1.0 - self.confidence.map_or(0.95, |c| c.0);
+            let alpha =
+                (1.0 - self.confidence.map_or(0.95, |c| c.0)) / f64::from(comparisons.max(1));
             let lat = mann_whitney_greater(&sample.new_latency_s, &sample.old_latency_s);
             let err = two_proportion_greater(
                 sample.new_errors,
@@ -546,20 +566,20 @@ mod tests {
         let a = analysis("{interval: 30s, error_rate: 1%, p95: 1s}");
         let lat: Vec<f64> = (1..=100).map(f64::from).collect();
         assert_eq!(
-            a.judge(30.0, &mut sample(100, 1, &lat)).verdict,
+            a.judge(30.0, &mut sample(100, 1, &lat), 1).verdict,
             Verdict::Pass
         );
-        let r = a.judge(30.0, &mut sample(100, 2, &lat));
+        let r = a.judge(30.0, &mut sample(100, 2, &lat), 1);
         assert_eq!(r.verdict, Verdict::Fail);
         assert!(r.reason.contains("error rate 2.00 %"), "{}", r.reason);
         // p95 by nearest rank of 1..=100 ms plus one slow tail: 95 ms; with 6 values of 2 s
         // among 100 it is 2 s.
         let mut slow = lat.clone();
         slow[94..].iter_mut().for_each(|v| *v = 2000.0);
-        let r = a.judge(30.0, &mut sample(100, 0, &slow));
+        let r = a.judge(30.0, &mut sample(100, 0, &slow), 1);
         assert_eq!((r.verdict, r.p95_ms), (Verdict::Fail, Some(2000.0)));
         assert_eq!(
-            a.judge(30.0, &mut sample(0, 0, &[])).verdict,
+            a.judge(30.0, &mut sample(0, 0, &[]), 1).verdict,
             Verdict::Inconclusive
         );
     }

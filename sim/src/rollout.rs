@@ -411,7 +411,9 @@ impl Replication<'_> {
             .map(|m| (m.base + m.per_request * in_flight) / m.request.max(1.0));
         st.area_at = area;
         st.analysed_at = now;
-        let record = spec.analysis.judge(now as f64 / 1e9, &mut st.sample);
+        let record = spec
+            .analysis
+            .judge(now as f64 / 1e9, &mut st.sample, spec.planned_analyses());
         let verdict = record.verdict;
         st.run.analyses.push(record);
         let s = &mut st.sample;
