@@ -55,20 +55,31 @@ pub fn follow<T>(
         Unit::Items(_) => "{prefix} [{bar:30}] {pos}/{len} {msg} (eta {eta})",
     };
     let bar = new_bar(label, total, template);
+    while_redrawing(&bar, work, |bar| {
+        let n = counter.load(Ordering::Relaxed).min(total);
+        bar.set_position(n);
+        bar.set_message(match unit {
+            Unit::SimulatedNs => format!(
+                "{:.0} of {:.0} s simulated",
+                n as f64 / 1e9,
+                total as f64 / 1e9
+            ),
+            Unit::Items(what) => what.to_string(),
+        });
+    })
+}
+
+/// Runs `work` while a thread calls `redraw` on `bar` every 100 ms; clears the bar after.
+fn while_redrawing<T>(
+    bar: &ProgressBar,
+    work: impl FnOnce() -> T,
+    redraw: impl Fn(&ProgressBar) + Sync,
+) -> T {
     let done = AtomicBool::new(false);
     let out = std::thread::scope(|s| {
         s.spawn(|| {
             while !done.load(Ordering::Relaxed) {
-                let n = counter.load(Ordering::Relaxed).min(total);
-                bar.set_position(n);
-                bar.set_message(match unit {
-                    Unit::SimulatedNs => format!(
-                        "{:.0} of {:.0} s simulated",
-                        n as f64 / 1e9,
-                        total as f64 / 1e9
-                    ),
-                    Unit::Items(what) => what.to_string(),
-                });
+                redraw(bar);
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
@@ -94,22 +105,11 @@ pub fn follow_run<T>(
         .max(1);
     let out = if enabled() {
         let bar = new_bar(label, total, "{prefix} [{bar:30}] {percent:>3}% {msg}");
-        let done = AtomicBool::new(false);
-        let out = std::thread::scope(|s| {
-            s.spawn(|| {
-                while !done.load(Ordering::Relaxed) {
-                    let ran = counts.elapsed();
-                    bar.set_position(u64::try_from(ran.as_millis()).unwrap_or(total).min(total));
-                    bar.set_message(line(ran, duration, counts));
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            });
-            let out = work();
-            done.store(true, Ordering::Relaxed);
-            out
-        });
-        bar.finish_and_clear();
-        out
+        while_redrawing(&bar, work, |bar| {
+            let ran = counts.elapsed();
+            bar.set_position(u64::try_from(ran.as_millis()).unwrap_or(total).min(total));
+            bar.set_message(line(ran, duration, counts));
+        })
     } else {
         work()
     };

@@ -1,7 +1,7 @@
 //! The special functions the fits need: log-gamma, the regularised lower incomplete gamma
 //! (the gamma law's CDF), the complementary error function (the lognormal's CDF), digamma
 //! and trigamma (the gamma MLE's Newton steps). Numerical Recipes' forms, accurate to ~1e-10
-//! (erfc to 1.2e-7), far finer than any KS distance we report.
+//! (erfc to 1.2e-7, `models::canary_stats`'s), far finer than any KS distance we report.
 
 /// ln Γ(x) for x > 0: the log of `models`' Lanczos Γ where Γ is finite, Stirling's series
 /// (error below 1e-13 there) above, where a gamma law's shape 1/cv² can reach.
@@ -64,32 +64,8 @@ pub fn gamma_p(a: f64, x: f64) -> f64 {
     }
 }
 
-/// erfc(x), Chebyshev fit with relative error below 1.2e-7 everywhere.
-pub fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t
-        * (-z * z - 1.265_512_23
-            + t * (1.000_023_68
-                + t * (0.374_091_96
-                    + t * (0.096_784_18
-                        + t * (-0.186_288_06
-                            + t * (0.278_868_07
-                                + t * (-1.135_203_98
-                                    + t * (1.488_515_87
-                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-            .exp();
-    if x >= 0.0 {
-        r
-    } else {
-        2.0 - r
-    }
-}
-
-/// The standard normal CDF.
-pub fn normal_cdf(z: f64) -> f64 {
-    0.5 * erfc(-z / std::f64::consts::SQRT_2)
-}
+/// The standard normal CDF: the one `models::canary_stats` computes through erfc.
+pub use models::canary_stats::normal_cdf;
 
 /// ψ(x), the digamma function, for x > 0 (recurrence up to 10, then the asymptotic series).
 pub fn digamma(mut x: f64) -> f64 {
