@@ -335,6 +335,18 @@ pub struct Workload {
     pub journeys: Vec<Journey>,
 }
 
+impl Workload {
+    /// The summed weight of the journeys that draw from the shared `arrivals` (those without
+    /// their own): a mix journey's share of those arrivals is its weight over this.
+    pub fn mix_weight(&self) -> f64 {
+        self.journeys
+            .iter()
+            .filter(|j| j.arrivals.is_none())
+            .map(|j| j.weight)
+            .sum()
+    }
+}
+
 /// The arrival process of new journeys.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]

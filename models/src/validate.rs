@@ -985,13 +985,7 @@ impl Scenario {
     /// Services whose offered load reaches their capacity (utilisation >= 1 at peak): allowed,
     /// since overload is a thing worth simulating, but worth a warning.
     fn stability_warnings(&self) -> Vec<Finding> {
-        let total_weight: f64 = self
-            .workload
-            .journeys
-            .iter()
-            .filter(|j| j.arrivals.is_none())
-            .map(|j| j.weight)
-            .sum();
+        let total_weight = self.workload.mix_weight();
         let rate = self.workload.arrivals.peak_rate();
         let mut visits: IndexMap<&str, f64> = IndexMap::new();
         for j in &self.workload.journeys {

@@ -73,13 +73,7 @@ fn curve(
     usage: &Usage,
 ) -> Result<Option<models::projection::CostVsTraffic>, CostError> {
     let horizon = scenario.horizon;
-    let mix: f64 = scenario
-        .workload
-        .journeys
-        .iter()
-        .filter(|j| j.arrivals.is_none())
-        .map(|j| j.weight)
-        .sum();
+    let mix = scenario.workload.mix_weight();
     let common = scenario.workload.arrivals.mean_rate(horizon);
     let rates: indexmap::IndexMap<String, f64> = scenario
         .workload
