@@ -4,7 +4,7 @@
 
 use crate::exit::Failure;
 use models::hpa::spec::{FileProblem, SpecError};
-use models::load::{parse_with, Diagnostic, Override};
+use models::load::{extends_of, parse_layers, Diagnostic, Layer, Override, MAX_EXTENDS};
 use models::scenario::{FileSlot, Finding, Severity};
 use models::Scenario;
 use std::path::{Path, PathBuf};
@@ -54,9 +54,18 @@ pub fn load_diagnostics(path: Option<&Path>, sets: &[String]) -> Result<Loaded, 
             PathBuf::from("scenarios"),
         ),
     };
+    let chain = match path {
+        Some(p) => read_extended(p, &text)?,
+        None => Vec::new(),
+    };
+    let mut layers = vec![Layer {
+        text: &text,
+        file: &name,
+    }];
+    layers.extend(chain.iter().map(|(file, text)| Layer { text, file }));
     // Errors inside a named manifest are placed in that file, not in the scenario.
     let mut in_files = Vec::new();
-    let result = parse_with(&text, &name, &overrides, |s| {
+    let result = parse_layers(&layers, &overrides, |s| {
         resolve_files(s, &base, &mut in_files)
     });
     match result {
@@ -66,6 +75,36 @@ pub fn load_diagnostics(path: Option<&Path>, sets: &[String]) -> Result<Loaded, 
             Err(Problem::Diagnostics(in_files))
         }
     }
+}
+
+/// The files `extends:` chains to below the scenario at `path` (whose text is `text`), each
+/// named relative to the file that names it: (name, text), nearest first. A file that cannot
+/// be read is an error at the `extends:` naming it. The chain stops after [`MAX_EXTENDS`]
+/// files or at a file already in it; the parse then reports the `extends:` left unread.
+fn read_extended(path: &Path, text: &str) -> Result<Vec<(String, String)>, Problem> {
+    let mut chain: Vec<(String, String)> = Vec::new();
+    let mut seen = vec![std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())];
+    let mut from = (path.to_path_buf(), text.to_string());
+    while let Some((name, line, col)) = extends_of(&from.1) {
+        let next = from.0.parent().unwrap_or(Path::new("")).join(&name);
+        let canonical = std::fs::canonicalize(&next).unwrap_or_else(|_| next.clone());
+        if chain.len() >= MAX_EXTENDS || seen.contains(&canonical) {
+            break;
+        }
+        let base = std::fs::read_to_string(&next).map_err(|e| {
+            Problem::Diagnostics(vec![Diagnostic {
+                file: from.0.display().to_string(),
+                line,
+                col,
+                message: format!("extends: cannot read `{}`: {e}", next.display()),
+                severity: Severity::Error,
+            }])
+        })?;
+        seen.push(canonical);
+        chain.push((next.display().to_string(), base.clone()));
+        from = (next, base);
+    }
+    Ok(chain)
 }
 
 /// Reads the files a scenario names, then validates it. Problems inside a named HPA manifest

@@ -240,6 +240,24 @@ impl FaultSpec {
             p.extend(rest.into_iter().map(PathSegment::Key));
             out.push((p, msg));
         }
+        if let Some(rf) = &self.recovery.region_failover {
+            if let Some(pool) = &rf.standby_pool {
+                let mut p = at("recovery");
+                p.push(PathSegment::Key("region_failover".into()));
+                p.push(PathSegment::Key("standby_pool".into()));
+                match s.node_pools.get(pool) {
+                    None => out.push((
+                        p,
+                        format!("standby_pool names the node pool `{pool}`, which is not defined"),
+                    )),
+                    Some(np) => {
+                        if let Some(m) = rf.check_pool(np.min, np.max) {
+                            out.push((p, format!("standby_pool `{pool}`: {m}")));
+                        }
+                    }
+                }
+            }
+        }
         if let Some(z) = &self.zone {
             if self.kind != FaultKind::ZoneLoss {
                 out.push((at("zone"), "`zone` goes with `zone_loss`".into()));
@@ -566,6 +584,14 @@ pub struct RegionFailover {
     /// Warm-up of a warm standby: the cluster autoscaler adds nodes and pods become ready.
     /// Default 10 min (invented; a GKE node is ready in a few minutes).
     pub warm_warm_up: Duration,
+    /// The node pool of the scenario, in the other region, that the serving tier fails over
+    /// to. With it the warm-up follows from [`WarmUp`]'s parts for the standby mode (and
+    /// `cold_warm_up` / `warm_warm_up` are not read), the pool's size must fit the mode
+    /// (cold: `min: 0`; warm and hot: running nodes), and the standby is billed as the pool's
+    /// node-hours like any pool's.
+    pub standby_pool: Option<String>,
+    /// The parts of the standby pool's warm-up (with `standby_pool`).
+    pub warm_up: WarmUp,
 }
 
 impl Default for RegionFailover {
@@ -576,17 +602,74 @@ impl Default for RegionFailover {
             standby: Standby::Warm,
             cold_warm_up: Duration::from_secs(3600),
             warm_warm_up: Duration::from_secs(600),
+            standby_pool: None,
+            warm_up: WarmUp::default(),
+        }
+    }
+}
+
+/// What a standby node pool does before it serves: a cold pool (no nodes) provisions its
+/// nodes, pulls the images and starts the pods; a warm one (its minimum of nodes running,
+/// the images on them, the deployments scaled to zero) only starts the pods; a hot one
+/// already serves.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WarmUp {
+    /// A node from request to Ready. Default 90 s, the mean of
+    /// [`crate::platform::default_provisioning`] (GKE: "~1-2 min").
+    pub provisioning: Duration,
+    /// Pulling the serving images onto a new node. Default 60 s (invented: a few hundred MB
+    /// of Python images from Artifact Registry in the same continent).
+    pub image_pull: Duration,
+    /// A pod from scheduled (image present) to Ready. Default 30 s, the seeds' container
+    /// start-up target (system-design.md: "Container Startup < 30 seconds").
+    pub start: Duration,
+}
+
+impl Default for WarmUp {
+    fn default() -> Self {
+        WarmUp {
+            provisioning: Duration::from_secs(90),
+            image_pull: Duration::from_secs(60),
+            start: Duration::from_secs(30),
         }
     }
 }
 
 impl RegionFailover {
-    /// The standby's warm-up for its readiness.
+    /// The standby's warm-up for its readiness: from [`WarmUp`]'s parts when a
+    /// `standby_pool` is named (cold: provisioning + image pull + start; warm: start; hot:
+    /// nothing), else the typed-in time of the mode.
     pub fn warm_up_s(&self) -> f64 {
+        let w = &self.warm_up;
+        match (self.standby, self.standby_pool.is_some()) {
+            (Standby::Hot, _) => 0.0,
+            (Standby::Cold, true) => {
+                w.provisioning.as_secs_f64() + w.image_pull.as_secs_f64() + w.start.as_secs_f64()
+            }
+            (Standby::Warm, true) => w.start.as_secs_f64(),
+            (Standby::Cold, false) => self.cold_warm_up.as_secs_f64(),
+            (Standby::Warm, false) => self.warm_warm_up.as_secs_f64(),
+        }
+    }
+
+    /// What the mode asks of the standby pool's size (`min`, `max` nodes), or why it does
+    /// not fit: a cold standby runs no node, a warm or hot one runs at least one.
+    pub fn check_pool(&self, min: u32, max: u32) -> Option<String> {
         match self.standby {
-            Standby::Cold => self.cold_warm_up.as_secs_f64(),
-            Standby::Warm => self.warm_warm_up.as_secs_f64(),
-            Standby::Hot => 0.0,
+            Standby::Cold if min > 0 => Some(format!(
+                "a cold standby runs no node: its pool's `min` must be 0, found {min}"
+            )),
+            Standby::Warm | Standby::Hot if min == 0 => Some(format!(
+                "a {} standby runs nodes: its pool's `min` must be at least 1",
+                if self.standby == Standby::Warm {
+                    "warm"
+                } else {
+                    "hot"
+                }
+            )),
+            _ if max == 0 => Some("the standby pool's `max` must be at least 1".into()),
+            _ => None,
         }
     }
 
@@ -732,6 +815,44 @@ mod tests {
         // Without mttr: the recovery parts, 32 s: 3600 / 3632
         let f = fault(r#"{"mtbf": "1h", "kind": "primary_crash", "target": "db"}"#);
         assert!((f.expected_availability().unwrap() - 3600.0 / 3632.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn region_failover_with_a_standby_pool_warms_up_from_its_parts() {
+        // Detection 1 min, DNS 60 s, promotion 30 s, reconnect 2 s. Cold: provisioning 90 s +
+        // image pull 60 s + start 30 s = 180 s, so 60 + 60 + 30 + 180 + 2 = 332 s; warm: the
+        // start alone, 60 + 60 + 30 + 30 + 2 = 182 s; hot: 60 + 60 + 30 + 0 + 2 = 152 s.
+        let with = |mode: &str| {
+            fault(&format!(
+                r#"{{"at": "5m", "kind": "region_loss", "target": "api",
+                    "recovery": {{"detection": "1m", "reconnect": "2s",
+                      "region_failover": {{"dns_switch": "60s", "promotion": "30s",
+                        "standby": "{mode}", "standby_pool": "dr",
+                        "warm_up": {{"provisioning": "90s", "image_pull": "60s", "start": "30s"}}}}}}}}"#
+            ))
+        };
+        assert_eq!(with("cold").outage(), Duration::from_secs(332));
+        assert_eq!(with("warm").outage(), Duration::from_secs(182));
+        assert_eq!(with("hot").outage(), Duration::from_secs(152));
+        // The typed-in warm-ups are not read once a pool is named (defaults 60 min, 10 min).
+        let cold = with("cold");
+        let rf = cold
+            .recovery
+            .region_failover
+            .as_ref()
+            .expect("region_failover");
+        assert_eq!(rf.warm_up_s(), 180.0);
+        // The pool must fit the mode.
+        assert!(rf.check_pool(0, 10).is_none());
+        assert!(rf.check_pool(3, 10).is_some());
+        let warm = with("warm");
+        let rf = warm
+            .recovery
+            .region_failover
+            .as_ref()
+            .expect("region_failover");
+        assert!(rf.check_pool(0, 10).is_some());
+        assert!(rf.check_pool(3, 10).is_none());
     }
 
     #[test]

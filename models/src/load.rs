@@ -119,6 +119,183 @@ pub fn parse_with(
     overrides: &[Override],
     check: impl FnOnce(&mut Scenario) -> Vec<crate::scenario::Finding>,
 ) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic>> {
+    parse_layers(&[Layer { text, file }], overrides, check)
+}
+
+/// One file of a scenario that `extends:` another: its text and its name for messages.
+#[derive(Clone, Copy, Debug)]
+pub struct Layer<'a> {
+    pub text: &'a str,
+    pub file: &'a str,
+}
+
+/// The deepest `extends:` chain a scenario may have (a drill scenario extending a variant of
+/// production is two).
+pub const MAX_EXTENDS: usize = 8;
+
+/// The file a scenario's top-level `extends:` names, with its line and column, or `None`
+/// when it extends nothing. A text that is not YAML, or an `extends` that is not a string, is
+/// left for the parse to report (`extends` must be a string: a located error).
+pub fn extends_of(text: &str) -> Option<(String, usize, usize)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let value: Value = serde_yaml_ng::from_str(text).ok()?;
+    let name = value.as_mapping()?.get("extends")?.as_str()?.to_string();
+    let (line, col) = SpanIndex::build(text).locate(&[PathSegment::Key("extends".into())]);
+    Some((name, line, col))
+}
+
+/// Lays `over` on `base`: a mapping merges key by key (recursively), a key whose value is
+/// `null` removes the base's key, a key written `KEY+` with a list appends that list to the
+/// base's `KEY` (a drill adds its targets to the base's `slos`), anything else (a list, a
+/// scalar) replaces the base's value whole. `at` is the path of `base`; each append is
+/// recorded in `appended` (the merged list's path, the key as written, the base's length) so
+/// that a problem in an appended item is located in the file that wrote it.
+fn merge(base: &mut Value, over: Value, at: &mut Vec<PathSegment>, appended: &mut Vec<Appended>) {
+    match (base, over) {
+        (Value::Mapping(b), Value::Mapping(o)) => {
+            for (k, v) in o {
+                let append = k
+                    .as_str()
+                    .and_then(|s| s.strip_suffix('+'))
+                    .filter(|_| v.is_sequence())
+                    .map(str::to_string);
+                if let Some(key) = append {
+                    let written = k.as_str().unwrap_or_default().to_string();
+                    let slot = b
+                        .entry(Value::String(key.clone()))
+                        .or_insert_with(|| Value::Sequence(Vec::new()));
+                    let mut path = at.clone();
+                    path.push(PathSegment::Key(key));
+                    match (slot, v) {
+                        (Value::Sequence(items), Value::Sequence(more)) => {
+                            appended.push(Appended {
+                                merged: path,
+                                written,
+                                offset: items.len(),
+                            });
+                            items.extend(more);
+                        }
+                        (slot, v) => *slot = v,
+                    }
+                } else if v.is_null() {
+                    b.remove(&k);
+                } else if let Some(slot) = b.get_mut(&k) {
+                    at.push(PathSegment::Key(key_string(k.clone())));
+                    merge(slot, v, at, appended);
+                    at.pop();
+                } else {
+                    b.insert(k, v);
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// A list a layer appended to (`KEY+:`): where it is in the merged tree, the key as the
+/// layer wrote it, and how many items came before from the layers below.
+#[derive(Clone, Debug)]
+struct Appended {
+    merged: Vec<PathSegment>,
+    written: String,
+    offset: usize,
+}
+
+impl Appended {
+    /// `path` in the merged tree as the appending layer wrote it, if it falls in the items
+    /// that layer appended.
+    fn written_path(&self, path: &[PathSegment]) -> Option<Vec<PathSegment>> {
+        let n = self.merged.len();
+        if path.len() <= n || path[..n] != self.merged[..] {
+            return None;
+        }
+        let PathSegment::Index(i) = path[n] else {
+            return None;
+        };
+        let i = i.checked_sub(self.offset)?;
+        let mut out = self.merged[..n - 1].to_vec();
+        out.push(PathSegment::Key(self.written.clone()));
+        out.push(PathSegment::Index(i));
+        out.extend_from_slice(&path[n + 1..]);
+        Some(out)
+    }
+}
+
+/// Parses a scenario given as layers: `layers[0]` is the file asked for, `layers[1]` the file
+/// its `extends:` names, and so on down the chain. Each layer's keys are laid over the one
+/// below ([`merge`]) before the `--set` overrides, and a problem is located in the layer that
+/// wrote the value (the top-most layer holding the longest part of the problem's path), at
+/// that file's own line and column.
+pub fn parse_layers(
+    layers: &[Layer<'_>],
+    overrides: &[Override],
+    check: impl FnOnce(&mut Scenario) -> Vec<crate::scenario::Finding>,
+) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let Some(top) = layers.first() else {
+        return Err(vec![Diagnostic {
+            file: String::new(),
+            line: 0,
+            col: 0,
+            message: "no scenario text".into(),
+            severity: Severity::Error,
+        }]);
+    };
+    let mut value = Value::Null;
+    let mut indexed = Vec::with_capacity(layers.len());
+    for (depth, layer) in layers.iter().enumerate().rev() {
+        let (mut v, text) = parse_value(layer.text, layer.file)?;
+        if let Some(m) = v.as_mapping_mut() {
+            // Resolved by the caller (the layer below is the file it names); a non-string is
+            // a located error here, since the caller could not follow it.
+            match m.get("extends") {
+                Some(e) if !e.is_string() => {
+                    let (line, col) =
+                        SpanIndex::build(text).locate(&[PathSegment::Key("extends".into())]);
+                    return Err(vec![Diagnostic {
+                        file: layer.file.to_string(),
+                        line,
+                        col,
+                        message: "extends: expected the path of the scenario file this one extends, e.g. `extends: ../production-gcp.yaml`".into(),
+                        severity: Severity::Error,
+                    }]);
+                }
+                Some(_) if depth + 1 == layers.len() => {
+                    let (line, col) =
+                        SpanIndex::build(text).locate(&[PathSegment::Key("extends".into())]);
+                    return Err(vec![Diagnostic {
+                        file: layer.file.to_string(),
+                        line,
+                        col,
+                        message: format!(
+                            "extends: the file was not read: the chain of extended scenarios loops back on itself or is deeper than {MAX_EXTENDS} files"
+                        ),
+                        severity: Severity::Error,
+                    }]);
+                }
+                _ => {}
+            }
+            m.remove("extends");
+        }
+        let mut appended = Vec::new();
+        if depth + 1 == layers.len() {
+            value = v;
+        } else {
+            merge(&mut value, v, &mut Vec::new(), &mut appended);
+        }
+        indexed.push(Indexed {
+            file: layer.file,
+            spans: SpanIndex::build(text),
+            appended,
+        });
+    }
+    // Top layer first, as the search for the layer that wrote a value goes.
+    indexed.reverse();
+    finish(value, &indexed, top.file, overrides, check)
+}
+
+/// One layer's text into its YAML value tree (the text without a byte-order mark beside it),
+/// or the located syntax error.
+fn parse_value<'t>(text: &'t str, file: &str) -> Result<(Value, &'t str), Vec<Diagnostic>> {
     let at = |line: usize, col: usize, message: String| Diagnostic {
         file: file.to_string(),
         line,
@@ -129,7 +306,7 @@ pub fn parse_with(
     // A UTF-8 byte-order mark (editors on Windows write one) is not content; left in, the YAML
     // parser reads the file as two documents.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut value: Value = serde_yaml_ng::from_str(text).map_err(|e| {
+    let value: Value = serde_yaml_ng::from_str(text).map_err(|e| {
         let message = e.to_string();
         let (line, col) = if message.contains("duplicate entry with key") {
             // serde_yaml_ng places this at the mapping; the second occurrence is what to fix.
@@ -153,7 +330,66 @@ pub fn parse_with(
             "expected a mapping with name, horizon, services, workload and slos".into(),
         )]);
     }
-    let spans = SpanIndex::build(text);
+    Ok((value, text))
+}
+
+/// One layer as problems are located in it.
+struct Indexed<'a> {
+    file: &'a str,
+    spans: SpanIndex,
+    appended: Vec<Appended>,
+}
+
+impl Indexed<'_> {
+    /// `path` of the merged tree as this layer wrote it (an appended item's own index).
+    fn written(&self, path: &[PathSegment]) -> Vec<PathSegment> {
+        self.appended
+            .iter()
+            .find_map(|a| a.written_path(path))
+            .unwrap_or_else(|| path.to_vec())
+    }
+
+    /// How much of `path` this layer wrote (the longest prefix it holds), if any.
+    fn depth(&self, path: &[PathSegment]) -> Option<usize> {
+        let path = self.written(path);
+        (0..=path.len())
+            .rev()
+            .find(|n| self.spans.contains(&path[..*n]))
+    }
+
+    fn locate(&self, path: &[PathSegment]) -> (usize, usize) {
+        self.spans.locate(&self.written(path))
+    }
+}
+
+/// The merged value tree to a checked scenario; `layers` (top first) locate each problem.
+fn finish(
+    mut value: Value,
+    layers: &[Indexed<'_>],
+    file: &str,
+    overrides: &[Override],
+    check: impl FnOnce(&mut Scenario) -> Vec<crate::scenario::Finding>,
+) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let at = |line: usize, col: usize, message: String| Diagnostic {
+        file: file.to_string(),
+        line,
+        col,
+        message,
+        severity: Severity::Error,
+    };
+    // The layer that wrote the deepest part of `path` (the top-most among equals).
+    let layer_of = |path: &[PathSegment]| -> &Indexed<'_> {
+        let mut best = &layers[0];
+        let mut best_depth = best.depth(path);
+        for layer in &layers[1..] {
+            let d = layer.depth(path);
+            if d > best_depth {
+                best = layer;
+                best_depth = d;
+            }
+        }
+        best
+    };
     let mut overridden = Vec::new();
     for o in overrides {
         let v: Value = serde_yaml_ng::from_str(&o.value)
@@ -172,9 +408,10 @@ pub fn parse_with(
                 severity,
             };
         }
-        let (line, col) = spans.locate(path);
+        let layer = layer_of(path);
+        let (line, col) = layer.locate(path);
         Diagnostic {
-            file: file.to_string(),
+            file: layer.file.to_string(),
             line,
             col,
             message,
@@ -200,7 +437,10 @@ pub fn parse_with(
             let mut p = path.clone();
             p.push(PathSegment::Key(COMPLEX_KEY.into()));
             path.push(PathSegment::Key(key.to_string()));
-            if !spans.contains(&path) && spans.contains(&p) {
+            let layer = layer_of(&p);
+            if !layer.spans.contains(&layer.written(&path))
+                && layer.spans.contains(&layer.written(&p))
+            {
                 at_path = Some(p);
             }
         }

@@ -367,7 +367,10 @@ impl Replication<'_> {
     }
 
     /// The preempted VM stops at the end of its notice: what its pods still serve is lost
-    /// (those requests fail, as on a node loss), and the node leaves the pool.
+    /// (those requests fail, as on a node loss), and the node leaves the pool. A pool left
+    /// below its minimum gets a new node at once: the pool's managed instance group re-creates
+    /// a preempted instance whether or not the cluster autoscaler runs (it does not run when
+    /// every pool has min == max, and it adds nodes only for Pending pods).
     pub(crate) fn preemption_stop(&mut self, node: u64, draining: &[(u32, u32)], now: Nanos) {
         for &(station, replica) in draining {
             let r = &mut self.stations[station as usize].replicas[replica as usize];
@@ -376,6 +379,19 @@ impl Replication<'_> {
                 r.killed = true;
             }
         }
+        let pool = self
+            .cluster
+            .nodes
+            .iter()
+            .find(|n| n.id == node && n.alive)
+            .map(|n| n.pool);
         self.remove_node(node, now);
+        if let Some(pool) = pool {
+            if self.cluster.live_nodes(pool) < self.cluster.pools[pool as usize].min_nodes {
+                if let Some(n) = self.cluster.add_node(pool, false, now) {
+                    self.provision_node(n, now);
+                }
+            }
+        }
     }
 }
