@@ -79,15 +79,10 @@ fn dr_table_rows_are_what_the_scenarios_predict() {
                 v => problems.push(format!("{label}: `{name}` expected met = {met}, got {v:?}")),
             }
         }
-        let items = &summary["cost"]["projection"]["items"];
+        let items = &summary["cost"]["projection"]["monthly_by_item"];
         for (item, want) in case["bill"].as_object().expect("bill") {
             let want = num(want, item);
-            let got = items
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|x| x["item"] == item.as_str())
-                .and_then(|x| x["monthly_usd"].as_f64());
+            let got = items[item.as_str()].as_f64();
             if got.is_none_or(|g| (g - want).abs() > 0.01) {
                 problems.push(format!("{label}: {item} monthly {got:?}, expected {want}"));
             }
