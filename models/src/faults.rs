@@ -834,25 +834,21 @@ mod tests {
         assert_eq!(with("cold").outage(), Duration::from_secs(332));
         assert_eq!(with("warm").outage(), Duration::from_secs(182));
         assert_eq!(with("hot").outage(), Duration::from_secs(152));
-        // The typed-in warm-ups are not read once a pool is named (defaults 60 min, 10 min).
-        let cold = with("cold");
-        let rf = cold
-            .recovery
-            .region_failover
-            .as_ref()
-            .expect("region_failover");
-        assert_eq!(rf.warm_up_s(), 180.0);
-        // The pool must fit the mode.
-        assert!(rf.check_pool(0, 10).is_none());
-        assert!(rf.check_pool(3, 10).is_some());
-        let warm = with("warm");
-        let rf = warm
-            .recovery
-            .region_failover
-            .as_ref()
-            .expect("region_failover");
-        assert!(rf.check_pool(0, 10).is_some());
-        assert!(rf.check_pool(3, 10).is_none());
+        // The typed-in warm-ups are not read once a pool is named (defaults 60 min, 10 min),
+        // and the pool must fit the mode: cold runs no node, warm runs some.
+        for (mode, warm_up, fits_0, fits_3) in
+            [("cold", 180.0, true, false), ("warm", 30.0, false, true)]
+        {
+            let f = with(mode);
+            let rf = f
+                .recovery
+                .region_failover
+                .as_ref()
+                .expect("region_failover");
+            assert_eq!(rf.warm_up_s(), warm_up, "{mode}");
+            assert_eq!(rf.check_pool(0, 10).is_none(), fits_0, "{mode} with min 0");
+            assert_eq!(rf.check_pool(3, 10).is_none(), fits_3, "{mode} with min 3");
+        }
     }
 
     #[test]

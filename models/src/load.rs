@@ -247,32 +247,17 @@ pub fn parse_layers(
         if let Some(m) = v.as_mapping_mut() {
             // Resolved by the caller (the layer below is the file it names); a non-string is
             // a located error here, since the caller could not follow it.
-            match m.get("extends") {
-                Some(e) if !e.is_string() => {
-                    let (line, col) =
-                        SpanIndex::build(text).locate(&[PathSegment::Key("extends".into())]);
-                    return Err(vec![Diagnostic {
-                        file: layer.file.to_string(),
-                        line,
-                        col,
-                        message: "extends: expected the path of the scenario file this one extends, e.g. `extends: ../production-gcp.yaml`".into(),
-                        severity: Severity::Error,
-                    }]);
-                }
-                Some(_) if depth + 1 == layers.len() => {
-                    let (line, col) =
-                        SpanIndex::build(text).locate(&[PathSegment::Key("extends".into())]);
-                    return Err(vec![Diagnostic {
-                        file: layer.file.to_string(),
-                        line,
-                        col,
-                        message: format!(
-                            "extends: the file was not read: the chain of extended scenarios loops back on itself or is deeper than {MAX_EXTENDS} files"
-                        ),
-                        severity: Severity::Error,
-                    }]);
-                }
-                _ => {}
+            let problem = match m.get("extends") {
+                Some(e) if !e.is_string() => Some("extends: expected the path of the scenario file this one extends, e.g. `extends: ../production-gcp.yaml`".to_string()),
+                Some(_) if depth + 1 == layers.len() => Some(format!(
+                    "extends: the file was not read: the chain of extended scenarios loops back on itself or is deeper than {MAX_EXTENDS} files"
+                )),
+                _ => None,
+            };
+            if let Some(message) = problem {
+                let (line, col) =
+                    SpanIndex::build(text).locate(&[PathSegment::Key("extends".into())]);
+                return Err(vec![error_at(layer.file, line, col, message)]);
             }
             m.remove("extends");
         }
@@ -293,16 +278,21 @@ pub fn parse_layers(
     finish(value, &indexed, top.file, overrides, check)
 }
 
-/// One layer's text into its YAML value tree (the text without a byte-order mark beside it),
-/// or the located syntax error.
-fn parse_value<'t>(text: &'t str, file: &str) -> Result<(Value, &'t str), Vec<Diagnostic>> {
-    let at = |line: usize, col: usize, message: String| Diagnostic {
+/// An error at `file:line:col`.
+fn error_at(file: &str, line: usize, col: usize, message: String) -> Diagnostic {
+    Diagnostic {
         file: file.to_string(),
         line,
         col,
         message,
         severity: Severity::Error,
-    };
+    }
+}
+
+/// One layer's text into its YAML value tree (the text without a byte-order mark beside it),
+/// or the located syntax error.
+fn parse_value<'t>(text: &'t str, file: &str) -> Result<(Value, &'t str), Vec<Diagnostic>> {
+    let at = |line: usize, col: usize, message: String| error_at(file, line, col, message);
     // A UTF-8 byte-order mark (editors on Windows write one) is not content; left in, the YAML
     // parser reads the file as two documents.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -370,13 +360,7 @@ fn finish(
     overrides: &[Override],
     check: impl FnOnce(&mut Scenario) -> Vec<crate::scenario::Finding>,
 ) -> Result<(Scenario, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let at = |line: usize, col: usize, message: String| Diagnostic {
-        file: file.to_string(),
-        line,
-        col,
-        message,
-        severity: Severity::Error,
-    };
+    let at = |line: usize, col: usize, message: String| error_at(file, line, col, message);
     // The layer that wrote the deepest part of `path` (the top-most among equals).
     let layer_of = |path: &[PathSegment]| -> &Indexed<'_> {
         let mut best = &layers[0];
