@@ -220,7 +220,7 @@ class Suite:
             loads.append(self.runs[-1]["loadavg_before"])
         predicted = {"throughput_rps": xp}
         for metric in ["throughput_rps"]:
-            values = [m[metric] for m in ms]
+            values = [m[metric] for m in ms if m[metric] is not None]
             mean = statistics.fmean(values)
             self.rows.append({
                 "endpoint": endpoint, "case": "saturation", "workers": workers,
@@ -248,27 +248,42 @@ class Suite:
         a = self.args
         utilisations = [0.6] if a.short else UTILISATIONS
         for u in utilisations:
-            self.case(endpoint, f"u{round(u * 100)}", base_workers, u * capacity, u, scenario,
-                      calibrated, cpu_s, a.repeats, a.duration)
+            self.attempt(self.case, endpoint, f"u{round(u * 100)}", base_workers, u * capacity, u,
+                         scenario, calibrated, cpu_s, a.repeats, a.duration)
         if a.short:
             return
-        self.saturation(endpoint, scenario, calibrated, capacity, a.repeats, base_workers)
+        self.attempt(self.saturation, endpoint, scenario, calibrated, capacity, a.repeats,
+                     base_workers)
         # One configuration change: gunicorn's workers doubled, at the 80 % rate.
         doubled = 2 * base_workers
         self.app.restart(doubled)
-        self.case(endpoint, f"workers{doubled}-u80", doubled, 0.8 * capacity, 0.8, scenario,
-                  calibrated, cpu_s, a.repeats, a.duration,
-                  sets=[f"services.kinto.concurrency={doubled}"])
+        self.attempt(self.case, endpoint, f"workers{doubled}-u80", doubled, 0.8 * capacity, 0.8,
+                     scenario, calibrated, cpu_s, a.repeats, a.duration,
+                     sets=[f"services.kinto.concurrency={doubled}"])
         self.app.restart(base_workers)
+
+    def attempt(self, case, *args, **kw):
+        """One case of the table; a failure is recorded and the others still run (the full
+        suite takes half an hour), and the table so far is written after each."""
+        try:
+            case(*args, **kw)
+        except RuntimeError as e:
+            log(f"FAILED {args[:2]}: {e}")
+            self.failures.append(f"{args[:2]}: {e}")
+        if self.rows:
+            self.write(self.started)
 
     def run(self):
         self.capacity = {}
-        started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        self.failures = []
+        self.started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         for endpoint in self.args.endpoints:
             self.endpoint(endpoint)
-        self.write(started)
+        self.write(self.started, final=True)
+        if self.failures:
+            raise RuntimeError("cases failed:\n" + "\n".join(self.failures))
 
-    def write(self, started):
+    def write(self, started, final=False):
         self.out.mkdir(parents=True, exist_ok=True)
         with open(self.out / "results.csv", "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(self.rows[0].keys()))
@@ -280,7 +295,8 @@ class Suite:
              "rows": self.rows, "runs": self.runs}, indent=1))
         md = markdown(self.rows, started, machine)
         (self.out / "results.md").write_text(md)
-        print(md)
+        if final:
+            print(md)
 
 
 def machine_line():
@@ -365,6 +381,9 @@ def main():
     except Unavailable as e:
         log(f"SKIP: {e}")
         return 77
+    except RuntimeError as e:
+        log(f"FAILED: {e}")
+        return 1
     return 0
 
 
