@@ -87,4 +87,5 @@ fn kinto_p95_is_predicted_within_its_bound_at_30_percent_utilisation() {
             .and_then(|e| e["measured_mean"].as_f64());
         assert_eq!(errors, Some(0.0), "{}: errors\n{table}", r["endpoint"]);
     }
+    eprintln!("{table}");
 }
