@@ -32,22 +32,43 @@ pub fn cases(dir: &Path) -> Vec<Value> {
 /// Parses `dir/file` with `--set` style overrides (`path=value`).
 #[allow(dead_code)] // not every test binary overrides
 pub fn scenario(dir: &Path, file: &str, overrides: &[&str]) -> models::Scenario {
-    let text = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
     let overrides: Vec<models::Override> = overrides
         .iter()
         .map(|o| models::Override::parse(o).expect("override"))
         .collect();
-    let (scenario, _) =
-        models::parse_scenario(&text, file, &overrides).unwrap_or_else(|e| panic!("{file}: {e:?}"));
+    parse(dir, file, &overrides)
+}
+
+/// Parses `dir/file` and the files its `extends:` chain names (each relative to the file
+/// naming it), as `twin` does, with the same validation.
+fn parse(dir: &Path, file: &str, overrides: &[models::Override]) -> models::Scenario {
+    let mut files = vec![(file.to_string(), read(&dir.join(file)))];
+    let mut at = dir.join(file);
+    while let Some((name, _, _)) = models::load::extends_of(&files[files.len() - 1].1) {
+        assert!(
+            files.len() <= models::load::MAX_EXTENDS,
+            "{file}: extends chain too deep"
+        );
+        at = at.parent().unwrap_or(Path::new("")).join(&name);
+        files.push((at.display().to_string(), read(&at)));
+    }
+    let layers: Vec<models::load::Layer<'_>> = files
+        .iter()
+        .map(|(file, text)| models::load::Layer { text, file })
+        .collect();
+    let (scenario, _) = models::load::parse_layers(&layers, overrides, |s| s.validate())
+        .unwrap_or_else(|e| panic!("{file}: {e:?}"));
     scenario
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Parses `dir/file`, simulates it with default options and bills it, as `twin simulate` does.
 #[allow(dead_code)] // not every test binary simulates from a file as is
 pub fn simulate(dir: &Path, file: &str) -> sim::Output {
-    let text = std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-    let (scenario, _) =
-        models::parse_scenario(&text, file, &[]).unwrap_or_else(|e| panic!("{file}: {e:?}"));
+    let scenario = parse(dir, file, &[]);
     let mut out = sim::simulate(&scenario, &sim::Options::default());
     if let Some(usage) = &out.usage {
         billing::bill_run(&scenario, usage, &mut out.summary);
