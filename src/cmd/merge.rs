@@ -433,7 +433,6 @@ fn read_load_shard(dir: &Path) -> Result<LoadShard, Failure> {
                     by_status: statuses(&d["errors_by_status"]),
                     by_check: statuses(&d["errors_by_check"]),
                     stream: stream(d, stream_file("step", name))?,
-                    ..Stats::default()
                 },
             );
         }
