@@ -2,7 +2,8 @@
 //! the test, whose stream has a known first-event delay and known gaps, `twin load` measures
 //! time to first event, inter-event gaps and events within 5 %, and judges `p95_ttft` and
 //! `p95_itl` SLOs; against `twin emulate`, the stream follows the scenario's LLM endpoint
-//! (time to first token, then one token per `per_output_token`).
+//! (time to first token, then one token per `per_output_token`), and the simulator's prediction
+//! of the same stream is set beside the measurement.
 
 mod support;
 
@@ -120,7 +121,8 @@ fn the_emulator_streams_with_the_llm_endpoints_timing() {
     .expect("write");
     let emulator = Emulator::start(&scen);
     let dir = tmp.path().join("run");
-    let o = load(&scen, &emulator.url(), &dir, &["--no-predict"]);
+    // With the twin's prediction beside the measurement.
+    let o = load(&scen, &emulator.url(), &dir, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let summary = json(&dir.join("summary.json"));
     let chat = &summary["journeys"]["chat"];
@@ -131,4 +133,11 @@ fn the_emulator_streams_with_the_llm_endpoints_timing() {
     let itl = chat["itl_ms"]["p50"].as_f64().unwrap();
     assert!((ttft - 120.0).abs() <= 6.0, "ttft {ttft}: {chat}");
     assert!((itl - 20.0).abs() <= 1.0, "itl {itl}: {chat}");
+    // The simulator predicts the same stream: 120 ms to the first token, 20 ms gaps (within
+    // the HDR histograms' 0.1 %), set beside what was measured.
+    let f = &summary["fidelity"]["journeys"]["chat"];
+    let predicted = |what: &str| f[what]["p50"]["predicted"].as_f64().unwrap_or(f64::NAN);
+    assert!((predicted("ttft_ms") - 120.0).abs() <= 0.12, "{f}");
+    assert!((predicted("itl_ms") - 20.0).abs() <= 0.02, "{f}");
+    assert_eq!(f["ttft_ms"]["p50"]["measured"].as_f64(), Some(ttft), "{f}");
 }

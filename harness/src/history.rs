@@ -2,9 +2,11 @@
 //! and per journey each judged [`Metric`]), and `--fail-on-regression PCT` judges today's run
 //! against the median of the last seven comparable rows: p95 worse by more than PCT percent, or
 //! an error rate above its median by more than PCT percent of it and at least
-//! [`ERROR_RATE_SLACK`]. The file is CSV (through the `csv` crate: a journey named `a,b` or
-//! `say "hi"` is quoted) with one column per journey and metric (`<journey> p95_ms`,
-//! `<journey> error_rate`); a journey new to the file widens it. [`trend`] gives the report the
+//! [`ERROR_RATE_SLACK`]; for journeys that stream, the p95 of time to first token and of
+//! inter-token latency are judged as p95 is. The file is CSV (through the `csv` crate: a journey
+//! named `a,b` or `say "hi"` is quoted) with one column per journey and metric (`<journey>
+//! p95_ms`, `<journey> error_rate`, and `<journey> ttft_p95_ms` / `itl_p95_ms` for a journey
+//! some row has them for); a journey new to the file widens it. [`trend`] gives the report the
 //! last nights with their thresholds.
 
 use indexmap::IndexMap;
@@ -28,46 +30,67 @@ pub const ERROR_RATE_SLACK: f64 = 0.001;
 /// Environment variables that may hold the commit under test, first found wins.
 pub const COMMIT_VARS: [&str; 4] = ["TWIN_COMMIT", "GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT"];
 
-/// What the history keeps and judges per journey, one column each. Time to first token joins
-/// here when journey summaries carry it (the SSE streaming work): a variant, its column in
+/// What the history keeps and judges per journey, one column each: a variant, its column in
 /// [`Metric::column`], its reading in [`Metric::of`] and its rule in [`Metric::threshold`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Metric {
     P95Ms,
     ErrorRate,
+    /// p95 of the time to first token (first event) of the journey's streams.
+    TtftP95Ms,
+    /// p95 of the gaps between tokens (events) of the journey's streams.
+    ItlP95Ms,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 2] = [Metric::P95Ms, Metric::ErrorRate];
+    pub const ALL: [Metric; 4] = [
+        Metric::P95Ms,
+        Metric::ErrorRate,
+        Metric::TtftP95Ms,
+        Metric::ItlP95Ms,
+    ];
 
     /// The column suffix in the file (`<journey> p95_ms`).
     pub fn column(self) -> &'static str {
         match self {
             Metric::P95Ms => "p95_ms",
             Metric::ErrorRate => "error_rate",
+            Metric::TtftP95Ms => "ttft_p95_ms",
+            Metric::ItlP95Ms => "itl_p95_ms",
         }
     }
 
     /// `ms` or `ratio`, for the report.
     pub fn unit(self) -> &'static str {
         match self {
-            Metric::P95Ms => "ms",
             Metric::ErrorRate => "ratio",
+            Metric::P95Ms | Metric::TtftP95Ms | Metric::ItlP95Ms => "ms",
         }
     }
 
-    /// The journey's value, if it has one (no p95 without a successful journey).
+    /// Whether every journey has the column (a stream metric's column is written only for a
+    /// journey that some row has it for, so a history without streams keeps its shape).
+    fn always(self) -> bool {
+        matches!(self, Metric::P95Ms | Metric::ErrorRate)
+    }
+
+    /// The journey's value, if it has one (no p95 without a successful journey, no stream
+    /// metric without a successful stream).
     pub fn of(self, j: &JourneySummary) -> Option<f64> {
         match self {
             Metric::P95Ms => (j.successes() > 0).then_some(j.latency_ms.p95),
             Metric::ErrorRate => (j.count + j.unfinished > 0).then_some(j.error_rate),
+            Metric::TtftP95Ms => j.ttft_ms.as_ref().map(|t| t.p95),
+            Metric::ItlP95Ms => j.itl_ms.as_ref().map(|t| t.p95),
         }
     }
 
     /// The worst value that is not a regression against `median`, with `pct` percent allowed.
     pub fn threshold(self, median: f64, pct: f64) -> Option<f64> {
         match self {
-            Metric::P95Ms => (median > 0.0).then(|| median * (1.0 + pct / 100.0)),
+            Metric::P95Ms | Metric::TtftP95Ms | Metric::ItlP95Ms => {
+                (median > 0.0).then(|| median * (1.0 + pct / 100.0))
+            }
             Metric::ErrorRate => Some(median + (median * pct / 100.0).max(ERROR_RATE_SLACK)),
         }
     }
@@ -105,17 +128,23 @@ pub struct Regression {
 
 impl std::fmt::Display for Regression {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.metric {
-            Metric::P95Ms => write!(
+        let p95 = match self.metric {
+            Metric::P95Ms => Some("p95"),
+            Metric::TtftP95Ms => Some("p95_ttft"),
+            Metric::ItlP95Ms => Some("p95_itl"),
+            Metric::ErrorRate => None,
+        };
+        match p95 {
+            Some(name) => write!(
                 f,
-                "p95({}) = {:.1} ms is {:.1}% worse than the median {:.1} ms of the last {WINDOW} runs (threshold {:.1} ms)",
+                "{name}({}) = {:.1} ms is {:.1}% worse than the median {:.1} ms of the last {WINDOW} runs (threshold {:.1} ms)",
                 self.journey,
                 self.value,
                 (self.value / self.median - 1.0) * 100.0,
                 self.median,
                 self.threshold
             ),
-            Metric::ErrorRate => write!(
+            None => write!(
                 f,
                 "error_rate({}) = {:.3}% is above the threshold {:.3}% (median {:.3}% of the last {WINDOW} runs)",
                 self.journey,
@@ -259,8 +288,21 @@ pub fn render(rows: &[Row]) -> Result<String, String> {
         "commit".into(),
         "partial".into(),
     ];
-    for j in &journeys {
-        header.extend(Metric::ALL.iter().map(|m| format!("{j} {}", m.column())));
+    // Per journey, the metrics it has a column for.
+    let columns: Vec<(&str, Vec<Metric>)> = journeys
+        .iter()
+        .map(|j| {
+            let has = |m: &Metric| {
+                m.always()
+                    || rows
+                        .iter()
+                        .any(|r| r.journeys.get(*j).is_some_and(|v| v.contains_key(m)))
+            };
+            (*j, Metric::ALL.into_iter().filter(has).collect())
+        })
+        .collect();
+    for (j, metrics) in &columns {
+        header.extend(metrics.iter().map(|m| format!("{j} {}", m.column())));
     }
     let mut w = csv::Writer::from_writer(Vec::new());
     let problem = |e: csv::Error| format!("cannot write the history: {e}");
@@ -272,12 +314,12 @@ pub fn render(rows: &[Row]) -> Result<String, String> {
             r.commit.clone(),
             r.partial.to_string(),
         ];
-        for j in &journeys {
+        for (j, metrics) in &columns {
             let values = r.journeys.get(*j);
-            for m in Metric::ALL {
+            for m in metrics {
                 cells.push(
                     values
-                        .and_then(|v| v.get(&m))
+                        .and_then(|v| v.get(m))
                         .map_or_else(String::new, |v| v.to_string()),
                 );
             }
@@ -377,12 +419,23 @@ pub fn trend(history: &[Row], current: &Row, pct: Option<f64>, found: &[Regressi
                     }
                     (j.to_string(), line)
                 })
+                // A stream metric has lines only for the journeys that streamed.
+                .filter(|(_, line)| m.always() || line.values.iter().any(Option::is_some))
                 .collect();
             TrendMetric {
                 name: m.column().to_string(),
                 unit: m.unit().to_string(),
                 journeys: lines,
             }
+        })
+        .filter(|t| {
+            t.journeys
+                .values()
+                .any(|l| l.values.iter().any(Option::is_some))
+                || {
+                    // p95 and error rate keep their place (the report numbers its charts by it).
+                    t.name == Metric::P95Ms.column() || t.name == Metric::ErrorRate.column()
+                }
         })
         .collect();
     Trend {
@@ -523,6 +576,81 @@ mod tests {
         let errors = &t.metrics[1].journeys["call"];
         assert_eq!(errors.thresholds[3], Some(0.001));
         assert_eq!(t.regressions.len(), 2, "{:?}", t.regressions);
+    }
+
+    /// A night with a streaming journey: p95, error rate and time to first token.
+    fn streaming(p95: f64, ttft: f64, itl: f64) -> Row {
+        let mut r = row(p95, 0.0);
+        r.journeys["call"].insert(Metric::TtftP95Ms, ttft);
+        r.journeys["call"].insert(Metric::ItlP95Ms, itl);
+        r
+    }
+
+    #[test]
+    fn time_to_first_token_regresses_like_p95_and_is_drawn() {
+        // A hand-made file: two journeys, `call` streams from the third night on; `plain`
+        // never streams, so it has no stream columns.
+        let text = "time,scenario,commit,partial,call p95_ms,call error_rate,call ttft_p95_ms,call itl_p95_ms,plain p95_ms,plain error_rate\n\
+            2026-12-01T02:00:00Z,s,a,false,100,0,,,50,0\n\
+            2026-12-02T02:00:00Z,s,b,false,100,0,,,50,0\n\
+            2026-12-03T02:00:00Z,s,c,false,100,0,800,20,50,0\n\
+            2026-12-04T02:00:00Z,s,d,false,100,0,1000,22,50,0\n\
+            2026-12-05T02:00:00Z,s,e,false,100,0,900,21,50,0\n";
+        let rows = parse(text).unwrap();
+        assert_eq!(rows[2].journeys["call"][&Metric::TtftP95Ms], 800.0);
+        assert!(!rows[1].journeys["call"].contains_key(&Metric::TtftP95Ms));
+        assert_eq!(render(&rows).unwrap(), text);
+        // The median of 800, 1000, 900 is 900: 20 % more is 1080. p95 and the error rate hold.
+        let ok = streaming(100.0, 1080.0, 21.0);
+        assert!(regressions(&rows, &ok, 20.0).is_empty());
+        let slow = streaming(100.0, 1200.0, 21.0);
+        let r = regressions(&rows, &slow, 20.0);
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert_eq!(
+            (r[0].metric, r[0].median, r[0].threshold),
+            (Metric::TtftP95Ms, 900.0, 1080.0)
+        );
+        assert_eq!(
+            r[0].to_string(),
+            "p95_ttft(call) = 1200.0 ms is 33.3% worse than the median 900.0 ms of the last 7 runs (threshold 1080.0 ms)"
+        );
+        // The gaps: median 21 ms, threshold 25.2 ms.
+        let r = regressions(&rows, &streaming(100.0, 900.0, 26.0), 20.0);
+        assert_eq!(
+            (r[0].metric, r[0].threshold),
+            (Metric::ItlP95Ms, 21.0 * 1.2)
+        );
+        // The trend draws the stream metrics for `call` alone, each night's threshold from
+        // the nights before it: none before the first streamed night, then 800, 900, 900.
+        let t = trend(&rows, &slow, Some(20.0), &r);
+        let names: Vec<&str> = t.metrics.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["p95_ms", "error_rate", "ttft_p95_ms", "itl_p95_ms"]);
+        let ttft = &t.metrics[2];
+        assert_eq!(ttft.journeys.keys().collect::<Vec<_>>(), ["call"]);
+        assert_eq!(
+            ttft.journeys["call"].values,
+            [
+                None,
+                None,
+                Some(800.0),
+                Some(1000.0),
+                Some(900.0),
+                Some(1200.0)
+            ]
+        );
+        assert_eq!(
+            ttft.journeys["call"].thresholds,
+            [None, None, None, Some(960.0), Some(1080.0), Some(1080.0)]
+        );
+        // A history without streams keeps its two columns a journey and its two charts.
+        let plain = vec![row(100.0, 0.0)];
+        assert!(!render(&plain).unwrap().contains("ttft"));
+        let names: Vec<String> = trend(&plain, &row(100.0, 0.0), Some(20.0), &[])
+            .metrics
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(names, ["p95_ms", "error_rate"]);
     }
 
     #[test]

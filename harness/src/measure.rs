@@ -648,9 +648,22 @@ pub fn journey_summary(s: &Stats, extra: &[f64]) -> JourneySummary {
         unfinished: 0,
         // Breakers are the simulator's: a measurement sees only their errors.
         circuit_breakers: Vec::new(),
-        ttft_ms: s.stream.as_ref().map(|t| latency_stats(&t.ttft, extra)),
-        itl_ms: s.stream.as_ref().map(|t| latency_stats(&t.itl, extra)),
+        // No successful stream, no statistics: zeros would pass `p95_ttft(x) < 2s` for want
+        // of evidence (SPEC.md "Verdicts"); `null` is judged "no data".
+        ttft_ms: s
+            .stream
+            .as_ref()
+            .filter(|t| !t.ttft.is_empty())
+            .map(|t| latency_stats(&t.ttft, extra)),
+        itl_ms: s
+            .stream
+            .as_ref()
+            .filter(|t| !t.itl.is_empty())
+            .map(|t| latency_stats(&t.itl, extra)),
         tokens: s.stream.as_ref().map(|t| t.tokens),
+        // One measured run: no interval across replications.
+        ttft_ci95_ms: None,
+        itl_ci95_ms: None,
     }
 }
 

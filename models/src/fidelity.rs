@@ -1,8 +1,10 @@
 //! Prediction beside measurement: per journey, what the twin predicted (a simulation of the
 //! same scenario) and what a load test measured, for p50/p95/p99 and the error rate, with the
-//! relative error. The `fidelity` section of a load run's `summary.json`.
+//! relative error. The `fidelity` section of a load run's `summary.json`. Journeys that stream
+//! (SPEC.md "Streaming and rollouts") add time to first token and inter-token latency when both
+//! the prediction and the measurement have them.
 
-use crate::summary::RunSummary;
+use crate::summary::{LatencyStats, RunSummary};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +24,32 @@ pub struct JourneyFidelity {
     pub p95_ms: Comparison,
     pub p99_ms: Comparison,
     pub error_rate: Comparison,
+    /// Time to first token (first event), when both sides have streams of this journey.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<PercentileComparison>,
+    /// Inter-token latency (gaps between events), when both sides have them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub itl_ms: Option<PercentileComparison>,
+}
+
+/// p50, p95 and p99 of a distribution, predicted beside measured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PercentileComparison {
+    pub p50: Comparison,
+    pub p95: Comparison,
+    pub p99: Comparison,
+}
+
+impl PercentileComparison {
+    /// Both sides' percentiles, or `None` when either side has no distribution.
+    pub fn of(predicted: Option<&LatencyStats>, measured: Option<&LatencyStats>) -> Option<Self> {
+        let (p, m) = (predicted?, measured?);
+        Some(PercentileComparison {
+            p50: Comparison::new(p.p50, m.p50),
+            p95: Comparison::new(p.p95, m.p95),
+            p99: Comparison::new(p.p99, m.p99),
+        })
+    }
 }
 
 /// A predicted and a measured value; `relative_error` is `(measured - predicted) / predicted`,
@@ -62,6 +90,8 @@ impl Fidelity {
                         p95_ms: Comparison::new(p.latency_ms.p95, m.latency_ms.p95),
                         p99_ms: Comparison::new(p.latency_ms.p99, m.latency_ms.p99),
                         error_rate: Comparison::new(p.error_rate, m.error_rate),
+                        ttft_ms: PercentileComparison::of(p.ttft_ms.as_ref(), m.ttft_ms.as_ref()),
+                        itl_ms: PercentileComparison::of(p.itl_ms.as_ref(), m.itl_ms.as_ref()),
                     },
                 ))
             })
@@ -81,5 +111,47 @@ mod tests {
     fn relative_error_has_no_scale_at_zero() {
         assert_eq!(Comparison::new(100.0, 110.0).relative_error, Some(0.1));
         assert_eq!(Comparison::new(0.0, 0.01).relative_error, None);
+    }
+
+    #[test]
+    fn streams_are_compared_only_when_both_sides_have_them() {
+        let stats = |p50: f64, p95: f64, p99: f64| LatencyStats {
+            p50,
+            p95,
+            p99,
+            ..Default::default()
+        };
+        let mut predicted = RunSummary {
+            kind: crate::summary::RunKind::Simulation,
+            scenario: "x".into(),
+            seed: 1,
+            replications: 1,
+            horizon_s: 60.0,
+            partial: false,
+            journeys: Default::default(),
+            services: Default::default(),
+            slos: Vec::new(),
+            cost: None,
+            recovery: Default::default(),
+            components: Default::default(),
+            warnings: Vec::new(),
+            engine: Default::default(),
+            fidelity: None,
+            rollouts: Vec::new(),
+            tags: Default::default(),
+        };
+        let mut measured = predicted.clone();
+        predicted.journeys.insert("chat".into(), Default::default());
+        predicted.journeys["chat"].ttft_ms = Some(stats(500.0, 800.0, 1000.0));
+        predicted.journeys["chat"].itl_ms = Some(stats(20.0, 20.0, 20.0));
+        measured.journeys.insert("chat".into(), Default::default());
+        measured.journeys["chat"].ttft_ms = Some(stats(550.0, 1000.0, 1000.0));
+        let f = Fidelity::compare("x", &predicted, &measured);
+        let t = f.journeys["chat"].ttft_ms.as_ref().unwrap();
+        assert_eq!(t.p50.relative_error, Some(0.1));
+        assert_eq!(t.p95.relative_error, Some(0.25));
+        assert_eq!(t.p99.relative_error, Some(0.0));
+        // The measurement read no gap: no inter-token comparison.
+        assert_eq!(f.journeys["chat"].itl_ms, None);
     }
 }

@@ -128,6 +128,13 @@ pub struct JourneySummary {
     /// Events received (tokens), over every stream read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<u64>,
+    /// 95 % confidence intervals of `ttft_ms`'s mean and p95 across replications (a
+    /// simulation's streams; `null` inside as `ci95_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_ci95_ms: Option<LatencyCi>,
+    /// The same for `itl_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub itl_ci95_ms: Option<LatencyCi>,
 }
 
 /// What one step's circuit breaker did, over the measured time of every replication.

@@ -70,6 +70,7 @@ pub fn report_html(summary: &RunSummary, timeline: &Timeline, charts: &[Chart]) 
     warnings(&mut page, summary);
     slos(&mut page, summary);
     journeys(&mut page, summary);
+    streams(&mut page, summary);
     fidelity(&mut page, summary);
     services(&mut page, summary);
     crate::components::section(&mut page, &summary.components);
@@ -181,6 +182,9 @@ fn header(page: &mut String, s: &RunSummary, t: &Timeline, charts: &[Chart]) {
     }
     page.push_str("<nav>");
     let mut links = vec![("slos", "SLOs"), ("journeys", "Journeys")];
+    if has_streams(s) {
+        links.push(("streams", "Streams"));
+    }
     if s.fidelity.is_some() {
         links.push(("fidelity", "Prediction vs measurement"));
     }
@@ -394,6 +398,58 @@ fn journeys(page: &mut String, s: &RunSummary) {
     page.push_str("</tbody>\n</table></div>\n</section>\n");
 }
 
+/// Some journey streams (`ttft_ms`, `itl_ms` or `tokens` in its summary).
+fn has_streams(s: &RunSummary) -> bool {
+    s.journeys
+        .values()
+        .any(|j| j.ttft_ms.is_some() || j.itl_ms.is_some() || j.tokens.is_some())
+}
+
+/// Time to first token and inter-token latency of the journeys that stream: measured (load)
+/// or predicted (simulation); a load run's prediction of them is in the fidelity table.
+fn streams(page: &mut String, s: &RunSummary) {
+    if !has_streams(s) {
+        return;
+    }
+    page.push_str(
+        "<section id=\"streams\">\n<h2>Streams: time to first token and inter-token latency</h2>\n\
+         <p class=\"meta\">Per journey that streams (server-sent events, LLM tokens), in \
+         milliseconds: time from the streaming step's start to its first token (TTFT) and the \
+         gaps between tokens (ITL), over the successful streams; the tokens received. A load \
+         run's prediction of them is under Prediction beside measurement.</p>\n\
+         <div class=\"scroll\"><table>\n<thead><tr><th>journey</th>\
+         <th class=\"num\">tokens</th><th class=\"num\">TTFT p50</th><th class=\"num\">TTFT p95</th>\
+         <th class=\"num\">TTFT p99</th><th class=\"num\">TTFT p95 95 % CI</th>\
+         <th class=\"num\">ITL p50</th><th class=\"num\">ITL p95</th><th class=\"num\">ITL p99</th>\
+         </tr></thead>\n<tbody>\n",
+    );
+    let pct = |l: Option<&models::summary::LatencyStats>, q: f64| {
+        l.map_or(MISSING.to_string(), |l| numbers::ms(l.percentile(q)))
+    };
+    for (name, j) in &s.journeys {
+        if j.ttft_ms.is_none() && j.itl_ms.is_none() && j.tokens.is_none() {
+            continue;
+        }
+        let (t, i) = (j.ttft_ms.as_ref(), j.itl_ms.as_ref());
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"name\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape(name),
+            j.tokens.map_or(MISSING.to_string(), numbers::count),
+            pct(t, 50.0),
+            pct(t, 95.0),
+            pct(t, 99.0),
+            interval(j.ttft_ci95_ms.as_ref().and_then(|c| c.p95)),
+            pct(i, 50.0),
+            pct(i, 95.0),
+            pct(i, 99.0),
+        );
+    }
+    page.push_str("</tbody>\n</table></div>\n</section>\n");
+}
+
 /// The twin's prediction beside this run's measurement (load runs), per journey and metric.
 fn fidelity(page: &mut String, s: &RunSummary) {
     let Some(f) = &s.fidelity else { return };
@@ -406,16 +462,35 @@ fn fidelity(page: &mut String, s: &RunSummary) {
         escape(&f.predicted_by)
     );
     for (name, j) in &f.journeys {
-        let rows = [
+        let mut rows = vec![
             ("mean (ms)", &j.mean_ms, false),
             ("p50 (ms)", &j.p50_ms, false),
             ("p95 (ms)", &j.p95_ms, false),
             ("p99 (ms)", &j.p99_ms, false),
             ("error rate", &j.error_rate, true),
         ];
+        // Streams, where both the prediction and the measurement have them.
+        if let Some(t) = &j.ttft_ms {
+            rows.extend([
+                ("TTFT p50 (ms)", &t.p50, false),
+                ("TTFT p95 (ms)", &t.p95, false),
+                ("TTFT p99 (ms)", &t.p99, false),
+            ]);
+        }
+        if let Some(t) = &j.itl_ms {
+            rows.extend([
+                ("ITL p50 (ms)", &t.p50, false),
+                ("ITL p95 (ms)", &t.p95, false),
+                ("ITL p99 (ms)", &t.p99, false),
+            ]);
+        }
+        let span = rows.len();
         for (k, (metric, c, is_rate)) in rows.into_iter().enumerate() {
             let journey_cell = if k == 0 {
-                format!("<td class=\"name\" rowspan=\"5\">{}</td>", escape(name))
+                format!(
+                    "<td class=\"name\" rowspan=\"{span}\">{}</td>",
+                    escape(name)
+                )
             } else {
                 String::new()
             };
@@ -859,6 +934,63 @@ mod tests {
         assert!(!page.contains("<script"), "no script element at all");
         assert!(page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
         assert!(page.contains("p95(&lt;b&gt;) &lt; 300ms &amp; more"));
+    }
+
+    #[test]
+    fn streams_show_ttft_and_itl_with_the_prediction_beside() {
+        let (mut summary, timeline) = small_run("chat");
+        let page = report_html(&summary, &timeline, &[]);
+        assert!(!page.contains("id=\"streams\""), "no stream, no section");
+        let stats = |p50: f64, p95: f64, p99: f64| models::summary::LatencyStats {
+            p50,
+            p95,
+            p99,
+            ..Default::default()
+        };
+        let mut predicted = summary.clone();
+        let j = &mut summary.journeys["checkout"];
+        j.ttft_ms = Some(stats(510.0, 812.5, 1333.0));
+        j.itl_ms = Some(stats(21.0, 24.5, 31.0));
+        j.tokens = Some(123_456);
+        let p = &mut predicted.journeys["checkout"];
+        p.ttft_ms = Some(stats(500.0, 650.0, 900.0));
+        p.itl_ms = Some(stats(20.0, 20.0, 20.0));
+        summary.fidelity = Some(models::fidelity::Fidelity::compare(
+            "simulation (in-process)",
+            &predicted,
+            &summary,
+        ));
+        let page = report_html(&summary, &timeline, &[]);
+        assert!(page.contains("id=\"streams\"") && page.contains("href=\"#streams\""));
+        let row = page
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!(
+                    "<tr><td class=\"name\">checkout</td><td class=\"num\">{}</td>",
+                    numbers::count(123_456)
+                ))
+            })
+            .expect("the checkout row of the streams table");
+        for v in [510.0, 812.5, 1333.0, 21.0, 24.5, 31.0] {
+            assert!(row.contains(&numbers::ms(v)), "{v} in {row}");
+        }
+        let section = &page[page.find("id=\"streams\"").unwrap()..];
+        let section = &section[..section.find("</section>").unwrap()];
+        assert!(
+            section.contains(">checkout<") && !section.contains(">browse<"),
+            "a journey without streams has no row"
+        );
+        // Predicted beside measured: TTFT p95 650 vs 812.5 is +25 %; the checkout rows span
+        // the five latency rows and six stream rows.
+        assert!(page.contains("rowspan=\"11\">checkout"));
+        let ttft = page
+            .lines()
+            .find(|l| l.contains("<td>TTFT p95 (ms)</td>"))
+            .expect("a TTFT row in the fidelity table");
+        assert!(
+            ttft.contains(&numbers::ms(650.0)) && ttft.contains("+25"),
+            "{ttft}"
+        );
     }
 
     #[test]

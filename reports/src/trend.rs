@@ -1,5 +1,6 @@
 //! The nightly trend charts of a load run with `--history` (`Timeline::trend`): one chart per
-//! judged metric (p95, error rate), one solid line per journey over the last nights (at most
+//! judged metric (p95, error rate, and for streams p95 time to first token and inter-token
+//! latency), one solid line per journey over the last nights (at most
 //! [`MAX_SERIES`], the worst tonight first) and, dashed in the same colour, the regression
 //! threshold each night was judged against (none before a night has a baseline).
 
@@ -23,6 +24,8 @@ pub fn draw(dir: &Path, trend: &Trend) -> Result<Vec<Chart>, ReportError> {
         let (what, y_desc) = match metric.unit.as_str() {
             "ratio" => ("Error rate", "error rate (%)"),
             _ if metric.name == "p95_ms" => ("p95 latency", "p95 (ms)"),
+            _ if metric.name == "ttft_p95_ms" => ("p95 time to first token", "p95 TTFT (ms)"),
+            _ if metric.name == "itl_p95_ms" => ("p95 inter-token latency", "p95 ITL (ms)"),
             _ => (metric.name.as_str(), metric.unit.as_str()),
         };
         let chart = Chart {

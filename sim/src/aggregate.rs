@@ -2,7 +2,7 @@
 //! come from exact sums, and confidence intervals from the spread across replications.
 
 use crate::engine::ReplicationResult;
-use crate::metrics::percentile_ms;
+use crate::metrics::{percentile_ms, StreamMetrics};
 use crate::model::Model;
 use crate::stats::ci95;
 use crate::Output;
@@ -16,6 +16,43 @@ use models::summary::{
 use models::timeline::{Timeline, WindowStats};
 use models::Scenario;
 
+/// A stream distribution over the replications (each its histogram and exact sum, in
+/// nanoseconds): the merged statistics and the 95 % intervals of the mean and p95 across
+/// replications; `None` without a sample (a verdict on it is then "no data", never a 0 ms that
+/// passes).
+fn stream_stats<'a>(
+    reps: impl Iterator<Item = (&'a Histogram<u64>, f64)>,
+    extra_q: &[f64],
+) -> (Option<LatencyStats>, Option<LatencyCi>) {
+    let mut hist = crate::metrics::latency_histogram();
+    let mut sum = 0.0;
+    let (mut rep_means, mut rep_p95) = (Vec::new(), Vec::new());
+    for (h, s) in reps {
+        let _ = hist.add(h);
+        sum += s;
+        if !h.is_empty() {
+            rep_means.push(s / h.len() as f64 / 1e6);
+            rep_p95.push(percentile_ms(h, 95.0));
+        }
+    }
+    if hist.is_empty() {
+        return (None, None);
+    }
+    let mut stats = LatencyStats {
+        mean: sum / hist.len() as f64 / 1e6,
+        max: hist.max() as f64 / 1000.0,
+        ..Default::default()
+    };
+    for q in LatencyStats::STANDARD.iter().chain(extra_q) {
+        stats.set_percentile(*q, percentile_ms(&hist, *q));
+    }
+    let ci = LatencyCi {
+        mean: ci95(&rep_means).map(|ci| ci.map(|x| x.max(0.0))),
+        p95: ci95(&rep_p95).map(|ci| ci.map(|x| x.max(0.0))),
+    };
+    (Some(stats), Some(ci))
+}
+
 pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>) -> Output {
     let reps = results.len().max(1) as f64;
     let measured_s = (model.horizon - model.warmup) as f64 / 1e9;
@@ -24,6 +61,19 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
         .iter()
         .filter_map(|s| match s.metric {
             models::slo::SloMetric::Percentile(q) if !LatencyStats::STANDARD.contains(&q) => {
+                Some(q)
+            }
+            _ => None,
+        })
+        .collect();
+    // Further percentiles of the streams an SLO asks for (`p99.9_ttft(x)`).
+    let stream_q: Vec<f64> = scenario
+        .slos
+        .iter()
+        .filter_map(|s| match s.metric {
+            models::slo::SloMetric::Ttft(q) | models::slo::SloMetric::Itl(q)
+                if !LatencyStats::STANDARD.contains(&q) =>
+            {
                 Some(q)
             }
             _ => None,
@@ -70,6 +120,24 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
             latency.set_percentile(*q, percentile_ms(&hist, *q));
         }
         histograms.insert(spec.name.clone(), histogram_buckets(&hist));
+        let streams = spec.streams.then(|| {
+            let per_rep: Vec<&StreamMetrics> = results
+                .iter()
+                .filter_map(|r| r.journeys[j].stream.as_ref())
+                .collect();
+            let ttft = per_rep.iter().map(|m| (&m.ttft_us, m.ttft_sum_ns));
+            let itl = per_rep.iter().map(|m| (&m.itl_us, m.itl_sum_ns));
+            let tokens: u64 = per_rep.iter().map(|m| m.tokens).sum();
+            (
+                stream_stats(ttft, &stream_q),
+                stream_stats(itl, &stream_q),
+                tokens,
+            )
+        });
+        let (ttft, itl, tokens) = match streams {
+            Some((t, i, n)) => (Some(t), Some(i), Some(n)),
+            None => (None, None, None),
+        };
         journeys.insert(
             spec.name.clone(),
             JourneySummary {
@@ -84,7 +152,11 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
                 },
                 unfinished,
                 circuit_breakers: breakers(model, &results, j as u32),
-                ..Default::default()
+                ttft_ms: ttft.as_ref().and_then(|t| t.0.clone()),
+                ttft_ci95_ms: ttft.and_then(|t| t.1),
+                itl_ms: itl.as_ref().and_then(|t| t.0.clone()),
+                itl_ci95_ms: itl.and_then(|t| t.1),
+                tokens,
             },
         );
     }

@@ -166,6 +166,8 @@ struct Request {
     abandoned: bool,
     /// Its last visit went to a rollout's new version (its `Fail` draws the new version's).
     new_version: bool,
+    /// When its current streaming step started (`Op::StreamStart`).
+    stream_from: Nanos,
 }
 
 /// Everything one replication measured.
@@ -335,7 +337,7 @@ pub fn run_replication(
         journeys: model
             .journeys
             .iter()
-            .map(|_| JourneyMetrics::new())
+            .map(|j| JourneyMetrics::new().streaming(j.streams))
             .collect(),
         arrivals: ArrivalProcess::new(&model.arrivals, stream("arrivals")),
         own_arrivals: model
@@ -629,6 +631,7 @@ impl Replication<'_> {
             failed: false,
             abandoned: false,
             new_version: false,
+            stream_from: now,
         });
         if let Some(t) = spec.timeout {
             let gen = self.requests[id as usize].gen;
@@ -702,6 +705,19 @@ impl Replication<'_> {
                     return;
                 }
                 Op::Hold { .. } | Op::Endpoint { .. } => r.pc += 1,
+                Op::StreamStart => {
+                    r.stream_from = now;
+                    r.pc += 1;
+                }
+                Op::StreamEnd => {
+                    // One event, when the step is done: its whole time is the first token's.
+                    r.pc += 1;
+                    if req.started >= self.model.warmup && !req.abandoned {
+                        if let Some(m) = &mut self.journeys[req.journey as usize].stream {
+                            m.record(now - req.stream_from, 0, 1);
+                        }
+                    }
+                }
                 Op::Timeout { after, visit } => {
                     r.pc += 1;
                     let gen = r.gen;
@@ -852,6 +868,7 @@ impl Replication<'_> {
                     endpoint,
                     tokens_in,
                     tokens_out,
+                    stream,
                 } => {
                     let spec = &self.model.llms[endpoint as usize];
                     let tin = self.model.samplers[tokens_in as usize]
@@ -862,7 +879,13 @@ impl Replication<'_> {
                         .round();
                     match self.endpoints[endpoint as usize].call(spec, tin, tout, req.attempt, now)
                     {
-                        Attempt::Served { after, ok } => {
+                        Attempt::Served { first, after, ok } => {
+                            if stream && ok && req.started >= self.model.warmup && !req.abandoned {
+                                if let Some(m) = &mut self.journeys[req.journey as usize].stream {
+                                    let gap = (spec.per_out * 1e9) as Nanos;
+                                    m.record(now + first - req.stream_from, gap, tout as u64);
+                                }
+                            }
                             let r = &mut self.requests[id as usize];
                             r.attempt = 1;
                             r.failed |= !ok;

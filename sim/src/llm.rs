@@ -40,9 +40,14 @@ impl Bucket {
 /// What a call attempt comes to.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Attempt {
-    /// Served: the response completes after this long (`ok` false when the client's timeout
-    /// cut it short).
-    Served { after: Nanos, ok: bool },
+    /// Served: the first token comes after `first` (time to first token and the input
+    /// tokens' prefill), the response completes after `after` (`ok` false when the client's
+    /// timeout cut it short).
+    Served {
+        first: Nanos,
+        after: Nanos,
+        ok: bool,
+    },
     /// 429: retry after this backoff.
     Throttled { retry_after: Nanos },
     /// 429 and no attempts left.
@@ -138,17 +143,23 @@ impl Endpoint {
             self.measured.tokens_in += tin;
             self.measured.tokens_out += tout;
         }
-        let secs = spec.ttft.sample(&mut self.rng) + tin * spec.per_in + tout * spec.per_out;
-        let after = (secs * 1e9) as Nanos;
+        let first_s = spec.ttft.sample(&mut self.rng) + tin * spec.per_in;
+        let first = (first_s * 1e9) as Nanos;
+        let after = ((first_s + tout * spec.per_out) * 1e9) as Nanos;
         match spec.timeout {
             Some(t) if after > t => {
                 self.measured.failed += u64::from(counted);
                 Attempt::Served {
+                    first: first.min(t),
                     after: t,
                     ok: false,
                 }
             }
-            _ => Attempt::Served { after, ok: true },
+            _ => Attempt::Served {
+                first,
+                after,
+                ok: true,
+            },
         }
     }
 }
@@ -179,10 +190,11 @@ mod tests {
     fn latency_is_ttft_plus_tokens() {
         let s = spec(1000.0);
         let mut e = Endpoint::new(&s, RandomStream::from_seed(1));
-        // 0.5 s + 100 x 20 ms = 2.5 s
+        // 0.5 s + 100 x 20 ms = 2.5 s, the first token at 0.5 s
         assert_eq!(
             e.call(&s, 50.0, 100.0, 1, 0),
             Attempt::Served {
+                first: 500_000_000,
                 after: 2_500_000_000,
                 ok: true
             }
@@ -191,8 +203,22 @@ mod tests {
         assert_eq!(
             e.call(&s, 0.0, 1000.0, 1, 0),
             Attempt::Served {
+                first: 500_000_000,
                 after: 10_000_000_000,
                 ok: false
+            }
+        );
+        // Prefill: 1 ms an input token puts 400 input tokens' 0.4 s before the first token.
+        let prefill = LlmSpec {
+            per_in: 0.001,
+            ..spec(1000.0)
+        };
+        assert_eq!(
+            e.call(&prefill, 400.0, 10.0, 1, 0),
+            Attempt::Served {
+                first: 900_000_000,
+                after: 1_100_000_000,
+                ok: true
             }
         );
     }

@@ -62,6 +62,53 @@ pub struct JourneyMetrics {
     pub windows: Vec<WindowStats>,
     /// Per closed window, its demand (as `window_demand`).
     pub demand: Vec<u64>,
+    /// The journey's streams (`None` when none of its steps streams): allocated once, here.
+    pub stream: Option<StreamMetrics>,
+}
+
+/// The streams of one journey in one replication (journeys started after warm-up, calls
+/// served whole): time to first token from the streaming step's start, the gaps between
+/// tokens, and the tokens. A call's `n` tokens make `n - 1` equal gaps, recorded at once.
+pub struct StreamMetrics {
+    pub ttft_us: Histogram<u64>,
+    pub ttft_sum_ns: f64,
+    pub itl_us: Histogram<u64>,
+    pub itl_sum_ns: f64,
+    pub tokens: u64,
+}
+
+impl StreamMetrics {
+    pub fn new() -> Self {
+        StreamMetrics {
+            ttft_us: latency_histogram(),
+            ttft_sum_ns: 0.0,
+            itl_us: latency_histogram(),
+            itl_sum_ns: 0.0,
+            tokens: 0,
+        }
+    }
+
+    /// A stream whose first token came `ttft` after its step started, then `tokens - 1` more
+    /// every `gap`.
+    #[inline]
+    pub fn record(&mut self, ttft: Nanos, gap: Nanos, tokens: u64) {
+        record_us(&mut self.ttft_us, ttft);
+        self.ttft_sum_ns += ttft as f64;
+        self.tokens += tokens;
+        let gaps = tokens.saturating_sub(1);
+        if gaps > 0 {
+            let us = (gap / 1000).clamp(1, MAX_US);
+            // In range by construction, so recording cannot fail.
+            let _ = self.itl_us.record_n(us, gaps);
+            self.itl_sum_ns += gap as f64 * gaps as f64;
+        }
+    }
+}
+
+impl Default for StreamMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl JourneyMetrics {
@@ -80,7 +127,14 @@ impl JourneyMetrics {
             window_demand: 0,
             windows: Vec::new(),
             demand: Vec::new(),
+            stream: None,
         }
+    }
+
+    /// With room for the streams of a journey that has streaming steps.
+    pub fn streaming(mut self, streams: bool) -> Self {
+        self.stream = streams.then(StreamMetrics::new);
+        self
     }
 
     /// A journey arrived.

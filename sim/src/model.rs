@@ -51,12 +51,23 @@ pub enum Op {
     Release {
         pool: u32,
     },
-    /// Call an LLM endpoint with token counts drawn from two samplers.
+    /// Call an LLM endpoint with token counts drawn from two samplers. `stream`: this call's
+    /// tokens are its streaming step's stream (the step's first LLM call, see [`Op::StreamStart`]).
     Llm {
         endpoint: u32,
         tokens_in: u32,
         tokens_out: u32,
+        stream: bool,
     },
+    /// The start of a journey step that streams: an `llm:` step, or a step with `http:
+    /// {stream: sse}` (the journey's own steps and those of its `parallel:` branches, not the
+    /// calls a service makes). Its time to first token runs from here to the first token of
+    /// the step's first LLM call in program order (its own, or one its `calls:` make), whose
+    /// per-output-token time is the inter-token latency. Only compiled for such steps.
+    StreamStart,
+    /// The end of a `stream: sse` step that calls no LLM: it answers with one event when it
+    /// is done (as `twin emulate` does), so its time to first token is the step's whole time.
+    StreamEnd,
     /// Inference through a GPU batcher.
     Batch {
         batcher: u32,
@@ -176,6 +187,8 @@ pub struct JourneySpec {
     pub timeout: Option<Nanos>,
     /// Its own arrival process (it is then out of the weighted mix).
     pub arrivals: Option<Arrivals>,
+    /// Some step of it streams ([`Op::StreamStart`]).
+    pub streams: bool,
 }
 
 pub struct LlmSpec {
@@ -243,6 +256,24 @@ struct Compiler<'s> {
     breakers: Vec<BreakerSpec>,
     /// The reading visits' op indices.
     reads: Vec<u32>,
+    /// How deep in `calls:` and cache miss paths the step being compiled is (0: a step of
+    /// the journey or of one of its `parallel:` branches).
+    depth: u32,
+    /// Where the step being compiled stands with streaming.
+    stream: StreamState,
+    /// The journey being compiled has a streaming step.
+    journey_streams: bool,
+}
+
+/// Streaming while compiling a step.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StreamState {
+    /// Not within a streaming step.
+    Outside,
+    /// Within one, before its first LLM call.
+    Pending,
+    /// Within one whose first LLM call is compiled.
+    Found,
 }
 
 /// Sampler indices of the three hop kinds.
@@ -327,6 +358,14 @@ impl Compiler<'_> {
             self.ops.push(Op::Branch { p, skip_to: NONE });
             self.ops.len() - 1
         });
+        let streams = self.depth == 0
+            && self.stream == StreamState::Outside
+            && (step.llm.is_some() || step.http.as_ref().is_some_and(|h| h.stream.is_some()));
+        if streams {
+            self.ops.push(Op::StreamStart);
+            self.stream = StreamState::Pending;
+            self.journey_streams = true;
+        }
         let pool = step
             .pool
             .as_ref()
@@ -375,7 +414,9 @@ impl Compiler<'_> {
                 // Made from the service, holding its slot; the journey goes on from it after.
                 let hold = self.ops.len();
                 self.ops.push(Op::Hold { leave: NONE });
+                self.depth += 1;
                 self.steps_from_caller(calls);
+                self.depth -= 1;
                 let leave = self.ops.len() as u32;
                 self.ops.push(Op::Leave {
                     station: index as u32,
@@ -419,7 +460,9 @@ impl Compiler<'_> {
                 });
                 // The miss path is called from the cache's caller's point of view: the cache
                 // service; after it (hit or miss) the journey goes on from the cache service.
+                self.depth += 1;
                 self.steps_from_caller(&cache.miss);
+                self.depth -= 1;
                 let end = self.ops.len() as u32;
                 if let Op::CacheLookup { skip_to, .. } = &mut self.ops[at] {
                     *skip_to = end;
@@ -452,10 +495,15 @@ impl Compiler<'_> {
             };
             let tokens_in = self.sampler(tin);
             let tokens_out = self.sampler(tout);
+            let stream = self.stream == StreamState::Pending;
+            if stream {
+                self.stream = StreamState::Found;
+            }
             self.ops.push(Op::Llm {
                 endpoint,
                 tokens_in,
                 tokens_out,
+                stream,
             });
         } else if let Some(topic) = &step.topic {
             let t = s
@@ -514,6 +562,12 @@ impl Compiler<'_> {
         }
         if let Some(pool) = pool {
             self.ops.push(Op::Release { pool });
+        }
+        if streams {
+            if self.stream == StreamState::Pending {
+                self.ops.push(Op::StreamEnd);
+            }
+            self.stream = StreamState::Outside;
         }
         if let Some(at) = branch {
             // An optional step may not run: the next hop starts from the caller before it.
@@ -637,6 +691,9 @@ impl Model {
             journey: 0,
             breakers: Vec::new(),
             reads: Vec::new(),
+            depth: 0,
+            stream: StreamState::Outside,
+            journey_streams: false,
         };
         if let Some(k) = &s.kafka {
             c.produce = c.sampler(k.produce_latency.sampler());
@@ -663,6 +720,7 @@ impl Model {
             let entry = c.ops.len() as u32;
             c.caller = 0;
             c.journey = k as u32;
+            c.journey_streams = false;
             c.steps(&j.steps);
             c.ops.push(Op::Done);
             journeys.push(JourneySpec {
@@ -671,6 +729,7 @@ impl Model {
                 done: (c.ops.len() - 1) as u32,
                 timeout: j.timeout.map(|t| t.0),
                 arrivals: j.arrivals.clone(),
+                streams: c.journey_streams,
             });
         }
         // A journey with its own arrivals has weight 0 in the mix (never drawn).

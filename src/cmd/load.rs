@@ -432,6 +432,16 @@ fn print_fidelity(s: &RunSummary) {
 }
 
 /// A journey's or step's name as a file name (`histograms/journey-<name>.hdr`).
+/// The histograms of a journey's or step's streams (`kind`: `journey` or `step`).
+pub(crate) fn stream_file(kind: &str, name: &str) -> String {
+    format!("stream-{kind}-{}.hdr", file_name(name))
+}
+
+/// The latency histogram of the `k`th tag of load.json's `tags`.
+pub(crate) fn tag_file(k: usize) -> String {
+    format!("tag-{k}.hdr")
+}
+
 pub(crate) fn file_name(s: &str) -> String {
     s.chars()
         .map(|c| {
@@ -445,8 +455,9 @@ pub(crate) fn file_name(s: &str) -> String {
 }
 
 /// What only a load run has: per-step latency and time to first byte, errors by kind, and the
-/// HDR histograms (journeys, steps, time to first byte, and each journey's windows one after
-/// the other), so that shards merge exactly. `shard` says which worker wrote it.
+/// HDR histograms (journeys, steps, time to first byte, each journey's windows one after the
+/// other, the streams' time to first token and gaps, two to a `stream-*.hdr`, and per tag in
+/// `tags` order, `tag-N.hdr`), so that shards merge exactly. `shard` says which worker wrote it.
 pub(crate) fn write_extras(
     dir: &Path,
     m: &harness::measure::Measured,
@@ -479,6 +490,36 @@ pub(crate) fn write_extras(
         let mut f = std::fs::File::create(hist_dir.join(format!("ttfb-{}.hdr", file_name(name))))?;
         write_histogram(&s.ttfb, &mut f)?;
     }
+    let streams = m
+        .journeys
+        .iter()
+        .map(|(n, s)| (stream_file("journey", n), s))
+        .chain(m.steps.iter().map(|(n, s)| (stream_file("step", n), s)));
+    for (file, s) in streams {
+        if let Some(st) = &s.stream {
+            let mut f = std::fs::File::create(hist_dir.join(file))?;
+            write_histogram(&st.ttft, &mut f)?;
+            write_histogram(&st.itl, &mut f)?;
+        }
+    }
+    // Tags by index: `key=value` names may differ only where `file_name` folds them together.
+    for (k, s) in m.tags.values().enumerate() {
+        let mut f = std::fs::File::create(hist_dir.join(tag_file(k)))?;
+        write_histogram(&s.latency, &mut f)?;
+    }
+    let tags: Vec<serde_json::Value> = m
+        .tags
+        .iter()
+        .map(|(n, s)| {
+            json!({
+                "tag": n,
+                "count": s.count,
+                "errors": s.errors,
+                "errors_by_kind": s.by_kind,
+                "errors_by_status": s.by_status,
+            })
+        })
+        .collect();
     let steps: serde_json::Map<String, serde_json::Value> = m
         .steps
         .iter()
@@ -491,6 +532,7 @@ pub(crate) fn write_extras(
                     "errors_by_kind": s.by_kind,
                     "errors_by_status": s.by_status,
                     "errors_by_check": s.by_check,
+                    "stream_tokens": s.stream.as_ref().map(|t| t.tokens),
                 }),
             )
         })
@@ -501,7 +543,11 @@ pub(crate) fn write_extras(
         .map(|(n, s)| {
             (
                 n.clone(),
-                json!({"errors_by_kind": s.by_kind, "errors_by_status": s.by_status}),
+                json!({
+                    "errors_by_kind": s.by_kind,
+                    "errors_by_status": s.by_status,
+                    "stream_tokens": s.stream.as_ref().map(|t| t.tokens),
+                }),
             )
         })
         .collect();
@@ -528,7 +574,8 @@ pub(crate) fn write_extras(
         "windows": windows,
         "journeys": journeys,
         "steps": steps,
-        "histograms": "histograms/*.hdr: HdrHistogram V2, microseconds; windows-*.hdr: one per window of `windows`, in order",
+        "tags": tags,
+        "histograms": "histograms/*.hdr: HdrHistogram V2, microseconds; windows-*.hdr: one per window of `windows`, in order; stream-*.hdr: time to first token, then the gaps between tokens; tag-N.hdr: the Nth of `tags`",
     });
     let text = serde_json::to_string_pretty(&detail).map_err(std::io::Error::other)?;
     std::fs::write(dir.join(LOAD_FILE), text)

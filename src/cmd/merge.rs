@@ -4,15 +4,16 @@
 //! Load runs (`kind: "load"`, from `twin load --shard I/N`): the folder one unsharded run would
 //! have written, from the shards' HDR histograms (added exactly, percentiles recomputed),
 //! counts and rates summed, windows merged by index, SLOs judged again on the merged summary,
-//! and `partial` if any shard was.
+//! and `partial` if any shard was. Streams' time to first token and gaps, and the per-tag
+//! split, merge the same way (their histograms added, their counts summed).
 
-use crate::cmd::load::{file_name, write_extras, LATENESS_FILE, LOAD_FILE};
+use crate::cmd::load::{file_name, stream_file, tag_file, write_extras, LATENESS_FILE, LOAD_FILE};
 use crate::exit::{self, Failure};
 use harness::measure::{
-    journey_summary, read_histogram, ErrorKind, Histogram, Measured, Stats, Window,
+    journey_summary, read_histogram, ErrorKind, Histogram, Measured, Stats, StreamStats, Window,
 };
 use indexmap::IndexMap;
-use models::fidelity::Comparison;
+use models::fidelity::{Comparison, PercentileComparison};
 use models::slo::{Slo, SloMetric};
 use models::summary::LatencyStats;
 use models::summary::{RunKind, RunSummary};
@@ -264,6 +265,11 @@ fn merged_summary(shards: &[LoadShard], m: &Measured) -> Result<RunSummary, Fail
         .iter()
         .map(|(name, s)| (name.clone(), journey_summary(s, &extra)))
         .collect();
+    summary.tags = m
+        .tags
+        .iter()
+        .map(|(name, s)| (name.clone(), journey_summary(s, &extra)))
+        .collect();
     for (name, svc) in summary.services.iter_mut() {
         svc.throughput_rps = shards
             .iter()
@@ -295,6 +301,15 @@ fn merged_summary(shards: &[LoadShard], m: &Measured) -> Result<RunSummary, Fail
             j.p95_ms = again(&j.p95_ms, mj.latency_ms.p95);
             j.p99_ms = again(&j.p99_ms, mj.latency_ms.p99);
             j.error_rate = again(&j.error_rate, mj.error_rate);
+            let stream = |c: &mut Option<PercentileComparison>, m: Option<&LatencyStats>| {
+                *c = c.take().zip(m).map(|(c, m)| PercentileComparison {
+                    p50: again(&c.p50, m.p50),
+                    p95: again(&c.p95, m.p95),
+                    p99: again(&c.p99, m.p99),
+                });
+            };
+            stream(&mut j.ttft_ms, mj.ttft_ms.as_ref());
+            stream(&mut j.itl_ms, mj.itl_ms.as_ref());
         }
     }
     summary.slos = slos.iter().map(|s| s.verdict(&summary)).collect();
@@ -351,6 +366,22 @@ fn read_load_shard(dir: &Path) -> Result<LoadShard, Failure> {
             .filter_map(|(k, n)| Some((k.clone(), n.as_u64()?)))
             .collect()
     };
+    // A journey's or step's streams: tokens in load.json, then its file's two histograms.
+    let stream = |d: &Value, file: String| -> Result<Option<StreamStats>, Failure> {
+        let Some(tokens) = d["stream_tokens"].as_u64() else {
+            return Ok(None);
+        };
+        let path = dir.join("histograms").join(&file);
+        let mut f = std::fs::File::open(&path)
+            .map_err(|e| bad(format!("cannot read histograms/{file}: {e}")))?;
+        let mut next =
+            || read_histogram(&mut f).map_err(|e| bad(format!("histograms/{file}: {e}")));
+        Ok(Some(StreamStats {
+            ttft: next()?,
+            itl: next()?,
+            tokens,
+        }))
+    };
     let mut journeys = IndexMap::new();
     let mut windows = IndexMap::new();
     for (name, j) in &summary.journeys {
@@ -363,6 +394,7 @@ fn read_load_shard(dir: &Path) -> Result<LoadShard, Failure> {
                 errors: j.errors,
                 by_kind: counts(&d["errors_by_kind"]),
                 by_status: statuses(&d["errors_by_status"]),
+                stream: stream(d, stream_file("journey", name))?,
                 ..Stats::default()
             },
         );
@@ -400,10 +432,28 @@ fn read_load_shard(dir: &Path) -> Result<LoadShard, Failure> {
                     by_kind: counts(&d["errors_by_kind"]),
                     by_status: statuses(&d["errors_by_status"]),
                     by_check: statuses(&d["errors_by_check"]),
-                    ..Stats::default()
+                    stream: stream(d, stream_file("step", name))?,
                 },
             );
         }
+    }
+    // A folder written before tags were kept beside a shard has none to add.
+    let mut tags = IndexMap::new();
+    for (k, t) in detail["tags"].as_array().into_iter().flatten().enumerate() {
+        let name = t["tag"]
+            .as_str()
+            .ok_or_else(|| bad(format!("{LOAD_FILE}: tag {k} has no name")))?;
+        tags.insert(
+            name.to_string(),
+            Stats {
+                latency: hist(&tag_file(k))?,
+                count: t["count"].as_u64().unwrap_or(0),
+                errors: t["errors"].as_u64().unwrap_or(0),
+                by_kind: counts(&t["errors_by_kind"]),
+                by_status: statuses(&t["errors_by_status"]),
+                ..Stats::default()
+            },
+        );
     }
     let offered = detail["offered"]
         .as_array()
@@ -414,8 +464,7 @@ fn read_load_shard(dir: &Path) -> Result<LoadShard, Failure> {
     let measured = Measured {
         journeys,
         steps,
-        // Per-tag histograms are not written beside a shard yet: a merged run has no tags.
-        tags: IndexMap::new(),
+        tags,
         windows,
         offered,
         window_s,
@@ -467,5 +516,161 @@ fn same_folder(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(x), Ok(y)) => x == y,
         _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use harness::measure::new_histogram;
+    use models::summary::{EngineStats, Recovery};
+
+    fn hist(ms: &[u64]) -> Histogram<u64> {
+        let mut h = new_histogram();
+        for v in ms {
+            h.record(v * 1000).expect("in range");
+        }
+        h
+    }
+
+    /// A journey (or step) with the given latencies and streams.
+    fn stats(latency: &[u64], errors: u64, ttft: &[u64], itl: &[u64], tokens: u64) -> Stats {
+        Stats {
+            latency: hist(latency),
+            count: latency.len() as u64 + errors,
+            errors,
+            stream: Some(StreamStats {
+                ttft: hist(ttft),
+                itl: hist(itl),
+                tokens,
+            }),
+            ..Stats::default()
+        }
+    }
+
+    /// Writes shard `index` of 2 as `twin load --shard index/2` would.
+    fn shard(dir: &Path, index: u64, chat: Stats, tag: Stats) {
+        let mut m = Measured {
+            journeys: [("chat".to_string(), chat.clone())].into_iter().collect(),
+            steps: [("chat/0 llm".to_string(), chat)].into_iter().collect(),
+            tags: [("tenant=a".to_string(), tag)].into_iter().collect(),
+            windows: [("chat".to_string(), vec![Window::default()])]
+                .into_iter()
+                .collect(),
+            offered: vec![1],
+            window_s: 1.0,
+            timeline: Timeline::default(),
+            requests: 3,
+            late_starts: 0,
+            max_lateness: std::time::Duration::ZERO,
+            lateness: new_histogram(),
+        };
+        m.timeline = m.build_timeline();
+        let summary = RunSummary {
+            kind: RunKind::Load,
+            scenario: "streams".into(),
+            seed: 1,
+            replications: 1,
+            horizon_s: 10.0,
+            partial: false,
+            journeys: m
+                .journeys
+                .iter()
+                .map(|(n, s)| (n.clone(), journey_summary(s, &[])))
+                .collect(),
+            services: IndexMap::new(),
+            slos: Vec::new(),
+            cost: None,
+            recovery: Recovery::default(),
+            components: Default::default(),
+            warnings: Vec::new(),
+            engine: EngineStats::default(),
+            fidelity: None,
+            rollouts: Vec::new(),
+            tags: m
+                .tags
+                .iter()
+                .map(|(n, s)| (n.clone(), journey_summary(s, &[])))
+                .collect(),
+        };
+        reports::write_run(dir, &summary, &m.timeline).expect("write the shard");
+        write_extras(
+            dir,
+            &m,
+            "http://127.0.0.1:1",
+            1,
+            json!({"index": index, "count": 2}),
+            &Value::Null,
+        )
+        .expect("write load.json");
+    }
+
+    fn read_json(p: PathBuf) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(&p).expect("read")).expect("JSON")
+    }
+
+    /// Within the HDR histograms' 0.1 % (3 significant digits).
+    fn near(v: &Value, want: f64) {
+        let got = v.as_f64().unwrap_or(f64::NAN);
+        assert!((got - want).abs() <= want * 1e-3, "{got} vs {want}");
+    }
+
+    #[test]
+    fn streams_and_tags_of_two_shards_add_exactly() {
+        let tmp = tempfile::tempdir().expect("temporary folder");
+        let (d0, d1, out) = (
+            tmp.path().join("0"),
+            tmp.path().join("1"),
+            tmp.path().join("m"),
+        );
+        // Shard 0: first tokens at 500 and 700 ms, three 20 ms gaps, 10 tokens; shard 1: 600,
+        // 900 and 1000 ms, one 40 ms gap, 7 tokens. tenant=a: 100 ms; 300 ms and an error.
+        shard(
+            &d0,
+            0,
+            stats(&[1000, 1200], 0, &[500, 700], &[20, 20, 20], 10),
+            Stats {
+                stream: None,
+                ..stats(&[100], 0, &[], &[], 0)
+            },
+        );
+        shard(
+            &d1,
+            1,
+            stats(&[1100, 1300, 1500], 0, &[600, 900, 1000], &[40], 7),
+            Stats {
+                stream: None,
+                ..stats(&[300], 1, &[], &[], 0)
+            },
+        );
+        let code = merge_load(&[d1.clone(), d0.clone()], Some(&out)).expect("merged");
+        assert_eq!(code, exit::OK);
+        let s = read_json(out.join(reports::SUMMARY_FILE));
+        let chat = &s["journeys"]["chat"];
+        // 500, 600, 700, 900, 1000: the median is the third, 700 ms (500 and 900 in the
+        // shards alone); the mean 740 ms.
+        near(&chat["ttft_ms"]["p50"], 700.0);
+        near(&chat["ttft_ms"]["mean"], 740.0);
+        near(&chat["ttft_ms"]["max"], 1000.0);
+        // 20, 20, 20, 40: p50 20, p95 40, mean 25.
+        near(&chat["itl_ms"]["p50"], 20.0);
+        near(&chat["itl_ms"]["p95"], 40.0);
+        near(&chat["itl_ms"]["mean"], 25.0);
+        assert_eq!(chat["tokens"], 17);
+        // The step's streams merge too (load.json), and a second merge could read them back.
+        let detail = read_json(out.join(LOAD_FILE));
+        near(
+            &detail["steps"]["chat/0 llm"]["summary"]["ttft_ms"]["p50"],
+            700.0,
+        );
+        assert_eq!(detail["journeys"]["chat"]["stream_tokens"], 17);
+        // The tag: 3 requests, 1 error, latency over the two successes 100 and 300 ms.
+        let tag = &s["tags"]["tenant=a"];
+        assert_eq!(
+            (tag["count"].as_u64(), tag["errors"].as_u64()),
+            (Some(3), Some(1))
+        );
+        near(&tag["latency_ms"]["p50"], 100.0);
+        near(&tag["latency_ms"]["max"], 300.0);
     }
 }
