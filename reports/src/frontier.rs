@@ -585,6 +585,7 @@ mod tests {
                 monthly_cost_usd: None,
                 replicas: 1.0 + i as f64,
                 p95_ms: Some(150.0 - 100.0 * i as f64),
+                rollouts: Vec::new(),
             })
             .collect();
         SweepTable::new(
