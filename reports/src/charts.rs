@@ -761,8 +761,8 @@ fn draw_rollout(
         let before = track
             .weights
             .iter()
-            .filter(|(at, _)| *at < t)
-            .last()
+            .rev()
+            .find(|(at, _)| *at < t)
             .map_or(weight_at(t), |p| p.1 * 100.0);
         chart.draw_series(std::iter::once(Circle::new(
             (axis.at(t), before),
