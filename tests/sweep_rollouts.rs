@@ -106,3 +106,18 @@ fn pick_and_bound_are_checked_before_anything_runs() {
         );
     }
 }
+
+#[test]
+fn the_sweep_report_names_the_fastest_plan_not_the_cheapest() {
+    let (out, tmp) = sweep(&["--pick", "fastest", "--bound", "damage_share<=0.25%"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = std::fs::read_to_string(tmp.path().join("sweep/report.html")).expect("report");
+    assert!(
+        page.contains(
+            "Fastest rollout plan whose worst replication stays within damage_share &lt;= 0.25%: \
+             point 1"
+        ),
+        "{page}"
+    );
+    assert!(!page.contains("Cheapest point that meets every SLO"));
+}
