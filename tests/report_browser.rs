@@ -479,10 +479,41 @@ fn the_trend_chart_is_drawn_and_every_legend_stays_inside_its_chart() {
         }],
         regressions: vec!["p95(x) = 140.0 ms is 40.0% worse".into()],
     });
+    // A rollout rolled back near the run's end (its label hangs left of its mark), with every
+    // verdict in the legend.
+    use models::rollout::{Outcome, Verdict};
+    timeline.rollouts.push(models::timeline::RolloutTrack {
+        name: "a-release-whose-name-is-long".into(),
+        start_s: 60.0,
+        weights: vec![
+            (0.0, 0.0),
+            (60.0, 0.0),
+            (60.0, 0.1),
+            (300.0, 0.1),
+            (300.0, 0.5),
+            (570.0, 0.5),
+            (570.0, 0.0),
+            (600.0, 0.0),
+        ],
+        analyses: vec![
+            (90.0, Verdict::Inconclusive),
+            (120.0, Verdict::Pass),
+            (540.0, Verdict::Pass),
+            (570.0, Verdict::Fail),
+        ],
+        outcome: Outcome::RolledBack,
+        decided_at_s: Some(570.0),
+        completed_at_s: Some(600.0),
+    });
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("run");
     reports::write_run(&dir, &summary, &timeline).expect("write the run");
     let page = std::fs::read_to_string(dir.join("report.html")).expect("report");
+    assert!(
+        dir.join("charts/rollout-1-a-release-whose-name-is-long.svg")
+            .exists(),
+        "the rollout chart"
+    );
     assert!(page.contains("<section id=\"trend\">"), "the trend section");
     assert!(
         page.contains("charts/trend-1-p95_ms.svg"),

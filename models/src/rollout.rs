@@ -439,6 +439,10 @@ pub struct RolloutRun {
     pub outcome: Outcome,
     /// When the decision (promotion or rollback) came, from the run's start.
     pub decided_at_s: Option<f64>,
+    /// When the losing version's replicas were gone (the decision plus the termination
+    /// grace period): the cluster holds one version again. None before the horizon.
+    #[serde(default)]
+    pub completed_at_s: Option<f64>,
     /// When the new version first took traffic (blue-green: the switch).
     pub first_traffic_s: Option<f64>,
     /// Visits the new version served, and those that failed (the damage a bad release did).
@@ -463,6 +467,17 @@ pub struct RolloutSummary {
     /// Mean over the replications that decided (null if none did).
     pub decided_at_s: Option<f64>,
     pub decided_at_ci95: Option<[f64; 2]>,
+    /// The rollout's duration: from its start (`at`) to the losing version's replicas gone
+    /// (fully promoted or rolled back), mean over the replications that got there (null if
+    /// none did), with its Student-t interval.
+    #[serde(default)]
+    pub duration_s: Option<f64>,
+    #[serde(default)]
+    pub duration_ci95: Option<[f64; 2]>,
+    /// The time its plan takes to promote a version that passes: its pauses summed (what a
+    /// sweep's `--pick fastest` ranks by).
+    #[serde(default)]
+    pub planned_pause_s: f64,
     /// Mean time from the rollout's start to the new version's first traffic (pods placed
     /// and started; blue-green: the whole green stack).
     pub wait_for_pods_s: Option<f64>,
@@ -473,6 +488,10 @@ pub struct RolloutSummary {
     /// share of all journeys started (mean), and the worst replication's count.
     pub damage_share: f64,
     pub worst_errors_new: u64,
+    /// The largest damage share of any replication (the worst case a sweep's `--bound`
+    /// judges).
+    #[serde(default)]
+    pub worst_damage_share: f64,
     /// Every replication, in order (the report's timeline draws the first).
     pub runs: Vec<RolloutRun>,
 }
@@ -525,6 +544,10 @@ impl RolloutSummary {
             .iter()
             .map(|r| r.errors_new as f64 / (r.journeys.max(1)) as f64)
             .collect();
+        let durations: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| r.completed_at_s.map(|t| t - spec.at.as_secs_f64()))
+            .collect();
         RolloutSummary {
             name: spec.name.clone(),
             service: spec.service.clone(),
@@ -533,12 +556,16 @@ impl RolloutSummary {
             outcomes: counts,
             decided_at_s: mean(&decided),
             decided_at_ci95: ci95(&decided),
+            duration_s: mean(&durations),
+            duration_ci95: ci95(&durations),
+            planned_pause_s: spec.total_pause_s(),
             wait_for_pods_s: mean(&waits),
             requests_new: mean(&requests).unwrap_or(0.0),
             errors_new: mean(&errors).unwrap_or(0.0),
             errors_new_ci95: ci95(&errors),
             damage_share: mean(&shares).unwrap_or(0.0),
             worst_errors_new: runs.iter().map(|r| r.errors_new).max().unwrap_or(0),
+            worst_damage_share: shares.iter().copied().fold(0.0, f64::max),
             runs,
         }
     }

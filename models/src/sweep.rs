@@ -6,6 +6,13 @@
 //! No I/O here: `twin sweep` and `twin merge` (the binary) load scenarios, simulate and write;
 //! `reports::frontier` renders `sweep.csv`, the frontier chart and the report section.
 //!
+//! Rollout plans: a sweep that varies a rollout's steps (`--vary rollouts.0.steps.0.pause=...`)
+//! can pick, instead of the cheapest point, the fastest plan whose worst-case damage stays
+//! within bounds (`--pick fastest --bound damage_share<=0.3%`): [`PickRule`]. Fastest is the
+//! plan's own time to promote a version that passes (its pauses summed, then the measured
+//! duration); worst case is the worst replication (the maximum over the replications, not the
+//! upper end of the mean's interval: the bound is a promise about one release).
+//!
 //! Cost: a point is priced by its summary's `cost.monthly_usd` when every row of the sweep has
 //! one ([`CostBasis::MonthlyUsd`]). Otherwise the sweep ranks by the replicas the point ran,
 //! summed over services (time-averaged, so autoscaled services count what they used):
@@ -245,6 +252,214 @@ pub struct SweepRow {
     pub replicas: f64,
     /// p95 of the frontier journey (see [`frontier_journey`]), milliseconds.
     pub p95_ms: Option<f64>,
+    /// The point's rollouts (none without `rollouts:`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollouts: Vec<RolloutCell>,
+}
+
+/// One rollout at one sweep point: how its plan did over the replications.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RolloutCell {
+    pub name: String,
+    pub outcome: crate::rollout::Outcome,
+    pub promoted: u32,
+    pub rolled_back: u32,
+    pub in_progress: u32,
+    /// The plan's pauses summed: its time to promote a version that passes.
+    pub planned_pause_s: f64,
+    /// Mean start-to-done time over the replications that finished (see
+    /// `RolloutSummary::duration_s`).
+    pub duration_s: Option<f64>,
+    pub decided_at_s: Option<f64>,
+    /// Failed visits of the new version over journeys started: mean and worst replication.
+    pub damage_share: f64,
+    pub worst_damage_share: f64,
+    pub errors_new: f64,
+    pub worst_errors_new: u64,
+}
+
+impl RolloutCell {
+    fn of(r: &crate::rollout::RolloutSummary) -> RolloutCell {
+        RolloutCell {
+            name: r.name.clone(),
+            outcome: r.outcome,
+            promoted: r.outcomes.promoted,
+            rolled_back: r.outcomes.rolled_back,
+            in_progress: r.outcomes.in_progress,
+            planned_pause_s: r.planned_pause_s,
+            duration_s: r.duration_s,
+            decided_at_s: r.decided_at_s,
+            damage_share: r.damage_share,
+            worst_damage_share: r.worst_damage_share,
+            errors_new: r.errors_new,
+            worst_errors_new: r.worst_errors_new,
+        }
+    }
+}
+
+/// Which point a sweep reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pick {
+    /// The cheapest point that meets every SLO.
+    #[default]
+    Cheapest,
+    /// The fastest rollout plan whose worst-case damage stays within every `--bound`.
+    Fastest,
+}
+
+impl Pick {
+    pub fn parse(text: &str) -> Result<Pick, String> {
+        match text.trim() {
+            "cheapest" => Ok(Pick::Cheapest),
+            "fastest" => Ok(Pick::Fastest),
+            other => Err(format!(
+                "`--pick {other}`: expected `cheapest` (the cheapest point that meets every \
+                 SLO) or `fastest` (the fastest rollout plan within its --bound)"
+            )),
+        }
+    }
+}
+
+/// What a rollout bound limits, in the worst replication.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DamageMetric {
+    /// Failed visits of the new version over journeys started (`damage_share`).
+    DamageShare,
+    /// Failed visits of the new version (`errors_new`), a count.
+    ErrorsNew,
+}
+
+/// `--bound METRIC<=VALUE`: every rollout's worst replication must stay at or below `limit`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RolloutBound {
+    pub metric: DamageMetric,
+    pub limit: f64,
+}
+
+impl RolloutBound {
+    /// Parses `damage_share<=0.3%` (a share: `%` or a fraction) or `errors_new<=20`.
+    pub fn parse(text: &str) -> Result<RolloutBound, String> {
+        let bad = |why: &str| {
+            format!("`--bound {text}`: {why} (expected `damage_share<=0.3%` or `errors_new<=20`)")
+        };
+        let (name, value) = text
+            .split_once("<=")
+            .ok_or_else(|| bad("no `<=` between the metric and its limit"))?;
+        let metric = match name.trim() {
+            "damage_share" => DamageMetric::DamageShare,
+            "errors_new" => DamageMetric::ErrorsNew,
+            other => return Err(bad(&format!("unknown metric `{other}`"))),
+        };
+        let value = value.trim();
+        let limit = match (metric, value.strip_suffix('%')) {
+            (DamageMetric::DamageShare, Some(pct)) => pct.trim().parse::<f64>().map(|v| v / 100.0),
+            (_, None) => value.parse::<f64>(),
+            (DamageMetric::ErrorsNew, Some(_)) => {
+                return Err(bad("errors_new is a count, not a percentage"))
+            }
+        }
+        .map_err(|_| bad(&format!("`{value}` is not a number")))?;
+        if !(limit.is_finite() && limit >= 0.0)
+            || (metric == DamageMetric::DamageShare && limit > 1.0)
+        {
+            return Err(bad(&format!("`{value}` is out of range")));
+        }
+        Ok(RolloutBound { metric, limit })
+    }
+
+    /// The worst replication's value of `cell`.
+    pub fn worst(&self, cell: &RolloutCell) -> f64 {
+        match self.metric {
+            DamageMetric::DamageShare => cell.worst_damage_share,
+            DamageMetric::ErrorsNew => cell.worst_errors_new as f64,
+        }
+    }
+
+    /// The worst value over the limit (<= 1 is within).
+    fn ratio(&self, cell: &RolloutCell) -> f64 {
+        let w = self.worst(cell);
+        if self.limit > 0.0 {
+            w / self.limit
+        } else if w > 0.0 {
+            f64::INFINITY
+        } else {
+            0.0
+        }
+    }
+}
+
+impl fmt::Display for RolloutBound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.metric {
+            DamageMetric::DamageShare => write!(f, "damage_share <= {}%", self.limit * 100.0),
+            DamageMetric::ErrorsNew => write!(f, "errors_new <= {}", self.limit),
+        }
+    }
+}
+
+/// How a sweep chooses its point: the pick and the rollout bounds it judges.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PickRule {
+    #[serde(default)]
+    pub pick: Pick,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bounds: Vec<RolloutBound>,
+}
+
+impl PickRule {
+    /// Whether every rollout of `row` stays within every bound in its worst replication. A
+    /// row with no rollout has no evidence: not within.
+    pub fn within_bounds(&self, row: &SweepRow) -> bool {
+        !row.rollouts.is_empty()
+            && row
+                .rollouts
+                .iter()
+                .all(|c| self.bounds.iter().all(|b| b.worst(c) <= b.limit))
+    }
+
+    /// How far the row's worst rollout is over its tightest bound (<= 1: within).
+    fn worst_ratio(&self, row: &SweepRow) -> f64 {
+        if row.rollouts.is_empty() {
+            return f64::INFINITY;
+        }
+        row.rollouts
+            .iter()
+            .flat_map(|c| self.bounds.iter().map(move |b| b.ratio(c)))
+            .fold(0.0, f64::max)
+    }
+
+    /// The order in which points are preferred under this rule (a total order, so that the
+    /// best of a sweep is the best of its shards' bests). Cheapest: [`preference`]. Fastest:
+    /// within bounds first; then the shortest plan (pauses summed over the rollouts), the
+    /// shortest measured duration, the cheapest, the lowest index; among points outside the
+    /// bounds, the least over them first.
+    pub fn preference(&self, a: &SweepRow, b: &SweepRow, basis: CostBasis) -> Ordering {
+        if self.pick == Pick::Cheapest {
+            return preference(a, b, basis);
+        }
+        let (wa, wb) = (self.within_bounds(a), self.within_bounds(b));
+        let planned = |r: &SweepRow| r.rollouts.iter().map(|c| c.planned_pause_s).sum::<f64>();
+        let duration = |r: &SweepRow| {
+            r.rollouts
+                .iter()
+                .map(|c| c.duration_s.unwrap_or(f64::INFINITY))
+                .fold(0.0, f64::max)
+        };
+        wb.cmp(&wa)
+            .then_with(|| {
+                if wa {
+                    Ordering::Equal
+                } else {
+                    self.worst_ratio(a).total_cmp(&self.worst_ratio(b))
+                }
+            })
+            .then_with(|| planned(a).total_cmp(&planned(b)))
+            .then_with(|| duration(a).total_cmp(&duration(b)))
+            .then_with(|| a.price(basis).total_cmp(&b.price(basis)))
+            .then_with(|| a.point.cmp(&b.point))
+    }
 }
 
 impl SweepRow {
@@ -294,6 +509,7 @@ impl SweepRow {
             p95_ms: frontier_journey
                 .and_then(|j| summary.journeys.get(j))
                 .map(|j| j.latency_ms.p95),
+            rollouts: summary.rollouts.iter().map(RolloutCell::of).collect(),
         }
     }
 
@@ -403,6 +619,13 @@ pub struct Chosen {
     pub cost_basis: CostBasis,
     pub price: f64,
     pub margins: Vec<SloCell>,
+    /// Under `--pick fastest`: whether its rollouts stay within every bound (false: no point
+    /// does and this is the closest). Absent under `cheapest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_bounds: Option<bool>,
+    /// Under `--pick fastest`: the point's rollouts (plan, duration, worst damage).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollouts: Vec<RolloutCell>,
 }
 
 impl Chosen {
@@ -414,7 +637,20 @@ impl Chosen {
             cost_basis: basis,
             price: row.price(basis),
             margins: row.slos.clone(),
+            within_bounds: None,
+            rollouts: Vec::new(),
         }
+    }
+
+    /// The point `rule` prefers among `rows`.
+    pub fn by_rule(rows: &[SweepRow], basis: CostBasis, rule: &PickRule) -> Option<Chosen> {
+        let row = rows.iter().min_by(|a, b| rule.preference(a, b, basis))?;
+        let mut c = Chosen::of(row, basis);
+        if rule.pick == Pick::Fastest {
+            c.within_bounds = Some(rule.within_bounds(row));
+            c.rollouts = row.rollouts.clone();
+        }
+        Some(c)
     }
 }
 
@@ -439,6 +675,15 @@ pub struct SweepTable {
     pub chosen: Option<Chosen>,
     /// The points on the cost-p95 frontier, cheapest first.
     pub frontier: Vec<usize>,
+    /// How `chosen` was chosen (absent: the cheapest point that meets every SLO).
+    #[serde(default, skip_serializing_if = "PickRule::is_default")]
+    pub rule: PickRule,
+}
+
+impl PickRule {
+    fn is_default(&self) -> bool {
+        *self == PickRule::default()
+    }
 }
 
 impl SweepTable {
@@ -470,12 +715,24 @@ impl SweepTable {
             rows,
             chosen,
             frontier,
+            rule: PickRule::default(),
         }
     }
 
-    /// True when some point meets every SLO (exit status 0).
+    /// The table with its point chosen by `rule` instead.
+    pub fn with_rule(mut self, rule: PickRule) -> SweepTable {
+        self.chosen = Chosen::by_rule(&self.rows, self.cost_basis, &rule);
+        self.rule = rule;
+        self
+    }
+
+    /// True when the chosen point answers the sweep's question (exit status 0): it meets every
+    /// SLO, or under `--pick fastest` its rollouts stay within every bound.
     pub fn some_point_passes(&self) -> bool {
-        self.chosen.as_ref().is_some_and(|c| c.meets_every_slo)
+        self.chosen.as_ref().is_some_and(|c| match self.rule.pick {
+            Pick::Cheapest => c.meets_every_slo,
+            Pick::Fastest => c.within_bounds == Some(true),
+        })
     }
 
     /// The shards' tables joined into the whole sweep's. Every shard must come from the same
@@ -489,7 +746,8 @@ impl SweepTable {
                 && t.seed == first.seed
                 && t.replications == first.replications
                 && t.grid == first.grid
-                && t.frontier_journey == first.frontier_journey;
+                && t.frontier_journey == first.frontier_journey
+                && t.rule == first.rule;
             if !same {
                 return Err(format!(
                     "the shards come from different sweeps (scenario `{}` seed {} vs `{}` seed \
@@ -563,7 +821,8 @@ impl SweepTable {
             None,
             head.frontier_journey,
             rows,
-        ))
+        )
+        .with_rule(head.rule))
     }
 }
 
@@ -659,6 +918,7 @@ mod tests {
             monthly_cost_usd: cost,
             replicas,
             p95_ms: Some(p95),
+            rollouts: Vec::new(),
         }
     }
 
@@ -708,6 +968,72 @@ mod tests {
         ];
         assert!(cheapest_passing(&rows, CostBasis::Replicas).is_none());
         assert_eq!(best(&rows, CostBasis::Replicas).unwrap().point, 0);
+    }
+
+    fn plan(point: usize, pause_s: f64, worst_share: f64) -> SweepRow {
+        let mut r = row(point, false, 4.0, None, 20.0);
+        r.rollouts = vec![RolloutCell {
+            name: "v2".into(),
+            outcome: crate::rollout::Outcome::RolledBack,
+            promoted: 0,
+            rolled_back: 10,
+            in_progress: 0,
+            planned_pause_s: pause_s,
+            duration_s: Some(60.0),
+            decided_at_s: Some(90.0),
+            damage_share: worst_share / 2.0,
+            worst_damage_share: worst_share,
+            errors_new: 15.0,
+            worst_errors_new: (worst_share * 18_000.0) as u64,
+        }];
+        r
+    }
+
+    #[test]
+    fn fastest_picks_the_shortest_plan_within_the_bound_else_the_closest() {
+        let bound = RolloutBound::parse("damage_share<=0.25%").unwrap();
+        assert_eq!(
+            bound,
+            RolloutBound {
+                metric: DamageMetric::DamageShare,
+                limit: 0.0025
+            }
+        );
+        assert_eq!(bound.to_string(), "damage_share <= 0.25%");
+        let rule = PickRule {
+            pick: Pick::Fastest,
+            bounds: vec![bound],
+        };
+        // 15 s is over the bound, 45 s and 120 s within: 45 s, though no point meets its SLO
+        // and 15 s would be as cheap. The bound is inclusive.
+        let rows = vec![
+            plan(0, 15.0, 0.0046),
+            plan(1, 45.0, 0.0025),
+            plan(2, 120.0, 0.0013),
+        ];
+        let c = Chosen::by_rule(&rows, CostBasis::Replicas, &rule).unwrap();
+        assert_eq!((c.point, c.within_bounds), (1, Some(true)));
+        // Shards choose the same: the order is total.
+        let reversed: Vec<SweepRow> = rows.iter().rev().cloned().collect();
+        let c2 = Chosen::by_rule(&reversed, CostBasis::Replicas, &rule).unwrap();
+        assert_eq!(c2.point, 1);
+        // None within: the least over (0.0030 / 0.0025), not the fastest.
+        let rows = vec![plan(0, 15.0, 0.0046), plan(1, 45.0, 0.0030)];
+        let c = Chosen::by_rule(&rows, CostBasis::Replicas, &rule).unwrap();
+        assert_eq!((c.point, c.within_bounds), (1, Some(false)));
+        // A point without rollouts has no evidence of staying within: never within.
+        assert!(!rule.within_bounds(&row(0, true, 1.0, None, 1.0)));
+        for bad in [
+            "damage_share<1%",
+            "damage<=1%",
+            "errors_new<=5%",
+            "damage_share<=150%",
+            "damage_share<=x",
+            "errors_new<=-1",
+        ] {
+            assert!(RolloutBound::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(RolloutBound::parse("errors_new <= 20").unwrap().limit, 20.0);
     }
 
     #[test]

@@ -23,6 +23,41 @@ pub struct Timeline {
     /// Load runs with `--history`: the last nights' trend, this run last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trend: Option<crate::trend::Trend>,
+    /// Rollouts as one replication saw them (the first): the report's rollout chart.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollouts: Vec<RolloutTrack>,
+}
+
+/// One rollout over time: the new version's weight (a step function), each analysis with its
+/// verdict, and the decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RolloutTrack {
+    pub name: String,
+    /// When the rollout began (`at`).
+    pub start_s: f64,
+    /// `(time_s, weight)`: at a change, two points at the same time (before and after).
+    pub weights: Vec<(f64, f64)>,
+    /// `(time_s, verdict)` of each analysis.
+    pub analyses: Vec<(f64, crate::rollout::Verdict)>,
+    pub outcome: crate::rollout::Outcome,
+    pub decided_at_s: Option<f64>,
+    /// When the losing version's replicas were gone.
+    pub completed_at_s: Option<f64>,
+}
+
+impl RolloutTrack {
+    /// The track of one replication's run of rollout `name`, started at `start_s`.
+    pub fn of(name: &str, start_s: f64, run: &crate::rollout::RolloutRun) -> RolloutTrack {
+        RolloutTrack {
+            name: name.to_string(),
+            start_s,
+            weights: run.weights.iter().map(|w| (w[0], w[1])).collect(),
+            analyses: run.analyses.iter().map(|a| (a.at_s, a.verdict)).collect(),
+            outcome: run.outcome,
+            decided_at_s: run.decided_at_s,
+            completed_at_s: run.completed_at_s,
+        }
+    }
 }
 
 /// Latency statistics of the journeys that completed in one window.

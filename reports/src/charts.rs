@@ -2,8 +2,9 @@
 //! over time per journey (timeline events as vertical marks), a latency histogram per journey,
 //! and one chart per series family (`replicas/gateway` and `replicas/db` share the `replicas`
 //! chart), one line per series, at most [`MAX_SERIES`] a chart (a larger family is split over
-//! several, its busiest members first) so every legend entry fits its box; the nightly trend
-//! is [`crate::trend`]'s.
+//! several, its busiest members first) so every legend entry fits its box; one chart per
+//! rollout (the new version's weight as a step line, its analyses' verdicts, the decision);
+//! the nightly trend is [`crate::trend`]'s.
 //!
 //! Text: plotters is built without its default features (no font-kit, no fontconfig, no font
 //! file). Its SVG backend writes every label as an SVG `<text>` element with
@@ -37,6 +38,8 @@ pub enum ChartGroup {
     Cost,
     /// A metric over the last nights (`--history`), with its regression threshold.
     Trend,
+    /// A rollout: the new version's weight, its analyses' verdicts, the decision.
+    Rollout,
 }
 
 /// The most lines one chart draws: a legend of this many entries (and one for events) fits
@@ -208,6 +211,19 @@ pub fn draw_all(
             })?;
             charts.push(chart);
         }
+    }
+    for (i, track) in timeline.rollouts.iter().enumerate() {
+        let chart = Chart {
+            group: ChartGroup::Rollout,
+            file_name: format!("rollout-{}-{}.svg", i + 1, slug(&track.name)),
+            title: format!("Rollout {}: the new version's weight", track.name),
+            width: WIDTH,
+            height: HEIGHT,
+        };
+        draw_svg(charts_dir, &chart, |area| {
+            draw_rollout(area, &chart.title, &axis, track)
+        })?;
+        charts.push(chart);
     }
     if let Some(curve) = summary
         .cost
@@ -679,6 +695,120 @@ fn draw_time_chart(
         .collect();
     if !events.is_empty() {
         entries.push(("event", event_style));
+    }
+    draw_legend(&legend, &entries)
+}
+
+/// A rollout over the run's time axis: the new version's weight as a step line, each
+/// analysis a marker on it coloured by its verdict (pass green, fail red, inconclusive grey),
+/// and the decision a labelled vertical mark.
+fn draw_rollout(
+    area: &DrawingArea<SVGBackend, Shift>,
+    title: &str,
+    axis: &TimeAxis,
+    track: &models::timeline::RolloutTrack,
+) -> DrawResult {
+    use models::rollout::{Outcome, Verdict};
+    let (plot, legend) = title_and_legend(area, title)?;
+    let x_max = axis.at(axis.end_s);
+    let mut chart = ChartBuilder::on(&plot)
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.0..x_max, 0.0..115.0)?;
+    chart
+        .configure_mesh()
+        .x_desc(format!("time ({})", axis.unit_name))
+        .y_desc("weight (%)")
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 16))
+        .light_line_style(RGBColor(240, 240, 240))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .draw()?;
+    let weight_color = PALETTE[0];
+    let mut steps: Vec<(f64, f64)> = track
+        .weights
+        .iter()
+        .filter(|(t, w)| t.is_finite() && w.is_finite())
+        .map(|&(t, w)| (axis.at(t), w * 100.0))
+        .collect();
+    if let Some(&(_, w)) = steps.last() {
+        steps.push((x_max, w));
+    }
+    chart.draw_series(LineSeries::new(steps, weight_color.stroke_width(2)))?;
+    // The weight in force at `t` (the last change at or before it).
+    let weight_at = |t: f64| {
+        track
+            .weights
+            .iter()
+            .take_while(|(at, _)| *at <= t)
+            .last()
+            .map_or(0.0, |p| p.1 * 100.0)
+    };
+    let (pass, fail, unsure) = (PALETTE[2], PALETTE[9], PALETTE[6]);
+    let color = |v: Verdict| match v {
+        Verdict::Pass => pass,
+        Verdict::Fail => fail,
+        Verdict::Inconclusive => unsure,
+    };
+    for &(t, verdict) in &track.analyses {
+        if !t.is_finite() {
+            continue;
+        }
+        // At a decision the weight has already moved: the analysis judged the weight before.
+        let before = track
+            .weights
+            .iter()
+            .rev()
+            .find(|(at, _)| *at < t)
+            .map_or(weight_at(t), |p| p.1 * 100.0);
+        chart.draw_series(std::iter::once(Circle::new(
+            (axis.at(t), before),
+            5,
+            color(verdict).filled(),
+        )))?;
+    }
+    let decision = match track.outcome {
+        Outcome::Promoted => Some("promoted"),
+        Outcome::RolledBack => Some("rolled back"),
+        Outcome::InProgress => None,
+    };
+    let event_style = EVENT_COLOR.mix(0.75).stroke_width(1);
+    if let (Some(label), Some(t)) = (decision, track.decided_at_s.filter(|t| t.is_finite())) {
+        let x = axis.at(t);
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(x, 0.0), (x, 115.0)],
+            event_style,
+        )))?;
+        let (dx, h) = if x > 0.7 * x_max {
+            (-4, HPos::Right)
+        } else {
+            (4, HPos::Left)
+        };
+        let style = (FONT, 14)
+            .into_font()
+            .color(&EVENT_COLOR)
+            .pos(Pos::new(h, VPos::Top));
+        chart.draw_series(std::iter::once(
+            EmptyElement::at((x, 115.0))
+                + Text::new(format!("{label} at {} s", tick(t)), (dx, 4), style),
+        ))?;
+    }
+    let mut entries: Vec<(&str, ShapeStyle)> =
+        vec![("new version's weight", weight_color.stroke_width(2))];
+    for (v, label) in [
+        (Verdict::Pass, "analysis: pass"),
+        (Verdict::Fail, "analysis: fail"),
+        (Verdict::Inconclusive, "analysis: too few"),
+    ] {
+        if track.analyses.iter().any(|a| a.1 == v) {
+            entries.push((label, color(v).stroke_width(6)));
+        }
+    }
+    if decision.is_some() && track.decided_at_s.is_some() {
+        entries.push(("decision", event_style));
     }
     draw_legend(&legend, &entries)
 }

@@ -20,7 +20,7 @@ use crate::numbers;
 use crate::{json, TIMESERIES_FILE};
 use crate::{Written, CHARTS_DIR, REPORT_FILE, SERIES_FILE, SUMMARY_FILE, TIMELINE_FILE};
 use models::summary::RunSummary;
-use models::sweep::{CostBasis, SweepRow, SweepTable};
+use models::sweep::{CostBasis, Pick, SweepRow, SweepTable};
 use models::timeline::Timeline;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -281,10 +281,28 @@ fn sweep_section(table: &SweepTable, frontier: Option<&Chart>) -> String {
                 .iter()
                 .map(|(k, v)| format!("{}={}", escape(k), escape(v)))
                 .collect();
-            let (class, verdict) = if c.meets_every_slo {
-                ("ok", "Cheapest point that meets every SLO")
-            } else {
-                ("bad", "No point meets every SLO; the closest")
+            let bounds: Vec<String> = table.rule.bounds.iter().map(|b| b.to_string()).collect();
+            let (class, verdict) = match (table.rule.pick, c.within_bounds, c.meets_every_slo) {
+                (Pick::Fastest, Some(true), _) => (
+                    "ok",
+                    format!(
+                        "Fastest rollout plan whose worst replication stays within {}",
+                        escape(&bounds.join(" and "))
+                    ),
+                ),
+                (Pick::Fastest, _, _) => (
+                    "bad",
+                    format!(
+                        "No rollout plan stays within {} in its worst replication; the closest",
+                        escape(&bounds.join(" and "))
+                    ),
+                ),
+                (Pick::Cheapest, _, true) => {
+                    ("ok", "Cheapest point that meets every SLO".to_string())
+                }
+                (Pick::Cheapest, _, false) => {
+                    ("bad", "No point meets every SLO; the closest".to_string())
+                }
             };
             let _ = writeln!(
                 s,
@@ -585,6 +603,7 @@ mod tests {
                 monthly_cost_usd: None,
                 replicas: 1.0 + i as f64,
                 p95_ms: Some(150.0 - 100.0 * i as f64),
+                rollouts: Vec::new(),
             })
             .collect();
         SweepTable::new(

@@ -84,6 +84,7 @@ pub fn report_html(summary: &RunSummary, timeline: &Timeline, charts: &[Chart]) 
         ChartGroup::Cost,
     );
     recovery(&mut page, summary);
+    rollouts(&mut page, summary, charts);
     chart_section(
         &mut page,
         "trend",
@@ -197,6 +198,9 @@ fn header(page: &mut String, s: &RunSummary, t: &Timeline, charts: &[Chart]) {
     }
     if has_recovery(s) {
         links.push(("recovery", "Recovery"));
+    }
+    if !s.rollouts.is_empty() {
+        links.push(("rollouts", "Rollouts"));
     }
     for (group, id, name) in [
         (ChartGroup::Trend, "trend", "Nightly trend"),
@@ -679,6 +683,63 @@ fn recovery(page: &mut String, s: &RunSummary) {
             );
         }
         page.push_str("</tbody>\n</table></div>\n");
+    }
+    page.push_str("</section>\n");
+}
+
+/// Each rollout: how the replications ended, when it was decided and done, what a bad
+/// release cost (the new version's failed visits), then its chart (the first replication).
+fn rollouts(page: &mut String, s: &RunSummary, charts: &[Chart]) {
+    use models::rollout::Outcome;
+    if s.rollouts.is_empty() {
+        return;
+    }
+    page.push_str(
+        "<section id=\"rollouts\">\n<h2>Rollouts</h2>\n<p class=\"meta\">Promoted or rolled \
+         back per replication; decided at and duration (start to the losing version's replicas \
+         gone) are means over the replications that got there; damage is the new version's \
+         failed visits over all journeys started (mean, and the worst replication).</p>\n\
+         <div class=\"scroll\"><table>\n<thead><tr><th>rollout</th><th>outcome</th>\
+         <th class=\"num\">promoted</th><th class=\"num\">rolled back</th>\
+         <th class=\"num\">decided at</th><th class=\"num\">duration</th>\
+         <th class=\"num\">new version's visits</th><th class=\"num\">its failures</th>\
+         <th class=\"num\">damage</th><th class=\"num\">worst</th></tr></thead>\n<tbody>\n",
+    );
+    for r in &s.rollouts {
+        let outcome = match r.outcome {
+            Outcome::Promoted => "promoted",
+            Outcome::RolledBack => "rolled back",
+            Outcome::InProgress => "undecided",
+        };
+        let secs = |v: Option<f64>| v.map_or(numbers::MISSING.to_string(), numbers::seconds);
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"name\">{} ({})</td><td>{outcome}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td></tr>",
+            escape(&r.name),
+            escape(&r.service),
+            r.outcomes.promoted,
+            r.outcomes.rolled_back,
+            escape(&secs(r.decided_at_s)),
+            escape(&secs(r.duration_s)),
+            numbers::decimal(r.requests_new),
+            numbers::decimal(r.errors_new),
+            numbers::percent(r.damage_share),
+            numbers::percent(r.worst_damage_share),
+        );
+    }
+    page.push_str("</tbody>\n</table></div>\n");
+    for chart in charts.iter().filter(|c| c.group == ChartGroup::Rollout) {
+        let _ = writeln!(
+            page,
+            "<figure><img src=\"{CHARTS_DIR}/{}\" width=\"{}\" height=\"{}\" alt=\"{}\"></figure>",
+            escape(&chart.file_name),
+            chart.width,
+            chart.height,
+            escape(&chart.title),
+        );
     }
     page.push_str("</section>\n");
 }

@@ -349,6 +349,19 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
             models::rollout::RolloutSummary::over(spec, runs, ci95)
         })
         .collect();
+    timeline.rollouts = summary
+        .rollouts
+        .iter()
+        .zip(&scenario.rollouts)
+        .filter_map(|(r, spec)| {
+            let run = r.runs.first()?;
+            Some(models::timeline::RolloutTrack::of(
+                &r.name,
+                spec.at.as_secs_f64(),
+                run,
+            ))
+        })
+        .collect();
     summary.slos = scenario.slos.iter().map(|s| s.verdict(&summary)).collect();
     timeline.histograms = histograms;
     Output {

@@ -8,6 +8,15 @@
 //! the last step's 100 % promotes. A canary scales its replicas with the weight, blue-green
 //! starts the whole green stack before any traffic moves.
 //!
+//! After the decision the replicas change as Kubernetes changes them: the losing version (the
+//! old one on a promotion, the new one on a rollback) takes no new visits at once and keeps
+//! its replicas for the termination grace period ([`DRAIN_NS`]), so what it holds finishes;
+//! then its pods are deleted (their nodes' room freed for the cluster autoscaler to reclaim)
+//! and what still waits there fails, as a pod killed at the end of its grace period drops
+//! it. A promoted version holds the service's full replica count (the old version's pods at
+//! the decision); the old service's HPA stops. The rollout's record closes then
+//! (`RolloutRun::completed_at_s`): its duration runs from `at` to there.
+//!
 //! Costs nothing without rollouts: the engine asks [`Rollouts::is_empty`] once and guards
 //! its three calls on the request path (route a visit, observe a departure, draw a failure)
 //! with that flag. With one, the request path pushes a sojourn into a vector that is cleared
@@ -35,7 +44,8 @@ pub(crate) enum RolloutEvent {
     Analyse,
     /// The last step's pause is over: promote (once an analysis has passed).
     PlanDone,
-    /// A rolled-back version's drain is over: its replicas go.
+    /// The losing version's drain is over: its replicas go (the old version's on a
+    /// promotion, the new one's on a rollback).
     Drained,
 }
 
@@ -150,6 +160,7 @@ impl Rollouts {
                 run: RolloutRun {
                     outcome: Outcome::InProgress,
                     decided_at_s: None,
+                    completed_at_s: None,
                     first_traffic_s: None,
                     requests_new: 0,
                     errors_new: 0,
@@ -272,10 +283,7 @@ impl Replication<'_> {
             }
             RolloutEvent::Analyse => self.analyse(r, now),
             RolloutEvent::PlanDone => self.plan_done(r, now),
-            RolloutEvent::Drained => {
-                let new = self.rollouts.states[r as usize].new;
-                self.scale_version(new, 0, now);
-            }
+            RolloutEvent::Drained => self.drained(r, now),
         }
     }
 
@@ -305,7 +313,7 @@ impl Replication<'_> {
         self.stations[station as usize].ready_replicas()
     }
 
-    /// Brings the new version at `station` to `n` replicas: pods through the cluster, plain
+    /// Brings a version at `station` to `n` replicas: pods through the cluster, plain
     /// replicas at once.
     fn scale_version(&mut self, station: u32, n: u32, now: Nanos) {
         if self.set_pod_count(station, n, now) {
@@ -454,15 +462,44 @@ impl Replication<'_> {
         st.run.weights.push([t, st.weight]);
         st.weight = weight;
         st.run.weights.push([t, weight]);
-        if outcome == Outcome::RolledBack {
-            self.calendar.schedule(
-                now + DRAIN_NS,
-                Event::Rollout {
-                    rollout: r,
-                    what: RolloutEvent::Drained,
-                },
-            );
+        let (old, new) = (st.old, st.new);
+        if outcome == Outcome::Promoted {
+            // The new ReplicaSet takes the service's full count (the old one's pods now, or
+            // its replicas without pods), placed through the cluster like any pod.
+            let full = self
+                .cluster
+                .pod_count(old)
+                .unwrap_or_else(|| self.stations[old as usize].ready_replicas());
+            let have = self
+                .cluster
+                .pod_count(new)
+                .unwrap_or_else(|| self.version_replicas(new));
+            if full > have {
+                self.scale_version(new, full, now);
+            }
+            self.cluster.retire_service(old);
         }
+        self.calendar.schedule(
+            now + DRAIN_NS,
+            Event::Rollout {
+                rollout: r,
+                what: RolloutEvent::Drained,
+            },
+        );
+    }
+
+    /// The losing version's grace period is over: its replicas are removed (pods deleted,
+    /// their room on the nodes freed) and what still waits there fails.
+    fn drained(&mut self, r: u32, now: Nanos) {
+        let st = &mut self.rollouts.states[r as usize];
+        st.run.completed_at_s = Some(now as f64 / 1e9);
+        let going = if st.run.outcome == Outcome::Promoted {
+            st.old
+        } else {
+            st.new
+        };
+        self.scale_version(going, 0, now);
+        self.evict_waiting(going, now);
     }
 
     /// Each rollout's record at the horizon.

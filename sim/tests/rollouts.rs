@@ -128,3 +128,57 @@ fn identical_versions_are_rolled_back_at_most_at_the_nominal_rate() {
     );
     assert!(analyses.iter().all(|a| !a.reason.contains("errors worse")));
 }
+
+#[test]
+fn a_rollout_ends_when_the_losing_versions_replicas_are_gone() {
+    // Rolled back at 90 s, the canary's replica drained for 30 s: from 60 s to 120 s.
+    let bad = rollout("canary-bad.yaml");
+    assert_eq!(bad.duration_s, Some(60.0));
+    assert!(bad.runs.iter().all(|r| r.completed_at_s == Some(120.0)));
+    // Promoted at 300 s, the old version's 4 replicas drained for 30 s: from 60 s to 330 s.
+    let out = support::simulate(&support::data_dir("rollouts"), "canary-faster.yaml");
+    let r = &out.summary.rollouts[0];
+    assert_eq!(r.duration_s, Some(270.0));
+    assert_eq!(r.planned_pause_s, 240.0);
+    // The old version ends with none of its replicas, the new one holds the service's 4.
+    let old = &out.summary.services["api"].replicas;
+    let new = &out.summary.services["api@v2"].replicas;
+    assert_eq!((old.min, old.max), (0, 4), "{old:?}");
+    assert_eq!(new.max, 4, "{new:?}");
+}
+
+#[test]
+fn a_promoted_blue_green_switch_gives_its_nodes_back() {
+    let out = support::simulate(
+        &support::data_dir("rollouts"),
+        "blue-green-frees-nodes.yaml",
+    );
+    let r = &out.summary.rollouts[0];
+    assert_eq!(r.outcome, Outcome::Promoted);
+    let run = &r.runs[0];
+    let decided = run.decided_at_s.expect("decided");
+    let done = run.completed_at_s.expect("completed");
+    assert_eq!(done, decided + 30.0);
+    let nodes = &out.timeline.series["nodes/general"];
+    let at = |t: f64| {
+        nodes
+            .iter()
+            .rev()
+            .find(|p| p.0 <= t)
+            .map(|p| p.1)
+            .expect("a sample")
+    };
+    assert_eq!(at(59.0), 2.0, "before the rollout");
+    assert_eq!(at(decided), 4.0, "blue and green side by side");
+    // The scale-down: at the scan 10 min after the first scan (every 10 s) that saw the blue
+    // nodes empty; the timeline samples every 10 s, after the scan of the same instant.
+    let first_empty_scan = (done / 10.0).ceil() * 10.0;
+    assert_eq!(out.timeline.window_s, 10.0);
+    assert_eq!(at(first_empty_scan + 590.0), 4.0);
+    assert_eq!(at(first_empty_scan + 600.0), 2.0);
+    let (_, last) = *nodes.last().expect("samples");
+    assert_eq!(
+        last, 2.0,
+        "the node count (and cost) after promotion is the one before"
+    );
+}

@@ -9,7 +9,10 @@
 use crate::exit::{self, Failure};
 use crate::scenario_file;
 use models::summary::{RunKind, RunSummary};
-use models::sweep::{self, CostBasis, Dimension, Grid, Parameters, Shard, SweepRow, SweepTable};
+use models::sweep::{
+    self, CostBasis, Dimension, Grid, Parameters, Pick, PickRule, RolloutBound, Shard, SweepRow,
+    SweepTable,
+};
 use models::{Duration, Scenario};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -34,6 +37,16 @@ pub struct Args {
     /// Simulated time of each point, e.g. `10m`.
     #[arg(long)]
     pub horizon: Option<String>,
+    /// Which point to report: `cheapest` (the cheapest point that meets every SLO, the
+    /// default) or `fastest` (the fastest rollout plan whose worst-case damage stays within
+    /// every `--bound`).
+    #[arg(long, value_name = "cheapest|fastest")]
+    pub pick: Option<String>,
+    /// With `--pick fastest`: a limit on every rollout's worst replication,
+    /// `damage_share<=0.3%` (failed visits of the new version over journeys started) or
+    /// `errors_new<=20` (repeat for more).
+    #[arg(long = "bound", value_name = "METRIC<=VALUE")]
+    pub bounds: Vec<String>,
     /// Override a scenario value at every point: `--set workload.arrivals.poisson.rate=50/s`.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub sets: Vec<String>,
@@ -62,6 +75,31 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(Failure::usage)?;
     let grid = Grid::new(dimensions).map_err(Failure::usage)?;
+    let rule = PickRule {
+        pick: match &a.pick {
+            Some(p) => Pick::parse(p).map_err(Failure::usage)?,
+            None => Pick::Cheapest,
+        },
+        bounds: a
+            .bounds
+            .iter()
+            .map(|b| RolloutBound::parse(b))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Failure::usage)?,
+    };
+    match (rule.pick, rule.bounds.is_empty()) {
+        (Pick::Fastest, true) => {
+            return Err(Failure::usage(
+                "--pick fastest needs a --bound on the damage, e.g. --bound 'damage_share<=0.3%'",
+            ))
+        }
+        (Pick::Cheapest, false) => {
+            return Err(Failure::usage(
+                "--bound limits a rollout's damage for --pick fastest; add --pick fastest",
+            ))
+        }
+        _ => {}
+    }
     let shard = match &a.shard {
         Some(s) => Shard::parse(s).map_err(Failure::usage)?,
         None => Shard::WHOLE,
@@ -82,6 +120,12 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         eprintln!("{w}");
     }
     let base = base.scenario;
+    if rule.pick == Pick::Fastest && base.rollouts.is_empty() {
+        return Err(Failure::usage(format!(
+            "--pick fastest chooses among rollout plans, and {} has no `rollouts:`",
+            a.scenario.display()
+        )));
+    }
     check_dimensions(&a.scenario, &sets, &grid)?;
     let indices = grid.shard_points(shard);
     if indices.is_empty() {
@@ -163,7 +207,8 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         Some(shard),
         frontier_journey,
         rows,
-    );
+    )
+    .with_rule(rule);
     let chosen = table
         .chosen
         .as_ref()
@@ -281,6 +326,10 @@ pub fn print_outcome(table: &SweepTable) {
         );
     }
     let Some(c) = &table.chosen else { return };
+    if table.rule.pick == Pick::Fastest {
+        print_fastest(table, c);
+        return;
+    }
     let params: Vec<String> = c
         .parameters
         .iter()
@@ -316,6 +365,52 @@ pub fn print_outcome(table: &SweepTable) {
             "  {} {:<40} observed {observed}, {margin}",
             if m.met { "MET   " } else { "MISSED" },
             m.name
+        );
+    }
+}
+
+/// Under `--pick fastest`: each point's rollouts (plan, outcome, worst damage), then the
+/// fastest plan within the bounds.
+fn print_fastest(table: &SweepTable, c: &sweep::Chosen) {
+    let bounds: Vec<String> = table.rule.bounds.iter().map(ToString::to_string).collect();
+    for r in &table.rows {
+        for cell in &r.rollouts {
+            println!(
+                "{:>6}  rollout {}: plan {:.0} s of pauses, {} promoted / {} rolled back / {} \
+                 undecided, done after {} s, damage {:.4} % (worst {:.4} %, {} failed visits)",
+                r.point,
+                cell.name,
+                cell.planned_pause_s,
+                cell.promoted,
+                cell.rolled_back,
+                cell.in_progress,
+                cell.duration_s.map_or("-".into(), |d| format!("{d:.1}")),
+                cell.damage_share * 100.0,
+                cell.worst_damage_share * 100.0,
+                cell.worst_errors_new
+            );
+        }
+    }
+    println!();
+    let params: Vec<String> = c
+        .parameters
+        .iter()
+        .map(|(p, v)| format!("{p}={v}"))
+        .collect();
+    let planned: f64 = c.rollouts.iter().map(|r| r.planned_pause_s).sum();
+    if c.within_bounds == Some(true) {
+        println!(
+            "fastest rollout plan within {}: point {} ({}), {planned:.0} s of pauses",
+            bounds.join(" and "),
+            c.point,
+            params.join(", ")
+        );
+    } else {
+        println!(
+            "no rollout plan stays within {} in its worst replication; the closest: point {} ({})",
+            bounds.join(" and "),
+            c.point,
+            params.join(", ")
         );
     }
 }

@@ -85,6 +85,9 @@ impl Replication<'_> {
     /// APIs would serve it now (see [`crate::metrics_pipeline`]), then the controller of
     /// `k8s::hpa`, then pods created (Pending until placed) or deleted.
     pub(crate) fn hpa_sync(&mut self, s: u32, now: Nanos) {
+        if self.cluster.services[s as usize].retired {
+            return;
+        }
         let n_metrics = self.cluster.services[s as usize]
             .hpa
             .as_ref()

@@ -102,6 +102,10 @@ pub struct ServicePods {
     groups: Vec<(u32, u32)>,
     /// The groups' busy consumer-nanoseconds at the last kubelet reading.
     groups_area_read: f64,
+    /// A rollout promoted the version that replaces this one: its ReplicaSet is scaled to
+    /// zero and its HPA no longer syncs (the new version keeps the count it was promoted
+    /// with: the HPA's hand-over to it is not modelled).
+    retired: bool,
 }
 
 pub struct Cluster {
@@ -257,6 +261,7 @@ impl Cluster {
                 last_ratio: f64::NAN,
                 groups: Vec::new(),
                 groups_area_read: 0.0,
+                retired: false,
             });
         }
         // A rollout's new version runs as pods like the service it replaces (same pool,
@@ -292,6 +297,7 @@ impl Cluster {
                 last_ratio: f64::NAN,
                 groups: Vec::new(),
                 groups_area_read: 0.0,
+                retired: false,
             });
         }
         for (i, st) in stations.iter().enumerate() {
@@ -346,6 +352,22 @@ impl Cluster {
             latency,
             syncs: Vec::new(),
             starting: false,
+        }
+    }
+
+    /// Pods (any state but gone) of the service at `station`; None if it does not run as pods.
+    pub(crate) fn pod_count(&self, station: u32) -> Option<u32> {
+        let svc = *self.by_station.get(station as usize)?;
+        (svc != u32::MAX).then(|| self.services[svc as usize].pods.len() as u32)
+    }
+
+    /// A rollout promoted the replacement of the service at `station`: its HPA stops (its
+    /// pods are then scaled to zero by the rollout, and must stay so).
+    pub(crate) fn retire_service(&mut self, station: u32) {
+        if let Some(&svc) = self.by_station.get(station as usize) {
+            if svc != u32::MAX {
+                self.services[svc as usize].retired = true;
+            }
         }
     }
 
