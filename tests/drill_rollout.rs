@@ -200,6 +200,24 @@ fn drill(scenario: &Path, target: &str, out: &Path, extra: &[&str]) -> Output {
         .expect("run twin drill")
 }
 
+/// v1 (always 200) and v2 (`answer`) behind the proxy, and the drill of the scenario whose
+/// new version is `new_version` through it, destructive hooks allowed: its output, the
+/// proxy's port, the run folder.
+fn drill_through_proxy(dir: &Path, new_version: &str, answer: Answer) -> (Output, u16, PathBuf) {
+    let s = scenario(dir, new_version);
+    let old = backend("v1", always_ok);
+    let new = backend("v2", answer);
+    let port = proxy(old, new, dir.join("weight"));
+    let out = dir.join("out");
+    let o = drill(
+        &s,
+        &format!("http://127.0.0.1:{port}"),
+        &out,
+        &["--allow-destructive"],
+    );
+    (o, port, out)
+}
+
 /// The version that answers `n` requests through the proxy.
 fn versions_through(port: u16, n: usize) -> Vec<String> {
     (0..n)
@@ -256,17 +274,7 @@ fn num(v: &serde_json::Value) -> f64 {
 fn a_failing_canary_is_rolled_back_at_the_first_analysis_as_predicted() {
     let scratch = Scratch::new("rollout-bad");
     let dir = &scratch.0;
-    let s = scenario(dir, "{errors: 30%}");
-    let old = backend("v1", always_ok);
-    let new = backend("v2", thirty_percent_fail);
-    let port = proxy(old, new, dir.join("weight"));
-    let out = dir.join("out");
-    let o = drill(
-        &s,
-        &format!("http://127.0.0.1:{port}"),
-        &out,
-        &["--allow-destructive"],
-    );
+    let (o, port, out) = drill_through_proxy(dir, "{errors: 30%}", thirty_percent_fail);
     let text = show(&o);
     // Rolled back: the rollout's verdict (promoted) is missed, exit 1.
     assert_eq!(o.status.code(), Some(1), "{text}");
@@ -326,17 +334,7 @@ fn a_failing_canary_is_rolled_back_at_the_first_analysis_as_predicted() {
 fn a_good_canary_is_promoted_after_its_pause() {
     let scratch = Scratch::new("rollout-good");
     let dir = &scratch.0;
-    let s = scenario(dir, "{service_time: {constant: 1ms}}");
-    let old = backend("v1", always_ok);
-    let new = backend("v2", always_ok);
-    let port = proxy(old, new, dir.join("weight"));
-    let out = dir.join("out");
-    let o = drill(
-        &s,
-        &format!("http://127.0.0.1:{port}"),
-        &out,
-        &["--allow-destructive"],
-    );
+    let (o, port, out) = drill_through_proxy(dir, "{service_time: {constant: 1ms}}", always_ok);
     let text = show(&o);
     assert_eq!(o.status.code(), Some(0), "{text}");
     assert!(dir.join("promoted").exists(), "{text}");

@@ -656,6 +656,22 @@ pub struct RolloutRun {
     pub analyses: Vec<AnalysisRecord>,
 }
 
+impl RolloutRun {
+    /// A rollout before its start: no traffic, weight 0 from time 0.
+    pub fn not_started() -> RolloutRun {
+        RolloutRun {
+            outcome: Outcome::InProgress,
+            decided_at_s: None,
+            first_traffic_s: None,
+            requests_new: 0,
+            errors_new: 0,
+            journeys: 0,
+            weights: vec![[0.0, 0.0]],
+            analyses: Vec::new(),
+        }
+    }
+}
+
 /// A rollout over the replications (`summary.json` `rollouts`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RolloutSummary {

@@ -53,7 +53,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     let file = a.scenario.display().to_string();
     let (drill, rollout) = match (&a.drill, &a.rollout) {
         (_, Some(name)) => {
-            let (spec, hooks) = find_rollout(&scenario, name)
+            let (spec, hooks) = plan::find_rollout(&scenario, name)
                 .map_err(|m| Failure::usage(format!("{file}: {m}")))?;
             (
                 std::borrow::Cow::Owned(hooks.drill_spec(spec, &scenario)),
@@ -221,37 +221,6 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         return Ok(exit::RUN_FAILED);
     }
     Ok(exit::from_verdicts(summary.all_slos_met()))
-}
-
-/// The rollout `name` and its reality hooks, or why it cannot be drilled.
-fn find_rollout<'a>(
-    scenario: &'a models::Scenario,
-    name: &str,
-) -> Result<
-    (
-        &'a models::rollout::RolloutSpec,
-        &'a models::rollout::RolloutDrill,
-    ),
-    String,
-> {
-    let Some(spec) = scenario.rollouts.iter().find(|r| r.name == name) else {
-        let names: Vec<&str> = scenario.rollouts.iter().map(|r| r.name.as_str()).collect();
-        return Err(if names.is_empty() {
-            format!("the scenario `{}` has no `rollouts:`", scenario.name)
-        } else {
-            format!(
-                "no rollout `{name}` in the scenario `{}` (rollouts: {})",
-                scenario.name,
-                names.join(", ")
-            )
-        });
-    };
-    let hooks = spec.drill.as_ref().ok_or_else(|| {
-        format!(
-            "rollout `{name}` has no `drill:` (its deploy, set_weight, promote and rollback commands), so it cannot be drilled"
-        )
-    })?;
-    Ok((spec, hooks))
 }
 
 /// The rollout's own verdict: met when it was promoted. A rollback (the analysis found the

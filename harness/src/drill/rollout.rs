@@ -57,15 +57,21 @@ pub fn interval_sample(calls: &[VersionedCall]) -> IntervalSample {
     s
 }
 
+/// What the controller starts from: the rollout, its hooks, the load's tap, and the drill's
+/// clock, stop flag, redaction and log.
+pub(super) struct Start {
+    pub spec: RolloutSpec,
+    pub hooks: RolloutDrill,
+    pub tap: Arc<VersionTap>,
+    pub origin: Instant,
+    pub stop: Arc<AtomicBool>,
+    pub redactor: Redactor,
+    pub log: Log,
+}
+
 /// The controller's state between its events.
 struct Control {
-    spec: RolloutSpec,
-    hooks: RolloutDrill,
-    tap: Arc<VersionTap>,
-    origin: Instant,
-    stop: Arc<AtomicBool>,
-    redactor: Redactor,
-    log: Log,
+    s: Start,
     done: Vec<StepRecord>,
     run: RolloutRun,
     weight: f64,
@@ -81,14 +87,14 @@ enum End {
 
 impl Control {
     fn now_s(&self) -> f64 {
-        self.origin.elapsed().as_secs_f64()
+        self.s.origin.elapsed().as_secs_f64()
     }
 
     /// Sleeps until `t_s` (seconds from the origin); false if the drill stopped meanwhile.
     fn wait_until(&self, t_s: f64) -> bool {
-        let due = self.origin + Duration::from_secs_f64(t_s.max(0.0));
+        let due = self.s.origin + Duration::from_secs_f64(t_s.max(0.0));
         loop {
-            if self.stop.load(Ordering::SeqCst) || interrupted() {
+            if self.s.stop.load(Ordering::SeqCst) || interrupted() {
                 return false;
             }
             let now = Instant::now();
@@ -100,8 +106,8 @@ impl Control {
     }
 
     fn hook(&mut self, hook: Hook) -> Result<(), End> {
-        let step = self.hooks.step(hook, Span::from_secs_f64(self.now_s()));
-        let r = self.log.run(&step, self.origin, &self.redactor);
+        let step = self.s.hooks.step(hook, Span::from_secs_f64(self.now_s()));
+        let r = self.s.log.run(&step, self.s.origin, &self.s.redactor);
         let ok = r.outcome.ok();
         let label = r.label.clone();
         self.done.push(r);
@@ -129,9 +135,9 @@ impl Control {
             Outcome::Promoted => (Hook::Promote, 1.0),
             _ => (Hook::Rollback, 0.0),
         };
-        self.log.line(&format!(
+        self.s.log.line(&format!(
             "rollout `{}` {} at {t:.3}s",
-            self.spec.name,
+            self.s.spec.name,
             if outcome == Outcome::Promoted {
                 "promoted"
             } else {
@@ -151,19 +157,19 @@ impl Control {
 
     /// The rollout from its start to its decision (or the drill's stop).
     fn drive(&mut self) -> Result<End, End> {
-        if !self.wait_until(self.spec.at.as_secs_f64()) {
+        if !self.wait_until(self.s.spec.at.as_secs_f64()) {
             return Ok(End::Finished);
         }
         self.hook(Hook::Deploy)?;
-        let plan = self.spec.plan();
-        let interval = self.spec.analysis.interval.as_secs_f64();
-        let comparisons = self.spec.planned_analyses();
+        let plan = self.s.spec.plan();
+        let interval = self.s.spec.analysis.interval.as_secs_f64();
+        let comparisons = self.s.spec.planned_analyses();
         let mut step = 0;
         self.set_weight(plan[0].weight.0)?;
         let first = self.now_s();
         self.run.first_traffic_s = Some(first);
         // Analyses run from the first traffic on, each over its own interval's calls.
-        self.tap.take();
+        self.s.tap.take();
         let mut next_analysis = first + interval;
         let mut step_end = first + plan[0].pause.map_or(0.0, |p| p.as_secs_f64());
         let mut plan_done = false;
@@ -187,12 +193,13 @@ impl Control {
                 return Ok(End::Finished);
             }
             if analysis_first {
-                let mut sample = interval_sample(&self.tap.take());
+                let mut sample = interval_sample(&self.s.tap.take());
                 let record = self
+                    .s
                     .spec
                     .analysis
                     .judge(next_analysis, &mut sample, comparisons);
-                self.log.line(&format!(
+                self.s.log.line(&format!(
                     "analysis at {next_analysis:.3}s: {:?} ({} requests to the new version, {} errors{}{})",
                     record.verdict,
                     record.requests,
@@ -227,39 +234,16 @@ impl Control {
 
 /// Starts the controller on a thread of its own; it sets `stop` (which ends the load) once
 /// the rollout is decided and its hook ran, or a hook failed.
-pub(super) fn spawn(
-    spec: RolloutSpec,
-    hooks: RolloutDrill,
-    tap: Arc<VersionTap>,
-    origin: Instant,
-    stop: Arc<AtomicBool>,
-    redactor: Redactor,
-    log: Log,
-) -> Controller {
+pub(super) fn spawn(start: Start) -> Controller {
     std::thread::spawn(move || {
         let mut c = Control {
-            spec,
-            hooks,
-            tap,
-            origin,
-            stop,
-            redactor,
-            log,
+            s: start,
             done: Vec::new(),
-            run: RolloutRun {
-                outcome: Outcome::InProgress,
-                decided_at_s: None,
-                first_traffic_s: None,
-                requests_new: 0,
-                errors_new: 0,
-                journeys: 0,
-                weights: vec![[0.0, 0.0]],
-                analyses: Vec::new(),
-            },
+            run: RolloutRun::not_started(),
             weight: 0.0,
         };
         let end = c.drive().unwrap_or_else(|e| e);
-        c.stop.store(true, Ordering::SeqCst);
+        c.s.stop.store(true, Ordering::SeqCst);
         let failed = match end {
             End::Finished => None,
             End::HookFailed(label) => Some(label),

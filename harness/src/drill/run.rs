@@ -510,15 +510,17 @@ pub(super) fn run_with(
         ))
     });
     let timeline = match (rollout, &versions) {
-        (Some((spec, hooks)), Some(tap)) => Timeline::Rollout(super::rollout::spawn(
-            spec.clone(),
-            hooks.clone(),
-            tap.clone(),
-            origin,
-            stop.clone(),
-            redactor.clone(),
-            log.clone(),
-        )),
+        (Some((spec, hooks)), Some(tap)) => {
+            Timeline::Rollout(super::rollout::spawn(super::rollout::Start {
+                spec: spec.clone(),
+                hooks: hooks.clone(),
+                tap: tap.clone(),
+                origin,
+                stop: stop.clone(),
+                redactor: redactor.clone(),
+                log: log.clone(),
+            }))
+        }
         _ => {
             let mut steps = drill.steps.clone();
             steps.sort_by_key(|s| s.at);
