@@ -4,6 +4,7 @@
 //! (SPEC.md "Streaming and rollouts") add time to first token and inter-token latency when both
 //! the prediction and the measurement have them.
 
+use crate::rollout::{Outcome, RolloutSummary};
 use crate::summary::{LatencyStats, RunSummary};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,59 @@ pub struct Fidelity {
     /// Where the prediction came from: `simulation (in-process)` or a summary.json path.
     pub predicted_by: String,
     pub journeys: IndexMap<String, JourneyFidelity>,
+    /// Rollouts present in both (a rollout drill beside the simulated rollout).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub rollouts: IndexMap<String, RolloutFidelity>,
+}
+
+/// One rollout, predicted beside measured: how it ended, when, and what the new version
+/// served until the decision (the analyses' own counts: after it, a promoted version serves
+/// the rest of the prediction's horizon while a drill stops its load, so whole-run counts
+/// would not compare).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RolloutFidelity {
+    pub outcome: OutcomePair,
+    /// `null` when either side did not decide.
+    pub decided_at_s: Option<Comparison>,
+    pub requests_to_decision: Comparison,
+    pub errors_to_decision: Comparison,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutcomePair {
+    pub predicted: Outcome,
+    pub measured: Outcome,
+}
+
+impl RolloutFidelity {
+    pub fn compare(predicted: &RolloutSummary, measured: &RolloutSummary) -> RolloutFidelity {
+        // Means over the replications (the measurement is one).
+        let to_decision = |r: &RolloutSummary| {
+            let n = r.runs.len().max(1) as f64;
+            let (q, e) = r
+                .runs
+                .iter()
+                .flat_map(|run| &run.analyses)
+                .fold((0.0, 0.0), |(q, e), a| {
+                    (q + a.requests as f64, e + a.errors as f64)
+                });
+            (q / n, e / n)
+        };
+        let (pq, pe) = to_decision(predicted);
+        let (mq, me) = to_decision(measured);
+        RolloutFidelity {
+            outcome: OutcomePair {
+                predicted: predicted.outcome,
+                measured: measured.outcome,
+            },
+            decided_at_s: predicted
+                .decided_at_s
+                .zip(measured.decided_at_s)
+                .map(|(p, m)| Comparison::new(p, m)),
+            requests_to_decision: Comparison::new(pq, mq),
+            errors_to_decision: Comparison::new(pe, me),
+        }
+    }
 }
 
 /// One journey, predicted beside measured.
@@ -96,9 +150,18 @@ impl Fidelity {
                 ))
             })
             .collect();
+        let rollouts = measured
+            .rollouts
+            .iter()
+            .filter_map(|m| {
+                let p = predicted.rollouts.iter().find(|p| p.name == m.name)?;
+                Some((m.name.clone(), RolloutFidelity::compare(p, m)))
+            })
+            .collect();
         Fidelity {
             predicted_by: predicted_by.to_string(),
             journeys,
+            rollouts,
         }
     }
 }

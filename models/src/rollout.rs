@@ -29,6 +29,155 @@ pub struct RolloutSpec {
     #[serde(default)]
     pub new_version: NewVersion,
     pub analysis: Analysis,
+    /// How `twin drill --rollout NAME` runs it against a real deployment (absent: it is only
+    /// predicted).
+    #[serde(default)]
+    pub drill: Option<RolloutDrill>,
+}
+
+/// The reality hooks of a rollout (`rollouts[].drill`), beside the drills' own commands: the
+/// user's commands that deploy the new version, shift traffic (`{weight}` is replaced by the
+/// step's weight in percent, `10` for 10 %), promote it and roll it back, each run as a drill
+/// step is (split into words, no shell unless `shell: true`, `${ENV}` from the environment
+/// only, killed at `timeout`); and the response header whose value names the version that
+/// answered, which splits the load's own measurements for the live analysis.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutDrill {
+    pub deploy: String,
+    pub set_weight: String,
+    pub promote: String,
+    pub rollback: String,
+    #[serde(default = "default_version_header")]
+    pub version_header: String,
+    /// The header's value that names the new version (default: the rollout's name).
+    #[serde(default)]
+    pub new_version: Option<String>,
+    #[serde(default)]
+    pub shell: bool,
+    #[serde(default = "default_hook_timeout")]
+    pub timeout: Duration,
+    /// Journey starts per second of the load kept running (default: the workload's mean rate).
+    #[serde(default)]
+    pub rate: Option<crate::units::Rate>,
+    /// Journeys of the load, by name, started in turn; empty: every journey with `http:` steps.
+    #[serde(default)]
+    pub journeys: Vec<String>,
+}
+
+fn default_version_header() -> String {
+    "x-version".into()
+}
+
+fn default_hook_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// What a rollout hook does (the label on the drill's log and timeline).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Hook {
+    Deploy,
+    /// Shift the share of traffic the new version takes to this weight (0..=1).
+    SetWeight(f64),
+    Promote,
+    Rollback,
+}
+
+impl RolloutDrill {
+    /// The header value that names the new version.
+    pub fn new_version_value<'a>(&'a self, rollout: &'a RolloutSpec) -> &'a str {
+        self.new_version.as_deref().unwrap_or(&rollout.name)
+    }
+
+    /// The drill step that runs `hook` at `at` (from the start of the load).
+    pub fn step(&self, hook: Hook, at: Duration) -> crate::drill::DrillStep {
+        use crate::drill::StepKind;
+        let (run, kind, name) = match hook {
+            Hook::Deploy => (self.deploy.clone(), StepKind::Degrade, "deploy".to_string()),
+            Hook::SetWeight(w) => {
+                let percent = format_percent(w);
+                (
+                    self.set_weight.replace("{weight}", &percent),
+                    StepKind::Degrade,
+                    format!("set weight {percent} %"),
+                )
+            }
+            Hook::Promote => (self.promote.clone(), StepKind::Recovery, "promote".into()),
+            Hook::Rollback => (self.rollback.clone(), StepKind::Recovery, "rollback".into()),
+        };
+        crate::drill::DrillStep {
+            at,
+            run,
+            kind,
+            timeout: self.timeout,
+            shell: self.shell,
+            name: Some(name),
+        }
+    }
+
+    /// The drill `twin drill --rollout` runs, as a drill of `drills:` would be written: the
+    /// load (the workload's rate, for the horizon at most: it stops at the decision), the
+    /// hooks on the planned timeline (deploy at `at`, each weight after the pauses before it,
+    /// promote at the end) and the rollback hook as its rollback. The plan, the safety checks,
+    /// the environment variables and the redaction of `twin drill` all read it.
+    pub fn drill_spec(&self, rollout: &RolloutSpec, s: &Scenario) -> crate::drill::DrillSpec {
+        let own: f64 = s
+            .workload
+            .journeys
+            .iter()
+            .filter_map(|j| j.arrivals.as_ref())
+            .map(|a| a.mean_rate(s.horizon))
+            .sum();
+        let rate = self.rate.map_or_else(
+            || s.workload.arrivals.mean_rate(s.horizon) + own,
+            |r| r.per_sec(),
+        );
+        let mut steps = vec![self.step(Hook::Deploy, rollout.at)];
+        let mut t = rollout.at;
+        for st in rollout.plan() {
+            steps.push(self.step(Hook::SetWeight(st.weight.0), t));
+            t = Duration(t.0 + st.pause.map_or(0, |p| p.0));
+        }
+        steps.push(self.step(Hook::Promote, t));
+        crate::drill::DrillSpec {
+            name: format!("rollout {}", rollout.name),
+            description: Some(format!(
+                "{:?} rollout of `{}`: deploy, shift traffic, analyse every {} live, then promote or roll back",
+                rollout.strategy, rollout.service, rollout.analysis.interval
+            )),
+            load: crate::drill::DrillLoad {
+                rate: crate::units::Rate(rate),
+                duration: s.horizon,
+                journeys: self.journeys.clone(),
+                timeout: Duration::from_secs(5),
+                retry: None,
+            },
+            steps,
+            rollback: vec![self.step(Hook::Rollback, Duration(0))],
+            audit: None,
+            recovery: Default::default(),
+            targets: Vec::new(),
+            allowed_targets: Vec::new(),
+            predict: None,
+        }
+    }
+}
+
+impl RolloutDrill {
+    /// The scenario the twin predicts the drill with: `s` with this rollout alone and no
+    /// faults (a rollout drill breaks nothing but the release).
+    pub fn prediction_scenario(&self, rollout: &RolloutSpec, s: &Scenario) -> Scenario {
+        let mut p = s.clone();
+        p.rollouts.retain(|r| r.name == rollout.name);
+        p.faults.clear();
+        p
+    }
+}
+
+/// A weight in percent as a command takes it: `10`, `12.5`, `100`.
+fn format_percent(w: f64) -> String {
+    let p = (w * 100.0 * 1000.0).round() / 1000.0;
+    format!("{p}")
 }
 
 impl RolloutSpec {
@@ -280,8 +429,64 @@ impl RolloutSpec {
         if a.min_requests == Some(0) {
             analysis("min_requests", "min_requests must be at least 1".into());
         }
+        if let Some(d) = &self.drill {
+            let mut hook = |key: &str, message: String| {
+                let mut p = at("drill");
+                p.push(PathSegment::from(key));
+                out.push((p, message));
+            };
+            for (key, cmd) in [
+                ("deploy", &d.deploy),
+                ("set_weight", &d.set_weight),
+                ("promote", &d.promote),
+                ("rollback", &d.rollback),
+            ] {
+                if cmd.trim().is_empty() {
+                    hook(key, format!("the `{key}` command is empty"));
+                }
+            }
+            if !d.set_weight.contains("{weight}") {
+                hook(
+                    "set_weight",
+                    "`set_weight` must name `{weight}` (the step's weight in percent)".into(),
+                );
+            }
+            if d.version_header.trim().is_empty() || not_a_header_name(&d.version_header) {
+                hook(
+                    "version_header",
+                    format!("`{}` is not an HTTP header name", d.version_header),
+                );
+            }
+            if d.timeout.0 == 0 {
+                hook(
+                    "timeout",
+                    "a hook's timeout must be greater than zero".into(),
+                );
+            }
+            if let Some(r) = d.rate.filter(|r| !(r.0 > 0.0 && r.0.is_finite())) {
+                hook(
+                    "rate",
+                    format!("the load's rate must be above zero, found {r}"),
+                );
+            }
+            for (i, j) in d.journeys.iter().enumerate() {
+                if !s.workload.journeys.iter().any(|w| &w.name == j) {
+                    let mut p = at("drill");
+                    p.push(PathSegment::from("journeys"));
+                    p.push(PathSegment::from(i));
+                    out.push((p, format!("no journey `{j}` in the workload")));
+                }
+            }
+        }
         out
     }
+}
+
+/// Not an HTTP header name (RFC 9110 token characters).
+fn not_a_header_name(name: &str) -> bool {
+    !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c))
 }
 
 /// What one interval of the rollout saw: the new version's visits and those of the old.
@@ -453,6 +658,23 @@ pub struct RolloutRun {
     /// The new version's weight over time: (seconds, weight).
     pub weights: Vec<[f64; 2]>,
     pub analyses: Vec<AnalysisRecord>,
+}
+
+impl RolloutRun {
+    /// A rollout before its start: no traffic, weight 0 from time 0.
+    pub fn not_started() -> RolloutRun {
+        RolloutRun {
+            outcome: Outcome::InProgress,
+            decided_at_s: None,
+            completed_at_s: None,
+            first_traffic_s: None,
+            requests_new: 0,
+            errors_new: 0,
+            journeys: 0,
+            weights: vec![[0.0, 0.0]],
+            analyses: Vec::new(),
+        }
+    }
 }
 
 /// A rollout over the replications (`summary.json` `rollouts`).

@@ -505,10 +505,7 @@ fn fidelity(page: &mut String, s: &RunSummary) {
                     numbers::ms(v)
                 }
             };
-            let relative = c.relative_error.map_or(MISSING.to_string(), |r| {
-                let sign = if r > 0.0 { "+" } else { "" };
-                format!("{sign}{}", numbers::percent(r))
-            });
+            let relative = relative_error(c);
             let _ = writeln!(
                 page,
                 "<tr>{journey_cell}<td>{metric}</td><td class=\"num\">{}</td>\
@@ -519,7 +516,77 @@ fn fidelity(page: &mut String, s: &RunSummary) {
             );
         }
     }
-    page.push_str("</tbody>\n</table></div>\n</section>\n");
+    page.push_str("</tbody>\n</table></div>\n");
+    fidelity_rollouts(page, f);
+    page.push_str("</section>\n");
+}
+
+fn relative_error(c: &models::fidelity::Comparison) -> String {
+    c.relative_error.map_or(MISSING.to_string(), |r| {
+        let sign = if r > 0.0 { "+" } else { "" };
+        format!("{sign}{}", numbers::percent(r))
+    })
+}
+
+/// A rollout drill's decision beside the simulated rollout's: outcome, decision time, and
+/// what the new version served until the decision.
+fn fidelity_rollouts(page: &mut String, f: &models::fidelity::Fidelity) {
+    if f.rollouts.is_empty() {
+        return;
+    }
+    page.push_str(
+        "<h3>Rollouts</h3>\n<div class=\"scroll\"><table>\n<thead><tr><th>rollout</th><th>metric</th>\
+         <th class=\"num\">predicted</th><th class=\"num\">measured</th>\
+         <th class=\"num\">relative error</th></tr></thead>\n<tbody>",
+    );
+    let outcome = |o: models::rollout::Outcome| match o {
+        models::rollout::Outcome::Promoted => "promoted",
+        models::rollout::Outcome::RolledBack => "rolled back",
+        models::rollout::Outcome::InProgress => "undecided",
+    };
+    for (name, r) in &f.rollouts {
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"name\" rowspan=\"4\">{}</td><td>outcome</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{MISSING}</td></tr>",
+            escape(name),
+            outcome(r.outcome.predicted),
+            outcome(r.outcome.measured)
+        );
+        let rows = [
+            ("decided at (s)", r.decided_at_s.as_ref()),
+            (
+                "new-version requests to the decision",
+                Some(&r.requests_to_decision),
+            ),
+            (
+                "new-version errors to the decision",
+                Some(&r.errors_to_decision),
+            ),
+        ];
+        for (metric, c) in rows {
+            let (p, m, rel) = c.map_or(
+                (
+                    MISSING.to_string(),
+                    MISSING.to_string(),
+                    MISSING.to_string(),
+                ),
+                |c| {
+                    (
+                        format!("{:.2}", c.predicted),
+                        format!("{:.2}", c.measured),
+                        relative_error(c),
+                    )
+                },
+            );
+            let _ = writeln!(
+                page,
+                "<tr><td>{metric}</td><td class=\"num\">{p}</td><td class=\"num\">{m}</td>\
+                 <td class=\"num\">{rel}</td></tr>"
+            );
+        }
+    }
+    page.push_str("</tbody>\n</table></div>\n");
 }
 
 fn services(page: &mut String, s: &RunSummary) {

@@ -157,17 +157,7 @@ impl Rollouts {
                 memory,
                 area_at: 0.0,
                 analysed_at: 0,
-                run: RolloutRun {
-                    outcome: Outcome::InProgress,
-                    decided_at_s: None,
-                    completed_at_s: None,
-                    first_traffic_s: None,
-                    requests_new: 0,
-                    errors_new: 0,
-                    journeys: 0,
-                    weights: vec![[0.0, 0.0]],
-                    analyses: Vec::new(),
-                },
+                run: RolloutRun::not_started(),
             });
         }
         Rollouts { by_station, states }

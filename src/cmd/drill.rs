@@ -4,6 +4,12 @@
 //! writes the run folder: summary.json (`kind: "drill"`), report.html, junit.xml, the drill log
 //! and the audit's acknowledgement log. Exit 0 targets met, 1 missed, 2 plan only or bad input,
 //! 3 stopped early (failed step, Ctrl-C) after rollback, with what was measured.
+//!
+//! With `--rollout NAME` it drills one of the scenario's rollouts instead: the rollout's
+//! hooks (`rollouts[].drill`) run as a drill's steps would, driven by the harness's live
+//! analysis (`harness::drill::rollout`); summary.json `rollouts` holds what happened, beside
+//! the simulator's prediction of the same rollout (`fidelity.rollouts`). Exit 0 promoted,
+//! 1 rolled back or undecided, 3 a hook failed.
 
 use crate::exit::{self, Failure};
 use crate::scenario_file;
@@ -17,8 +23,12 @@ pub struct Args {
     /// Scenario file with a `drills:` section.
     pub scenario: PathBuf,
     /// The drill to run, by name.
+    #[arg(long, required_unless_present = "rollout", conflicts_with = "rollout")]
+    pub drill: Option<String>,
+    /// Drill this rollout instead (`rollouts[].drill`: its deploy, weight, promote and
+    /// rollback hooks, judged live from the load split by the version header).
     #[arg(long)]
-    pub drill: String,
+    pub rollout: Option<String>,
     /// Base URL of the deployment; its host must be in `allowed_targets`.
     #[arg(long)]
     pub target: String,
@@ -41,8 +51,28 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     }
     let scenario = loaded.scenario;
     let file = a.scenario.display().to_string();
-    let drill =
-        plan::find(&scenario, &a.drill).map_err(|m| Failure::usage(format!("{file}: {m}")))?;
+    let (drill, rollout) = match (&a.drill, &a.rollout) {
+        (_, Some(name)) => {
+            let (spec, hooks) = plan::find_rollout(&scenario, name)
+                .map_err(|m| Failure::usage(format!("{file}: {m}")))?;
+            (
+                std::borrow::Cow::Owned(hooks.drill_spec(spec, &scenario)),
+                Some((spec, hooks)),
+            )
+        }
+        (Some(name), None) => (
+            std::borrow::Cow::Borrowed(
+                plan::find(&scenario, name).map_err(|m| Failure::usage(format!("{file}: {m}")))?,
+            ),
+            None,
+        ),
+        (None, None) => {
+            return Err(Failure::usage(
+                "name a drill (--drill) or a rollout (--rollout)",
+            ))
+        }
+    };
+    let drill: &models::drill::DrillSpec = &drill;
     let journeys: Vec<&str> = scenario
         .workload
         .journeys
@@ -50,7 +80,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         .map(|j| j.name.as_str())
         .collect();
     let problems = drill.check(&journeys, scenario.recovery_window);
-    if !problems.is_empty() {
+    if rollout.is_none() && !problems.is_empty() {
         let k = scenario
             .drills
             .iter()
@@ -109,13 +139,37 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         "drill",
         std::time::Duration::from_nanos(drill.load.duration.0),
         &counts,
-        || run::run(&scenario, drill, &cfg, &redactor),
+        || match rollout {
+            Some((spec, hooks)) => {
+                harness::drill::rollout::run(&scenario, spec, hooks, drill, &cfg, &redactor)
+            }
+            None => run::run(&scenario, drill, &cfg, &redactor),
+        },
     )
     .map_err(Failure::run)?;
     let (mut summary, timeline, figures) = summary::summarize(&scenario, drill, &measured);
+    let mut predicted_rollouts = Vec::new();
+    if let (Some((spec, hooks)), Some(run)) = (rollout, &measured.rollout) {
+        summary.rollouts = vec![models::rollout::RolloutSummary::over(
+            spec,
+            vec![run.clone()],
+            |_| None,
+        )];
+        summary.slos.push(rollout_verdict(spec, run, drill));
+        if !a.no_predict {
+            let s = hooks.prediction_scenario(spec, &scenario);
+            let out = super::predict(&s, &sim::Options::default());
+            predicted_rollouts.clone_from(&out.summary.rollouts);
+            summary.fidelity = Some(Fidelity::compare(
+                "simulation (in-process) of the rollout",
+                &out.summary,
+                &summary,
+            ));
+        }
+    }
 
     // The twin's prediction of the same drill.
-    let prediction = match (&drill.predict, a.no_predict) {
+    let prediction = match (&drill.predict, a.no_predict || rollout.is_some()) {
         (Some(fault), false) => {
             let ran = figures
                 .recovery_started_s
@@ -141,11 +195,16 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         &measured,
         &figures,
         prediction.as_ref(),
+        &predicted_rollouts,
         &run_id,
     )
     .map_err(|e| Failure::run(format!("{}: cannot write: {e}", dir.display())))?;
 
-    print_figures(&summary, &figures, prediction.as_ref());
+    if rollout.is_some() {
+        print_rollouts(&summary);
+    } else {
+        print_figures(&summary, &figures, prediction.as_ref());
+    }
     println!("wrote {}", dir.join("report.html").display());
     if measured.stopped_early() {
         eprintln!(
@@ -162,6 +221,46 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         return Ok(exit::RUN_FAILED);
     }
     Ok(exit::from_verdicts(summary.all_slos_met()))
+}
+
+/// The rollout's own verdict: met when it was promoted. A rollback (the analysis found the
+/// new version worse) or no decision within the load is a miss: never met for want of a
+/// decision.
+fn rollout_verdict(
+    spec: &models::rollout::RolloutSpec,
+    run: &models::rollout::RolloutRun,
+    drill: &models::drill::DrillSpec,
+) -> models::summary::SloVerdict {
+    models::summary::SloVerdict {
+        name: format!("rollout {} promoted", spec.name),
+        observed: run.decided_at_s,
+        bound: drill.load.duration.as_secs_f64(),
+        met: run.outcome == models::rollout::Outcome::Promoted,
+    }
+}
+
+fn print_rollouts(s: &models::RunSummary) {
+    let secs = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.3} s"));
+    for r in &s.rollouts {
+        println!("\nrollout {}", r.name);
+        println!("  outcome                {:?}", r.outcome);
+        println!("  decided at             {}", secs(r.decided_at_s));
+        println!(
+            "  new version            {} requests, {} failed ({:.3} % of journeys)",
+            r.requests_new,
+            r.errors_new,
+            r.damage_share * 100.0
+        );
+        if let Some(p) = s.fidelity.as_ref().and_then(|f| f.rollouts.get(&r.name)) {
+            println!(
+                "  predicted              {:?} at {}, {:.1} failed before the decision (measured {})",
+                p.outcome.predicted,
+                secs(p.decided_at_s.as_ref().map(|c| c.predicted)),
+                p.errors_to_decision.predicted,
+                p.errors_to_decision.measured,
+            );
+        }
+    }
 }
 
 fn opt(v: Option<f64>) -> Value {
@@ -182,6 +281,7 @@ fn write_extras(
     m: &run::DrillRun,
     f: &summary::DrillFigures,
     prediction: Option<&models::summary::Recovery>,
+    predicted_rollouts: &[models::rollout::RolloutSummary],
     run_id: &str,
 ) -> std::io::Result<()> {
     let path = dir.join("summary.json");
@@ -221,6 +321,13 @@ fn write_extras(
                 p.lost_writes.map(|x| x as f64),
                 summary.recovery.lost_writes.map(|x| x as f64)
             ),
+        });
+    }
+    if !predicted_rollouts.is_empty() {
+        // The prediction's own `rollouts` entries, the same type as the drill's.
+        doc["prediction"] = json!({
+            "predicted_by": "simulation (in-process) of the scenario with this rollout alone",
+            "rollouts": predicted_rollouts,
         });
     }
     let steps = |list: &[harness::drill::steps::StepRecord]| -> Vec<Value> {

@@ -5,6 +5,7 @@
 
 use super::steps::env_refs;
 use models::drill::DrillSpec;
+use models::rollout::{RolloutDrill, RolloutSpec};
 use models::Scenario;
 use std::fmt::Write;
 
@@ -15,17 +16,51 @@ pub fn find<'a>(scenario: &'a Scenario, name: &str) -> Result<&'a DrillSpec, Str
         .iter()
         .find(|d| d.name == name)
         .ok_or_else(|| {
-            let names: Vec<&str> = scenario.drills.iter().map(|d| d.name.as_str()).collect();
-            if names.is_empty() {
-                format!("the scenario `{}` has no `drills:`", scenario.name)
-            } else {
-                format!(
-                    "no drill `{name}` in the scenario `{}` (drills: {})",
-                    scenario.name,
-                    names.join(", ")
-                )
-            }
+            let names = scenario.drills.iter().map(|d| d.name.as_str());
+            not_found(scenario, "drill", "drills", name, names)
         })
+}
+
+/// The rollout called `name` and its reality hooks (`rollouts[].drill`), or why it cannot
+/// be drilled.
+pub fn find_rollout<'a>(
+    scenario: &'a Scenario,
+    name: &str,
+) -> Result<(&'a RolloutSpec, &'a RolloutDrill), String> {
+    let spec = scenario
+        .rollouts
+        .iter()
+        .find(|r| r.name == name)
+        .ok_or_else(|| {
+            let names = scenario.rollouts.iter().map(|r| r.name.as_str());
+            not_found(scenario, "rollout", "rollouts", name, names)
+        })?;
+    let hooks = spec.drill.as_ref().ok_or_else(|| {
+        format!(
+            "rollout `{name}` has no `drill:` (its deploy, set_weight, promote and rollback commands), so it cannot be drilled"
+        )
+    })?;
+    Ok((spec, hooks))
+}
+
+/// No `what` called `name`: the message lists those of the scenario's `section` there are.
+fn not_found<'a>(
+    scenario: &Scenario,
+    what: &str,
+    section: &str,
+    name: &str,
+    names: impl Iterator<Item = &'a str>,
+) -> String {
+    let names: Vec<&str> = names.collect();
+    if names.is_empty() {
+        format!("the scenario `{}` has no `{section}:`", scenario.name)
+    } else {
+        format!(
+            "no {what} `{name}` in the scenario `{}` ({section}: {})",
+            scenario.name,
+            names.join(", ")
+        )
+    }
 }
 
 /// The host (and port) of `target`, if it is one the scenario or the drill allows: an entry

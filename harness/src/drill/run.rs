@@ -51,6 +51,8 @@ pub struct DrillRun {
     pub wall_s: f64,
     /// The drill log: steps, their output, the load, the read-back.
     pub log: Vec<String>,
+    /// A rollout drill's record (`twin drill --rollout`): weights, analyses, the decision.
+    pub rollout: Option<models::rollout::RolloutRun>,
 }
 
 impl DrillRun {
@@ -85,19 +87,19 @@ pub fn install_interrupt_handler() {
     });
 }
 
-fn interrupted() -> bool {
+pub(super) fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
 /// A shared, timestamped log, echoed to stderr as it grows.
 #[derive(Clone)]
-struct Log {
+pub(super) struct Log {
     lines: Arc<Mutex<Vec<String>>>,
     origin: Instant,
 }
 
 impl Log {
-    fn line(&self, text: &str) {
+    pub(super) fn line(&self, text: &str) {
         let t = self.origin.elapsed().as_secs_f64();
         let line = format!("[{t:>8.3}s] {text}");
         eprintln!("{line}");
@@ -107,7 +109,7 @@ impl Log {
             .push(line);
     }
 
-    fn step(&self, r: &StepRecord) {
+    pub(super) fn step(&self, r: &StepRecord) {
         self.line(&format!(
             "{} `{}` ran {:.3}s → {:.3}s: {}",
             r.kind.as_str(),
@@ -119,6 +121,23 @@ impl Log {
         for l in r.output.lines() {
             self.line(&format!("    | {l}"));
         }
+    }
+
+    /// Runs `s` (stopped if the drill is interrupted), its start and outcome logged.
+    pub(super) fn run(&self, s: &DrillStep, origin: Instant, redactor: &Redactor) -> StepRecord {
+        self.line(&format!(
+            "{} `{}` starts{}",
+            s.kind.as_str(),
+            s.label(),
+            if s.label() == s.run {
+                String::new()
+            } else {
+                format!(": {}", s.run)
+            }
+        ));
+        let r = super::steps::run_step_until(s, origin, redactor, &interrupted);
+        self.step(&r);
+        r
     }
 
     fn take(&self) -> Vec<String> {
@@ -140,6 +159,8 @@ struct Load {
     progress: Arc<crate::measure::Progress>,
     samples: Mutex<Vec<(usize, Sample)>>,
     audit: Mutex<Vec<AuditRecord>>,
+    /// A rollout drill's split of the calls by the version that answered.
+    versions: Option<Arc<VersionTap>>,
 }
 
 enum CallError {
@@ -191,9 +212,17 @@ impl Load {
         }
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.progress.requests.fetch_add(1, Ordering::Relaxed);
+        let sent = Instant::now();
         let response = rb.send().await.map_err(|_| CallError::Transport)?;
         let status = response.status().as_u16();
+        let version = self
+            .versions
+            .as_ref()
+            .map(|tap| (tap, tap.is_new(&response)));
         let body = response.bytes().await.map_err(|_| CallError::Transport)?;
+        if let Some((tap, Some(new))) = version {
+            tap.record(new, step.spec.accepts(status), sent.elapsed().as_secs_f64());
+        }
         if !step.spec.accepts(status) {
             return Err(CallError::Status(status));
         }
@@ -288,6 +317,78 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// What drives a drill's timeline: its steps, or a rollout's controller.
+enum Timeline {
+    Steps(std::thread::JoinHandle<(Vec<StepRecord>, Option<String>)>),
+    Rollout(super::rollout::Controller),
+}
+
+/// A rollout drill's view of the load: every answer that names its version in the rollout's
+/// header, split into the new version's and the old's, for the live analysis. Answers with no
+/// such header (connection errors, a proxy's own 502) belong to neither and are not judged.
+pub(super) struct VersionTap {
+    header: String,
+    new_value: String,
+    /// The calls since the last analysis took them.
+    calls: Mutex<Vec<VersionedCall>>,
+    new_requests: AtomicU64,
+    new_errors: AtomicU64,
+}
+
+/// One answered call: which version answered, whether the step accepted the answer, and its
+/// latency (from sending the request to the end of the body).
+#[derive(Clone, Copy, Debug)]
+pub struct VersionedCall {
+    pub new: bool,
+    pub ok: bool,
+    pub latency_s: f64,
+}
+
+impl VersionTap {
+    fn new(header: &str, new_value: &str) -> VersionTap {
+        VersionTap {
+            header: header.to_string(),
+            new_value: new_value.to_string(),
+            calls: Mutex::new(Vec::new()),
+            new_requests: AtomicU64::new(0),
+            new_errors: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether the new version answered (`None`: the answer does not say).
+    fn is_new(&self, response: &reqwest::Response) -> Option<bool> {
+        let v = response
+            .headers()
+            .get(self.header.as_str())?
+            .to_str()
+            .ok()?;
+        Some(v.trim() == self.new_value)
+    }
+
+    fn record(&self, new: bool, ok: bool, latency_s: f64) {
+        if new {
+            self.new_requests.fetch_add(1, Ordering::Relaxed);
+            if !ok {
+                self.new_errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        lock(&self.calls).push(VersionedCall { new, ok, latency_s });
+    }
+
+    /// The calls answered since the last call of this (the interval's).
+    pub(super) fn take(&self) -> Vec<VersionedCall> {
+        std::mem::take(&mut *lock(&self.calls))
+    }
+
+    /// The new version's calls over the whole run, and those that failed.
+    fn totals(&self) -> (u64, u64) {
+        (
+            self.new_requests.load(Ordering::Relaxed),
+            self.new_errors.load(Ordering::Relaxed),
+        )
+    }
+}
+
 /// Runs `steps` on a thread of their own at their times; stops at the first failure (and
 /// sets `stop`) or when `stop` is set by someone else.
 fn spawn_steps(
@@ -311,18 +412,7 @@ fn spawn_steps(
                 }
                 std::thread::sleep((due - now).min(Duration::from_millis(20)));
             }
-            log.line(&format!(
-                "{} `{}` starts{}",
-                s.kind.as_str(),
-                s.label(),
-                if s.label() == s.run {
-                    String::new()
-                } else {
-                    format!(": {}", s.run)
-                }
-            ));
-            let r = super::steps::run_step_until(&s, origin, &redactor, &interrupted);
-            log.step(&r);
+            let r = log.run(&s, origin, &redactor);
             if r.outcome == super::steps::StepOutcome::Interrupted {
                 done.push(r);
                 return (done, None);
@@ -345,6 +435,22 @@ pub fn run(
     drill: &DrillSpec,
     cfg: &DrillConfig,
     redactor: &Redactor,
+) -> Result<DrillRun, String> {
+    run_with(scenario, drill, cfg, redactor, None)
+}
+
+/// Runs `drill`, its timeline driven by its steps or, for a rollout drill, by the rollout's
+/// controller ([`super::rollout`]), which runs the same hooks as `drill`'s steps at the times
+/// the analyses decide.
+pub(super) fn run_with(
+    scenario: &Scenario,
+    drill: &DrillSpec,
+    cfg: &DrillConfig,
+    redactor: &Redactor,
+    rollout: Option<(
+        &models::rollout::RolloutSpec,
+        &models::rollout::RolloutDrill,
+    )>,
 ) -> Result<DrillRun, String> {
     let plans = journey_runner::plan(scenario)?;
     let selected: Vec<usize> = if drill.load.journeys.is_empty() {
@@ -397,9 +503,36 @@ pub fn run(
         "load starts: {} journeys at {rate}/s for {}",
         arrivals, drill.load.duration
     ));
-    let mut steps = drill.steps.clone();
-    steps.sort_by_key(|s| s.at);
-    let steps_thread = spawn_steps(steps, origin, stop.clone(), redactor.clone(), log.clone());
+    let versions = rollout.map(|(spec, hooks)| {
+        Arc::new(VersionTap::new(
+            &hooks.version_header,
+            hooks.new_version_value(spec),
+        ))
+    });
+    let timeline = match (rollout, &versions) {
+        (Some((spec, hooks)), Some(tap)) => {
+            Timeline::Rollout(super::rollout::spawn(super::rollout::Start {
+                spec: spec.clone(),
+                hooks: hooks.clone(),
+                tap: tap.clone(),
+                origin,
+                stop: stop.clone(),
+                redactor: redactor.clone(),
+                log: log.clone(),
+            }))
+        }
+        _ => {
+            let mut steps = drill.steps.clone();
+            steps.sort_by_key(|s| s.at);
+            Timeline::Steps(spawn_steps(
+                steps,
+                origin,
+                stop.clone(),
+                redactor.clone(),
+                log.clone(),
+            ))
+        }
+    };
 
     let load = Arc::new(Load {
         plans,
@@ -415,6 +548,7 @@ pub fn run(
         progress: cfg.progress.clone(),
         samples: Mutex::new(Vec::new()),
         audit: Mutex::new(Vec::new()),
+        versions: versions.clone(),
     });
     let l = load.clone();
     let stop_l = stop.clone();
@@ -453,9 +587,26 @@ pub fn run(
         end_s
     });
     log.line("load ended");
-    let (steps_done, failed_step) = steps_thread
-        .join()
-        .unwrap_or_else(|_| (Vec::new(), Some("(the step thread panicked)".into())));
+    let panicked = || (Vec::new(), Some("(the step thread panicked)".to_string()));
+    let (steps_done, failed_step, rollout_run) = match timeline {
+        Timeline::Steps(t) => {
+            let (done, failed) = t.join().unwrap_or_else(|_| panicked());
+            (done, failed, None)
+        }
+        Timeline::Rollout(t) => match t.join() {
+            Ok((done, failed, mut r)) => {
+                if let (Some(&[_, w]), Some(tap)) = (r.weights.last(), &versions) {
+                    r.weights.push([load_end_s, w]);
+                    (r.requests_new, r.errors_new) = tap.totals();
+                }
+                (done, failed, Some(r))
+            }
+            Err(_) => {
+                let (done, failed) = panicked();
+                (done, failed, None)
+            }
+        },
+    };
     let was_interrupted = interrupted();
     let mut out = DrillRun {
         journeys: load.plans.iter().map(|p| p.name.clone()).collect(),
@@ -466,8 +617,12 @@ pub fn run(
         interrupted: was_interrupted,
         load_end_s,
         requests: load.requests.load(Ordering::Relaxed),
+        rollout: rollout_run,
         ..DrillRun::default()
     };
+    if let Some(r) = &mut out.rollout {
+        r.journeys = out.samples.len() as u64;
+    }
     out.audit.sort_by(|a, b| a.key.cmp(&b.key));
 
     if out.stopped_early() {
@@ -475,8 +630,13 @@ pub fn run(
             Some(s) => format!("step `{s}` failed"),
             None => "interrupted".to_string(),
         };
+        // A rollout whose rollback hook already ran (and failed) is not rolled back twice.
+        let rolled_back = out
+            .rollout
+            .as_ref()
+            .is_some_and(|r| r.outcome == models::rollout::Outcome::RolledBack);
         log.line(&format!("{why}: running the rollback"));
-        for s in &drill.rollback {
+        for s in drill.rollback.iter().filter(|_| !rolled_back) {
             let r = run_step(s, origin, redactor);
             log.step(&r);
             out.rollback.push(r);

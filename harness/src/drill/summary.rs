@@ -212,7 +212,9 @@ pub fn summarize(
             None => "interrupted: the drill ran its rollback; this is what was measured until then".into(),
         });
     }
-    if fault_s.is_none() {
+    if run.rollout.is_some() {
+        // A rollout drill breaks nothing but the release: it has no RTO or RPO to start.
+    } else if fault_s.is_none() {
         warnings.push("no fault step ran, so RTO and RPO have no start".into());
     } else if rto_s.is_none() && !run.stopped_early() {
         warnings.push(format!(
@@ -231,7 +233,9 @@ pub fn summarize(
             ));
         }
     }
-    warnings.push(format!("audit: {}", run.readback));
+    if !run.readback.is_empty() {
+        warnings.push(format!("audit: {}", run.readback));
+    }
     let summary = RunSummary {
         kind: RunKind::Drill,
         scenario: scenario.name.clone(),
@@ -333,9 +337,23 @@ fn timeline(
         );
     }
     for s in &run.steps {
+        let kind = if run.rollout.is_some() {
+            "rollout"
+        } else {
+            s.kind.as_str()
+        };
         t.events.push(TimelineEvent {
             at_s: s.start_s,
-            label: format!("{}: {}", s.kind.as_str(), s.label),
+            label: format!("{kind}: {}", s.label),
+        });
+    }
+    for a in run.rollout.iter().flat_map(|r| &r.analyses) {
+        t.events.push(TimelineEvent {
+            at_s: a.at_s,
+            label: format!(
+                "analysis: {:?}, {} of {} failed",
+                a.verdict, a.errors, a.requests
+            ),
         });
     }
     for s in &run.rollback {
