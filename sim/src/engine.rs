@@ -10,6 +10,7 @@ use crate::calendar::{Calendar, Nanos};
 use crate::llm::{Attempt, Endpoint};
 use crate::metrics::{window_width, JourneyMetrics};
 use crate::model::{Model, Op, NONE};
+use crate::partitions::Rebalance;
 use crate::pool::ConnectionPool;
 use crate::station::{Offer, Start, Station};
 use models::RandomStream;
@@ -127,6 +128,10 @@ pub(crate) enum Event {
     /// A Ray worker finished starting.
     WorkerReady {
         cluster: u32,
+    },
+    /// Consumer group `station`'s rebalance is over (see [`crate::partitions`]).
+    Rebalanced {
+        station: u32,
     },
     /// A step, analysis or end of rollout `rollout` (sim/src/rollout.rs).
     Rollout {
@@ -279,8 +284,12 @@ pub fn run_replication(
                 stream(&format!("route/{}", s.name)),
                 model.warmup,
             );
-            match &s.cpu {
+            let st = match &s.cpu {
                 Some(c) => st.with_cpu(c.clone(), stream(&format!("cpu/{}", s.name)), s.cpu_config),
+                None => st,
+            };
+            match s.group {
+                Some(g) => st.with_group(g),
                 None => st,
             }
         })
@@ -515,6 +524,7 @@ impl Replication<'_> {
                 Event::RayUpdate { cluster } => self.ray_update(cluster, now),
                 Event::WorkerReady { cluster } => self.worker_ready(cluster, now),
                 Event::Rollout { rollout, what } => self.on_rollout(rollout, what, now),
+                Event::Rebalanced { station } => self.end_rebalance(station, now),
             }
         }
         self.cluster.account(horizon);
@@ -984,7 +994,39 @@ impl Replication<'_> {
         if self.has_rollouts {
             self.version_replica_ready(station, now);
         }
+        self.group_changed(station, now);
         replica
+    }
+
+    /// A consumer joined or left group `station` (nothing for a station that is no group):
+    /// the group pauses until the rebalance is over, or is reassigned at once.
+    fn group_changed(&mut self, station: u32, now: Nanos) {
+        match self.stations[station as usize].group_changed(now) {
+            Some(Rebalance::Until(t)) => self.calendar.schedule(t, Event::Rebalanced { station }),
+            Some(Rebalance::Now) => self.end_rebalance(station, now),
+            Some(Rebalance::Joined) | None => {}
+        }
+    }
+
+    /// Group `station`'s rebalance is over: the partitions are assigned to its consumers,
+    /// which start on them.
+    fn end_rebalance(&mut self, station: u32, now: Nanos) {
+        let requests = &self.requests;
+        let starts =
+            self.stations[station as usize].end_rebalance(now, |r| requests[r as usize].enqueued);
+        for s in starts {
+            self.begin(station, s, now);
+        }
+    }
+
+    /// Partition `p` of group `station` lost its leader or has one again (a broker loss).
+    pub(crate) fn set_leaderless(&mut self, station: u32, p: u32, leaderless: bool, now: Nanos) {
+        let requests = &self.requests;
+        let starts = self.stations[station as usize]
+            .set_leaderless(p, leaderless, now, |r| requests[r as usize].enqueued);
+        for s in starts {
+            self.begin(station, s, now);
+        }
     }
 
     /// Takes `replica` of `station` out of service (a pod deleted, a consumer rebalanced away, a
@@ -997,17 +1039,7 @@ impl Replication<'_> {
                 self.begin(station, start, now);
             }
         }
-    }
-
-    /// A paused `replica` of `station` (a consumer whose partition leader was lost) takes
-    /// work again.
-    pub(crate) fn resume_replica(&mut self, station: u32, replica: u32, now: Nanos) {
-        let requests = &self.requests;
-        let starts = self.stations[station as usize]
-            .resume_replica(replica, now, |q| requests[q as usize].enqueued);
-        for s in starts {
-            self.begin(station, s, now);
-        }
+        self.group_changed(station, now);
     }
 
     /// Journeys that ended or were left unfinished after warm-up (the damage's denominator).
@@ -1030,7 +1062,7 @@ impl Replication<'_> {
     /// `station` went down with requests still waiting there: at a lost cache they take the
     /// miss path, elsewhere they fail (as if served, then unwound).
     pub(crate) fn evict_waiting(&mut self, station: u32, now: Nanos) {
-        for r in self.stations[station as usize].drain_waiting() {
+        for r in self.stations[station as usize].drain_waiting(now) {
             if self.faults.cache_down(station).is_some() {
                 if !self.cache_fallback(r, now) {
                     self.execute(r, now);
@@ -1219,6 +1251,14 @@ impl Replication<'_> {
     #[inline]
     fn release_slot(&mut self, station: u32, replica: u32, now: Nanos) {
         let requests = &self.requests;
+        if self.stations[station as usize].group.is_some() {
+            let starts = self.stations[station as usize]
+                .depart_group(replica, now, |r| requests[r as usize].enqueued);
+            for s in starts.into_iter().flatten() {
+                self.begin(station, s, now);
+            }
+            return;
+        }
         let next =
             self.stations[station as usize].depart(replica, now, |r| requests[r as usize].enqueued);
         if let Some(start) = next {
