@@ -654,6 +654,31 @@ impl Replication<'_> {
         loop {
             let req = self.requests[id as usize];
             if req.failed && req.pc != req.end_pc {
+                if req.held_n > 0 {
+                    if let Op::Hold { leave } = self.model.ops[req.pc as usize] {
+                        // The visit before failed with its own slot held (its replica lost
+                        // at its departure): that slot goes back, its calls are skipped.
+                        let r = &mut self.requests[id as usize];
+                        r.held_n -= 1;
+                        r.pc = leave + 1;
+                        let (station, replica) = self.held[id as usize][r.held_n as usize];
+                        self.release_slot(station, replica, now);
+                        continue;
+                    }
+                    // A call failed: so does the visit that made it (its step's breaker
+                    // records it, its retry tries the whole step again).
+                    if let Some(caller) = self.caller_visit(req.pc) {
+                        let r = &mut self.requests[id as usize];
+                        r.held_n -= 1;
+                        r.failed = false;
+                        let (station, replica) = self.held[id as usize][r.held_n as usize];
+                        self.release_slot(station, replica, now);
+                        if self.visit_failed(id, caller, now) {
+                            return;
+                        }
+                        continue;
+                    }
+                }
                 // Unwind: give back the connection held, skip to the end.
                 if req.held_pool != NONE {
                     self.release_pool(req.held_pool, now);
@@ -957,6 +982,22 @@ impl Replication<'_> {
         }
         r.failed = true;
         false
+    }
+
+    /// The visit whose `calls:` hold op `pc`: the first `Leave` after it that closes no call
+    /// opened after it (None outside calls). A scan, run only when a call fails.
+    fn caller_visit(&self, pc: u32) -> Option<u32> {
+        let mut depth = 0u32;
+        for op in &self.model.ops[pc as usize..] {
+            match op {
+                Op::Hold { .. } => depth += 1,
+                Op::Leave { visit, .. } if depth == 0 => return Some(*visit),
+                Op::Leave { .. } => depth -= 1,
+                Op::Done => return None,
+                _ => {}
+            }
+        }
+        None
     }
 
     /// A visit at `visit_pc` failed outside `visit_failed` (its service down, its replica
