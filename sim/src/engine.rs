@@ -654,7 +654,7 @@ impl Replication<'_> {
         loop {
             let req = self.requests[id as usize];
             if req.failed && req.pc != req.end_pc {
-                if req.held_n > 0 {
+                if req.held_n > 0 && !req.abandoned {
                     if let Op::Hold { leave } = self.model.ops[req.pc as usize] {
                         // The visit before failed with its own slot held (its replica lost
                         // at its departure): that slot goes back, its calls are skipped.
@@ -687,7 +687,9 @@ impl Replication<'_> {
                 // And the slots held through `calls:`, innermost first.
                 for i in (0..req.held_n as usize).rev() {
                     let (station, replica) = self.held[id as usize][i];
-                    self.release_slot(station, replica, now);
+                    if station != NONE {
+                        self.release_slot(station, replica, now);
+                    }
                 }
                 self.requests[id as usize].held_n = 0;
                 self.requests[id as usize].pc = req.end_pc;
@@ -753,7 +755,10 @@ impl Replication<'_> {
                     r.held_n -= 1;
                     r.pc += 1;
                     let (station, replica) = self.held[id as usize][r.held_n as usize];
-                    self.release_slot(station, replica, now);
+                    // NONE: given back already (a call of its timed out).
+                    if station != NONE {
+                        self.release_slot(station, replica, now);
+                    }
                 }
                 Op::Fail { p, station } => {
                     let visit = match self.model.ops[req.pc as usize - 1] {
@@ -1309,15 +1314,44 @@ impl Replication<'_> {
 
     /// A step's timeout: if the request is still in the step (queued, served, retrying, or
     /// making its calls), the journey ends in error now; the request goes on unmeasured.
+    /// A call's timeout fails its callers now too: each records the failure in its step's
+    /// breaker and gives its slot back at once, while the request goes on at the callee
+    /// (its work is wasted) and is dropped when it comes back.
     fn on_step_deadline(&mut self, now: Nanos, request: u32, gen: u32, visit: u32) {
         let mut last = visit;
         if let Some(Op::Hold { leave }) = self.model.ops.get(visit as usize + 1) {
             last = *leave;
         }
-        let pc = self.requests[request as usize].pc;
-        if (visit..=last).contains(&pc) {
-            self.on_deadline(now, request, gen);
+        let r = self.requests[request as usize];
+        if !(visit..=last).contains(&r.pc) || r.gen != gen || r.abandoned || r.parent != NONE {
+            return;
         }
+        self.on_deadline(now, request, gen);
+        if r.held_n == 0 {
+            return;
+        }
+        // The callers' slots are the first entries of the held stack, one a level.
+        let mut level = 0;
+        let mut at = visit;
+        while let Some(caller) = self.caller_visit(at) {
+            if self.has_breakers {
+                self.breaker_saw_failure(caller, now);
+            }
+            level += 1;
+            at = caller;
+        }
+        if level == 0 {
+            return;
+        }
+        for k in 0..level.min(r.held_n as usize) {
+            let (station, replica) =
+                std::mem::replace(&mut self.held[request as usize][k], (NONE, NONE));
+            if station != NONE {
+                self.release_slot(station, replica, now);
+            }
+        }
+        // Back from the callee, it unwinds (what is left of its callers' work is not done).
+        self.requests[request as usize].failed = true;
     }
 
     fn on_deadline(&mut self, now: Nanos, request: u32, gen: u32) {
