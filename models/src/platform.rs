@@ -112,11 +112,34 @@ pub struct KafkaSpec {
     pub replication_factor: u32,
     /// Time for a produce with acks=all to be acknowledged.
     pub produce_latency: Distribution,
+    /// How long a consumer group stops consuming when its membership changes (a consumer
+    /// joins or leaves: scale-out or in, a pod lost or replaced): the eager rebalance's
+    /// revoke, join and sync. Default [`default_rebalance_time`].
+    #[serde(default = "default_rebalance_time")]
+    pub rebalance_time: Duration,
     pub topics: IndexMap<String, TopicSpec>,
 }
 
 fn three() -> u32 {
     3
+}
+
+/// 3 s: Kafka's `heartbeat.interval.ms` default, the time the other members of a group take
+/// to hear (on their next heartbeat) that a rebalance began and rejoin.
+pub fn default_rebalance_time() -> Duration {
+    Duration::from_secs(3)
+}
+
+/// How a producer spreads a topic's records over its partitions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Partitioner {
+    /// Keyed records: the key's murmur2 hash picks the partition, so keys drawn at random
+    /// land on each partition with probability 1/partitions (the default).
+    #[default]
+    Hash,
+    /// Each record to the next partition in turn (Kafka's `RoundRobinPartitioner`).
+    RoundRobin,
 }
 
 /// A topic and the consumer groups that read it. Every group reads every event; in each, at
@@ -126,6 +149,9 @@ fn three() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct TopicSpec {
     pub partitions: u32,
+    /// How records are spread over the partitions (default `hash`).
+    #[serde(default)]
+    pub partitioner: Partitioner,
     /// The service whose replicas form the topic's main consumer group (its service_time is
     /// the work per event). A `topic:` step waits for this group.
     pub consumer: String,

@@ -469,4 +469,21 @@ pub struct TopicSummary {
     pub throughput_rps: f64,
     pub utilization: f64,
     pub lag_wait_ms: QueueWait,
+    /// A partition's lag (records produced and not yet processed: waiting or in process),
+    /// time-averaged over the measured time and the partitions, mean over replications.
+    #[serde(default)]
+    pub mean_partition_lag: f64,
+    /// 95 % CI of `mean_partition_lag` across replications (None with one replication).
+    #[serde(default)]
+    pub mean_partition_lag_ci95: Option<[f64; 2]>,
+    /// The largest lag any one partition reached after warm-up, over all replications.
+    #[serde(default)]
+    pub max_partition_lag: u64,
+    /// The group's rebalances begun after warm-up (membership changes: consumers joining or
+    /// leaving), mean per replication.
+    #[serde(default)]
+    pub rebalances: f64,
+    /// Seconds the group spent paused in rebalances after warm-up, mean per replication.
+    #[serde(default)]
+    pub rebalance_s: f64,
 }

@@ -592,12 +592,13 @@ impl Scenario {
                     err(at("timeout"), "timeout applies to a `service` step".into());
                 } else if t.0 == 0 {
                     err(at("timeout"), "timeout must be greater than zero".into());
-                } else if base.iter().any(|s| {
-                    matches!(s, PathSegment::Key(k) if k == "parallel" || k == "calls" || k == "miss")
-                }) {
+                } else if base
+                    .iter()
+                    .any(|s| matches!(s, PathSegment::Key(k) if k == "parallel" || k == "miss"))
+                {
                     err(
                         at("timeout"),
-                        "a step timeout applies to a journey's own steps (not yet inside parallel, calls or a cache miss)".into(),
+                        "a step timeout applies to a journey's own steps and their calls (not yet inside parallel or a cache miss)".into(),
                     );
                 }
             }

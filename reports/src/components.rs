@@ -239,6 +239,7 @@ mod tests {
                     mean: 540.0,
                     p95: 1700.0,
                 },
+                ..Default::default()
             },
         );
         c.pools.insert(

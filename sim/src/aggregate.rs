@@ -191,6 +191,11 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
         let utilization = if capacity > 0.0 { area / capacity } else { 0.0 };
         if let (Some(partitions), Some(topic)) = (spec.partitions, spec.name.strip_prefix("topic:"))
         {
+            let groups = || results.iter().filter_map(|r| r.stations[i].group.as_ref());
+            // Per replication: lag-records x time over the measured time and the partitions.
+            let lags: Vec<f64> = groups()
+                .map(|g| g.stats.lag_area / (measured_s * 1e9) / f64::from(partitions.max(1)))
+                .collect();
             components.kafka.insert(
                 topic.to_string(),
                 TopicSummary {
@@ -199,6 +204,14 @@ pub fn merge(scenario: &Scenario, model: &Model, results: Vec<ReplicationResult>
                     throughput_rps,
                     utilization,
                     lag_wait_ms: wait,
+                    mean_partition_lag: lags.iter().sum::<f64>() / reps,
+                    mean_partition_lag_ci95: ci95(&lags),
+                    max_partition_lag: groups()
+                        .map(|g| g.stats.max_partition_lag)
+                        .max()
+                        .unwrap_or(0),
+                    rebalances: groups().map(|g| g.stats.rebalances as f64).sum::<f64>() / reps,
+                    rebalance_s: groups().map(|g| g.stats.rebalance_ns).sum::<f64>() / reps / 1e9,
                 },
             );
             continue;

@@ -10,6 +10,7 @@ use crate::calendar::{Calendar, Nanos};
 use crate::llm::{Attempt, Endpoint};
 use crate::metrics::{window_width, JourneyMetrics};
 use crate::model::{Model, Op, NONE};
+use crate::partitions::Rebalance;
 use crate::pool::ConnectionPool;
 use crate::station::{Offer, Start, Station};
 use models::RandomStream;
@@ -127,6 +128,10 @@ pub(crate) enum Event {
     /// A Ray worker finished starting.
     WorkerReady {
         cluster: u32,
+    },
+    /// Consumer group `station`'s rebalance is over (see [`crate::partitions`]).
+    Rebalanced {
+        station: u32,
     },
     /// A step, analysis or end of rollout `rollout` (sim/src/rollout.rs).
     Rollout {
@@ -281,8 +286,12 @@ pub fn run_replication(
                 stream(&format!("route/{}", s.name)),
                 model.warmup,
             );
-            match &s.cpu {
+            let st = match &s.cpu {
                 Some(c) => st.with_cpu(c.clone(), stream(&format!("cpu/{}", s.name)), s.cpu_config),
+                None => st,
+            };
+            match s.group {
+                Some(g) => st.with_group(g),
                 None => st,
             }
         })
@@ -517,6 +526,7 @@ impl Replication<'_> {
                 Event::RayUpdate { cluster } => self.ray_update(cluster, now),
                 Event::WorkerReady { cluster } => self.worker_ready(cluster, now),
                 Event::Rollout { rollout, what } => self.on_rollout(rollout, what, now),
+                Event::Rebalanced { station } => self.end_rebalance(station, now),
             }
         }
         self.cluster.account(horizon);
@@ -647,6 +657,31 @@ impl Replication<'_> {
         loop {
             let req = self.requests[id as usize];
             if req.failed && req.pc != req.end_pc {
+                if req.held_n > 0 && !req.abandoned {
+                    if let Op::Hold { leave } = self.model.ops[req.pc as usize] {
+                        // The visit before failed with its own slot held (its replica lost
+                        // at its departure): that slot goes back, its calls are skipped.
+                        let r = &mut self.requests[id as usize];
+                        r.held_n -= 1;
+                        r.pc = leave + 1;
+                        let (station, replica) = self.held[id as usize][r.held_n as usize];
+                        self.release_slot(station, replica, now);
+                        continue;
+                    }
+                    // A call failed: so does the visit that made it (its step's breaker
+                    // records it, its retry tries the whole step again).
+                    if let Some(caller) = self.caller_visit(req.pc) {
+                        let r = &mut self.requests[id as usize];
+                        r.held_n -= 1;
+                        r.failed = false;
+                        let (station, replica) = self.held[id as usize][r.held_n as usize];
+                        self.release_slot(station, replica, now);
+                        if self.visit_failed(id, caller, now) {
+                            return;
+                        }
+                        continue;
+                    }
+                }
                 // Unwind: give back the connection held, skip to the end.
                 if req.held_pool != NONE {
                     self.release_pool(req.held_pool, now);
@@ -655,7 +690,9 @@ impl Replication<'_> {
                 // And the slots held through `calls:`, innermost first.
                 for i in (0..req.held_n as usize).rev() {
                     let (station, replica) = self.held[id as usize][i];
-                    self.release_slot(station, replica, now);
+                    if station != NONE {
+                        self.release_slot(station, replica, now);
+                    }
                 }
                 self.requests[id as usize].held_n = 0;
                 self.requests[id as usize].pc = req.end_pc;
@@ -734,7 +771,10 @@ impl Replication<'_> {
                     r.held_n -= 1;
                     r.pc += 1;
                     let (station, replica) = self.held[id as usize][r.held_n as usize];
-                    self.release_slot(station, replica, now);
+                    // NONE: given back already (a call of its timed out).
+                    if station != NONE {
+                        self.release_slot(station, replica, now);
+                    }
                 }
                 Op::Fail { p, station } => {
                     let visit = match self.model.ops[req.pc as usize - 1] {
@@ -972,6 +1012,22 @@ impl Replication<'_> {
         false
     }
 
+    /// The visit whose `calls:` hold op `pc`: the first `Leave` after it that closes no call
+    /// opened after it (None outside calls). A scan, run only when a call fails.
+    fn caller_visit(&self, pc: u32) -> Option<u32> {
+        let mut depth = 0u32;
+        for op in &self.model.ops[pc as usize..] {
+            match op {
+                Op::Hold { .. } => depth += 1,
+                Op::Leave { visit, .. } if depth == 0 => return Some(*visit),
+                Op::Leave { .. } => depth -= 1,
+                Op::Done => return None,
+                _ => {}
+            }
+        }
+        None
+    }
+
     /// A visit at `visit_pc` failed outside `visit_failed` (its service down, its replica
     /// lost): the step's breaker, if it has one, records the failure.
     fn breaker_saw_failure(&mut self, visit_pc: u32, now: Nanos) {
@@ -1007,7 +1063,39 @@ impl Replication<'_> {
         if self.has_rollouts {
             self.version_replica_ready(station, now);
         }
+        self.group_changed(station, now);
         replica
+    }
+
+    /// A consumer joined or left group `station` (nothing for a station that is no group):
+    /// the group pauses until the rebalance is over, or is reassigned at once.
+    fn group_changed(&mut self, station: u32, now: Nanos) {
+        match self.stations[station as usize].group_changed(now) {
+            Some(Rebalance::Until(t)) => self.calendar.schedule(t, Event::Rebalanced { station }),
+            Some(Rebalance::Now) => self.end_rebalance(station, now),
+            Some(Rebalance::Joined) | None => {}
+        }
+    }
+
+    /// Group `station`'s rebalance is over: the partitions are assigned to its consumers,
+    /// which start on them.
+    fn end_rebalance(&mut self, station: u32, now: Nanos) {
+        let requests = &self.requests;
+        let starts =
+            self.stations[station as usize].end_rebalance(now, |r| requests[r as usize].enqueued);
+        for s in starts {
+            self.begin(station, s, now);
+        }
+    }
+
+    /// Partition `p` of group `station` lost its leader or has one again (a broker loss).
+    pub(crate) fn set_leaderless(&mut self, station: u32, p: u32, leaderless: bool, now: Nanos) {
+        let requests = &self.requests;
+        let starts = self.stations[station as usize]
+            .set_leaderless(p, leaderless, now, |r| requests[r as usize].enqueued);
+        for s in starts {
+            self.begin(station, s, now);
+        }
     }
 
     /// Takes `replica` of `station` out of service (a pod deleted, a consumer rebalanced away, a
@@ -1020,17 +1108,7 @@ impl Replication<'_> {
                 self.begin(station, start, now);
             }
         }
-    }
-
-    /// A paused `replica` of `station` (a consumer whose partition leader was lost) takes
-    /// work again.
-    pub(crate) fn resume_replica(&mut self, station: u32, replica: u32, now: Nanos) {
-        let requests = &self.requests;
-        let starts = self.stations[station as usize]
-            .resume_replica(replica, now, |q| requests[q as usize].enqueued);
-        for s in starts {
-            self.begin(station, s, now);
-        }
+        self.group_changed(station, now);
     }
 
     /// Journeys that ended or were left unfinished after warm-up (the damage's denominator).
@@ -1053,7 +1131,7 @@ impl Replication<'_> {
     /// `station` went down with requests still waiting there: at a lost cache they take the
     /// miss path, elsewhere they fail (as if served, then unwound).
     pub(crate) fn evict_waiting(&mut self, station: u32, now: Nanos) {
-        for r in self.stations[station as usize].drain_waiting() {
+        for r in self.stations[station as usize].drain_waiting(now) {
             if self.faults.cache_down(station).is_some() {
                 if !self.cache_fallback(r, now) {
                     self.execute(r, now);
@@ -1242,6 +1320,14 @@ impl Replication<'_> {
     #[inline]
     fn release_slot(&mut self, station: u32, replica: u32, now: Nanos) {
         let requests = &self.requests;
+        if self.stations[station as usize].group.is_some() {
+            let starts = self.stations[station as usize]
+                .depart_group(replica, now, |r| requests[r as usize].enqueued);
+            for s in starts.into_iter().flatten() {
+                self.begin(station, s, now);
+            }
+            return;
+        }
         let next =
             self.stations[station as usize].depart(replica, now, |r| requests[r as usize].enqueued);
         if let Some(start) = next {
@@ -1251,15 +1337,44 @@ impl Replication<'_> {
 
     /// A step's timeout: if the request is still in the step (queued, served, retrying, or
     /// making its calls), the journey ends in error now; the request goes on unmeasured.
+    /// A call's timeout fails its callers now too: each records the failure in its step's
+    /// breaker and gives its slot back at once, while the request goes on at the callee
+    /// (its work is wasted) and is dropped when it comes back.
     fn on_step_deadline(&mut self, now: Nanos, request: u32, gen: u32, visit: u32) {
         let mut last = visit;
         if let Some(Op::Hold { leave }) = self.model.ops.get(visit as usize + 1) {
             last = *leave;
         }
-        let pc = self.requests[request as usize].pc;
-        if (visit..=last).contains(&pc) {
-            self.on_deadline(now, request, gen);
+        let r = self.requests[request as usize];
+        if !(visit..=last).contains(&r.pc) || r.gen != gen || r.abandoned || r.parent != NONE {
+            return;
         }
+        self.on_deadline(now, request, gen);
+        if r.held_n == 0 {
+            return;
+        }
+        // The callers' slots are the first entries of the held stack, one a level.
+        let mut level = 0;
+        let mut at = visit;
+        while let Some(caller) = self.caller_visit(at) {
+            if self.has_breakers {
+                self.breaker_saw_failure(caller, now);
+            }
+            level += 1;
+            at = caller;
+        }
+        if level == 0 {
+            return;
+        }
+        for k in 0..level.min(r.held_n as usize) {
+            let (station, replica) =
+                std::mem::replace(&mut self.held[request as usize][k], (NONE, NONE));
+            if station != NONE {
+                self.release_slot(station, replica, now);
+            }
+        }
+        // Back from the callee, it unwinds (what is left of its callers' work is not done).
+        self.requests[request as usize].failed = true;
     }
 
     fn on_deadline(&mut self, now: Nanos, request: u32, gen: u32) {

@@ -85,7 +85,7 @@ pub(crate) struct FaultState {
     /// Per op: the station of the service step before it in the journey as written.
     prev_station: Vec<u32>,
     loss_rng: RandomStream,
-    /// Per fault: the (station, replica) consumers a broker loss paused.
+    /// Per fault: the (station, partition) a broker loss left without a leader.
     paused: Vec<Vec<(u32, u32)>>,
     /// The spot node pools' preemption processes.
     spot: Vec<SpotPool>,
@@ -490,15 +490,14 @@ impl Replication<'_> {
             FaultKind::BrokerLoss => {
                 let brokers = self.scenario.kafka.as_ref().map_or(1, |k| k.brokers.max(1));
                 let lost = f.broker.unwrap_or(0);
-                let topics = self.model.topic_base as usize..self.stations.len();
+                let topics = self.model.topic_base..self.stations.len() as u32;
                 for st in topics {
-                    // Consumer r reads partition r (one consumer per partition at most);
-                    // partition r's leader is broker r mod brokers.
-                    for r in 0..self.stations[st].replicas.len() as u32 {
-                        if r % brokers == lost && !self.stations[st].replicas[r as usize].paused {
-                            self.stations[st].replicas[r as usize].paused = true;
-                            self.faults.paused[i as usize].push((st as u32, r));
-                        }
+                    // Partition p's leader is broker p mod brokers: its records wait, whatever
+                    // consumer holds it, until the election is over.
+                    let partitions = self.model.stations[st as usize].partitions.unwrap_or(0);
+                    for p in (0..partitions).filter(|p| p % brokers == lost) {
+                        self.set_leaderless(st, p, true, now);
+                        self.faults.paused[i as usize].push((st, p));
                     }
                 }
                 ends = true;
@@ -534,8 +533,8 @@ impl Replication<'_> {
             FaultKind::PacketLoss => self.faults.lossy.retain(|h| h.fault != i),
             FaultKind::BrokerLoss => {
                 let paused = std::mem::take(&mut self.faults.paused[i as usize]);
-                for (st, r) in paused {
-                    self.resume_replica(st, r, now);
+                for (st, p) in paused {
+                    self.set_leaderless(st, p, false, now);
                 }
             }
             _ => {

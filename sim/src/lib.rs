@@ -22,6 +22,7 @@ pub mod llm;
 pub mod metrics;
 pub mod metrics_pipeline;
 pub mod model;
+pub mod partitions;
 pub mod pool;
 pub mod progress;
 pub mod ray;

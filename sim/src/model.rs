@@ -156,6 +156,8 @@ pub struct StationSpec {
     /// threads ([`NONE`] otherwise). When that service runs as pods, the cluster keeps the
     /// group's active consumers at `min(partitions, ready pods x concurrency)`.
     pub consumer: u32,
+    /// For a Kafka consumer group: its partitions as queues (`crate::partitions`).
+    pub group: Option<crate::partitions::GroupConfig>,
     /// Waiting requests allowed per queue (`queue_limit`; usize::MAX: none).
     pub queue_limit: usize,
     /// CPU demand per visit (`cpu:`), and the replicas' cores and slice (None: the demand
@@ -176,6 +178,18 @@ fn cpu_config(svc: &models::scenario::Service) -> Option<crate::cpu::CpuConfig> 
         cores: svc.cpu_cores()?,
         slice: svc.cpu_slice.map_or(3_000_000, |d| d.0),
     })
+}
+
+/// A consumer group of topic `t`: its partitions, partitioner and rebalance pause.
+fn group_config(
+    k: &models::platform::KafkaSpec,
+    t: &models::platform::TopicSpec,
+) -> crate::partitions::GroupConfig {
+    crate::partitions::GroupConfig {
+        partitions: t.partitions,
+        partitioner: t.partitioner,
+        rebalance_time: k.rebalance_time.0,
+    }
 }
 
 pub struct JourneySpec {
@@ -597,6 +611,7 @@ impl Model {
                 cpu_config: cpu_config(svc),
                 partitions: None,
                 consumer: NONE,
+                group: None,
                 queue_limit: svc.queue_limit.map_or(usize::MAX, |n| n as usize),
                 version_of: NONE,
             })
@@ -624,6 +639,7 @@ impl Model {
                 cpu_config: cpu_config(svc),
                 partitions: None,
                 consumer: NONE,
+                group: None,
                 queue_limit: base.queue_limit,
                 version_of: old as u32,
             });
@@ -646,6 +662,7 @@ impl Model {
                     cpu_config: None,
                     partitions: Some(t.partitions),
                     consumer: consumer as u32,
+                    group: Some(group_config(k, t)),
                     queue_limit: usize::MAX,
                     version_of: NONE,
                 });
@@ -670,6 +687,7 @@ impl Model {
                         cpu_config: None,
                         partitions: Some(t.partitions),
                         consumer: consumer as u32,
+                        group: Some(group_config(k, t)),
                         queue_limit: usize::MAX,
                         version_of: NONE,
                     });

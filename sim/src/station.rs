@@ -6,6 +6,8 @@
 
 use crate::calendar::Nanos;
 use crate::cpu::{Cpu, CpuConfig};
+use crate::model::NONE;
+use crate::partitions::{GroupConfig, Partitions, Rebalance};
 use hdrhistogram::Histogram;
 use models::scenario::Balancing;
 use models::{RandomStream, Sampler};
@@ -20,9 +22,6 @@ pub struct Replica {
     pub ready: bool,
     /// Lost to a fault: what it was serving fails.
     pub killed: bool,
-    /// Takes requests into its queue but starts none (a Kafka consumer whose partition has
-    /// no leader during a broker loss).
-    pub paused: bool,
     /// Busy-server nanoseconds since the start (the pod's CPU, as metrics-server sees it).
     pub busy_area: f64,
     /// Nanoseconds with at least one request in service (Cloud Run's request-based billing).
@@ -122,6 +121,9 @@ pub struct Station {
     warmup: Nanos,
     last_change: Nanos,
     pub stats: StationStats,
+    /// For a Kafka consumer group: its topic's partitions, where records wait (the replicas
+    /// are its consumers, and their own queues stay empty).
+    pub group: Option<Partitions>,
 }
 
 /// What became of a request offered to a station.
@@ -193,7 +195,19 @@ impl Station {
                 waits_us: crate::metrics::latency_histogram(),
                 wait_sum_ns: 0.0,
             },
+            group: None,
         }
+    }
+
+    /// Makes the station a Kafka consumer group over `config`'s partitions, its replicas the
+    /// consumers (assigned before the run).
+    pub fn with_group(mut self, config: GroupConfig) -> Station {
+        self.group = Some(Partitions::new(
+            config,
+            self.replicas.len() as u32,
+            self.warmup,
+        ));
+        self
     }
 
     /// Gives the station a CPU model: visits draw `demand` (from `rng`) and, with a
@@ -237,7 +251,9 @@ impl Station {
 
     /// Requests waiting now, over all queues.
     pub fn queued(&self) -> usize {
-        self.shared.len() + self.replicas.iter().map(|r| r.queue.len()).sum::<usize>()
+        self.shared.len()
+            + self.replicas.iter().map(|r| r.queue.len()).sum::<usize>()
+            + self.group.as_ref().map_or(0, Partitions::waiting)
     }
 
     /// Adds busy-server time up to `now` (only the part after warm-up counts).
@@ -313,6 +329,20 @@ impl Station {
     /// [`Self::offer`] for a request that has waited since `queued_at`.
     #[inline]
     fn offer_since(&mut self, request: u32, queued_at: Nanos, now: Nanos, limit: usize) -> Offer {
+        if let Some(g) = &mut self.group {
+            // A record: to its partition, started at once only by that partition's consumer.
+            let rng = &mut self.route_rng;
+            let p = g.partition_for(|n| rng.below(n));
+            let (replicas, concurrency) = (&self.replicas, self.concurrency);
+            let taker = g.arrive(p, request, now, |r| {
+                let rep = &replicas[r as usize];
+                rep.ready && rep.busy < concurrency
+            });
+            return match taker {
+                Some(r) => Offer::Started(self.start(r as usize, request, queued_at, now)),
+                None => Offer::Queued,
+            };
+        }
         if self.ready.is_empty() {
             // No replica is up: the request waits for one (shared queue).
             if self.shared.len() >= limit {
@@ -328,7 +358,7 @@ impl Station {
             if self.busy - self.retired_busy < self.servers() {
                 let free = self.ready.iter().map(|i| *i as usize).find(|i| {
                     let r = &self.replicas[*i];
-                    r.busy < self.concurrency && !r.paused
+                    r.busy < self.concurrency
                 });
                 if let Some(r) = free {
                     return Offer::Started(self.start(r, request, queued_at, now));
@@ -341,7 +371,7 @@ impl Station {
             return Offer::Queued;
         }
         let r = self.pick();
-        if self.replicas[r].busy < self.concurrency && !self.replicas[r].paused {
+        if self.replicas[r].busy < self.concurrency {
             Offer::Started(self.start(r, request, queued_at, now))
         } else if self.replicas[r].queue.len() >= limit {
             Offer::Rejected
@@ -384,6 +414,60 @@ impl Station {
         now: Nanos,
         queued_at: impl Fn(u32) -> Nanos,
     ) -> Option<Start> {
+        self.free_slot(replica, now);
+        let r = replica as usize;
+        if !self.replicas[r].ready {
+            // A retired replica takes nothing new; the shared queue may still have work for
+            // the ready ones, which pull it when they free up.
+            return None;
+        }
+        let next = match self.replicas[r].queue.pop_front() {
+            Some(n) => n,
+            None => self.shared.pop_front()?,
+        };
+        Some(self.start(r, next, queued_at(next), now))
+    }
+
+    /// A consumer of a Kafka consumer group finishes its record: it takes the next of its
+    /// partitions' records, and if the partition it served moved in a rebalance meanwhile,
+    /// the partition's new consumer, if idle, takes that up (at most two starts).
+    pub fn depart_group(
+        &mut self,
+        replica: u32,
+        now: Nanos,
+        queued_at: impl Fn(u32) -> Nanos,
+    ) -> [Option<Start>; 2] {
+        self.free_slot(replica, now);
+        let mut out: [Option<u32>; 2] = [None, None];
+        let Some(g) = &mut self.group else {
+            return [None, None];
+        };
+        let served = g.finish(replica, now);
+        let takes = |rep: &Replica, concurrency: u32| rep.ready && rep.busy < concurrency;
+        if takes(&self.replicas[replica as usize], self.concurrency) {
+            if let Some(next) = g.next_for(replica) {
+                out[0] = Some(next);
+            }
+        }
+        let mut heir = NONE;
+        if served != NONE {
+            let o = g.owner(served);
+            if o != replica && o != NONE && takes(&self.replicas[o as usize], self.concurrency) {
+                if let Some(next) = g.next_for(o) {
+                    heir = o;
+                    out[1] = Some(next);
+                }
+            }
+        }
+        [
+            out[0].map(|n| self.start(replica as usize, n, queued_at(n), now)),
+            out[1].map(|n| self.start(heir as usize, n, queued_at(n), now)),
+        ]
+    }
+
+    /// A server of `replica` is free: the busy-time accounts and the completion counts.
+    #[inline]
+    fn free_slot(&mut self, replica: u32, now: Nanos) {
         self.account(now);
         self.busy -= 1;
         let r = replica as usize;
@@ -396,16 +480,56 @@ impl Station {
         if now >= self.warmup {
             self.stats.completions += 1;
         }
-        if !self.replicas[r].ready || self.replicas[r].paused {
-            // A retired (or paused) replica takes nothing new; the shared queue may still have work for
-            // the ready ones, which pull it when they free up.
-            return None;
+    }
+
+    /// A consumer group's membership changed (a replica added or retired): see
+    /// [`Partitions::begin_rebalance`] (None for a station that is no group).
+    pub fn group_changed(&mut self, now: Nanos) -> Option<Rebalance> {
+        self.group.as_mut().map(|g| g.begin_rebalance(now))
+    }
+
+    /// The group's rebalance is over: its ready replicas share the partitions (range
+    /// assignor) and the idle ones start on their partitions' records.
+    pub fn end_rebalance(&mut self, now: Nanos, queued_at: impl Fn(u32) -> Nanos) -> Vec<Start> {
+        let members = self.ready.clone();
+        if let Some(g) = &mut self.group {
+            g.end_rebalance(&members, now);
         }
-        let next = match self.replicas[r].queue.pop_front() {
-            Some(n) => n,
-            None => self.shared.pop_front()?,
-        };
-        Some(self.start(r, next, queued_at(next), now))
+        self.kick_group(now, queued_at)
+    }
+
+    /// Partition `p` of the group has a leader again (or lost it): its consumer may go on.
+    pub fn set_leaderless(
+        &mut self,
+        p: u32,
+        leaderless: bool,
+        now: Nanos,
+        queued_at: impl Fn(u32) -> Nanos,
+    ) -> Vec<Start> {
+        match &mut self.group {
+            Some(g) if p < g.count() => g.set_leaderless(p, leaderless),
+            _ => return Vec::new(),
+        }
+        self.kick_group(now, queued_at)
+    }
+
+    /// Every idle consumer of the group that takes work starts on its partitions' records.
+    fn kick_group(&mut self, now: Nanos, queued_at: impl Fn(u32) -> Nanos) -> Vec<Start> {
+        let mut starts = Vec::new();
+        for k in 0..self.ready.len() {
+            let r = self.ready[k];
+            loop {
+                let rep = &self.replicas[r as usize];
+                if rep.busy >= self.concurrency {
+                    break;
+                }
+                let Some(next) = self.group.as_mut().and_then(|g| g.next_for(r)) else {
+                    break;
+                };
+                starts.push(self.start(r as usize, next, queued_at(next), now));
+            }
+        }
+        starts
     }
 
     /// A new replica becomes ready; it takes work waiting in the shared queue at once.
@@ -432,7 +556,6 @@ impl Station {
         let rep = &mut self.replicas[idx];
         rep.ready = true;
         rep.killed = false;
-        rep.paused = false;
         rep.last_change = now;
         self.ready.push(idx as u32);
         self.note_replica_count(now);
@@ -444,25 +567,6 @@ impl Station {
             starts.push(self.start(idx, next, queued_at(next), now));
         }
         (idx as u32, starts)
-    }
-
-    /// A paused replica goes on: it starts what its queue holds, up to its servers.
-    pub fn resume_replica(
-        &mut self,
-        replica: u32,
-        now: Nanos,
-        queued_at: impl Fn(u32) -> Nanos,
-    ) -> Vec<Start> {
-        let r = replica as usize;
-        self.replicas[r].paused = false;
-        let mut starts = Vec::new();
-        while self.replicas[r].busy < self.concurrency {
-            let Some(next) = self.replicas[r].queue.pop_front() else {
-                break;
-            };
-            starts.push(self.start(r, next, queued_at(next), now));
-        }
-        starts
     }
 
     /// Takes a replica out of service (scale-down, pod or node loss). It finishes what it
@@ -495,10 +599,13 @@ impl Station {
     }
 
     /// Removes and returns every waiting request (the service went down).
-    pub fn drain_waiting(&mut self) -> Vec<u32> {
+    pub fn drain_waiting(&mut self, now: Nanos) -> Vec<u32> {
         let mut out: Vec<u32> = self.shared.drain(..).collect();
         for r in &mut self.replicas {
             out.extend(r.queue.drain(..));
+        }
+        if let Some(g) = &mut self.group {
+            g.drain(&mut out, now);
         }
         out
     }
@@ -523,6 +630,9 @@ impl Station {
     /// Closes the busy-time account at the end of the run.
     pub fn finish(&mut self, now: Nanos) {
         self.account(now);
+        if let Some(g) = &mut self.group {
+            g.account_to(now);
+        }
     }
 }
 

@@ -26,14 +26,23 @@ fn components_match_independent_computations() {
                     mu: num(&v["mu"], "mu"),
                     c: num(&v["c"], "c") as u32,
                 };
-                // A tandem (`stations`) sojourns in each in turn: the means add.
-                let sojourn: f64 = match (check["stations"].as_array(), check.get("md1")) {
-                    (Some(stations), _) => stations.iter().map(|s| mmc(s).mean_sojourn()).sum(),
-                    (None, Some(d)) => models::queueing::md1_mean_sojourn(
+                // A tandem (`stations`) sojourns in each in turn: the means add. A `mixture`
+                // sends each request to one queue, with probability `weight`: the means mix.
+                let sojourn: f64 = match (
+                    check["stations"].as_array(),
+                    check["mixture"].as_array(),
+                    check.get("md1"),
+                ) {
+                    (Some(stations), _, _) => stations.iter().map(|s| mmc(s).mean_sojourn()).sum(),
+                    (None, Some(mix), _) => mix
+                        .iter()
+                        .map(|s| num(&s["weight"], "weight") * mmc(s).mean_sojourn())
+                        .sum(),
+                    (None, None, Some(d)) => models::queueing::md1_mean_sojourn(
                         num(&d["lambda"], "lambda"),
                         num(&d["service_s"], "service_s"),
                     ),
-                    (None, None) => mmc(check).mean_sojourn(),
+                    (None, None, None) => mmc(check).mean_sojourn(),
                 };
                 let want = sojourn * 1e3 + check["offset_ms"].as_f64().unwrap_or(0.0);
                 // `of: ttft`: the interval of the streams' time to first token.
@@ -46,6 +55,33 @@ fn components_match_independent_computations() {
                 (
                     lo <= want && want <= hi,
                     format!("{file}: mean({j}) analytic {want:.3} ms in CI [{lo:.3}, {hi:.3}]"),
+                )
+            } else if let Some(level) = check["first_at_or_below"].as_f64() {
+                // When a timeline series first comes down to `level` after `after_s`.
+                let name = check["series"].as_str().unwrap();
+                let after = num(&check["after_s"], "after_s");
+                let series = out
+                    .timeline
+                    .series
+                    .get(name)
+                    .unwrap_or_else(|| panic!("{file}: no series {name}"));
+                let when = series
+                    .iter()
+                    .find(|(t, v)| *t > after && *v <= level)
+                    .map_or(f64::INFINITY, |(t, _)| *t);
+                let (want, tol) = (num(&check["equals"], "equals"), num(&check["tol"], "tol"));
+                (
+                    (when - want).abs() <= tol,
+                    format!("{file}: {name} <= {level} from {when} s vs {want} +- {tol}"),
+                )
+            } else if let Some(p) = check["in_ci"].as_str() {
+                // A closed-form value inside the summary's 95 % CI (a `[lo, hi]` at `p`).
+                let want = num(&check["value"], "value");
+                let ci = at(p);
+                let (lo, hi) = (num(&ci[0], "ci"), num(&ci[1], "ci"));
+                (
+                    lo <= want && want <= hi,
+                    format!("{file}: {p}: {want} in [{lo:.4}, {hi:.4}]"),
                 )
             } else if let Some(p) = check["binomial"].as_str() {
                 let n = num(&at(p)["lookups"], "lookups");
