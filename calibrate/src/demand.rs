@@ -412,6 +412,8 @@ struct Split {
 /// the utilisation law (`cpu_seconds/` over `requests/`, or over the load's own count).
 fn observed_split(runs: &[Run], svc: &str, sample: &Sample, notes: &mut Vec<String>) -> Split {
     let (mut server_s, mut server_n, mut cpu_s, mut cpu_n) = (0.0, 0.0, 0.0, 0.0);
+    // Each run's (requests a second, CPU seconds a second), for the fit across rates.
+    let mut rates: Vec<(f64, f64)> = Vec::new();
     for run in runs {
         let requests = run
             .series
@@ -442,6 +444,7 @@ fn observed_split(runs: &[Run], svc: &str, sample: &Sample, notes: &mut Vec<Stri
             });
             cpu_s += cpu;
             cpu_n += n;
+            rates.push((n / span, cpu / span));
         }
     }
     let mut overhead_s = 0.0;
@@ -459,11 +462,46 @@ fn observed_split(runs: &[Run], svc: &str, sample: &Sample, notes: &mut Vec<Stri
             "service {svc}: no server-side time observed (server_seconds/{svc}); the fit includes the client and the network"
         ));
     }
-    let cpu = (cpu_n > 0.0).then(|| (cpu_s / cpu_n, cpu_n as u64));
+    let cpu = match idle_and_demand(&rates) {
+        Some((idle, demand)) => {
+            notes.push(format!(
+                "service {svc}: CPU fitted across {} runs' rates: {:.3} ms a request above an idle {:.1} ms of CPU a second (the ratio alone would say {:.3} ms)",
+                rates.len(),
+                demand * 1e3,
+                idle * 1e3,
+                cpu_s / cpu_n * 1e3
+            ));
+            Some((demand, cpu_n as u64))
+        }
+        None => (cpu_n > 0.0).then(|| (cpu_s / cpu_n, cpu_n as u64)),
+    };
     Split {
         overhead_s,
         cpu_s: cpu,
     }
+}
+
+/// The CPU a service burns with no requests (gunicorn's heartbeats, a database's background
+/// writers) and the CPU a request adds, from runs at different rates: the least-squares line
+/// of CPU seconds a second over requests a second (the utilisation law with an intercept).
+/// The ratio of one run's CPU to its requests charges the idle CPU to the requests, which at
+/// a calibration's low rate is most of the error. None with fewer than two runs, rates too
+/// close to separate (the highest under 1.5x the lowest), or a line that does not rise or
+/// that crosses below zero at no load (then the ratio stands).
+pub fn idle_and_demand(rates: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let lo = rates.iter().map(|r| r.0).fold(f64::INFINITY, f64::min);
+    let hi = rates.iter().map(|r| r.0).fold(0.0, f64::max);
+    if rates.len() < 2 || lo <= 0.0 || hi < 1.5 * lo {
+        return None;
+    }
+    let n = rates.len() as f64;
+    let mx = rates.iter().map(|r| r.0).sum::<f64>() / n;
+    let my = rates.iter().map(|r| r.1).sum::<f64>() / n;
+    let sxy: f64 = rates.iter().map(|r| (r.0 - mx) * (r.1 - my)).sum();
+    let sxx: f64 = rates.iter().map(|r| (r.0 - mx).powi(2)).sum();
+    let demand = sxy / sxx;
+    let idle = my - demand * mx;
+    (demand > 0.0 && idle >= 0.0).then_some((idle, demand))
 }
 
 fn describe(f: &Fit) -> String {

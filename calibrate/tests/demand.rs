@@ -154,3 +154,89 @@ fn traces_give_each_service_its_own_time() {
     assert!(e.synchronous() && e.sync_calls == 400);
     assert!((e.network_s.unwrap_or(0.0) - 0.0005).abs() < 1e-8, "{e:?}");
 }
+
+/// One run of `n` requests over `secs` seconds burning `cpu` CPU seconds, latencies from `seed`.
+fn cpu_run(name: &str, secs: f64, n: usize, cpu: f64, seed: u64) -> Run {
+    Run {
+        name: name.into(),
+        duration_s: secs,
+        offered_rps: n as f64 / secs,
+        steps: vec![StepRun {
+            journey: "call".into(),
+            index: "0".into(),
+            service: "api".into(),
+            latency: Sample::from_values(&draws(10.0, 0.5, n, seed)),
+        }],
+        series: [
+            ("cpu_seconds/api".to_string(), vec![(0.0, 0.0), (secs, cpu)]),
+            (
+                "requests/api".to_string(),
+                vec![(0.0, 0.0), (secs, n as f64)],
+            ),
+        ]
+        .into_iter()
+        .collect(),
+    }
+}
+
+#[test]
+fn runs_at_two_rates_separate_idle_cpu_from_the_demand() {
+    // Kinto's records endpoint on a quiet machine (tests/validation, 2026-12-05): 4.26 ms a
+    // request above 6.5 ms of CPU a second at idle. At 4/s the ratio says 5.885 ms.
+    let (idle, per) = (0.0065, 0.00426);
+    let (a, b) = calibrate::demand::idle_and_demand(&[
+        (4.0, idle + 4.0 * per),
+        (12.0, idle + 12.0 * per),
+        (51.0, idle + 51.0 * per),
+    ])
+    .expect("a rising line");
+    assert!(
+        (a - idle).abs() < 1e-12 && (b - per).abs() < 1e-12,
+        "{a} {b}"
+    );
+    // Rates too close to tell the intercept from the slope, or a single run: the ratio stands.
+    assert_eq!(
+        calibrate::demand::idle_and_demand(&[(4.0, 0.03), (5.0, 0.035)]),
+        None
+    );
+    assert_eq!(calibrate::demand::idle_and_demand(&[(4.0, 0.03)]), None);
+    // A line below zero at no load is no idle CPU: the ratio stands.
+    assert_eq!(
+        calibrate::demand::idle_and_demand(&[(4.0, 0.01), (12.0, 0.05)]),
+        None
+    );
+
+    // Through calibrate: 400 requests in 100 s (4/s) and 1,200 in 100 s (12/s), each second
+    // idle + rate x 4.26 ms. The CPU share of the pooled mean is 4.26 ms, not the pooled
+    // ratio's (2.354 + 5.762) CPU seconds / 1,600 requests = 5.07 ms.
+    let s = scenario(
+        "name: t\nhorizon: 1h\nservices:\n  api:\n    concurrency: 4\n    cores: 2\n    cpu: {constant: 1ms}\n    service_time: {constant: 1ms}\nworkload:\n  arrivals: {poisson: {rate: 20/s}}\n  journeys:\n    - name: call\n      steps:\n        - service: api\n",
+    );
+    let runs = [
+        cpu_run("low", 100.0, 400, 100.0 * (idle + 4.0 * per), 5),
+        cpu_run("higher", 100.0, 1200, 100.0 * (idle + 12.0 * per), 6),
+    ];
+    let cal = calibrate(&s, &runs, &[]).expect("calibrates");
+    let get = |k: &str| {
+        cal.fitted
+            .iter()
+            .find(|f| f.key == k)
+            .unwrap_or_else(|| panic!("no {k}: {:?}", cal.fitted))
+    };
+    let (cpu, off) = (
+        law_mean(&get("cpu").value),
+        law_mean(&get("service_time").value),
+    );
+    let mut pooled = draws(10.0, 0.5, 400, 5);
+    pooled.extend(draws(10.0, 0.5, 1200, 6));
+    let mean = Sample::from_values(&pooled).mean();
+    assert!(
+        (cpu / (cpu + off) - per / mean).abs() < 1e-9,
+        "{cpu} {off} {mean}"
+    );
+    assert!(
+        cal.notes.iter().any(|n| n.contains("above an idle 6.5 ms")),
+        "{:?}",
+        cal.notes
+    );
+}
