@@ -39,29 +39,7 @@ fn the_utilisation_law_splits_cpu_from_service_time() {
     );
     // 2,000 requests in 100 s of mean ~10 ms; 8 CPU seconds over the same 2,000 requests:
     // 4 ms of CPU a request (the utilisation law: U/X = 0.08 / 20).
-    let run = Run {
-        name: "run".into(),
-        duration_s: 100.0,
-        offered_rps: 20.0,
-        steps: vec![StepRun {
-            journey: "call".into(),
-            index: "0".into(),
-            service: "api".into(),
-            latency: Sample::from_values(&draws(10.0, 0.5, 2000, 3)),
-        }],
-        series: [
-            (
-                "cpu_seconds/api".to_string(),
-                vec![(0.0, 0.0), (100.0, 8.0)],
-            ),
-            (
-                "requests/api".to_string(),
-                vec![(0.0, 0.0), (100.0, 2000.0)],
-            ),
-        ]
-        .into_iter()
-        .collect(),
-    };
+    let run = cpu_run("run", 100.0, 2000, 8.0, 3);
     let cal = calibrate(&s, &[run], &[]).expect("calibrates");
     let get = |k: &str| {
         cal.fitted

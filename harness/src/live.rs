@@ -104,23 +104,9 @@ pub fn judge(
     at_s: f64,
 ) -> Option<Aborted> {
     let summary = RunSummary {
-        kind: RunKind::Load,
-        scenario: scenario.to_string(),
-        seed: 0,
-        replications: 1,
-        horizon_s: at_s,
         partial: true,
         journeys,
-        services: IndexMap::new(),
-        slos: Vec::new(),
-        cost: None,
-        recovery: Recovery::default(),
-        components: Default::default(),
-        warnings: Vec::new(),
-        engine: EngineStats::default(),
-        fidelity: None,
-        rollouts: Vec::new(),
-        tags: Default::default(),
+        ..RunSummary::empty(RunKind::Load, scenario, 0, 1, at_s)
     };
     slos.iter().find_map(|slo| {
         let grace = slo.abort?.grace.as_secs_f64();

@@ -184,25 +184,8 @@ mod tests {
             p99,
             ..Default::default()
         };
-        let mut predicted = RunSummary {
-            kind: crate::summary::RunKind::Simulation,
-            scenario: "x".into(),
-            seed: 1,
-            replications: 1,
-            horizon_s: 60.0,
-            partial: false,
-            journeys: Default::default(),
-            services: Default::default(),
-            slos: Vec::new(),
-            cost: None,
-            recovery: Default::default(),
-            components: Default::default(),
-            warnings: Vec::new(),
-            engine: Default::default(),
-            fidelity: None,
-            rollouts: Vec::new(),
-            tags: Default::default(),
-        };
+        let mut predicted =
+            RunSummary::empty(crate::summary::RunKind::Simulation, "x", 1, 1, 60.0);
         let mut measured = predicted.clone();
         predicted.journeys.insert("chat".into(), Default::default());
         predicted.journeys["chat"].ttft_ms = Some(stats(500.0, 800.0, 1000.0));

@@ -321,25 +321,7 @@ mod tests {
     #[test]
     fn no_success_no_latency_and_no_recovery_no_availability() {
         use crate::summary::{FaultOutcome, JourneySummary};
-        let mut s = RunSummary {
-            kind: crate::summary::RunKind::Simulation,
-            scenario: "x".into(),
-            seed: 1,
-            replications: 1,
-            horizon_s: 60.0,
-            partial: false,
-            journeys: Default::default(),
-            services: Default::default(),
-            slos: Vec::new(),
-            cost: None,
-            recovery: Default::default(),
-            components: Default::default(),
-            warnings: Vec::new(),
-            engine: Default::default(),
-            fidelity: None,
-            rollouts: Vec::new(),
-            tags: Default::default(),
-        };
+        let mut s = RunSummary::empty(crate::summary::RunKind::Simulation, "x", 1, 1, 60.0);
         // Every request failed: its latency fields hold 0 ms, which must not pass.
         s.journeys.insert(
             "call".into(),

@@ -84,6 +84,36 @@ pub fn check_tag(key: &str, value: &str) -> Result<(), String> {
 }
 
 impl RunSummary {
+    /// A summary of `kind` with nothing in it yet: no journeys, services, verdicts, cost,
+    /// recovery or components. Callers fill what their run has (`..RunSummary::empty(..)`).
+    pub fn empty(
+        kind: RunKind,
+        scenario: impl Into<String>,
+        seed: u64,
+        replications: u32,
+        horizon_s: f64,
+    ) -> RunSummary {
+        RunSummary {
+            kind,
+            scenario: scenario.into(),
+            seed,
+            replications,
+            horizon_s,
+            partial: false,
+            journeys: IndexMap::new(),
+            services: IndexMap::new(),
+            slos: Vec::new(),
+            cost: None,
+            recovery: Recovery::default(),
+            components: Components::default(),
+            warnings: Vec::new(),
+            engine: EngineStats::default(),
+            fidelity: None,
+            rollouts: Vec::new(),
+            tags: IndexMap::new(),
+        }
+    }
+
     /// All SLOs met and no journey wholly failed (the exit status 0 of SPEC.md): a journey
     /// whose every request failed fails the run even where no SLO names its errors.
     pub fn all_slos_met(&self) -> bool {

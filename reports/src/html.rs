@@ -799,16 +799,21 @@ fn rollouts(page: &mut String, s: &RunSummary, charts: &[Chart]) {
     }
     page.push_str("</tbody>\n</table></div>\n");
     for chart in charts.iter().filter(|c| c.group == ChartGroup::Rollout) {
-        let _ = writeln!(
-            page,
-            "<figure><img src=\"{CHARTS_DIR}/{}\" width=\"{}\" height=\"{}\" alt=\"{}\"></figure>",
-            escape(&chart.file_name),
-            chart.width,
-            chart.height,
-            escape(&chart.title),
-        );
+        figure(page, chart);
     }
     page.push_str("</section>\n");
+}
+
+/// One chart as an image of the page.
+fn figure(page: &mut String, chart: &Chart) {
+    let _ = writeln!(
+        page,
+        "<figure><img src=\"{CHARTS_DIR}/{}\" width=\"{}\" height=\"{}\" alt=\"{}\"></figure>",
+        escape(&chart.file_name),
+        chart.width,
+        chart.height,
+        escape(&chart.title),
+    );
 }
 
 fn chart_section(
@@ -828,14 +833,7 @@ fn chart_section(
         "<section id=\"{id}\">\n<h2>{heading}</h2>\n<p class=\"meta\">{note}</p>"
     );
     for chart in shown {
-        let _ = writeln!(
-            page,
-            "<figure><img src=\"{CHARTS_DIR}/{}\" width=\"{}\" height=\"{}\" alt=\"{}\"></figure>",
-            escape(&chart.file_name),
-            chart.width,
-            chart.height,
-            escape(&chart.title),
-        );
+        figure(page, chart);
     }
     page.push_str("</section>\n");
 }

@@ -567,31 +567,17 @@ mod tests {
         };
         m.timeline = m.build_timeline();
         let summary = RunSummary {
-            kind: RunKind::Load,
-            scenario: "streams".into(),
-            seed: 1,
-            replications: 1,
-            horizon_s: 10.0,
-            partial: false,
             journeys: m
                 .journeys
                 .iter()
                 .map(|(n, s)| (n.clone(), journey_summary(s, &[])))
                 .collect(),
-            services: IndexMap::new(),
-            slos: Vec::new(),
-            cost: None,
-            recovery: Recovery::default(),
-            components: Default::default(),
-            warnings: Vec::new(),
-            engine: EngineStats::default(),
-            fidelity: None,
-            rollouts: Vec::new(),
             tags: m
                 .tags
                 .iter()
                 .map(|(n, s)| (n.clone(), journey_summary(s, &[])))
                 .collect(),
+            ..RunSummary::empty(RunKind::Load, "streams", 1, 1, 10.0)
         };
         reports::write_run(dir, &summary, &m.timeline).expect("write the shard");
         write_extras(
