@@ -5,8 +5,7 @@
 //! stops the run. The judgement is a pure function of the journeys so far ([`judge`]).
 
 use indexmap::IndexMap;
-use models::summary::JourneySummary;
-use models::summary::{EngineStats, Recovery, RunKind, RunSummary};
+use models::summary::{JourneySummary, RunKind, RunSummary};
 use models::Slo;
 use std::io::Write;
 use std::sync::Mutex;

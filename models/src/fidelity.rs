@@ -184,8 +184,7 @@ mod tests {
             p99,
             ..Default::default()
         };
-        let mut predicted =
-            RunSummary::empty(crate::summary::RunKind::Simulation, "x", 1, 1, 60.0);
+        let mut predicted = RunSummary::empty(crate::summary::RunKind::Simulation, "x", 1, 1, 60.0);
         let mut measured = predicted.clone();
         predicted.journeys.insert("chat".into(), Default::default());
         predicted.journeys["chat"].ttft_ms = Some(stats(500.0, 800.0, 1000.0));

@@ -523,7 +523,6 @@ fn same_folder(a: &Path, b: &Path) -> bool {
 mod tests {
     use super::*;
     use harness::measure::new_histogram;
-    use models::summary::{EngineStats, Recovery};
 
     fn hist(ms: &[u64]) -> Histogram<u64> {
         let mut h = new_histogram();
