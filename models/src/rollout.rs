@@ -587,12 +587,15 @@ impl Analysis {
                 _ => {}
             }
         }
-        if let (Some(bound), Some(m)) = (self.memory, sample.new_memory) {
-            if m > bound.0 {
-                fail(
+        if let Some(bound) = self.memory {
+            match sample.new_memory {
+                Some(m) if m > bound.0 => fail(
                     &mut record,
                     format!("memory {:.1} % > {:.1} %", m * 100.0, bound.0 * 100.0),
-                );
+                ),
+                // A bound nothing could be read against is no evidence that it holds.
+                None => fail(&mut record, "memory: not observed (no data)".into()),
+                _ => {}
             }
         }
         if self.compare.is_some() {
@@ -831,6 +834,11 @@ mod tests {
             a.judge(30.0, &mut sample(0, 0, &[]), 1).verdict,
             Verdict::Inconclusive
         );
+        // A memory bound with no memory read (a drill, a service without `memory:`) fails.
+        let bounded = analysis("{interval: 30s, error_rate: 1%, p95: 1s, memory: 90%}");
+        let r = bounded.judge(30.0, &mut sample(100, 0, &lat), 1);
+        assert_eq!(r.verdict, Verdict::Fail, "{}", r.reason);
+        assert!(r.reason.contains("memory: not observed"), "{}", r.reason);
     }
 
     #[test]
