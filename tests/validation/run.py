@@ -10,7 +10,7 @@ and results.json (the same, with the runs), and prints the tables.
 
     python3 tests/validation/run.py --twin target/release/twin --out DIR [--short] [--repeats N]
 
-`--short` (CI: tests/validation_short.rs) measures one rate (30 %) once per endpoint.
+`--short` (CI: tests/validation_short.rs) measures one rate (30 %) twice per endpoint.
 Exit 77 when the application cannot be installed here (no network for pip, no PostgreSQL).
 """
 
@@ -42,10 +42,17 @@ P95_BOUND = 0.15
 SATURATION_BOUND = 0.10
 # The autogroup nice of the measurement's session (see own_scheduling_group).
 AUTOGROUP_NICE = -10
-# The calibration's second rate, a multiple of the first (see Suite.calibrate). accounts
-# has one: bcrypt's 28 ms a request dwarfs the idle CPU, and 3 x 1.5/s already queues
-# enough for calibrate to refuse it (it then asks for 0.54/s, a 10-minute run).
-CALIBRATION_SPREAD = {"records": 3.0, "accounts": 1.0}
+# The calibration's second rate, a multiple of the first (see Suite.calibrate). The one for
+# accounts is lower: 3 x 1.5/s already queues enough for calibrate to refuse it (at 1.5/s bcrypt's
+# CPU is 4 % of the core), and from 1.5/s alone the idle CPU made 30 ms a request of 25.7
+# (CI, 2026-12-05: p95 predicted 73.7 ms, measured 56.9). The lower run only adds a CPU point
+# (the samples are pooled), so it lasts SECOND_RUN_S, not the 320 samples of the first.
+CALIBRATION_SPREAD = {"records": 3.0, "accounts": 0.5}
+SECOND_RUN_S = 60
+# The short version measures its one rate this many times and judges the prediction against
+# their mean, the spread beside it: one run of 40 s moved records' p95 by 19 % between two
+# sessions on the same code (16.0 ms at 45.8/s, then 19.0 ms at 43.4/s, 2026-12-05/06).
+SHORT_REPEATS = 2
 # The saturation step offers this multiple of the capacity estimated at low load (1.5 was not
 # enough: Kinto's CPU a request falls with load, and 1.5x found records' server keeping up).
 OVERLOAD = 2.5
@@ -161,8 +168,8 @@ class Suite:
         spread = CALIBRATION_SPREAD[endpoint]
         for attempt in range(3):
             runs = []
-            for k, r in enumerate((rps, rps * spread) if spread > 1 else (rps,)):
-                duration = max(40, math.ceil(320 / r))
+            for k, r in enumerate((rps, rps * spread)):
+                duration = max(40, math.ceil(320 / r)) if k == 0 or spread > 1 else SECOND_RUN_S
                 runs.append(self.load(scenario, f"{endpoint}-calibration-{attempt}-{k}", r, duration, 2))
             run = runs[0]
             calibrated = self.out / f"{endpoint}.calibrated.yaml"
@@ -178,7 +185,7 @@ class Suite:
             at = re.search(r"measure at ([0-9.]+)/s", r.stderr + r.stdout)
             if r.returncode == 2 and at:
                 # The refusal may be for the higher run: its rate is the highest allowed.
-                rps = float(at.group(1)) / spread
+                rps = float(at.group(1)) / max(spread, 1.0)
                 log(f"calibrate asks for a lower rate: {rps}/s")
                 continue
             raise RuntimeError(f"twin calibrate failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
@@ -211,12 +218,15 @@ class Suite:
             p = predicted[metric]
             err = (p - mean) / mean * 100.0 if mean else (0.0 if p == 0 else math.inf)
             spread = (max(values) - min(values)) / mean * 100.0 if mean else 0.0
+            lo, hi = min(values), max(values)
+            beyond = beyond_runs_pct(p, lo, hi)
             self.rows.append({
                 "endpoint": endpoint, "case": case, "workers": workers,
                 "rate_rps": round(rps, 3), "utilisation": round(utilisation, 3), "metric": metric,
                 "predicted": round(p, 4), "measured_mean": round(mean, 4),
                 "measured_min": round(min(values), 4), "measured_max": round(max(values), 4),
                 "spread_pct": round(spread, 2), "error_pct": round(err, 2), "runs": len(values),
+                "beyond_runs_pct": round(beyond, 2),
                 "loadavg": " ".join(loads),
             })
 
@@ -250,6 +260,8 @@ class Suite:
                 "spread_pct": round((max(values) - min(values)) / mean * 100.0, 2),
                 "error_pct": round((predicted[metric] - mean) / mean * 100.0, 2),
                 "runs": len(values), "loadavg": " ".join(loads),
+                "beyond_runs_pct": round(beyond_runs_pct(predicted[metric], min(values),
+                                                         max(values)), 2),
             })
 
     def endpoint(self, endpoint):
@@ -329,6 +341,18 @@ class Suite:
             print(md)
 
 
+def beyond_runs_pct(predicted, lo, hi):
+    """How far the prediction lies outside the range the repeated runs measured, in percent of
+    the nearer end (0 inside it): what the CI gate judges. Back-to-back 40 s runs of records'
+    p95 differed by 24 % on a quiet machine (2026-12-06), so the mean alone is no firmer a
+    reference than the prediction; a prediction more than the bound away from every run is a
+    miss of the model, not of the measurement."""
+    if lo <= predicted <= hi:
+        return 0.0
+    end = hi if predicted > hi else lo
+    return abs(predicted - end) / end * 100.0 if end else math.inf
+
+
 def machine_line():
     cpu = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -363,7 +387,12 @@ def markdown(rows, started, machine):
             verdict = f"throughput {verdict} (10 %)"
         else:
             r = ms["p95_ms"]
-            verdict = "yes" if abs(r["error_pct"]) <= P95_BOUND * 100 else "**no**"
+            if abs(r["error_pct"]) <= P95_BOUND * 100:
+                verdict = "yes"
+            elif r["beyond_runs_pct"] <= P95_BOUND * 100:
+                verdict = f"no; {r['beyond_runs_pct']:.0f} % beyond the runs"
+            else:
+                verdict = "**no**"
         err = ms.get("error_pct")
         errors = f"{err['predicted']:.1f} / {err['measured_mean']:.1f}" if err else "-"
         out.append(f"| {endpoint} | {case} | {any_row['workers']} | {any_row['rate_rps']:.1f} | "
@@ -394,7 +423,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--twin", required=True, help="the twin binary")
     p.add_argument("--out", required=True, help="folder for the runs and the table")
-    p.add_argument("--short", action="store_true", help="one rate, one run each (CI)")
+    p.add_argument("--short", action="store_true",
+                   help=f"one rate, {SHORT_REPEATS} runs each (CI)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--duration", type=int, default=40, help="seconds a measurement run")
     p.add_argument("--only", nargs="+", default=["rates", "saturation", "workers"],
@@ -403,7 +433,7 @@ def main():
     p.add_argument("--endpoints", nargs="+", default=list(ENDPOINTS), choices=list(ENDPOINTS))
     args = p.parse_args()
     if args.short:
-        args.repeats = 1
+        args.repeats = SHORT_REPEATS
     # A SIGTERM (a test's timeout) unwinds like an exception, so the app is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     own_scheduling_group()
