@@ -3,12 +3,9 @@
 //! endpoint (records: PostgreSQL reads; accounts: a bcrypt check a request, two workers on
 //! one core) is measured at low load, calibrated with `twin calibrate`, predicted with `twin
 //! simulate` at 30 % utilisation and measured there twice. Fails when a gated endpoint's
-//! ([`GATED`]) p95 prediction lies
-//! more than 15 % outside the range the two runs measured (`beyond_runs_pct`): back-to-back
-//! runs of records' p95 differed by 24 % on a quiet machine, so a single run, or their mean,
-//! would fail or pass by the measurement's luck; the table still shows the error from the mean
-//! with the spread beside it. Skips, saying so, only when the application cannot be
-//! installed here (no network for pip: the script exits 77). 30 %, not 60 or 80: there the
+//! ([`GATED`]) p95 prediction misses the mean of the two runs by more than 15 %; the table
+//! shows the runs' spread beside the error. Skips, saying so, only when the application cannot
+//! be installed here (no network for pip: the script exits 77). 30 %, not 60 or 80: there the
 //! twin misses today (the README's table and its note say which mechanism is missing), and a
 //! CI that fails on a known gap guards nothing else.
 
@@ -19,14 +16,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The endpoints whose p95 at 30 % fails the test when it misses. records is measured and
-/// shown but not gated: on one machine and one day (2026-12-06, load average <= 0.6) three
-/// short runs of the same code put its p95 at -17 %, +16 % and +33 % from the measured mean
-/// (measured 19.0, 14.0 and 10.6 ms; the prediction 15.8, 16.2, 14.1); in the last two the
+/// shown but not gated: on one machine and one day (2026-12-06, load average <= 0.6) four
+/// short runs of the same code put its p95 at -17 %, +16 %, +33 % and -10 % from the measured
+/// mean (measured 19.0, 14.0, 10.6 and 13.9 ms; the prediction 15.8, 16.2, 14.1, 12.5); in two the
 /// CPU a request at the 30 % rate was 17 % below what the calibration at 2.7/s and 8.1/s
 /// fitted: Kinto's demand falls with load, a mechanism the twin lacks (README, "How well does
 /// the twin predict?").
 /// A gate that passes or fails by that luck guards nothing; accounts (bcrypt, CPU-bound) was
-/// -14 % (one run), -6 % and +2 % from the mean in the same three runs, within the bound.
+/// -14 % (one run), -6 %, +2 % and +8 % from the mean in the same four runs, within the bound.
 const GATED: &[&str] = &["accounts"];
 /// The bound of issue 14 at <= 80 % utilisation.
 const P95_BOUND_PCT: f64 = 15.0;
@@ -87,7 +84,6 @@ fn kinto_p95_is_predicted_within_its_bound_at_30_percent_utilisation() {
     );
     for r in &p95 {
         let err = r["error_pct"].as_f64().expect("error_pct");
-        let beyond = r["beyond_runs_pct"].as_f64().expect("beyond_runs_pct");
         assert_eq!(
             r["runs"].as_u64(),
             Some(2),
@@ -101,17 +97,15 @@ fn kinto_p95_is_predicted_within_its_bound_at_30_percent_utilisation() {
         assert_eq!(errors, Some(0.0), "{}: errors\n{table}", r["endpoint"]);
         if !GATED.iter().any(|g| r["endpoint"] == *g) {
             eprintln!(
-                "{}: p95 {err:+.1} % from the mean, {beyond:.1} % beyond the runs (a known \
-                 miss, not gated: see GATED)",
+                "{}: p95 {err:+.1} % from the mean (a known miss, not gated: see GATED)",
                 r["endpoint"]
             );
             continue;
         }
         assert!(
-            beyond <= P95_BOUND_PCT,
-            "{} at {} % utilisation: p95 predicted {} ms, {beyond:.1} % beyond every run \
-             (measured {} to {} ms, mean {} ms, {err:+.1} % from the mean; bound \
-             {P95_BOUND_PCT} %)\n{table}",
+            err.abs() <= P95_BOUND_PCT,
+            "{} at {} % utilisation: p95 predicted {} ms, measured {} to {} ms, mean {} ms \
+             ({err:+.1} % from the mean, bound {P95_BOUND_PCT} %)\n{table}",
             r["endpoint"],
             r["utilisation"].as_f64().unwrap_or(0.0) * 100.0,
             r["predicted"],
