@@ -18,6 +18,12 @@ use models::RandomStream;
 /// Slots a request holds at once through nested `calls:` (validation's bound).
 const MAX_HELD: usize = models::validate::MAX_CALL_DEPTH;
 
+/// The calendar's streams (events scheduled one after the other, each when the last fires):
+/// the mix's arrivals, the timeline's ticks, then one per journey with its own arrivals.
+const STREAM_ARRIVALS: u32 = 0;
+const STREAM_TICKS: u32 = 1;
+const STREAM_OWN: u32 = 2;
+
 /// What happens next.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Event {
@@ -460,17 +466,22 @@ impl Replication<'_> {
         // The mix's process runs while some journey draws from it.
         if self.model.journeys.iter().any(|j| j.arrivals.is_none()) {
             if let Some(t) = self.arrivals.first() {
-                self.calendar.schedule(t, Event::Arrival);
+                self.calendar
+                    .schedule_stream(STREAM_ARRIVALS, t, Event::Arrival);
             }
         }
         for source in 0..self.own_arrivals.len() {
             if let Some(t) = self.own_arrivals[source].1.first() {
                 let source = source as u32;
-                self.calendar.schedule(t, Event::OwnArrival { source });
+                self.calendar
+                    .schedule_stream(STREAM_OWN + source, t, Event::OwnArrival { source });
             }
         }
-        self.calendar
-            .schedule(self.window_ns.min(self.model.horizon), Event::Tick);
+        self.calendar.schedule_stream(
+            STREAM_TICKS,
+            self.window_ns.min(self.model.horizon),
+            Event::Tick,
+        );
         let horizon = self.model.horizon;
         while let Some((now, event)) = self.calendar.pop() {
             if now > horizon {
@@ -600,7 +611,8 @@ impl Replication<'_> {
     #[inline]
     fn on_arrival(&mut self, now: Nanos) {
         if let Some(next) = self.arrivals.next_after(now) {
-            self.calendar.schedule(next, Event::Arrival);
+            self.calendar
+                .schedule_stream(STREAM_ARRIVALS, next, Event::Arrival);
         }
         let journey = if self.model.mix.len() == 1 {
             0
@@ -615,7 +627,8 @@ impl Replication<'_> {
         let (journey, process) = &mut self.own_arrivals[source as usize];
         let journey = *journey;
         if let Some(next) = process.next_after(now) {
-            self.calendar.schedule(next, Event::OwnArrival { source });
+            self.calendar
+                .schedule_stream(STREAM_OWN + source, next, Event::OwnArrival { source });
         }
         self.start_journey(journey, now);
     }
@@ -1467,7 +1480,8 @@ impl Replication<'_> {
         self.series = series;
         if now < self.model.horizon {
             let next = (now + self.window_ns).min(self.model.horizon);
-            self.calendar.schedule(next, Event::Tick);
+            self.calendar
+                .schedule_stream(STREAM_TICKS, next, Event::Tick);
         }
     }
 }

@@ -14,7 +14,7 @@
 //! then its pods are deleted (their nodes' room freed for the cluster autoscaler to reclaim)
 //! and what still waits there fails, as a pod killed at the end of its grace period drops
 //! it. A promoted version holds the service's full replica count (the old version's pods at
-//! the decision); the old service's HPA stops. The rollout's record closes then
+//! the decision); the old service's HPA, whose target is the rollout, scales it from then on. The rollout's record closes then
 //! (`RolloutRun::completed_at_s`): its duration runs from `at` to there.
 //!
 //! Costs nothing without rollouts: the engine asks [`Rollouts::is_empty`] once and guards
@@ -467,7 +467,14 @@ impl Replication<'_> {
             if full > have {
                 self.scale_version(new, full, now);
             }
-            self.cluster.retire_service(old);
+            if let Some(s) = self.cluster.hand_over_hpa(old, new) {
+                // Its syncs go on at their period, now reading and scaling the new pods.
+                let period = self.cluster.sync_period().max(1);
+                let next = (now / period + 1) * period;
+                if next <= self.model.horizon {
+                    self.calendar.schedule(next, Event::HpaSync { service: s });
+                }
+            }
         }
         self.calendar.schedule(
             now + DRAIN_NS,

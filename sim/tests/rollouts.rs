@@ -182,3 +182,34 @@ fn a_promoted_blue_green_switch_gives_its_nodes_back() {
         "the node count (and cost) after promotion is the one before"
     );
 }
+
+#[test]
+fn the_hpa_scales_the_promoted_version() {
+    let out = support::simulate(&support::data_dir("rollouts"), "canary-then-step.yaml");
+    let r = &out.summary.rollouts[0];
+    assert_eq!(r.outcome, Outcome::Promoted);
+    let decided = r.decided_at_s.expect("decided");
+    assert!(decided < 600.0, "promoted at {decided} s, after the step");
+    // The old version is gone once drained, and nothing brings it back.
+    let old = &out.timeline.series["replicas/api"];
+    assert!(
+        old.iter()
+            .filter(|(t, _)| *t >= decided + 30.0)
+            .all(|p| p.1 == 0.0),
+        "{old:?}"
+    );
+    let new = &out.summary.services["api@v2"].replicas;
+    assert!((11..=16).contains(&new.max), "new version {new:?}");
+    // The HPA's ratio goes on being reported under the service's name, and reads the step
+    // (saturated pods read their whole CPU: 100 / 70 = 1.43 at most).
+    let ratio = &out.timeline.series["hpa_ratio/api"];
+    let after: Vec<f64> = ratio
+        .iter()
+        .filter(|(t, _)| *t > 600.0)
+        .map(|p| p.1)
+        .collect();
+    assert!(
+        after.iter().all(|v| v.is_finite()) && after.iter().any(|v| *v > 1.4),
+        "{after:?}"
+    );
+}

@@ -103,8 +103,7 @@ pub struct ServicePods {
     /// The groups' busy consumer-nanoseconds at the last kubelet reading.
     groups_area_read: f64,
     /// A rollout promoted the version that replaces this one: its ReplicaSet is scaled to
-    /// zero and its HPA no longer syncs (the new version keeps the count it was promoted
-    /// with: the HPA's hand-over to it is not modelled).
+    /// zero and its HPA went to the new version (see [`Cluster::hand_over_hpa`]).
     retired: bool,
 }
 
@@ -143,6 +142,9 @@ pub struct Cluster {
     /// stations no HPA reads custom metrics of).
     latency: Vec<Vec<LatencyCounters>>,
     syncs: Vec<HpaSyncRecord>,
+    /// The `hpa_ratio/` timeline series: per HPA of the scenario (named by its service), the
+    /// service whose pods it scales now (the promoted version's after a rollout).
+    ratio_series: Vec<u32>,
     /// The initial pods are being placed: consumer groups keep their compiled counts until
     /// every initial pod is in.
     starting: bool,
@@ -265,7 +267,8 @@ impl Cluster {
             });
         }
         // A rollout's new version runs as pods like the service it replaces (same pool,
-        // requests and start-up; its own memory model, no HPA), starting with none.
+        // requests and start-up; its own memory model; no HPA until a promotion hands it
+        // the old one's), starting with none.
         for (i, st) in stations.iter().enumerate() {
             let Some(old) = by_station.get(st.version_of as usize).copied() else {
                 continue;
@@ -292,7 +295,9 @@ impl Cluster {
                 pods: Vec::new(),
                 memory,
                 sources: Vec::new(),
-                scraped: false,
+                // Its pods expose the metrics the old ones do from the start, so the HPA
+                // has their history when it is handed over at a promotion.
+                scraped: o.scraped,
                 backlog_at_scrape: 0,
                 last_ratio: f64::NAN,
                 groups: Vec::new(),
@@ -324,6 +329,9 @@ impl Cluster {
         for svc in services.iter().filter(|s| s.scraped) {
             latency[svc.station as usize] = vec![LatencyCounters::default(); 4];
         }
+        let ratio_series = (0..services.len() as u32)
+            .filter(|i| services[*i as usize].hpa.is_some())
+            .collect();
         Cluster {
             node_seconds: vec![0.0; pools.len()],
             seconds_at_count: vec![Default::default(); pools.len()],
@@ -351,6 +359,7 @@ impl Cluster {
             pipeline,
             latency,
             syncs: Vec::new(),
+            ratio_series,
             starting: false,
         }
     }
@@ -361,14 +370,37 @@ impl Cluster {
         (svc != u32::MAX).then(|| self.services[svc as usize].pods.len() as u32)
     }
 
-    /// A rollout promoted the replacement of the service at `station`: its HPA stops (its
-    /// pods are then scaled to zero by the rollout, and must stay so).
-    pub(crate) fn retire_service(&mut self, station: u32) {
-        if let Some(&svc) = self.by_station.get(station as usize) {
-            if svc != u32::MAX {
-                self.services[svc as usize].retired = true;
+    /// The HPA controller's sync period.
+    pub(crate) fn sync_period(&self) -> Nanos {
+        self.sync_period
+    }
+
+    /// A rollout promoted `new`, the version replacing the service at `old`: the old
+    /// ReplicaSet is retired (the rollout scales it to zero, and it must stay so) and its HPA,
+    /// whose target is the rollout, not a ReplicaSet, scales the promoted one from now on,
+    /// with its history (stabilization window, last scale times). Returns the new version's
+    /// service index when an HPA moved (its syncs then continue there).
+    pub(crate) fn hand_over_hpa(&mut self, old: u32, new: u32) -> Option<u32> {
+        let of = |station: u32| {
+            self.by_station
+                .get(station as usize)
+                .copied()
+                .filter(|s| *s != u32::MAX)
+        };
+        let (o, n) = (of(old)?, of(new));
+        self.services[o as usize].retired = true;
+        let n = n?;
+        let hpa = self.services[o as usize].hpa.take()?;
+        let sources = std::mem::take(&mut self.services[o as usize].sources);
+        let svc = &mut self.services[n as usize];
+        svc.hpa = Some(hpa);
+        svc.sources = sources;
+        for s in &mut self.ratio_series {
+            if *s == o {
+                *s = n;
             }
         }
+        Some(n)
     }
 
     /// The timeline series this module samples, in [`Replication::cluster_samples`] order.
@@ -382,8 +414,11 @@ impl Cluster {
         for p in &self.pools {
             out.push(format!("nodes/{}", p.name));
         }
-        for c in self.services.iter().filter(|c| c.hpa.is_some()) {
-            out.push(format!("hpa_ratio/{}", station_name(c.station)));
+        for s in &self.ratio_series {
+            out.push(format!(
+                "hpa_ratio/{}",
+                station_name(self.services[*s as usize].station)
+            ));
         }
         for (g, _) in self.services.iter().flat_map(|c| &c.groups) {
             let name = station_name(*g);
@@ -564,8 +599,8 @@ impl Replication<'_> {
         for p in 0..self.cluster.pools.len() {
             out(f64::from(self.cluster.live_nodes(p as u32)));
         }
-        for s in self.cluster.services.iter().filter(|s| s.hpa.is_some()) {
-            out(s.last_ratio);
+        for s in &self.cluster.ratio_series {
+            out(self.cluster.services[*s as usize].last_ratio);
         }
         for (g, _) in self.cluster.services.iter().flat_map(|c| &c.groups) {
             out(f64::from(self.stations[*g as usize].ready_replicas()));
