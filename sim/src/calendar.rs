@@ -2,9 +2,9 @@
 //! order they were scheduled (a sequence number), so two events at the same nanosecond always
 //! happen in the order they were put in, on every machine.
 //!
-//! The order lives in one 128-bit key per event: `time << 64 | seq << 32 | slot`. The events
-//! themselves wait in a slab (`slot` indexes it) so that what the heap moves and compares is
-//! 16 bytes, not the 32 of a key beside its event: the heap is the engine's hottest structure.
+//! The order lives in one 128-bit key per event: `time << 64 | seq << 32 | slot`. The heap's
+//! events wait in a slab (`slot` indexes it) so that what the heap moves and compares is 16
+//! bytes, not the 32 of a key beside its event: the heap is the engine's hottest structure.
 //! `seq` is 32 bits; when it would wrap, the pending keys are renumbered in their order (once
 //! per ~4 billion events, the order unchanged).
 //!
@@ -55,10 +55,11 @@ enum LaneOf {
     Stream(u32),
 }
 
-/// Events in scheduling order, which is their time order.
-struct Lane {
+/// Events in scheduling order, which is their time order. They wait here beside their keys
+/// (a lane moves nothing on a push or a pop, so it needs no slab).
+struct Lane<E> {
     of: LaneOf,
-    queue: VecDeque<u128>,
+    queue: VecDeque<(u128, E)>,
 }
 
 /// A min-priority queue of events keyed by `(time, sequence)`.
@@ -66,7 +67,9 @@ pub struct Calendar<E> {
     /// Keys, earliest on top (`Reverse`: std's heap is a max-heap).
     heap: BinaryHeap<Reverse<u128>>,
     /// FIFO lanes of keys scheduled in time order (see the module docs).
-    lanes: Vec<Lane>,
+    lanes: Vec<Lane<E>>,
+    /// Per stream number, its lane (`u32::MAX` before its first event).
+    stream_lanes: Vec<u32>,
     /// The earliest of the lanes' fronts (`u128::MAX` when all are empty) and its lane, so
     /// that a pop compares the heap's top with one key.
     lane_min: u128,
@@ -88,6 +91,7 @@ impl<E: Copy> Calendar<E> {
         Calendar {
             heap: BinaryHeap::with_capacity(n),
             lanes: Vec::new(),
+            stream_lanes: Vec::new(),
             lane_min: u128::MAX,
             lane_min_at: 0,
             events: Vec::with_capacity(n),
@@ -106,13 +110,20 @@ impl<E: Copy> Calendar<E> {
         self.now
     }
 
-    /// The key of a new event at `at`: its event stored, a sequence number drawn.
+    /// The next sequence number.
     #[inline]
-    fn store(&mut self, at: Nanos, event: E) -> u128 {
+    fn next_seq(&mut self) -> u32 {
         if self.seq >= self.seq_limit {
             self.renumber();
         }
         self.seq += 1;
+        self.seq
+    }
+
+    /// The key of a new event of the heap at `at`: its event stored, a sequence number drawn.
+    #[inline]
+    fn store(&mut self, at: Nanos, event: E) -> u128 {
+        let seq = self.next_seq();
         let slot = match self.free.pop() {
             Some(s) => {
                 self.events[s as usize] = event;
@@ -123,7 +134,7 @@ impl<E: Copy> Calendar<E> {
                 (self.events.len() - 1) as u32
             }
         };
-        key(at, self.seq, slot)
+        key(at, seq, slot)
     }
 
     /// Gives the pending keys new sequence numbers 1, 2, ... in their order (so the next
@@ -132,7 +143,7 @@ impl<E: Copy> Calendar<E> {
     fn renumber(&mut self) {
         let mut keys: Vec<u128> = self.heap.iter().map(|k| k.0).collect();
         for l in &self.lanes {
-            keys.extend(l.queue.iter().copied());
+            keys.extend(l.queue.iter().map(|e| e.0));
         }
         keys.sort_unstable();
         let renumbered = |old: u128| -> u128 {
@@ -142,7 +153,7 @@ impl<E: Copy> Calendar<E> {
         };
         let heap: Vec<Reverse<u128>> = self.heap.iter().map(|k| Reverse(renumbered(k.0))).collect();
         for l in &mut self.lanes {
-            for k in l.queue.iter_mut() {
+            for (k, _) in l.queue.iter_mut() {
                 *k = renumbered(*k);
             }
         }
@@ -172,7 +183,8 @@ impl<E: Copy> Calendar<E> {
     #[inline]
     pub fn schedule_fixed(&mut self, delay: Nanos, event: E) {
         let at = self.now.saturating_add(delay);
-        self.schedule_lane(LaneOf::Delay(delay), at, event);
+        let lane = self.open_lane(LaneOf::Delay(delay));
+        self.push_lane(lane, at, event);
     }
 
     /// Schedules `event` at `at` in the lane of `stream`, whose events must be scheduled in
@@ -181,13 +193,22 @@ impl<E: Copy> Calendar<E> {
     #[inline]
     pub fn schedule_stream(&mut self, stream: u32, at: Nanos, event: E) {
         debug_assert!(at >= self.now, "an event may not be scheduled in the past");
-        self.schedule_lane(LaneOf::Stream(stream), at, event);
+        let lane = match self.stream_lanes.get(stream as usize) {
+            Some(&l) if l != u32::MAX => l as usize,
+            _ => {
+                let l = self.open_lane(LaneOf::Stream(stream));
+                let n = self.stream_lanes.len().max(stream as usize + 1);
+                self.stream_lanes.resize(n, u32::MAX);
+                self.stream_lanes[stream as usize] = l as u32;
+                l
+            }
+        };
+        self.push_lane(lane, at, event);
     }
 
-    #[inline]
-    fn schedule_lane(&mut self, of: LaneOf, at: Nanos, event: E) {
-        let k = self.store(at, event);
-        let i = match self.lanes.iter().position(|l| l.of == of) {
+    /// The lane of `of`, opened if new (allocates: rare, a handful a scenario).
+    fn open_lane(&mut self, of: LaneOf) -> usize {
+        match self.lanes.iter().position(|l| l.of == of) {
             Some(i) => i,
             None => {
                 self.lanes.push(Lane {
@@ -196,13 +217,19 @@ impl<E: Copy> Calendar<E> {
                 });
                 self.lanes.len() - 1
             }
-        };
-        let queue = &mut self.lanes[i].queue;
-        debug_assert!(queue.back().is_none_or(|b| *b < k), "lane out of order");
-        queue.push_back(k);
+        }
+    }
+
+    #[inline]
+    fn push_lane(&mut self, lane: usize, at: Nanos, event: E) {
+        // The slot bits stay 0: a lane keeps its events beside their keys.
+        let k = key(at, self.next_seq(), 0);
+        let queue = &mut self.lanes[lane].queue;
+        debug_assert!(queue.back().is_none_or(|b| b.0 < k), "lane out of order");
+        queue.push_back((k, event));
         if k < self.lane_min {
             self.lane_min = k;
-            self.lane_min_at = i;
+            self.lane_min_at = lane;
         }
     }
 
@@ -211,7 +238,7 @@ impl<E: Copy> Calendar<E> {
     fn find_lane_min(&mut self) {
         self.lane_min = u128::MAX;
         for (i, l) in self.lanes.iter().enumerate() {
-            if let Some(&f) = l.queue.front() {
+            if let Some(&(f, _)) = l.queue.front() {
                 if f < self.lane_min {
                     self.lane_min = f;
                     self.lane_min_at = i;
@@ -229,14 +256,14 @@ impl<E: Copy> Calendar<E> {
     /// Pops the earliest event and advances the clock to it.
     #[inline]
     pub fn pop(&mut self) -> Option<(Nanos, E)> {
-        let k = if self.lane_first() {
-            let k = self.lane_min;
-            self.lanes[self.lane_min_at].queue.pop_front();
+        if self.lane_first() {
+            let (k, event) = self.lanes[self.lane_min_at].queue.pop_front()?;
             self.find_lane_min();
-            k
-        } else {
-            self.heap.pop()?.0
-        };
+            self.now = time_of(k);
+            self.popped += 1;
+            return Some((self.now, event));
+        }
+        let k = self.heap.pop()?.0;
         self.now = time_of(k);
         self.popped += 1;
         let slot = slot_of(k);
