@@ -60,12 +60,14 @@ pub(crate) enum Event {
         request: u32,
         gen: u32,
     },
-    /// The caller of `request` gives up on the step whose visit is at `visit` (a step
-    /// `timeout:`), unless the request left it or its slot was reused since (`gen`).
+    /// The caller of `request` gives up on attempt `attempt` of the step whose visit is at
+    /// `visit` (a step `timeout:`, one per attempt), unless the request left it, tried again
+    /// or its slot was reused since (`gen`).
     StepDeadline {
         request: u32,
         gen: u32,
         visit: u32,
+        attempt: u32,
     },
     /// A batcher's oldest request has waited its `max_wait`.
     BatchDue {
@@ -177,6 +179,9 @@ struct Request {
     abandoned: bool,
     /// Its last visit went to a rollout's new version (its `Fail` draws the new version's).
     new_version: bool,
+    /// Where a request whose caller gave up on it and tried again (a timed-out attempt) is
+    /// dropped: the op after its step (NONE otherwise). Its work up to there goes on, wasted.
+    drop_at: u32,
     /// When its current streaming step started (`Op::StreamStart`).
     stream_from: Nanos,
 }
@@ -510,7 +515,8 @@ impl Replication<'_> {
                     request,
                     gen,
                     visit,
-                } => self.on_step_deadline(now, request, gen, visit),
+                    attempt,
+                } => self.on_step_deadline(now, request, (gen, attempt), visit),
                 Event::BatchDue { batcher } => self.on_batch_due(now, batcher),
                 Event::BatchDone { batcher, gpu } => self.on_batch_done(now, batcher, gpu),
                 Event::Tick => self.on_tick(now),
@@ -603,6 +609,7 @@ impl Replication<'_> {
             failed: false,
             abandoned: false,
             new_version: false,
+            drop_at: NONE,
             ..from
         });
         self.execute(child, now);
@@ -654,6 +661,7 @@ impl Replication<'_> {
             failed: false,
             abandoned: false,
             new_version: false,
+            drop_at: NONE,
             stream_from: now,
         });
         if let Some(t) = spec.timeout {
@@ -669,6 +677,12 @@ impl Replication<'_> {
     fn execute(&mut self, id: u32, now: Nanos) {
         loop {
             let req = self.requests[id as usize];
+            if req.pc == req.drop_at {
+                // A timed-out attempt back from its step: its caller has moved on.
+                self.requests[id as usize].held_n = 0;
+                self.free.push(id);
+                return;
+            }
             if req.failed && req.pc != req.end_pc {
                 if req.held_n > 0 && !req.abandoned {
                     if let Op::Hold { leave } = self.model.ops[req.pc as usize] {
@@ -770,13 +784,14 @@ impl Replication<'_> {
                 }
                 Op::Timeout { after, visit } => {
                     r.pc += 1;
-                    let gen = r.gen;
+                    let (gen, attempt) = (r.gen, r.attempt);
                     self.calendar.schedule(
                         now + after,
                         Event::StepDeadline {
                             request: id,
                             gen,
                             visit,
+                            attempt,
                         },
                     );
                 }
@@ -1000,13 +1015,13 @@ impl Replication<'_> {
         if let Some(Op::Fail { .. }) = self.model.ops.get(at) {
             at += 1;
         }
-        // A retry goes back through the step's breaker, which may reject it.
-        let mut again = visit_pc;
-        if let Some(Op::BreakerPass { breaker, gate }) = self.model.ops.get(at).copied() {
+        // A retry goes back to the step's start: its timeout, armed again for the new
+        // attempt, and its breaker, which may reject it.
+        let again = self.step_start(visit_pc);
+        if let Some(Op::BreakerPass { breaker, .. }) = self.model.ops.get(at).copied() {
             if recorded {
                 self.breakers[breaker as usize].record(now, true);
             }
-            again = gate;
             at += 1;
         }
         let r = &mut self.requests[id as usize];
@@ -1036,6 +1051,38 @@ impl Replication<'_> {
                 Op::Leave { .. } => depth -= 1,
                 Op::Done => return None,
                 _ => {}
+            }
+        }
+        None
+    }
+
+    /// The first op of the step whose visit is at `visit_pc`: its `Timeout`, else its
+    /// `Breaker`, else its `Endpoint`, else the visit.
+    fn step_start(&self, visit_pc: u32) -> u32 {
+        let mut pc = visit_pc;
+        for prev in [
+            |op: &Op| matches!(op, Op::Endpoint { .. }),
+            |op: &Op| matches!(op, Op::Breaker { .. }),
+            |op: &Op| matches!(op, Op::Timeout { .. }),
+        ] {
+            if pc > 0 && prev(&self.model.ops[pc as usize - 1]) {
+                pc -= 1;
+            }
+        }
+        pc
+    }
+
+    /// The step's `retry:` after its visit at `visit_pc`: (attempts, backoff sampler).
+    fn step_retry(&self, visit_pc: u32) -> Option<(u32, u32)> {
+        let mut at = visit_pc as usize + 1;
+        if let Some(Op::Hold { leave }) = self.model.ops.get(at) {
+            at = *leave as usize + 1;
+        }
+        for op in &self.model.ops[at.min(self.model.ops.len())..] {
+            match op {
+                Op::Fail { .. } | Op::BreakerPass { .. } => {}
+                Op::RetryVisit { attempts, backoff } => return Some((*attempts, *backoff)),
+                _ => return None,
             }
         }
         None
@@ -1353,27 +1400,48 @@ impl Replication<'_> {
     /// A call's timeout fails its callers now too: each records the failure in its step's
     /// breaker and gives its slot back at once, while the request goes on at the callee
     /// (its work is wasted) and is dropped when it comes back.
-    fn on_step_deadline(&mut self, now: Nanos, request: u32, gen: u32, visit: u32) {
+    fn on_step_deadline(
+        &mut self,
+        now: Nanos,
+        request: u32,
+        (gen, attempt): (u32, u32),
+        visit: u32,
+    ) {
         let mut last = visit;
         if let Some(Op::Hold { leave }) = self.model.ops.get(visit as usize + 1) {
             last = *leave;
         }
         let r = self.requests[request as usize];
-        if !(visit..=last).contains(&r.pc) || r.gen != gen || r.abandoned || r.parent != NONE {
-            return;
-        }
-        self.on_deadline(now, request, gen);
-        if r.held_n == 0 {
+        if !(visit..=last).contains(&r.pc)
+            || r.gen != gen
+            || r.attempt != attempt
+            || r.abandoned
+            || r.parent != NONE
+        {
             return;
         }
         // The callers' slots are the first entries of the held stack, one a level.
         let mut level = 0;
         let mut at = visit;
         while let Some(caller) = self.caller_visit(at) {
+            level += 1;
+            at = caller;
+        }
+        if let Some((attempts, backoff)) = self.step_retry(visit) {
+            if attempt < attempts {
+                self.try_again(request, visit, last, level, backoff, now);
+                return;
+            }
+        }
+        self.on_deadline(now, request, gen);
+        if r.held_n == 0 {
+            return;
+        }
+        let mut at = visit;
+        while let Some(caller) = self.caller_visit(at) {
             if self.has_breakers {
                 self.breaker_saw_failure(caller, now);
             }
-            level += 1;
             at = caller;
         }
         if level == 0 {
@@ -1388,6 +1456,59 @@ impl Replication<'_> {
         }
         // Back from the callee, it unwinds (what is left of its callers' work is not done).
         self.requests[request as usize].failed = true;
+    }
+
+    /// The caller gives up on an attempt of the step at `visit` (to `last`, its calls' end)
+    /// that has attempts left: it tries again after a backoff, as a new request that takes
+    /// over the journey (its callers' `level` slots, its connection, its deadline), while
+    /// the old one goes on at the service, its work wasted, and is dropped when it leaves
+    /// the step. The step's breaker records the timeout as a failure.
+    fn try_again(
+        &mut self,
+        id: u32,
+        visit: u32,
+        last: u32,
+        level: usize,
+        backoff: u32,
+        now: Nanos,
+    ) {
+        if self.has_breakers {
+            self.breaker_saw_failure(visit, now);
+        }
+        let old = self.requests[id as usize];
+        let next = self.spawn(Request {
+            pc: self.step_start(visit),
+            held_n: level as u32,
+            attempt: old.attempt + 1,
+            failed: false,
+            drop_at: NONE,
+            ..old
+        });
+        if level > 0 {
+            if self.held.len() <= next as usize {
+                self.held
+                    .resize(next as usize + 1, [(NONE, NONE); MAX_HELD]);
+            }
+            for k in 0..level {
+                let slot = std::mem::replace(&mut self.held[id as usize][k], (NONE, NONE));
+                self.held[next as usize][k] = slot;
+            }
+        }
+        let r = &mut self.requests[id as usize];
+        r.abandoned = true;
+        r.held_pool = NONE;
+        r.drop_at = last + 1;
+        let journey = &self.model.journeys[old.journey as usize];
+        if let Some(t) = journey.timeout {
+            // The client's deadline follows the journey to its new request.
+            let gen = self.requests[next as usize].gen;
+            let at = (old.started + t).max(now);
+            self.calendar
+                .schedule(at, Event::Deadline { request: next, gen });
+        }
+        let d = self.model.samplers[backoff as usize].sample(&mut self.retry_rng);
+        self.calendar
+            .schedule(now + (d * 1e9) as Nanos, Event::Retry { request: next });
     }
 
     fn on_deadline(&mut self, now: Nanos, request: u32, gen: u32) {
