@@ -31,11 +31,25 @@ fn tables(c: &Components) -> Vec<Table> {
             "utilisation",
             "lag wait mean (ms)",
             "lag wait p95 (ms)",
+            "partition lag mean (records)",
+            "partition lag max (records)",
+            "rebalances",
+            "paused (s)",
         ],
         rows: c
             .kafka
             .iter()
             .map(|(n, t)| {
+                // The mean lag with its interval across replications, when there is one.
+                let lag = match t.mean_partition_lag_ci95 {
+                    Some([lo, hi]) => format!(
+                        "{} [{}, {}]",
+                        numbers::decimal(t.mean_partition_lag),
+                        numbers::decimal(lo),
+                        numbers::decimal(hi)
+                    ),
+                    None => numbers::decimal(t.mean_partition_lag),
+                };
                 let cells = vec![
                     t.partitions.to_string(),
                     t.active_consumers.to_string(),
@@ -43,6 +57,10 @@ fn tables(c: &Components) -> Vec<Table> {
                     numbers::percent(t.utilization),
                     numbers::ms(t.lag_wait_ms.mean),
                     numbers::ms(t.lag_wait_ms.p95),
+                    lag,
+                    numbers::count(t.max_partition_lag),
+                    numbers::decimal(t.rebalances),
+                    numbers::seconds(t.rebalance_s),
                 ];
                 (n.clone(), cells, t.utilization > HOT)
             })
@@ -239,7 +257,11 @@ mod tests {
                     mean: 540.0,
                     p95: 1700.0,
                 },
-                ..Default::default()
+                mean_partition_lag: 2.5,
+                mean_partition_lag_ci95: Some([2.25, 2.75]),
+                max_partition_lag: 1_234,
+                rebalances: 1.5,
+                rebalance_s: 4.5,
             },
         );
         c.pools.insert(
@@ -261,6 +283,13 @@ mod tests {
         assert_eq!(page.matches("<table>").count(), 3);
         assert_eq!(page.matches("<h3>").count(), 3);
         assert!(page.contains("Kafka consumer groups") && page.contains("orders/audit"));
+        // The partitions' lag (with its interval) and the group's rebalances.
+        for cell in ["2.50 [2.25, 2.75]", "1234", "1.50", "4.50 s"] {
+            assert!(
+                page.contains(&format!("\">{cell}</td>")),
+                "{cell} in {page}"
+            );
+        }
         // Names are escaped; the busy consumer group is marked.
         assert!(page.contains("pg&lt;primary&gt;"));
         assert_eq!(page.matches(" hot\"").count(), 1);
