@@ -215,7 +215,7 @@ impl Replication<'_> {
     /// desired count at once, and shut down surplus instances idle for `idle_timeout`.
     pub(crate) fn cloud_run_tick(&mut self, s: u32, now: Nanos) {
         let station = self.cloud_run.services[s as usize].station as usize;
-        self.stations[station].finish(now);
+        self.stations[station].account_to(now);
         let area = self.stations[station].stats.busy_area_all;
         let queued = self.stations[station].queued() as f64;
         let ready = self.stations[station].ready_replicas();

@@ -548,6 +548,9 @@ impl Replication<'_> {
         }
         self.cluster.account(horizon);
         self.count_unfinished(horizon);
+        for j in &mut self.journeys {
+            j.finish();
+        }
         for s in &mut self.stations {
             s.finish(horizon);
         }
@@ -1570,7 +1573,7 @@ impl Replication<'_> {
         let width = (now - start).max(1) as f64;
         let mut k = 0;
         for (i, s) in self.stations.iter_mut().enumerate() {
-            s.finish(now);
+            s.account_to(now);
             let area = s.stats.busy_area_all - self.window_area[i];
             self.window_area[i] = s.stats.busy_area_all;
             self.series[k].push(s.queued() as f64);

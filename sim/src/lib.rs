@@ -29,6 +29,7 @@ pub mod ray;
 pub mod rollout;
 pub mod station;
 pub mod stats;
+pub mod tally;
 
 mod aggregate;
 pub mod usage;

@@ -3,6 +3,7 @@
 //! journeys and windows, never by the number of requests.
 
 use crate::calendar::Nanos;
+use crate::tally::Tally;
 use hdrhistogram::Histogram;
 use models::timeline::WindowStats;
 
@@ -39,8 +40,10 @@ pub fn percentile_ms(h: &Histogram<u64>, q: f64) -> f64 {
 /// journeys; errors are counted beside it. Every journey offered is counted, so a window in
 /// which requests waited and none ended can be told from an idle one.
 pub struct JourneyMetrics {
-    /// Latency of the successful journeys started after warm-up.
+    /// Latency of the successful journeys started after warm-up (complete after
+    /// [`JourneyMetrics::finish`]; counted in `latency_tally` meanwhile).
     pub latency_us: Histogram<u64>,
+    latency_tally: Tally,
     pub sum_ns: f64,
     /// Journeys started after warm-up that ended (successes and errors).
     pub count: u64,
@@ -49,6 +52,7 @@ pub struct JourneyMetrics {
     /// than the recovery window (set at the end of the replication).
     pub unfinished: u64,
     window: Histogram<u64>,
+    window_tally: Tally,
     window_sum_ns: f64,
     window_count: u64,
     window_errors: u64,
@@ -113,13 +117,16 @@ impl Default for StreamMetrics {
 
 impl JourneyMetrics {
     pub fn new() -> Self {
+        let (latency_us, window) = (latency_histogram(), window_histogram());
         JourneyMetrics {
-            latency_us: latency_histogram(),
+            latency_tally: Tally::for_histogram(&latency_us),
+            latency_us,
             sum_ns: 0.0,
             count: 0,
             errors: 0,
             unfinished: 0,
-            window: window_histogram(),
+            window_tally: Tally::for_histogram(&window),
+            window,
             window_sum_ns: 0.0,
             window_count: 0,
             window_errors: 0,
@@ -148,8 +155,9 @@ impl JourneyMetrics {
     pub fn complete(&mut self, sojourn: Nanos, ok: bool, counted: bool) {
         self.in_flight = self.in_flight.saturating_sub(1);
         self.window_count += 1;
+        let us = (sojourn / 1000).clamp(1, MAX_US);
         if ok {
-            record_us(&mut self.window, sojourn);
+            self.window_tally.record(us);
             self.window_sum_ns += sojourn as f64;
         } else {
             self.window_errors += 1;
@@ -157,7 +165,7 @@ impl JourneyMetrics {
         if counted {
             self.count += 1;
             if ok {
-                record_us(&mut self.latency_us, sojourn);
+                self.latency_tally.record(us);
                 self.sum_ns += sojourn as f64;
             } else {
                 self.errors += 1;
@@ -165,8 +173,14 @@ impl JourneyMetrics {
         }
     }
 
+    /// Completes `latency_us` (once the replication is over).
+    pub fn finish(&mut self) {
+        self.latency_tally.flush_into(&mut self.latency_us);
+    }
+
     /// Closes the window that started at `start_s`.
     pub fn close_window(&mut self, start_s: f64) {
+        self.window_tally.flush_into(&mut self.window);
         let ok = self.window.len();
         self.windows.push(WindowStats {
             start_s,

@@ -398,7 +398,7 @@ impl Replication<'_> {
         let new = st.new;
         // The new version's pods' memory: at rest plus per request in flight (mean since the
         // last analysis), over the request.
-        self.stations[new as usize].finish(now);
+        self.stations[new as usize].account_to(now);
         let area = self.stations[new as usize].stats.busy_area_all;
         let replicas = f64::from(self.version_replicas(new).max(1));
         let st = &mut self.rollouts.states[r as usize];

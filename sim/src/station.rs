@@ -8,6 +8,7 @@ use crate::calendar::Nanos;
 use crate::cpu::{Cpu, CpuConfig};
 use crate::model::NONE;
 use crate::partitions::{GroupConfig, Partitions, Rebalance};
+use crate::tally::Tally;
 use hdrhistogram::Histogram;
 use models::scenario::Balancing;
 use models::{RandomStream, Sampler};
@@ -92,11 +93,9 @@ pub struct StationStats {
     /// Of `completions`, the visits that read (see `Model::reads`; 0 when none does).
     pub reads: u64,
     /// Time in queue (microseconds) of requests that started service after warm-up (complete
-    /// after [`Station::finish`]).
+    /// after [`Station::finish`]; counted in `waits_tally` meanwhile).
     pub waits_us: Histogram<u64>,
-    /// Of those, the waits under a microsecond (most, below saturation): counted here and
-    /// added to `waits_us` at the end, one histogram record saved per visit.
-    no_waits: u64,
+    waits_tally: Tally,
     pub wait_sum_ns: f64,
 }
 
@@ -162,6 +161,7 @@ impl Station {
         route_rng: RandomStream,
         warmup: Nanos,
     ) -> Station {
+        let waits = crate::metrics::latency_histogram();
         Station {
             concurrency,
             balancing,
@@ -196,8 +196,8 @@ impl Station {
                 completions: 0,
                 completions_all: 0,
                 reads: 0,
-                waits_us: crate::metrics::latency_histogram(),
-                no_waits: 0,
+                waits_tally: Tally::for_histogram(&waits),
+                waits_us: waits,
                 wait_sum_ns: 0.0,
             },
             group: None,
@@ -395,12 +395,9 @@ impl Station {
         if now >= self.warmup {
             let wait = now - queued_at;
             self.stats.wait_sum_ns += wait as f64;
-            if wait < 1_000 {
-                // What record_us would clamp to 1 us.
-                self.stats.no_waits += 1;
-            } else {
-                crate::metrics::record_us(&mut self.stats.waits_us, wait);
-            }
+            self.stats
+                .waits_tally
+                .record((wait / 1000).clamp(1, crate::metrics::MAX_US));
         }
         let service = self.draw_service();
         let cpu = match &mut self.cpu_time {
@@ -637,17 +634,18 @@ impl Station {
         &self.ready
     }
 
-    /// Closes the busy-time account at the end of the run.
-    pub fn finish(&mut self, now: Nanos) {
+    /// Brings the busy-time accounts (and the partitions' lag) up to `now`.
+    pub fn account_to(&mut self, now: Nanos) {
         self.account(now);
-        // In range by construction, so recording cannot fail.
-        let _ = self
-            .stats
-            .waits_us
-            .record_n(1, std::mem::take(&mut self.stats.no_waits));
         if let Some(g) = &mut self.group {
             g.account_to(now);
         }
+    }
+
+    /// Closes the accounts at the end of the run and completes `stats.waits_us`.
+    pub fn finish(&mut self, now: Nanos) {
+        self.account_to(now);
+        self.stats.waits_tally.flush_into(&mut self.stats.waits_us);
     }
 }
 
