@@ -152,7 +152,6 @@ impl Replication<'_> {
     /// A request queued at `station` (no free instance slot): if it is a Cloud Run service,
     /// arm the request's pending timeout, and scale from zero at once.
     #[inline]
-    #[inline]
     pub(crate) fn cloud_run_queued(&mut self, station: u32, request: u32, now: Nanos) {
         if self.cloud_run.services.is_empty() {
             // Most runs have no Cloud Run service: nothing to look up on every queued visit.

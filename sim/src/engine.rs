@@ -676,6 +676,50 @@ impl Replication<'_> {
         self.execute(id, now);
     }
 
+    /// One step of a failed request's unwinding (kept out of `execute`, which runs for every
+    /// visit, so that its rare path does not weigh on the common one). True when the request
+    /// now waits (a retry's backoff); false when `execute` goes on from its new `pc`.
+    #[cold]
+    fn unwind(&mut self, id: u32, req: Request, now: Nanos) -> bool {
+        if req.held_n > 0 && !req.abandoned {
+            if let Op::Hold { leave } = self.model.ops[req.pc as usize] {
+                // The visit before failed with its own slot held (its replica lost
+                // at its departure): that slot goes back, its calls are skipped.
+                let r = &mut self.requests[id as usize];
+                r.held_n -= 1;
+                r.pc = leave + 1;
+                let (station, replica) = self.held[id as usize][r.held_n as usize];
+                self.release_slot(station, replica, now);
+                return false;
+            }
+            // A call failed: so does the visit that made it (its step's breaker
+            // records it, its retry tries the whole step again).
+            if let Some(caller) = self.caller_visit(req.pc) {
+                let r = &mut self.requests[id as usize];
+                r.held_n -= 1;
+                r.failed = false;
+                let (station, replica) = self.held[id as usize][r.held_n as usize];
+                self.release_slot(station, replica, now);
+                return self.visit_failed(id, caller, now);
+            }
+        }
+        // Unwind: give back the connection held, skip to the end.
+        if req.held_pool != NONE {
+            self.release_pool(req.held_pool, now);
+            self.requests[id as usize].held_pool = NONE;
+        }
+        // And the slots held through `calls:`, innermost first.
+        for i in (0..req.held_n as usize).rev() {
+            let (station, replica) = self.held[id as usize][i];
+            if station != NONE {
+                self.release_slot(station, replica, now);
+            }
+        }
+        self.requests[id as usize].held_n = 0;
+        self.requests[id as usize].pc = req.end_pc;
+        false
+    }
+
     /// Runs the request's program from its current op until it waits or ends.
     fn execute(&mut self, id: u32, now: Nanos) {
         loop {
@@ -687,45 +731,9 @@ impl Replication<'_> {
                 return;
             }
             if req.failed && req.pc != req.end_pc {
-                if req.held_n > 0 && !req.abandoned {
-                    if let Op::Hold { leave } = self.model.ops[req.pc as usize] {
-                        // The visit before failed with its own slot held (its replica lost
-                        // at its departure): that slot goes back, its calls are skipped.
-                        let r = &mut self.requests[id as usize];
-                        r.held_n -= 1;
-                        r.pc = leave + 1;
-                        let (station, replica) = self.held[id as usize][r.held_n as usize];
-                        self.release_slot(station, replica, now);
-                        continue;
-                    }
-                    // A call failed: so does the visit that made it (its step's breaker
-                    // records it, its retry tries the whole step again).
-                    if let Some(caller) = self.caller_visit(req.pc) {
-                        let r = &mut self.requests[id as usize];
-                        r.held_n -= 1;
-                        r.failed = false;
-                        let (station, replica) = self.held[id as usize][r.held_n as usize];
-                        self.release_slot(station, replica, now);
-                        if self.visit_failed(id, caller, now) {
-                            return;
-                        }
-                        continue;
-                    }
+                if self.unwind(id, req, now) {
+                    return;
                 }
-                // Unwind: give back the connection held, skip to the end.
-                if req.held_pool != NONE {
-                    self.release_pool(req.held_pool, now);
-                    self.requests[id as usize].held_pool = NONE;
-                }
-                // And the slots held through `calls:`, innermost first.
-                for i in (0..req.held_n as usize).rev() {
-                    let (station, replica) = self.held[id as usize][i];
-                    if station != NONE {
-                        self.release_slot(station, replica, now);
-                    }
-                }
-                self.requests[id as usize].held_n = 0;
-                self.requests[id as usize].pc = req.end_pc;
                 continue;
             }
             let r = &mut self.requests[id as usize];
