@@ -10,6 +10,11 @@
 //! first analysis at `at` + interval = 1 s + 2 s = 3 s, a promotion when the last pause ends,
 //! 1 s + 4 s = 5 s. The drill's decision comes later by what its hooks took (milliseconds
 //! here), so it must fall within one analysis interval after the prediction.
+//!
+//! The same proxy drills a blue-green switch (the green stack deployed, then all traffic at
+//! once), a Kayenta-style comparison with the baseline (the backends sleep seeded draws, the
+//! new one longer or alike), and a `memory:` bound read by the rollout's `memory` hook (the
+//! reading a file the test writes).
 
 mod drill_support;
 
@@ -22,8 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How a backend answers its `n`-th request (from 0): status.
-type Answer = fn(u64) -> u16;
+/// How a backend answers its `n`-th request (from 0): status, and how long it sleeps first.
+type Answer = fn(u64) -> (u16, Duration);
 
 /// Reads one HTTP/1.1 request (head and body) from `reader`; None at the end of the stream.
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
@@ -66,7 +71,8 @@ fn backend(version: &'static str, answer: Answer) -> u16 {
                 if read_request(&mut reader).is_none() {
                     return;
                 }
-                let status = answer(served.fetch_add(1, Ordering::SeqCst));
+                let (status, sleep) = answer(served.fetch_add(1, Ordering::SeqCst));
+                std::thread::sleep(sleep);
                 let body = format!("{{\"version\": \"{version}\"}}");
                 let mut out = conn;
                 let _ = write!(
@@ -136,30 +142,112 @@ fn proxy(old: u16, new: u16, weight_file: PathBuf) -> u16 {
     port
 }
 
-fn always_ok(_: u64) -> u16 {
-    200
+fn always_ok(_: u64) -> (u16, Duration) {
+    (200, Duration::ZERO)
 }
 
 /// 3 requests in 10 fail.
-fn thirty_percent_fail(n: u64) -> u16 {
-    if n % 10 < 3 {
-        500
-    } else {
-        200
+fn thirty_percent_fail(n: u64) -> (u16, Duration) {
+    (if n % 10 < 3 { 500 } else { 200 }, Duration::ZERO)
+}
+
+/// The `n`-th draw of stream `seed`, uniform in [0, 1): SplitMix64 of (seed, n), so a backend's
+/// sleeps are fixed by its seed whatever the threads' order.
+fn draw(seed: u64, n: u64) -> f64 {
+    let mut z = seed
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(n.wrapping_add(1).wrapping_mul(0xbf58_476d_1ce4_e5b9));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Sleeps uniform in [10 ms, 30 ms] x `scale`, from stream `seed` (the scenario's
+/// `uniform: {min: 10ms, max: 30ms}`, scaled).
+fn sleeps(seed: u64, n: u64, scale: f64) -> (u16, Duration) {
+    let ms = (10.0 + 20.0 * draw(seed, n)) * scale;
+    (200, Duration::from_secs_f64(ms / 1e3))
+}
+
+/// The baseline (v1) of the comparison: uniform 10-30 ms, stream 1.
+fn baseline_sleeps(n: u64) -> (u16, Duration) {
+    sleeps(1, n, 1.0)
+}
+
+/// A new version like the baseline, from a stream of its own (2).
+fn same_sleeps(n: u64) -> (u16, Duration) {
+    sleeps(2, n, 1.0)
+}
+
+/// A new version 30 % slower: uniform 13-39 ms, stream 2.
+fn slower_sleeps(n: u64) -> (u16, Duration) {
+    sleeps(2, n, 1.3)
+}
+
+/// The rollout a scenario drills, each part as YAML flow text (`{d}` in `hooks` is the test's
+/// folder); [`Rollout::canary`] is the plan the first tests drill.
+struct Rollout {
+    strategy: &'static str,
+    /// Journeys a second (the drill's load runs at the workload's rate).
+    rate: u32,
+    /// Keys of the service `api` besides its replicas.
+    service: &'static str,
+    steps: &'static str,
+    new_version: &'static str,
+    analysis: &'static str,
+    /// The `set_weight` hook.
+    set_weight: &'static str,
+    /// The `deploy` hook.
+    deploy: &'static str,
+    /// More hooks of `drill:`, one `key: "command"` a line.
+    hooks: &'static str,
+}
+
+impl Rollout {
+    fn canary(new_version: &'static str) -> Rollout {
+        Rollout {
+            strategy: "canary",
+            rate: 100,
+            service: "concurrency: 16, service_time: {constant: 2ms}",
+            steps: "[{weight: 20%, pause: 4s}, {weight: 100%}]",
+            new_version,
+            analysis: "{interval: 2s, error_rate: 5%}",
+            set_weight: "echo {weight} > {d}/weight.tmp && mv {d}/weight.tmp {d}/weight",
+            deploy: "touch {d}/deployed",
+            hooks: "",
+        }
     }
 }
 
-fn scenario(dir: &Path, new_version: &str) -> PathBuf {
-    let d = dir.display();
+fn scenario(dir: &Path, new_version: &'static str) -> PathBuf {
+    scenario_of(dir, &Rollout::canary(new_version))
+}
+
+fn scenario_of(dir: &Path, r: &Rollout) -> PathBuf {
+    let d = dir.display().to_string();
+    let hook = |h: &str| h.replace("{d}", &d);
+    let hooks: String = r
+        .hooks
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| format!("      {}\n", hook(l.trim())))
+        .collect();
+    // Room for the old pods and a second copy (the green stack), when there are pods.
+    let pools = if r.service.contains("pod:") {
+        "node_pools:\n  general: {machine: n1-standard-4, min: 4, max: 4}\n"
+    } else {
+        ""
+    };
     let text = format!(
         r#"name: rollout-drill
 seed: 11
 horizon: 30s
 replications: 5
-services:
-  api: {{replicas: 2, concurrency: 16, service_time: {{constant: 2ms}}}}
+{pools}services:
+  api: {{replicas: 2, {service}}}
 workload:
-  arrivals: {{poisson: {{rate: 100/s}}}}
+  arrivals: {{poisson: {{rate: {rate}/s}}}}
   journeys:
     - name: call
       steps:
@@ -170,17 +258,25 @@ rollouts:
   - name: v2
     service: api
     at: 1s
-    strategy: canary
-    steps: [{{weight: 20%, pause: 4s}}, {{weight: 100%}}]
+    strategy: {strategy}
+    steps: {steps}
     new_version: {new_version}
-    analysis: {{interval: 2s, error_rate: 5%}}
+    analysis: {analysis}
     drill:
       shell: true
-      deploy: "touch {d}/deployed"
-      set_weight: "echo {{weight}} > {d}/weight.tmp && mv {d}/weight.tmp {d}/weight"
+      deploy: "{deploy}"
+      set_weight: "{set_weight}"
       promote: "touch {d}/promoted"
       rollback: "echo 0 > {d}/weight.tmp && mv {d}/weight.tmp {d}/weight && touch {d}/rolled-back"
-"#
+{hooks}"#,
+        service = r.service,
+        rate = r.rate,
+        strategy = r.strategy,
+        steps = r.steps,
+        new_version = r.new_version,
+        analysis = r.analysis,
+        deploy = hook(r.deploy),
+        set_weight = hook(r.set_weight),
     );
     let path = dir.join("rollout.yaml");
     std::fs::write(&path, text).expect("scenario");
@@ -203,9 +299,23 @@ fn drill(scenario: &Path, target: &str, out: &Path, extra: &[&str]) -> Output {
 /// v1 (always 200) and v2 (`answer`) behind the proxy, and the drill of the scenario whose
 /// new version is `new_version` through it, destructive hooks allowed: its output, the
 /// proxy's port, the run folder.
-fn drill_through_proxy(dir: &Path, new_version: &str, answer: Answer) -> (Output, u16, PathBuf) {
-    let s = scenario(dir, new_version);
-    let old = backend("v1", always_ok);
+fn drill_through_proxy(
+    dir: &Path,
+    new_version: &'static str,
+    answer: Answer,
+) -> (Output, u16, PathBuf) {
+    drill_rollout(dir, &Rollout::canary(new_version), always_ok, answer)
+}
+
+/// [`drill_through_proxy`] of the rollout `r`, v1 answering `old_answer`.
+fn drill_rollout(
+    dir: &Path,
+    r: &Rollout,
+    old_answer: Answer,
+    answer: Answer,
+) -> (Output, u16, PathBuf) {
+    let s = scenario_of(dir, r);
+    let old = backend("v1", old_answer);
     let new = backend("v2", answer);
     let port = proxy(old, new, dir.join("weight"));
     let out = dir.join("out");
@@ -268,6 +378,16 @@ fn support_get(port: u16) -> (u16, String) {
 
 fn num(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+/// The new version's weights, in order, of a summary.json rollout's (only) run.
+fn weights(rollout: &serde_json::Value) -> Vec<f64> {
+    rollout["runs"][0]["weights"]
+        .as_array()
+        .expect("weights")
+        .iter()
+        .map(|p| num(&p[1]))
+        .collect()
 }
 
 #[test]
@@ -354,12 +474,7 @@ fn a_good_canary_is_promoted_after_its_pause() {
     );
     eprintln!("promoted: decided at {measured:.3} s (predicted {predicted:.3} s)");
     // Weights as the hooks set them: 0, 20 %, 100 %.
-    let weights: Vec<f64> = r["runs"][0]["weights"]
-        .as_array()
-        .expect("weights")
-        .iter()
-        .map(|p| num(&p[1]))
-        .collect();
+    let weights = weights(r);
     assert!(
         weights.contains(&0.2) && weights.last() == Some(&1.0),
         "{weights:?}"
@@ -390,4 +505,348 @@ fn a_rollout_drill_is_refused_without_allow_destructive() {
     let text = show(&o);
     assert_eq!(o.status.code(), Some(2), "{text}");
     assert!(text.contains("has no `drill:`"), "{text}");
+}
+
+/// A drill whose decision is known: its name, the new version's demands (what the prediction
+/// simulates) and how its backend answers, whether it is promoted, and when the simulator
+/// decides.
+struct Case {
+    name: &'static str,
+    new_version: &'static str,
+    answer: Answer,
+    promoted: bool,
+    predicted_s: f64,
+}
+
+impl Case {
+    fn of(
+        name: &'static str,
+        new_version: &'static str,
+        answer: Answer,
+        promoted: bool,
+        predicted_s: f64,
+    ) -> Case {
+        Case {
+            name,
+            new_version,
+            answer,
+            promoted,
+            predicted_s,
+        }
+    }
+}
+
+/// What a drill of a [`Rollout`] must show: its outcome (the hooks that ran, the exit status,
+/// where the proxy sends traffic after the decision) and its decision beside the
+/// prediction's: both decide alike, at the predicted time or within one analysis interval
+/// after it (what the hooks took). Returns summary.json, the measured and predicted decision
+/// times.
+fn check_decision(
+    dir: &Path,
+    o: &Output,
+    port: u16,
+    out: &Path,
+    promoted: bool,
+    predicted_s: f64,
+    interval_s: f64,
+) -> (serde_json::Value, f64, f64) {
+    let text = show(o);
+    assert_eq!(
+        o.status.code(),
+        Some(if promoted { 0 } else { 1 }),
+        "{text}"
+    );
+    assert!(dir.join("deployed").exists(), "{text}");
+    assert_eq!(dir.join("promoted").exists(), promoted, "{text}");
+    assert_eq!(dir.join("rolled-back").exists(), !promoted, "{text}");
+    let now = if promoted { "v2" } else { "v1" };
+    let seen = versions_through(port, 10);
+    assert!(seen.iter().all(|v| v == now), "{seen:?}");
+    let doc = json(&out.join("summary.json"));
+    let outcome = if promoted { "promoted" } else { "rolled_back" };
+    assert_eq!(doc["rollouts"][0]["outcome"], outcome, "{text}");
+    let p = &doc["prediction"]["rollouts"][0];
+    assert_eq!(p["outcome"], outcome, "{p}");
+    let predicted = num(&p["decided_at_s"]);
+    assert!(
+        (predicted - predicted_s).abs() < 1e-9,
+        "predicted {predicted}"
+    );
+    let measured = num(&doc["rollouts"][0]["decided_at_s"]);
+    assert!(
+        measured >= predicted && measured - predicted < interval_s,
+        "measured {measured} s, predicted {predicted} s"
+    );
+    let f = &doc["fidelity"]["rollouts"]["v2"];
+    assert_eq!(num(&f["decided_at_s"]["measured"]), measured);
+    assert_eq!(num(&f["decided_at_s"]["predicted"]), predicted);
+    (doc, measured, predicted)
+}
+
+/// Drills the case `c` (its rollout `r`, v1 answering `old`) in a folder of its own and checks
+/// its decision ([`check_decision`]): the drill's output, summary.json, the measured and
+/// predicted decision times.
+fn drill_case(
+    c: &Case,
+    r: &Rollout,
+    old: Answer,
+    interval_s: f64,
+) -> (String, serde_json::Value, f64, f64) {
+    let scratch = Scratch::new(&format!("rollout-{}", c.name.replace([' ', '%'], "-")));
+    let dir = &scratch.0;
+    let (o, port, out) = drill_rollout(dir, r, old, c.answer);
+    let (doc, measured, predicted) =
+        check_decision(dir, &o, port, &out, c.promoted, c.predicted_s, interval_s);
+    (show(&o), doc, measured, predicted)
+}
+
+/// The analyses of the drilled rollout.
+fn analyses(doc: &serde_json::Value) -> Vec<serde_json::Value> {
+    doc["rollouts"][0]["runs"][0]["analyses"]
+        .as_array()
+        .expect("analyses")
+        .clone()
+}
+
+/// Blue-green: the deploy hook returns once the green stack is up (it sleeps the pods' 1 s
+/// start-up here, as `kubectl rollout status` would wait), then one switch sends all traffic
+/// to it (`set_weight` needs no `{weight}` for one switch); the rollback switches back. The
+/// prediction: the green pods are ready 1 s after the start (1 s), the switch then (2 s); a
+/// failing green is rolled back at its first analysis, 2 s + 2 s = 4 s, having taken
+/// 100/s x 2 s = 200 requests, 60 of them failed; a good one is promoted when its pause ends,
+/// 2 s + 4 s = 6 s.
+#[test]
+fn a_blue_green_switch_is_promoted_after_its_pause_or_rolled_back_at_the_first_analysis() {
+    let cases = [
+        Case::of(
+            "failing green",
+            "{errors: 30%}",
+            thirty_percent_fail,
+            false,
+            4.0,
+        ),
+        Case::of(
+            "good green",
+            "{service_time: {constant: 1ms}}",
+            always_ok,
+            true,
+            6.0,
+        ),
+    ];
+    for c in cases {
+        let rollout = Rollout {
+            strategy: "blue_green",
+            service: "concurrency: 16, service_time: {constant: 2ms}, \
+                      pod: {node_pool: general, cpu: \"1\", memory: 1Gi, startup: 1s}",
+            steps: "[{weight: 100%, pause: 4s}]",
+            new_version: c.new_version,
+            set_weight: "echo 100 > {d}/weight.tmp && mv {d}/weight.tmp {d}/weight",
+            deploy: "sleep 1 && touch {d}/deployed",
+            ..Rollout::canary("")
+        };
+        let (text, doc, measured, predicted) = drill_case(&c, &rollout, always_ok, 2.0);
+        let r = &doc["rollouts"][0];
+        assert_eq!(r["strategy"], "blue_green");
+        // One switch: the weight is 0 until the green stack is deployed, then 100 % (or 0
+        // again after a rollback), never between.
+        let weights = weights(r);
+        assert!(
+            weights.iter().all(|w| *w == 0.0 || *w == 1.0),
+            "{weights:?}"
+        );
+        let steps = doc["drill"]["steps"].as_array().expect("steps");
+        let labels: Vec<&str> = steps.iter().filter_map(|s| s["label"].as_str()).collect();
+        let end = if c.promoted { "promote" } else { "rollback" };
+        assert_eq!(labels, ["deploy", "set weight 100 %", end], "{text}");
+        assert!(
+            num(&steps[0]["end_s"]) <= num(&steps[1]["start_s"]),
+            "the switch before the green stack was up: {text}"
+        );
+        // The green stack's wait beside the prediction's (the pods' start-up).
+        let wait = &doc["fidelity"]["rollouts"]["v2"]["wait_for_pods_s"];
+        let (wait_p, wait_m) = (num(&wait["predicted"]), num(&wait["measured"]));
+        assert!((wait_p - 1.0).abs() < 1e-9, "{wait}");
+        assert!((1.0..2.0).contains(&wait_m), "{wait}");
+        let a = analyses(&doc);
+        let (n, e) = (num(&a[0]["requests"]), num(&a[0]["errors"]));
+        if c.promoted {
+            assert_eq!(a.len(), 2, "analyses at 4 s and 6 s: {text}");
+            assert_eq!(num(&r["errors_new"]), 0.0);
+        } else {
+            assert_eq!(a.len(), 1, "decided at the first analysis: {text}");
+            // 100/s x 2 s = 200 to green, 3 in 10 failed: 60 (a boundary request either side).
+            assert!((196.0..=204.0).contains(&n), "requests to green: {n}");
+            assert!((57.0..=63.0).contains(&e), "errors of green: {e}");
+        }
+        eprintln!(
+            "blue-green, {}: {} at {measured:.3} s (predicted {predicted:.3} s), green stack up \
+             after {wait_m:.3} s (predicted {wait_p:.3} s), first analysis {n} requests, {e} failed",
+            c.name,
+            r["outcome"]
+        );
+    }
+}
+
+/// Kayenta-style: each analysis compares the canary's own requests with the baseline's of the
+/// same interval (Mann-Whitney U on latency, one-sided, at 99 % shared by the plan's 2
+/// analyses: p < 0.005 fails). The backends sleep uniform 10-30 ms (v1, stream 1) and the new
+/// version either the same (stream 2) or 30 % longer, uniform 13-39 ms. At 150 journeys/s and
+/// a 20 % canary a 3 s analysis holds 90 canary and 360 baseline requests.
+///
+/// Power: P(slower > baseline) = 0.722 for these uniforms, so U's mean is 0.222 x 90 x 360
+/// above its null mean; U's null standard deviation is sqrt(90 x 360 x 451 / 12) = 1103, so
+/// z = 7,193 / 1,103 = 6.5, against 2.58 at p = 0.005: the first analysis misses it with
+/// probability Phi(2.58 - 6.5) < 1e-4 (the client's own noise, equal for both versions, only
+/// thins it). Identical versions are rolled back at most 1 % of the time over the plan
+/// (Bonferroni), and with the backends' seeds fixed the draws are the same in every run.
+#[test]
+fn a_baseline_comparison_rolls_back_a_slower_version_and_promotes_an_identical_one() {
+    const SLOWER: &str = "{service_time: {uniform: {min: 13ms, max: 39ms}}}";
+    const SAME: &str = "{service_time: {uniform: {min: 10ms, max: 30ms}}}";
+    let cases = [
+        Case::of("30 % slower", SLOWER, slower_sleeps, false, 4.0),
+        Case::of("identical", SAME, same_sleeps, true, 7.0),
+    ];
+    for c in cases {
+        let rollout = Rollout {
+            rate: 150,
+            // Enough slots that neither version queues: its sojourn is its sleep.
+            service: "concurrency: 64, service_time: {uniform: {min: 10ms, max: 30ms}}",
+            steps: "[{weight: 20%, pause: 6s}, {weight: 100%}]",
+            new_version: c.new_version,
+            analysis: "{interval: 3s, compare: baseline, confidence: 99%}",
+            ..Rollout::canary("")
+        };
+        let (text, doc, measured, predicted) = drill_case(&c, &rollout, baseline_sleeps, 3.0);
+        let a = analyses(&doc);
+        let p: Vec<f64> = a.iter().map(|a| num(&a["p_latency"])).collect();
+        let n: Vec<f64> = a.iter().map(|a| num(&a["requests"])).collect();
+        // 150/s x 20 % x 3 s = 90 canary requests an analysis (a boundary request either side).
+        assert!(n.iter().all(|n| (86.0..=94.0).contains(n)), "{n:?}");
+        if c.promoted {
+            assert_eq!(a.len(), 2, "analyses at 4 s and 7 s: {text}");
+            assert!(p.iter().all(|p| *p >= 0.005), "{p:?}");
+        } else {
+            assert_eq!(a.len(), 1, "decided at the first analysis: {text}");
+            assert!(p[0] < 0.005, "{p:?}");
+            let reason = a[0]["reason"].as_str().unwrap_or("");
+            assert!(
+                reason.contains("latency worse than the baseline"),
+                "{reason}"
+            );
+        }
+        eprintln!(
+            "compare, {}: {} at {measured:.3} s (predicted {predicted:.3} s), canary requests \
+             {n:?}, Mann-Whitney p {p:?}",
+            c.name, doc["rollouts"][0]["outcome"]
+        );
+    }
+}
+
+/// A `memory:` bound in a drill is judged on what the rollout's `memory` hook prints at each
+/// analysis (here `cat` of a file the test writes): one line per pod, the fullest counts. Pods
+/// request 1 Gi (started at once: the canary's timeline is the first tests'), the bound is
+/// 90 %: 950Mi is 92.8 % and rolls back at the first analysis (1 s + 2 s = 3 s predicted, with
+/// the new version's memory set to match), 60 % promotes after the pause (1 s + 4 s = 5 s). A
+/// hook that fails or prints nothing is no data: the analysis fails and says why (the
+/// prediction, which cannot know, promotes).
+#[test]
+fn a_memory_bound_is_judged_on_the_memory_hooks_reading() {
+    struct Case {
+        /// The file `memory` the hook prints (None: absent, so `cat` fails).
+        reading: Option<&'static str>,
+        new_version: &'static str,
+        promoted: bool,
+        predicted: &'static str,
+        predicted_s: f64,
+        reason: &'static str,
+    }
+    let high = "{memory_usage: {base: 950Mi}}";
+    let low = "{memory_usage: {base: 600Mi}}";
+    let cases = [
+        Case {
+            reading: Some("40%\n950Mi\n"),
+            new_version: high,
+            promoted: false,
+            predicted: "rolled_back",
+            predicted_s: 3.0,
+            reason: "memory 92.8 % > 90.0 %",
+        },
+        Case {
+            reading: Some("60%\n"),
+            new_version: low,
+            promoted: true,
+            predicted: "promoted",
+            predicted_s: 5.0,
+            reason: "",
+        },
+        Case {
+            reading: None,
+            new_version: low,
+            promoted: false,
+            predicted: "promoted",
+            predicted_s: 5.0,
+            reason: "memory: not observed (the `memory` command: exit status 1)",
+        },
+        Case {
+            reading: Some(""),
+            new_version: low,
+            promoted: false,
+            predicted: "promoted",
+            predicted_s: 5.0,
+            reason: "memory: not observed (the `memory` command printed nothing)",
+        },
+    ];
+    for (k, c) in cases.iter().enumerate() {
+        let scratch = Scratch::new(&format!("rollout-memory-{k}"));
+        let dir = &scratch.0;
+        if let Some(m) = c.reading {
+            std::fs::write(dir.join("memory"), m).expect("memory reading");
+        }
+        let rollout = Rollout {
+            service: "concurrency: 16, service_time: {constant: 2ms}, \
+                      pod: {node_pool: general, cpu: \"1\", memory: 1Gi, startup: 0s}",
+            new_version: c.new_version,
+            analysis: "{interval: 2s, error_rate: 5%, memory: 90%}",
+            hooks: "memory: \"cat {d}/memory\"",
+            ..Rollout::canary("")
+        };
+        let (o, port, out) = drill_rollout(dir, &rollout, always_ok, always_ok);
+        let text = show(&o);
+        let doc = if c.predicted == "promoted" && !c.promoted {
+            // The measurement and the prediction part: only the measured side is checked.
+            assert_eq!(o.status.code(), Some(1), "{text}");
+            assert!(dir.join("rolled-back").exists(), "{text}");
+            let seen = versions_through(port, 10);
+            assert!(seen.iter().all(|v| v == "v1"), "{seen:?}");
+            let doc = json(&out.join("summary.json"));
+            assert_eq!(doc["rollouts"][0]["outcome"], "rolled_back", "{text}");
+            assert_eq!(doc["prediction"]["rollouts"][0]["outcome"], "promoted");
+            doc
+        } else {
+            check_decision(dir, &o, port, &out, c.promoted, c.predicted_s, 2.0).0
+        };
+        let a = analyses(&doc);
+        let memory: Vec<Option<f64>> = a.iter().map(|a| a["memory"].as_f64()).collect();
+        if c.promoted {
+            assert_eq!(memory, [Some(0.6), Some(0.6)], "{text}");
+        } else {
+            assert_eq!(a.len(), 1, "decided at the first analysis: {text}");
+            assert_eq!(a[0]["verdict"], "fail");
+            assert_eq!(a[0]["reason"], c.reason, "{text}");
+        }
+        assert!(
+            text.contains("check `read memory`"),
+            "the reading is in the drill log: {text}"
+        );
+        eprintln!(
+            "memory {:?}: {} at {:.3} s (predicted {} at {:.3} s), analyses' memory {memory:?}, {}",
+            c.reading,
+            doc["rollouts"][0]["outcome"],
+            num(&doc["rollouts"][0]["decided_at_s"]),
+            doc["prediction"]["rollouts"][0]["outcome"],
+            num(&doc["prediction"]["rollouts"][0]["decided_at_s"]),
+            a[0]["reason"]
+        );
+    }
 }

@@ -29,6 +29,10 @@ pub struct RolloutFidelity {
     pub outcome: OutcomePair,
     /// `null` when either side did not decide.
     pub decided_at_s: Option<Comparison>,
+    /// From the rollout's start to the new version's first traffic (pods ready; blue-green:
+    /// the green stack's and the switch's): `null` when either side never got there.
+    #[serde(default)]
+    pub wait_for_pods_s: Option<Comparison>,
     pub requests_to_decision: Comparison,
     pub errors_to_decision: Comparison,
 }
@@ -63,6 +67,10 @@ impl RolloutFidelity {
             decided_at_s: predicted
                 .decided_at_s
                 .zip(measured.decided_at_s)
+                .map(|(p, m)| Comparison::new(p, m)),
+            wait_for_pods_s: predicted
+                .wait_for_pods_s
+                .zip(measured.wait_for_pods_s)
                 .map(|(p, m)| Comparison::new(p, m)),
             requests_to_decision: Comparison::new(pq, mq),
             errors_to_decision: Comparison::new(pe, me),

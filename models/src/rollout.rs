@@ -40,7 +40,11 @@ pub struct RolloutSpec {
 /// step's weight in percent, `10` for 10 %), promote it and roll it back, each run as a drill
 /// step is (split into words, no shell unless `shell: true`, `${ENV}` from the environment
 /// only, killed at `timeout`); and the response header whose value names the version that
-/// answered, which splits the load's own measurements for the live analysis.
+/// answered, which splits the load's own measurements for the live analysis. A blue-green
+/// rollout's one switch is its `set_weight` at 100 % (`deploy` returns once the green stack is
+/// ready, as the simulator's switch waits for its pods), so its `set_weight` need not name
+/// `{weight}`. `memory`, when the analysis bounds memory, reads the new version's memory from
+/// the deployment at each analysis (the load cannot see it).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RolloutDrill {
@@ -48,6 +52,12 @@ pub struct RolloutDrill {
     pub set_weight: String,
     pub promote: String,
     pub rollback: String,
+    /// Prints the new version's memory, one line per pod: a share of the pod's memory request
+    /// (`72%`) or a Kubernetes quantity of bytes (`734003200`, `700Mi`) that the pod's
+    /// `memory:` request divides; the largest is judged against `analysis.memory`. Run at
+    /// each analysis; a failure or no reading is no data, and fails the bound.
+    #[serde(default)]
+    pub memory: Option<String>,
     #[serde(default = "default_version_header")]
     pub version_header: String,
     /// The header's value that names the new version (default: the rollout's name).
@@ -81,6 +91,8 @@ pub enum Hook {
     SetWeight(f64),
     Promote,
     Rollback,
+    /// Read the new version's memory (for the analysis; changes nothing).
+    Memory,
 }
 
 impl RolloutDrill {
@@ -104,6 +116,11 @@ impl RolloutDrill {
             }
             Hook::Promote => (self.promote.clone(), StepKind::Recovery, "promote".into()),
             Hook::Rollback => (self.rollback.clone(), StepKind::Recovery, "rollback".into()),
+            Hook::Memory => (
+                self.memory.clone().unwrap_or_default(),
+                StepKind::Check,
+                "read memory".into(),
+            ),
         };
         crate::drill::DrillStep {
             at,
@@ -139,11 +156,19 @@ impl RolloutDrill {
             t = Duration(t.0 + st.pause.map_or(0, |p| p.0));
         }
         steps.push(self.step(Hook::Promote, t));
+        if self.memory.is_some() {
+            // Listed once, at the first analysis (it runs at each), so the plan shows it and
+            // its `${ENV}` are checked and redacted as the other hooks'.
+            let first = Duration(rollout.at.0 + rollout.analysis.interval.0);
+            steps.push(self.step(Hook::Memory, first));
+        }
         crate::drill::DrillSpec {
             name: format!("rollout {}", rollout.name),
             description: Some(format!(
-                "{:?} rollout of `{}`: deploy, shift traffic, analyse every {} live, then promote or roll back",
-                rollout.strategy, rollout.service, rollout.analysis.interval
+                "{} rollout of `{}`: deploy, shift traffic, analyse every {} live, then promote or roll back",
+                rollout.strategy.as_str(),
+                rollout.service,
+                rollout.analysis.interval
             )),
             load: crate::drill::DrillLoad {
                 rate: crate::units::Rate(rate),
@@ -200,6 +225,16 @@ impl RolloutSpec {
 pub enum Strategy {
     Canary,
     BlueGreen,
+}
+
+impl Strategy {
+    /// As the scenario writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Canary => "canary",
+            Strategy::BlueGreen => "blue_green",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]
@@ -445,11 +480,25 @@ impl RolloutSpec {
                     hook(key, format!("the `{key}` command is empty"));
                 }
             }
-            if !d.set_weight.contains("{weight}") {
+            // A blue-green plan of one switch (every weight 100 %) has no weight to pass.
+            let one_switch = self.strategy == Strategy::BlueGreen
+                && self.plan().iter().all(|st| st.weight.0 >= 1.0);
+            if !one_switch && !d.set_weight.contains("{weight}") {
                 hook(
                     "set_weight",
                     "`set_weight` must name `{weight}` (the step's weight in percent)".into(),
                 );
+            }
+            match (&d.memory, self.analysis.memory) {
+                (Some(cmd), _) if cmd.trim().is_empty() => {
+                    hook("memory", "the `memory` command is empty".into())
+                }
+                (Some(_), None) => hook(
+                    "memory",
+                    "`memory` reads memory for the analysis' `memory:` bound, and there is none"
+                        .into(),
+                ),
+                _ => {}
             }
             if d.version_header.trim().is_empty() || not_a_header_name(&d.version_header) {
                 hook(
@@ -468,6 +517,15 @@ impl RolloutSpec {
                     "rate",
                     format!("the load's rate must be above zero, found {r}"),
                 );
+            }
+            if d.memory.is_none() && self.analysis.memory.is_some() {
+                let mut p = at("analysis");
+                p.push(PathSegment::from("memory"));
+                out.push((
+                    p,
+                    "a drilled rollout's `memory:` bound needs a `memory` command in its `drill:` that prints the new version's memory (without it every analysis fails for want of data)"
+                        .into(),
+                ));
             }
             for (i, j) in d.journeys.iter().enumerate() {
                 if !s.workload.journeys.iter().any(|w| &w.name == j) {
@@ -501,6 +559,8 @@ pub struct IntervalSample {
     pub old_latency_s: Vec<f64>,
     /// The new version's pods' memory working set over their request (None: not modelled).
     pub new_memory: Option<f64>,
+    /// Why `new_memory` is None where it was asked for (a drill's `memory` hook failed).
+    pub memory_unread: Option<String>,
 }
 
 /// The verdict of one analysis.
@@ -594,7 +654,13 @@ impl Analysis {
                     format!("memory {:.1} % > {:.1} %", m * 100.0, bound.0 * 100.0),
                 ),
                 // A bound nothing could be read against is no evidence that it holds.
-                None => fail(&mut record, "memory: not observed (no data)".into()),
+                None => fail(
+                    &mut record,
+                    format!(
+                        "memory: not observed ({})",
+                        sample.memory_unread.as_deref().unwrap_or("no data")
+                    ),
+                ),
                 _ => {}
             }
         }
@@ -838,7 +904,27 @@ mod tests {
         let bounded = analysis("{interval: 30s, error_rate: 1%, p95: 1s, memory: 90%}");
         let r = bounded.judge(30.0, &mut sample(100, 0, &lat), 1);
         assert_eq!(r.verdict, Verdict::Fail, "{}", r.reason);
-        assert!(r.reason.contains("memory: not observed"), "{}", r.reason);
+        assert!(
+            r.reason.contains("memory: not observed (no data)"),
+            "{}",
+            r.reason
+        );
+        // A drill's failed reading says why; a reading above the bound fails, below passes.
+        let mut unread = sample(100, 0, &lat);
+        unread.memory_unread = Some("the `memory` command: exit status 1".into());
+        let r = bounded.judge(30.0, &mut unread, 1);
+        assert_eq!(r.verdict, Verdict::Fail);
+        assert!(
+            r.reason.ends_with("(the `memory` command: exit status 1)"),
+            "{}",
+            r.reason
+        );
+        for (m, verdict) in [(0.95, Verdict::Fail), (0.6, Verdict::Pass)] {
+            let mut read = sample(100, 0, &lat);
+            read.new_memory = Some(m);
+            let r = bounded.judge(30.0, &mut read, 1);
+            assert_eq!((r.verdict, r.memory), (verdict, Some(m)), "{}", r.reason);
+        }
     }
 
     #[test]

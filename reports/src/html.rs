@@ -547,7 +547,7 @@ fn fidelity_rollouts(page: &mut String, f: &models::fidelity::Fidelity) {
     for (name, r) in &f.rollouts {
         let _ = writeln!(
             page,
-            "<tr><td class=\"name\" rowspan=\"4\">{}</td><td>outcome</td><td class=\"num\">{}</td>\
+            "<tr><td class=\"name\" rowspan=\"5\">{}</td><td>outcome</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{MISSING}</td></tr>",
             escape(name),
             outcome(r.outcome.predicted),
@@ -555,6 +555,7 @@ fn fidelity_rollouts(page: &mut String, f: &models::fidelity::Fidelity) {
         );
         let rows = [
             ("decided at (s)", r.decided_at_s.as_ref()),
+            ("start to first traffic (s)", r.wait_for_pods_s.as_ref()),
             (
                 "new-version requests to the decision",
                 Some(&r.requests_to_decision),

@@ -259,6 +259,12 @@ fn print_rollouts(s: &models::RunSummary) {
                 p.errors_to_decision.predicted,
                 p.errors_to_decision.measured,
             );
+            if let Some(w) = &p.wait_for_pods_s {
+                println!(
+                    "  start to first traffic {:.3} s (predicted {:.3} s)",
+                    w.measured, w.predicted
+                );
+            }
         }
     }
 }

@@ -9,7 +9,10 @@
 //! the simulator's (`sim::rollout`), so the decision times can be set side by side.
 //!
 //! A hook that fails stops the controller with the hook as the failed step: the drill then
-//! runs its rollback (the rollback hook) as after any failed step.
+//! runs its rollback (the rollback hook) as after any failed step. The `memory` hook is a
+//! reading, not an action: it runs at each analysis (after the interval's calls are taken)
+//! and what it prints is the new version's memory for the analysis' bound; when it fails or
+//! prints no reading, the analysis has no data, and the bound fails with the reason.
 
 use super::run::{interrupted, Log, VersionTap, VersionedCall};
 use super::steps::{Redactor, StepRecord};
@@ -57,6 +60,38 @@ pub fn interval_sample(calls: &[VersionedCall]) -> IntervalSample {
     s
 }
 
+/// The new version's memory over its request from what the `memory` hook printed: each
+/// non-empty line is one pod's reading, a share of the request (`72%`) or a Kubernetes
+/// quantity of bytes (`734003200`, `700Mi`) over `request`; the largest counts (the pod
+/// nearest its limit is the one a bound is about). Nothing printed is no reading.
+pub fn memory_reading(stdout: &str, request: Option<u64>) -> Result<f64, String> {
+    let mut largest: Option<f64> = None;
+    for line in stdout.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let share = if let Some(p) = line.strip_suffix('%') {
+            p.trim().parse::<f64>().ok().map(|p| p / 100.0)
+        } else {
+            match (models::platform::parse_memory_bytes(line), request) {
+                (Ok(bytes), Some(req)) if req > 0 => Some(bytes as f64 / req as f64),
+                (Ok(_), _) => {
+                    return Err(format!(
+                        "the `memory` command printed bytes (`{line}`) but the pod has no memory request to divide them by"
+                    ))
+                }
+                (Err(_), _) => None,
+            }
+        };
+        match share.filter(|s| s.is_finite() && *s >= 0.0) {
+            Some(s) => largest = Some(largest.map_or(s, |l: f64| l.max(s))),
+            None => {
+                return Err(format!(
+                    "the `memory` command printed `{line}`, not a memory reading (a share such as `72%`, or bytes such as `734003200` or `700Mi`)"
+                ))
+            }
+        }
+    }
+    largest.ok_or_else(|| "the `memory` command printed nothing".to_string())
+}
+
 /// What the controller starts from: the rollout, its hooks, the load's tap, and the drill's
 /// clock, stop flag, redaction and log.
 pub(super) struct Start {
@@ -67,6 +102,8 @@ pub(super) struct Start {
     pub stop: Arc<AtomicBool>,
     pub redactor: Redactor,
     pub log: Log,
+    /// The service's pod memory request in bytes (what a `memory` reading in bytes is over).
+    pub memory_request: Option<u64>,
 }
 
 /// The controller's state between its events.
@@ -125,6 +162,28 @@ impl Control {
         self.weight = weight;
         self.run.weights.push([t, weight]);
         Ok(())
+    }
+
+    /// Runs the `memory` hook (if there is one) into `sample`: the reading, or why there is
+    /// none.
+    fn read_memory(&mut self, sample: &mut IntervalSample) {
+        if self.s.hooks.memory.is_none() {
+            return;
+        }
+        let step = self
+            .s
+            .hooks
+            .step(Hook::Memory, Span::from_secs_f64(self.now_s()));
+        let r = self.s.log.run(&step, self.s.origin, &self.s.redactor);
+        let reading = if r.outcome.ok() {
+            memory_reading(&r.stdout, self.s.memory_request)
+        } else {
+            Err(format!("the `memory` command: {}", r.outcome.describe()))
+        };
+        match reading {
+            Ok(m) => sample.new_memory = Some(m),
+            Err(why) => sample.memory_unread = Some(why),
+        }
     }
 
     /// The decision at `t` (the analysis that made it), then its hook.
@@ -194,19 +253,23 @@ impl Control {
             }
             if analysis_first {
                 let mut sample = interval_sample(&self.s.tap.take());
+                self.read_memory(&mut sample);
                 let record = self
                     .s
                     .spec
                     .analysis
                     .judge(next_analysis, &mut sample, comparisons);
                 self.s.log.line(&format!(
-                    "analysis at {next_analysis:.3}s: {:?} ({} requests to the new version, {} errors{}{})",
+                    "analysis at {next_analysis:.3}s: {:?} ({} requests to the new version, {} errors{}{}{})",
                     record.verdict,
                     record.requests,
                     record.errors,
                     record
                         .p95_ms
                         .map_or(String::new(), |p| format!(", p95 {p:.1} ms")),
+                    record
+                        .memory
+                        .map_or(String::new(), |m| format!(", memory {:.1} %", m * 100.0)),
                     if record.reason.is_empty() {
                         String::new()
                     } else {
@@ -272,5 +335,31 @@ mod tests {
         assert_eq!((s.old_requests, s.old_errors), (3, 1));
         assert_eq!(s.new_latency_s, vec![0.010, 0.030]);
         assert_eq!(s.old_latency_s, vec![0.020, 0.050]);
+    }
+
+    #[test]
+    fn a_memory_reading_is_a_share_or_bytes_over_the_request_and_the_largest_pod_counts() {
+        let gi = 1u64 << 30;
+        let cases: [(&str, Option<u64>, Result<f64, &str>); 9] = [
+            ("72%\n", Some(gi), Ok(0.72)),
+            ("512Mi", Some(gi), Ok(0.5)),
+            ("536870912\n", Some(gi), Ok(0.5)),
+            // One line per pod: the fullest counts.
+            ("40 %\n\n900Mi\n10%\n", Some(gi), Ok(900.0 / 1024.0)),
+            ("", Some(gi), Err("printed nothing")),
+            (" \n", Some(gi), Err("printed nothing")),
+            // A bare fraction would be bytes: refused, not read as 0.72 bytes.
+            ("0.72", Some(gi), Err("not a memory reading")),
+            ("-5%", Some(gi), Err("not a memory reading")),
+            ("700Mi", None, Err("no memory request")),
+        ];
+        for (text, request, want) in cases {
+            let got = memory_reading(text, request);
+            match (want, &got) {
+                (Ok(w), Ok(g)) => assert!((w - g).abs() < 1e-12, "{text:?}: {g}"),
+                (Err(w), Err(e)) => assert!(e.contains(w), "{text:?}: {e}"),
+                _ => panic!("{text:?}: {got:?}"),
+            }
+        }
     }
 }

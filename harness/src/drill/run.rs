@@ -519,6 +519,11 @@ pub(super) fn run_with(
                 stop: stop.clone(),
                 redactor: redactor.clone(),
                 log: log.clone(),
+                memory_request: scenario
+                    .services
+                    .get(&spec.service)
+                    .and_then(|svc| svc.pod.as_ref())
+                    .and_then(|pod| models::platform::parse_memory_bytes(&pod.memory).ok()),
             }))
         }
         _ => {

@@ -56,6 +56,8 @@ pub struct StepRecord {
     pub outcome: StepOutcome,
     /// Standard output and error, redacted.
     pub output: String,
+    /// Standard output alone, redacted (what a reading hook printed).
+    pub stdout: String,
 }
 
 /// Replaces the values of the variables a drill names with `${NAME}`.
@@ -142,7 +144,9 @@ fn build(step: &DrillStep) -> Result<Command, String> {
     Ok(c)
 }
 
-fn reader(mut r: impl Read + Send + 'static, tx: mpsc::Sender<Vec<u8>>) {
+/// Reads a pipe to its end (keeping the first [`MAX_OUTPUT`] bytes) and sends them tagged
+/// with `stdout` (true for standard output).
+fn reader(mut r: impl Read + Send + 'static, stdout: bool, tx: mpsc::Sender<(bool, Vec<u8>)>) {
     std::thread::spawn(move || {
         let mut buf = Vec::new();
         let mut chunk = [0u8; 4096];
@@ -156,7 +160,7 @@ fn reader(mut r: impl Read + Send + 'static, tx: mpsc::Sender<Vec<u8>>) {
                 }
             }
         }
-        let _ = tx.send(buf);
+        let _ = tx.send((stdout, buf));
     });
 }
 
@@ -183,7 +187,7 @@ pub fn run_step_until(
 ) -> StepRecord {
     let start = Instant::now();
     let since = |t: Instant| t.saturating_duration_since(origin).as_secs_f64();
-    let record = |outcome, output: String, end: Instant| StepRecord {
+    let record = |outcome, output: String, stdout: String, end: Instant| StepRecord {
         label: step.label(),
         kind: step.kind,
         command: step.run.clone(),
@@ -191,10 +195,18 @@ pub fn run_step_until(
         end_s: since(end),
         outcome,
         output: redactor.redact(&output),
+        stdout: redactor.redact(&stdout),
     };
     let mut cmd = match build(step) {
         Ok(c) => c,
-        Err(e) => return record(StepOutcome::NotStarted(e), String::new(), Instant::now()),
+        Err(e) => {
+            return record(
+                StepOutcome::NotStarted(e),
+                String::new(),
+                String::new(),
+                Instant::now(),
+            )
+        }
     };
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -207,6 +219,7 @@ pub fn run_step_until(
             return record(
                 StepOutcome::NotStarted(format!("cannot start: {e}")),
                 String::new(),
+                String::new(),
                 Instant::now(),
             )
         }
@@ -214,11 +227,11 @@ pub fn run_step_until(
     let (tx, rx) = mpsc::channel();
     let mut readers = 0;
     if let Some(o) = child.stdout.take() {
-        reader(o, tx.clone());
+        reader(o, true, tx.clone());
         readers += 1;
     }
     if let Some(e) = child.stderr.take() {
-        reader(e, tx);
+        reader(e, false, tx);
         readers += 1;
     }
     let deadline = start + Duration::from_nanos(step.timeout.0);
@@ -246,14 +259,18 @@ pub fn run_step_until(
     let end = Instant::now();
     // Output of a process the step left running in the background (holding the pipe) is not
     // waited for beyond a moment.
-    let mut output = Vec::new();
+    let (mut output, mut stdout) = (Vec::new(), Vec::new());
     for _ in 0..readers {
-        if let Ok(chunk) = rx.recv_timeout(Duration::from_millis(200)) {
+        if let Ok((is_stdout, chunk)) = rx.recv_timeout(Duration::from_millis(200)) {
+            if is_stdout {
+                stdout.clone_from(&chunk);
+            }
             output.extend(chunk);
         }
     }
     output.truncate(MAX_OUTPUT);
-    record(outcome, String::from_utf8_lossy(&output).into_owned(), end)
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    record(outcome, text(&output), text(&stdout), end)
 }
 
 /// Splits a command line into words: whitespace separates, `'…'` and `"…"` quote (no
