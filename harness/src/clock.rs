@@ -1,11 +1,14 @@
 //! The harness's one timer: waiting until an instant with sub-millisecond precision and no
 //! spinning. tokio's timer fires on millisecond ticks after the deadline (on average half a
 //! millisecond to a millisecond late), and a yield-spin over the last stretch costs a core
-//! (about 4.4 ms of CPU a request at 200 req/s). Here one scheduler thread keeps the pending
-//! deadlines in a heap and sleeps on the OS's high-resolution timer (a futex wait with an
-//! absolute CLOCK_MONOTONIC timeout, its timer slack set to 1 ns on Linux so the kernel does
-//! not round the wake-up 50 us later); when a deadline is due it wakes the waiting task, which
-//! the tokio runtime then resumes. The emulator's service times, the load's scheduled starts
+//! (about 4.4 ms of CPU a request at 200 req/s). [`sleep_until`]: one scheduler thread keeps the
+//! pending deadlines in a heap and sleeps on a futex with an absolute CLOCK_MONOTONIC timeout
+//! (its timer slack set to 1 ns on Linux so the kernel does not round the wake-up 50 us later);
+//! when a deadline is due it wakes the waiting task, which the tokio runtime then resumes. A
+//! [`Sleeper`], for a task that waits again and again (the load's dispatchers), saves that
+//! thread's wake-up: on Linux it keeps one timerfd (an absolute hrtimer, which has no timer
+//! slack) registered with the runtime's reactor, so the thread asleep there wakes at the
+//! deadline and runs the task itself. The emulator's service times, the load's scheduled starts
 //! and the drills' arrivals all wait here, and every wait's lateness (deadline to resumption)
 //! goes into one process-wide histogram ([`lateness`]).
 
@@ -120,6 +123,171 @@ fn precise_timer_slack() {
     }
 }
 
+/// [`Sleeper`]s with a timerfd at once at most; the others wait on the scheduler thread, so
+/// timers never take the descriptors sockets need.
+pub const MAX_TIMERFDS: usize = 256;
+
+/// Timerfds registered with the current tokio runtime's reactor (Linux).
+#[cfg(target_os = "linux")]
+mod timerfd {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
+    use tokio::io::unix::AsyncFd;
+    use tokio::io::Interest;
+
+    static OPEN: AtomicUsize = AtomicUsize::new(0);
+
+    /// One of the [`super::MAX_TIMERFDS`], given back when dropped.
+    struct Slot;
+
+    impl Slot {
+        fn take() -> Option<Slot> {
+            let taken = OPEN.fetch_add(1, Ordering::Relaxed);
+            if taken >= super::MAX_TIMERFDS {
+                OPEN.fetch_sub(1, Ordering::Relaxed);
+                return None;
+            }
+            Some(Slot)
+        }
+    }
+
+    impl Drop for Slot {
+        fn drop(&mut self) {
+            OPEN.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A timerfd watched by the runtime's reactor, armed again for each wait.
+    pub struct Timer {
+        fd: AsyncFd<OwnedFd>,
+        _slot: Slot,
+    }
+
+    impl Timer {
+        /// A new timerfd, or `None` when none can be had (no runtime here, the cap reached,
+        /// the kernel refusing).
+        pub fn new() -> Option<Timer> {
+            // Registering needs a runtime (it would panic without one).
+            tokio::runtime::Handle::try_current().ok()?;
+            let slot = Slot::take()?;
+            // SAFETY: timerfd_create takes two integers and returns a new descriptor or -1.
+            let raw = unsafe {
+                libc::timerfd_create(
+                    libc::CLOCK_MONOTONIC,
+                    libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+                )
+            };
+            if raw < 0 {
+                return None;
+            }
+            // SAFETY: `raw` is a descriptor just created and owned by nothing else.
+            let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+            // SAFETY: an OwnedFd is open and names the same descriptor until dropped, which
+            // only the AsyncFd does.
+            let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }.ok()?;
+            Some(Timer { fd, _slot: slot })
+        }
+
+        /// Sets the timer to expire at `deadline` (which resets its expiry count, so the
+        /// descriptor is not readable until then). The expiry is absolute, so a thread
+        /// preempted before the call still wakes at the deadline, not that much later.
+        fn arm(&self, deadline: Instant) -> bool {
+            // `Instant` is CLOCK_MONOTONIC on Linux. Read before the kernel's clock, so the
+            // expiry computed is at or after the deadline, never a few nanoseconds before it.
+            let left = deadline.saturating_duration_since(Instant::now());
+            // SAFETY: clock_gettime fills the struct it is given.
+            let mut now: libc::timespec = unsafe { std::mem::zeroed() };
+            if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
+                return false;
+            }
+            let nanos = now.tv_nsec + i64::from(left.subsec_nanos());
+            let Ok(secs) = i64::try_from(left.as_secs()) else {
+                return false;
+            };
+            let spec = libc::itimerspec {
+                it_interval: libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                },
+                it_value: libc::timespec {
+                    tv_sec: now.tv_sec.saturating_add(secs + nanos / 1_000_000_000),
+                    tv_nsec: nanos % 1_000_000_000,
+                },
+            };
+            // SAFETY: the descriptor is a timerfd; `spec` is read, the old value not asked for.
+            let set = unsafe {
+                libc::timerfd_settime(
+                    self.fd.get_ref().as_raw_fd(),
+                    libc::TFD_TIMER_ABSTIME,
+                    &spec,
+                    std::ptr::null_mut(),
+                )
+            };
+            set == 0
+        }
+
+        /// Waits until `deadline`; false if the timer or the reactor failed (the caller then
+        /// waits another way).
+        pub async fn wait_until(&self, deadline: Instant) -> bool {
+            loop {
+                if !self.arm(deadline) {
+                    return false;
+                }
+                let Ok(mut ready) = self.fd.readable().await else {
+                    return false;
+                };
+                // The next wait waits for the next expiry. Readiness left by an earlier wait
+                // that was dropped before its end ends this one early: armed again, it waits.
+                ready.clear_ready();
+                if Instant::now() >= deadline {
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+/// A timer for a task that waits again and again (the load's dispatchers): on Linux one
+/// timerfd, registered with the runtime once and armed again for each wait, so a wait costs
+/// one system call and the reactor's wake-up; the scheduler thread when that cannot be had.
+/// Made in a task of a tokio runtime with I/O enabled (as all the harness's are) and used
+/// there.
+#[derive(Default)]
+pub struct Sleeper {
+    #[cfg(target_os = "linux")]
+    fd: Option<timerfd::Timer>,
+    /// No timerfd could be had or it failed: the scheduler thread from now on.
+    #[cfg(target_os = "linux")]
+    threaded: bool,
+}
+
+impl Sleeper {
+    /// Sleeps until `deadline`; returns at once if it has passed.
+    pub async fn until(&mut self, deadline: Instant) {
+        if deadline <= Instant::now() {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        if !self.threaded {
+            if self.fd.is_none() {
+                self.fd = timerfd::Timer::new();
+            }
+            match &self.fd {
+                Some(t) if t.wait_until(deadline).await => {
+                    record(Instant::now().saturating_duration_since(deadline));
+                    return;
+                }
+                _ => {
+                    self.fd = None;
+                    self.threaded = true;
+                }
+            }
+        }
+        sleep_until(deadline).await;
+    }
+}
+
 /// Sleeps until `deadline` on the scheduler thread's timer; returns at once if it has passed.
 pub async fn sleep_until(deadline: Instant) {
     if deadline <= Instant::now() {
@@ -213,6 +381,58 @@ mod tests {
         let ks: Vec<u64> = order.iter().map(|(k, _)| *k).collect();
         assert_eq!(ks, (0..10).collect::<Vec<_>>());
         assert!(order.iter().all(|(_, on_time)| *on_time));
+    }
+
+    /// A reused sleeper never ends a wait early, including the wait after one dropped before
+    /// its deadline (whose timer, expiring while nobody waits, must not end the next one).
+    #[test]
+    fn a_reused_sleeper_waits_each_deadline_out() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut s = Sleeper::default();
+            let dropped = Instant::now() + Duration::from_millis(5);
+            let cut = tokio::time::timeout(Duration::from_millis(1), s.until(dropped)).await;
+            assert!(cut.is_err(), "the first wait was cut short");
+            // Blocks the runtime's thread past the dropped deadline: its timer expires unseen.
+            std::thread::sleep(Duration::from_millis(10));
+            for k in 1..=5u64 {
+                let at = Instant::now() + Duration::from_millis(3 * k);
+                s.until(at).await;
+                assert!(Instant::now() >= at, "wait {k} ended early");
+            }
+        });
+    }
+
+    /// More sleepers at once than timerfds allowed: the rest wait on the scheduler thread,
+    /// and every wait ends, none early.
+    #[test]
+    fn sleepers_beyond_the_timerfds_wait_on_the_scheduler_thread() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let t0 = Instant::now() + Duration::from_millis(20);
+        let on_time = rt.block_on(async {
+            let tasks: Vec<_> = (0..MAX_TIMERFDS as u64 + 100)
+                .map(|k| {
+                    let at = t0 + Duration::from_micros(50 * k);
+                    tokio::spawn(async move {
+                        Sleeper::default().until(at).await;
+                        Instant::now() >= at
+                    })
+                })
+                .collect();
+            let mut on_time = 0;
+            for t in tasks {
+                on_time += usize::from(t.await.unwrap());
+            }
+            on_time
+        });
+        assert_eq!(on_time, MAX_TIMERFDS + 100);
     }
 
     #[test]

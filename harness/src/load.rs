@@ -222,6 +222,12 @@ async fn follow_windows(shared: Arc<Shared>) {
 /// exhausting the load machine (sockets, memory); reaching it fails the run (exit 3).
 pub const DEFAULT_USER_LIMIT: usize = 20_000;
 
+/// Arrivals a second (this worker's peak) up to which one thread runs the whole load: below
+/// it a second worker only adds wake-ups (a journey's task handed over, a sibling woken to
+/// steal), which at 200/s cost more CPU than the requests themselves; above it one thread on
+/// a loaded machine falls behind (`benches/load-frugal.sh`).
+const ONE_THREAD_UP_TO: f64 = 4000.0;
+
 /// Goose users that take arrivals from the schedule and start each journey as its own task
 /// (the journeys themselves are not bound to a goose user).
 const DISPATCHERS: usize = 2;
@@ -230,6 +236,7 @@ const DISPATCHERS: usize = 2;
 /// each journey as its own task on a clone of the goose user (the same client and connection
 /// pool); returns when the schedule is over and every journey it started has finished.
 async fn user_loop(user: &mut goose::prelude::GooseUser, shared: &Arc<Shared>) {
+    let mut sleeper = crate::clock::Sleeper::default();
     loop {
         if interrupted() || goose::is_killswitch_triggered() {
             shared.schedule.stop();
@@ -253,7 +260,7 @@ async fn user_loop(user: &mut goose::prelude::GooseUser, shared: &Arc<Shared>) {
                 break;
             }
             let wake = due.min(now + Duration::from_millis(250));
-            crate::clock::sleep_until(wake).await;
+            sleeper.until(wake).await;
         }
         if stopped {
             shared.schedule.stop();
@@ -411,10 +418,14 @@ pub fn run(scenario: &Scenario, cfg: &LoadConfig) -> Result<LoadRun, LoadError> 
     let wall = Instant::now();
     let cpu_before = crate::clock::process_cpu();
     install_interrupt_handler();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| LoadError::Run(format!("cannot start the async runtime: {e}")))?;
+    let runtime = if shared.schedule.peak_rate() <= ONE_THREAD_UP_TO {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+    .enable_all()
+    .build()
+    .map_err(|e| LoadError::Run(format!("cannot start the async runtime: {e}")))?;
     let observer_specs = scenario.observers.clone();
     let target = cfg.target.clone();
     let following = shared.live.active().then(|| shared.clone());
