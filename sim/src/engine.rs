@@ -725,8 +725,11 @@ impl Replication<'_> {
         loop {
             let req = self.requests[id as usize];
             if req.pc == req.drop_at {
-                // A timed-out attempt back from its step: its caller has moved on.
-                self.requests[id as usize].held_n = 0;
+                // A timed-out attempt back from its step: its caller has moved on. A new
+                // generation makes its journey's old deadline stale for the slot's next user.
+                let r = &mut self.requests[id as usize];
+                r.held_n = 0;
+                r.gen = r.gen.wrapping_add(1);
                 self.free.push(id);
                 return;
             }
@@ -855,7 +858,7 @@ impl Replication<'_> {
                         }
                     }
                 }
-                Op::BreakerPass { breaker, .. } => {
+                Op::BreakerPass { breaker } => {
                     // Reached after a success: the breaker records it.
                     self.breakers[breaker as usize].record(now, false);
                     r.pc += 1;
@@ -1019,24 +1022,15 @@ impl Replication<'_> {
     /// [`Self::visit_failed`]; `recorded`: the step's circuit breaker (if any) records the
     /// failure (not for a call its open breaker rejected).
     fn visit_failed_as(&mut self, id: u32, visit_pc: u32, now: Nanos, recorded: bool) -> bool {
-        let mut at = visit_pc as usize + 1;
-        if let Some(Op::Hold { leave }) = self.model.ops.get(at) {
-            at = *leave as usize + 1;
-        }
-        if let Some(Op::Fail { .. }) = self.model.ops.get(at) {
-            at += 1;
+        let (breaker, retry) = self.step_outcome_ops(visit_pc);
+        if let (Some(breaker), true) = (breaker, recorded) {
+            self.breakers[breaker as usize].record(now, true);
         }
         // A retry goes back to the step's start: its timeout, armed again for the new
         // attempt, and its breaker, which may reject it.
         let again = self.step_start(visit_pc);
-        if let Some(Op::BreakerPass { breaker, .. }) = self.model.ops.get(at).copied() {
-            if recorded {
-                self.breakers[breaker as usize].record(now, true);
-            }
-            at += 1;
-        }
         let r = &mut self.requests[id as usize];
-        if let Some(Op::RetryVisit { attempts, backoff }) = self.model.ops.get(at).copied() {
+        if let Some((attempts, backoff)) = retry {
             if r.attempt < attempts {
                 r.attempt += 1;
                 r.pc = again;
@@ -1083,34 +1077,34 @@ impl Replication<'_> {
         pc
     }
 
-    /// The step's `retry:` after its visit at `visit_pc`: (attempts, backoff sampler).
-    fn step_retry(&self, visit_pc: u32) -> Option<(u32, u32)> {
+    /// What follows a step's visit at `visit_pc` (after its calls, past its `Fail`): its
+    /// breaker's `BreakerPass` and its `retry:` (attempts, backoff sampler), each if it has one.
+    fn step_outcome_ops(&self, visit_pc: u32) -> (Option<u32>, Option<(u32, u32)>) {
+        let ops = &self.model.ops;
         let mut at = visit_pc as usize + 1;
-        if let Some(Op::Hold { leave }) = self.model.ops.get(at) {
+        if let Some(Op::Hold { leave }) = ops.get(at) {
             at = *leave as usize + 1;
         }
-        for op in &self.model.ops[at.min(self.model.ops.len())..] {
-            match op {
-                Op::Fail { .. } | Op::BreakerPass { .. } => {}
-                Op::RetryVisit { attempts, backoff } => return Some((*attempts, *backoff)),
-                _ => return None,
-            }
+        if let Some(Op::Fail { .. }) = ops.get(at) {
+            at += 1;
         }
-        None
+        let mut breaker = None;
+        if let Some(Op::BreakerPass { breaker: b }) = ops.get(at) {
+            breaker = Some(*b);
+            at += 1;
+        }
+        let retry = match ops.get(at) {
+            Some(Op::RetryVisit { attempts, backoff }) => Some((*attempts, *backoff)),
+            _ => None,
+        };
+        (breaker, retry)
     }
 
     /// A visit at `visit_pc` failed outside `visit_failed` (its service down, its replica
     /// lost): the step's breaker, if it has one, records the failure.
     fn breaker_saw_failure(&mut self, visit_pc: u32, now: Nanos) {
-        let mut at = visit_pc as usize + 1;
-        if let Some(Op::Hold { leave }) = self.model.ops.get(at) {
-            at = *leave as usize + 1;
-        }
-        if let Some(Op::Fail { .. }) = self.model.ops.get(at) {
-            at += 1;
-        }
-        if let Some(Op::BreakerPass { breaker, .. }) = self.model.ops.get(at) {
-            self.breakers[*breaker as usize].record(now, true);
+        if let (Some(breaker), _) = self.step_outcome_ops(visit_pc) {
+            self.breakers[breaker as usize].record(now, true);
         }
     }
 
@@ -1438,7 +1432,7 @@ impl Replication<'_> {
             level += 1;
             at = caller;
         }
-        if let Some((attempts, backoff)) = self.step_retry(visit) {
+        if let Some((attempts, backoff)) = self.step_outcome_ops(visit).1 {
             if attempt < attempts {
                 self.try_again(request, visit, last, level, backoff, now);
                 return;
@@ -1448,12 +1442,12 @@ impl Replication<'_> {
         if r.held_n == 0 {
             return;
         }
-        let mut at = visit;
-        while let Some(caller) = self.caller_visit(at) {
-            if self.has_breakers {
+        if self.has_breakers {
+            let mut at = visit;
+            while let Some(caller) = self.caller_visit(at) {
                 self.breaker_saw_failure(caller, now);
+                at = caller;
             }
-            at = caller;
         }
         if level == 0 {
             return;

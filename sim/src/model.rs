@@ -115,11 +115,10 @@ pub enum Op {
         breaker: u32,
     },
     /// After that visit (its calls and `Fail`, before its `RetryVisit`): reached on success,
-    /// the breaker records a success; a failed visit looks it up to record a failure and to
-    /// be retried from the `Breaker` op at `gate`.
+    /// the breaker records a success; a failed visit looks it up to record a failure (and is
+    /// retried from its step's start, the `Breaker` op among the ops before the visit).
     BreakerPass {
         breaker: u32,
-        gate: u32,
     },
     /// The journey is complete.
     Done,
@@ -397,7 +396,7 @@ impl Compiler<'_> {
                 let visit = self.ops.len() as u32 + 1 + breaker + endpoint;
                 self.ops.push(Op::Timeout { after: t.0, visit });
             }
-            let gate = step.circuit_breaker.as_ref().map(|b| {
+            let breaker = step.circuit_breaker.as_ref().map(|b| {
                 let breaker = self.breakers.len() as u32;
                 self.breakers.push(BreakerSpec {
                     journey: self.journey,
@@ -405,7 +404,7 @@ impl Compiler<'_> {
                     spec: b.clone(),
                 });
                 self.ops.push(Op::Breaker { breaker });
-                (breaker, self.ops.len() as u32 - 1)
+                breaker
             });
             if step.service_time.is_some() || step.cpu.is_some() {
                 let mut sampler = |d: &Option<models::Distribution>| match d {
@@ -454,8 +453,8 @@ impl Compiler<'_> {
                     station: index as u32,
                 });
             }
-            if let Some((breaker, gate)) = gate {
-                self.ops.push(Op::BreakerPass { breaker, gate });
+            if let Some(breaker) = breaker {
+                self.ops.push(Op::BreakerPass { breaker });
             }
             if let Some(r) = &step.retry {
                 let backoff = self.sampler(r.backoff.sampler());
