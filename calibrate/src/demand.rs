@@ -52,6 +52,11 @@ pub enum Value {
     Law(Law),
     /// Neither family fits: the measured sample, resampled.
     Empirical(Sample),
+    /// None of it: a declared `service_time:` when everything measured is taken as CPU.
+    Zero,
+    /// A step's synchronous calls, from the traces: (callee, probability) each, in the order
+    /// the traces first show them.
+    Calls(Vec<(String, f64)>),
 }
 
 #[derive(Clone, Debug)]
@@ -60,7 +65,7 @@ pub struct Fitted {
     pub mapping: Vec<PathSegment>,
     /// A key the mapping is known to hold, to place a new key beside.
     pub sibling: String,
-    /// `cpu` or `service_time`.
+    /// `cpu`, `service_time` or `calls`.
     pub key: &'static str,
     pub value: Value,
     /// Who it is for: `service api` or `step read/0 api`.
@@ -218,6 +223,14 @@ pub fn calibrate(
     let sites = step_sites(scenario);
     let mut cal = Calibration::default();
     let mut groups: IndexMap<Group, Pooled> = IndexMap::new();
+    let graph = (!traces.is_empty()).then(|| {
+        let all: Vec<Span> = traces.iter().flat_map(|(_, s)| s.iter().cloned()).collect();
+        graph::build_for(&all, |s| scenario.services.contains_key(s))
+    });
+    // Services the traces time well enough: their spans measure each request's time in the
+    // server, where a load run sees the client's (the mean server-side time at best), so the
+    // traces give their demand and the load runs only their CPU.
+    let traced = |svc: &str| graph.as_ref().is_some_and(|g| g.visits(svc) >= MIN_SAMPLES);
     for run in runs {
         // Per service in this run: throughput and the pooled sample, for the overload check.
         let mut per_service: IndexMap<&str, (u64, Sample)> = IndexMap::new();
@@ -258,10 +271,6 @@ pub fn calibrate(
             check_load(run, svc, service, *count, sample)?;
         }
     }
-    let graph = (!traces.is_empty()).then(|| {
-        let all: Vec<Span> = traces.iter().flat_map(|(_, s)| s.iter().cloned()).collect();
-        graph::build(&all)
-    });
     let trace_files = traces
         .iter()
         .map(|t| t.0.as_str())
@@ -277,6 +286,13 @@ pub fn calibrate(
             .is_some_and(|g| g.visits(&pooled.service) > 0);
         if pooled.has_calls && matches!(group, Group::Service(_)) && in_traces {
             // The traces separate its own time from its callees'; fitted below.
+            continue;
+        }
+        if matches!(group, Group::Service(_)) && traced(&pooled.service) {
+            cal.notes.push(format!(
+                "{who}: fitted from the traces' server-side times, not the load's client-side latency ({} requests)",
+                pooled.sample.len()
+            ));
             continue;
         }
         if pooled.has_calls {
@@ -299,7 +315,7 @@ pub fn calibrate(
             Group::Service(s) => (service_path(s), first_key(service)),
             Group::Step(_, p) => (p.clone(), "service".to_string()),
         };
-        let split = observed_split(runs, &pooled.service, &pooled.sample, &mut cal.notes);
+        let split = observed_split(runs, &pooled.service, Some(&pooled.sample), &mut cal.notes);
         let sample = pooled.sample.shifted(split.overhead_s, 1e-6);
         let source = format!("load {}", pooled.source.join(" + "));
         emit(
@@ -319,7 +335,9 @@ pub fn calibrate(
                 continue;
             };
             let measured_by_load = groups.iter().any(|(k, p)| {
-                p.service == *name && !(p.has_calls && matches!(k, Group::Service(_)))
+                p.service == *name
+                    && !(p.has_calls && matches!(k, Group::Service(_)))
+                    && !(matches!(k, Group::Service(_)) && traced(name))
             });
             if measured_by_load {
                 continue;
@@ -333,6 +351,12 @@ pub fn calibrate(
                     n: sample.len(),
                 });
             }
+            // The CPU, where a load run scraped it; the spans are already server-side.
+            let cpu = if runs.is_empty() {
+                None
+            } else {
+                observed_split(runs, name, None, &mut cal.notes).cpu_s
+            };
             emit(
                 &mut cal,
                 service,
@@ -340,14 +364,67 @@ pub fn calibrate(
                 &first_key(service),
                 &who,
                 &sample,
-                None,
+                cpu,
                 &format!("traces {trace_files} (own time)"),
             );
         }
         cal.mix = journey_mix(scenario, g);
+        traced_calls(&mut cal, scenario, g);
     }
     cal.graph = graph;
     Ok(cal)
+}
+
+/// The synchronous calls the traces show between modelled services, written into each step
+/// of the caller that declares none: as many calls as the traces' mean visits per visit of
+/// the caller (branch probability x visits per calling visit), the fraction as a call with a
+/// `probability:`, so the scenario's mean visits match the traces'. A step that declares
+/// `calls:` keeps them. The graph is per service: every step of the caller gets the same.
+fn traced_calls(cal: &mut Calibration, scenario: &Scenario, g: &Graph) {
+    for site in step_sites(scenario).values() {
+        let (Some(caller), None) = (&site.step.service, &site.step.calls) else {
+            continue;
+        };
+        let mut calls = Vec::new();
+        let mut said = Vec::new();
+        for ((from, to), e) in &g.edges {
+            if from != caller || to == caller || !e.synchronous() {
+                continue;
+            }
+            if !scenario.services.contains_key(to) {
+                continue;
+            }
+            let p = g.branch_probability(from, to).unwrap_or(0.0);
+            let per = g.visits_per_call(from, to).unwrap_or(0.0);
+            let mean = p * per;
+            let whole = mean.floor() as usize;
+            calls.extend(std::iter::repeat_n((to.clone(), 1.0), whole));
+            let rest = mean - whole as f64;
+            if rest >= 0.005 {
+                calls.push((to.clone(), (rest * 100.0).round() / 100.0));
+            }
+            said.push(format!(
+                "{to}: in {:.1} % of {} visits, {per:.2} calls each ({} calls)",
+                p * 100.0,
+                g.visits(from),
+                e.sync_calls
+            ));
+        }
+        if calls.is_empty() {
+            continue;
+        }
+        cal.fitted.push(Fitted {
+            mapping: site.path.clone(),
+            sibling: "service".into(),
+            key: "calls",
+            value: Value::Calls(calls),
+            who: format!("a step of {caller}"),
+            comment: format!(
+                "calibrated from the traces' synchronous calls: {}",
+                said.join("; ")
+            ),
+        });
+    }
 }
 
 /// The first key a service mapping certainly holds, to add a key beside.
@@ -408,9 +485,15 @@ struct Split {
 }
 
 /// What the observers say of a service: the client's and network's share (client mean minus
-/// server-side mean, from `server_seconds/` and `requests/` counters) and the CPU demand by
-/// the utilisation law (`cpu_seconds/` over `requests/`, or over the load's own count).
-fn observed_split(runs: &[Run], svc: &str, sample: &Sample, notes: &mut Vec<String>) -> Split {
+/// server-side mean, from `server_seconds/` and `requests/` counters) of the client-side
+/// `sample` (None: the sample is server-side already) and the CPU demand by the utilisation
+/// law (`cpu_seconds/` over `requests/`, or over the load's own count).
+fn observed_split(
+    runs: &[Run],
+    svc: &str,
+    sample: Option<&Sample>,
+    notes: &mut Vec<String>,
+) -> Split {
     let (mut server_s, mut server_n, mut cpu_s, mut cpu_n) = (0.0, 0.0, 0.0, 0.0);
     // Each run's (requests a second, CPU seconds a second), for the fit across rates.
     let mut rates: Vec<(f64, f64)> = Vec::new();
@@ -448,7 +531,7 @@ fn observed_split(runs: &[Run], svc: &str, sample: &Sample, notes: &mut Vec<Stri
         }
     }
     let mut overhead_s = 0.0;
-    if server_n > 0.0 {
+    if let (Some(sample), true) = (sample, server_n > 0.0) {
         let server_mean = server_s / server_n;
         overhead_s = (sample.mean() - server_mean).max(0.0);
         notes.push(format!(
@@ -457,7 +540,7 @@ fn observed_split(runs: &[Run], svc: &str, sample: &Sample, notes: &mut Vec<Stri
             sample.mean() * 1e3,
             server_mean * 1e3
         ));
-    } else {
+    } else if sample.is_some() {
         notes.push(format!(
             "service {svc}: no server-side time observed (server_seconds/{svc}); the fit includes the client and the network"
         ));
@@ -573,9 +656,15 @@ fn emit(
                 ),
             );
             if share < 0.999 || service.service_time.is_some() {
+                // All of it on the CPU: no off-CPU law (a law's mean must be positive).
+                let off = if share >= 0.999 {
+                    Value::Zero
+                } else {
+                    whole(1.0 - share)
+                };
                 push(
                     "service_time",
-                    whole(1.0 - share),
+                    off,
                     format!(
                         "calibrated from {source}: the off-CPU {:.0} % of the demand; {}",
                         (1.0 - share) * 100.0,
@@ -584,14 +673,23 @@ fn emit(
                 );
             }
         }
-        (true, None) => push(
-            "cpu",
-            whole(1.0),
-            format!(
-                "calibrated from {source}: CPU not observed, all of the demand taken as CPU; {}",
-                describe(&f)
-            ),
-        ),
+        (true, None) => {
+            push(
+                "cpu",
+                whole(1.0),
+                format!(
+                    "calibrated from {source}: CPU not observed, all of the demand taken as CPU; {}",
+                    describe(&f)
+                ),
+            );
+            if service.service_time.is_some() {
+                push(
+                    "service_time",
+                    Value::Zero,
+                    format!("calibrated from {source}: CPU not observed, no off-CPU time"),
+                );
+            }
+        }
         (false, cpu) => {
             if let Some((d, _)) = cpu {
                 cal.notes.push(format!(

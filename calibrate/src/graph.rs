@@ -3,10 +3,13 @@
 //! (branch probability: the share of the caller's visits that call; visits per such call),
 //! each service's own time (its visit minus the time spent waiting on its synchronous calls,
 //! measured at the caller's client span so the network is not counted as the caller's work),
-//! and the journey mix (root visits by service and operation).
+//! and the journey mix (root visits by service and operation). A service that writes no spans
+//! (a database, a cache) is seen in its callers' client spans that name it (`Span::peer`):
+//! each such span with no server span under it is a visit of that service, inferred, its
+//! time as the client saw it (the wire included).
 
 use crate::trace::Span;
-use indexmap::IndexMap;
+use indexmap::{IndexMap, IndexSet};
 use std::collections::HashMap;
 
 /// One visit to a service: its entry span (the root, or a span whose parent is in another
@@ -23,6 +26,8 @@ struct Visit {
     messaging: bool,
     /// The span that opened the visit.
     entry: usize,
+    /// Seen only in the caller's client span (the service writes no spans).
+    inferred: bool,
 }
 
 /// Calls from one service to another.
@@ -53,6 +58,8 @@ pub struct Graph {
     /// Root visits by (service, operation): the journey mix.
     pub roots: IndexMap<(String, String), u64>,
     pub traces: usize,
+    /// Services known only from their callers' client spans (`Span::peer`).
+    pub inferred: IndexSet<String>,
 }
 
 impl Graph {
@@ -85,6 +92,14 @@ impl Graph {
 /// Builds the graph. Spans whose parent is not in the file start a visit of their own (a
 /// trace cut by sampling or by the file's edge), as roots.
 pub fn build(spans: &[Span]) -> Graph {
+    build_for(spans, |_| true)
+}
+
+/// Builds the graph for a model that has only the services `modelled` accepts: the time a
+/// visit waits on a service outside the model stays in the visit's own time (a scenario
+/// without a `postgresql` service carries its queries in its callers' demand). The edges
+/// are all kept.
+pub fn build_for(spans: &[Span], modelled: impl Fn(&str) -> bool) -> Graph {
     let index: HashMap<(&str, &str), usize> = spans
         .iter()
         .enumerate()
@@ -127,10 +142,39 @@ pub fn build(spans: &[Span]) -> Graph {
                     via: parent[j],
                     messaging: s.messaging || parent[j].is_some_and(|p| spans[p].messaging),
                     entry: j,
+                    inferred: false,
                 });
                 visits.len() - 1
             }));
         }
+    }
+    // Client spans naming a service that answered with no span of its own.
+    let mut answered = vec![false; spans.len()];
+    for (i, p) in parent.iter().enumerate() {
+        if let Some(p) = *p {
+            answered[p] |= spans[p].service != spans[i].service;
+        }
+    }
+    let mut inferred = IndexSet::new();
+    for (j, s) in spans.iter().enumerate() {
+        let Some(peer) = s.peer.as_ref().filter(|p| **p != s.service) else {
+            continue;
+        };
+        if answered[j] {
+            continue;
+        }
+        inferred.insert(peer.clone());
+        visits.push(Visit {
+            service: peer.clone(),
+            name: s.name.clone(),
+            start: s.start_ns,
+            end: s.end_ns,
+            caller: visit_of[j],
+            via: Some(j),
+            messaging: false,
+            entry: j,
+            inferred: true,
+        });
     }
     let mut g = Graph {
         traces: spans
@@ -138,6 +182,7 @@ pub fn build(spans: &[Span]) -> Graph {
             .map(|s| s.trace_id.as_str())
             .collect::<std::collections::HashSet<_>>()
             .len(),
+        inferred,
         ..Graph::default()
     };
     // Per caller visit: intervals waited on synchronously, and the callees it called.
@@ -162,10 +207,13 @@ pub fn build(spans: &[Span]) -> Graph {
                 p.service == caller.service && p.start_ns <= v.start && p.end_ns >= v.end
             });
             let (a, b) = client.map_or((v.start, v.end), |p| (p.start_ns, p.end_ns));
-            waits[c].push((a.max(caller.start), b.min(caller.end)));
+            if modelled(&v.service) {
+                waits[c].push((a.max(caller.start), b.min(caller.end)));
+            }
             if let Some(p) = client {
-                // A client span of its own (not the caller's entry span) measures the wire.
-                if v.via != Some(caller.entry) {
+                // A client span of its own (not the caller's entry span) measures the wire;
+                // an inferred visit is that client span, so it cannot.
+                if v.via != Some(caller.entry) && !v.inferred {
                     let n = network.entry(key.clone()).or_default();
                     n.0 += ((p.end_ns - p.start_ns) - (v.end - v.start)) as f64 / 1e9;
                     n.1 += 1;

@@ -2,7 +2,7 @@
 //! calibrate`). `fit` fits a sample (lognormal, gamma, or the sample itself, judged by the KS
 //! distance), `trace` reads OTLP, Jaeger and Zipkin JSON into spans, `graph` finds the call
 //! graph and each service's own time in them, `demand` decides which sample fits which
-//! demand and refuses samples too small or taken under queueing, `edit` writes the fitted
+//! demand (and writes the traces' synchronous calls into steps that declare none) and refuses samples too small or taken under queueing, `edit` writes the fitted
 //! values into the scenario's text in place. Pure: the binary reads the files and hands in
 //! their contents; this crate does no I/O.
 
@@ -23,6 +23,24 @@ pub fn law_yaml(l: &fit::Law) -> String {
         duration_text(l.mean),
         l.cv
     )
+}
+
+/// No time at all, as the scenario writes it ([`Value::Zero`]).
+pub const ZERO_YAML: &str = "{constant: 0s}";
+
+/// A step's calls as the scenario writes them: `[{service: db}, {service: db, probability: 0.4}]`.
+pub fn calls_yaml(calls: &[(String, f64)]) -> String {
+    let each: Vec<String> = calls
+        .iter()
+        .map(|(service, p)| {
+            if *p >= 1.0 {
+                format!("{{service: {service}}}")
+            } else {
+                format!("{{service: {service}, probability: {p}}}")
+            }
+        })
+        .collect();
+    format!("[{}]", each.join(", "))
 }
 
 /// Seconds as a duration with a unit and 4 significant digits (`12.35ms`, `850.2us`).

@@ -17,6 +17,10 @@ pub struct Span {
     pub end_ns: u64,
     /// Producer and consumer spans (messaging) are asynchronous by declaration.
     pub messaging: bool,
+    /// For a client span, the service it calls as the span names it (`peer.service`, else the
+    /// database's `db.system`; Zipkin's `remoteEndpoint.serviceName`): how a call to a
+    /// service that writes no spans of its own (PostgreSQL, Redis, a SaaS API) is seen.
+    pub peer: Option<String>,
 }
 
 /// A trace file that could not be read, with the line (JSON lines) and column where known.
@@ -153,6 +157,17 @@ fn parent_of(v: &Value, key: &str, line: usize, what: &str) -> Result<Option<Str
     }
 }
 
+/// The service a client span calls, from its attributes: `peer.service` (OpenTracing's and
+/// OpenTelemetry's name for it), else the database system (`db.system`, or `db.system.name`
+/// as semantic conventions 1.26 renamed it).
+fn peer_of<'a>(attribute: impl Fn(&str) -> Option<&'a str>) -> Option<String> {
+    ["peer.service", "db.system", "db.system.name"]
+        .into_iter()
+        .find_map(&attribute)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+}
+
 fn otlp(doc: &Value, line: usize) -> Result<Vec<Span>, TraceError> {
     let mut out = Vec::new();
     for rs in doc["resourceSpans"].as_array().into_iter().flatten() {
@@ -176,6 +191,15 @@ fn otlp(doc: &Value, line: usize) -> Result<Vec<Span>, TraceError> {
                     || kind == 5
                     || kind == "SPAN_KIND_PRODUCER"
                     || kind == "SPAN_KIND_CONSUMER";
+                let client = kind == 3 || kind == "SPAN_KIND_CLIENT";
+                let attribute = |key: &str| {
+                    s["attributes"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|a| a["key"] == key)
+                        .and_then(|a| a["value"]["stringValue"].as_str())
+                };
                 out.push(Span {
                     trace_id: id_of(s, "traceId", line, what)?,
                     span_id: id_of(s, "spanId", line, what)?,
@@ -185,6 +209,7 @@ fn otlp(doc: &Value, line: usize) -> Result<Vec<Span>, TraceError> {
                     start_ns: u64_of(s, "startTimeUnixNano", line, what)?,
                     end_ns: u64_of(s, "endTimeUnixNano", line, what)?,
                     messaging,
+                    peer: client.then(|| peer_of(attribute)).flatten(),
                 });
             }
         }
@@ -218,11 +243,13 @@ fn jaeger(data: &[Value], line: usize) -> Result<Vec<Span>, TraceError> {
             };
             let start_us = u64_of(s, "startTime", line, what)?;
             let tags = s["tags"].as_array();
-            let span_kind = tags
-                .into_iter()
-                .flatten()
-                .find(|t| t["key"] == "span.kind")
-                .and_then(|t| t["value"].as_str());
+            let tag = |key: &str| {
+                tags.into_iter()
+                    .flatten()
+                    .find(|t| t["key"] == key)
+                    .and_then(|t| t["value"].as_str())
+            };
+            let span_kind = tag("span.kind");
             out.push(Span {
                 trace_id: id_of(s, "traceID", line, what)?,
                 span_id: id_of(s, "spanID", line, what)?,
@@ -232,6 +259,9 @@ fn jaeger(data: &[Value], line: usize) -> Result<Vec<Span>, TraceError> {
                 start_ns: start_us * 1000,
                 end_ns: (start_us + u64_of(s, "duration", line, what)?) * 1000,
                 messaging: follows || matches!(span_kind, Some("producer" | "consumer")),
+                peer: (span_kind == Some("client"))
+                    .then(|| peer_of(tag))
+                    .flatten(),
             });
         }
     }
@@ -256,6 +286,14 @@ fn zipkin(list: &[Value], line: usize) -> Result<Vec<Span>, TraceError> {
             start_ns: start_us * 1000,
             end_ns: (start_us + u64_of(s, "duration", line, what)?) * 1000,
             messaging: matches!(kind, Some("PRODUCER" | "CONSUMER")),
+            peer: (kind == Some("CLIENT"))
+                .then(|| {
+                    s["remoteEndpoint"]["serviceName"]
+                        .as_str()
+                        .map(str::to_string)
+                        .or_else(|| peer_of(|key| s["tags"][key].as_str()))
+                })
+                .flatten(),
         });
     }
     Ok(out)

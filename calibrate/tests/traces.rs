@@ -4,7 +4,7 @@
 //! trace 1: api 0-10 ms calls db through a client span 1-6 ms (db's server span 2-5 ms) and
 //! publishes (6-7 ms) a message that worker consumes at 20-30 ms; trace 2: api 100-104 ms.
 
-use calibrate::graph::build;
+use calibrate::graph::{build, build_for};
 use calibrate::trace::parse;
 
 const FIXTURES: [&str; 4] = [
@@ -69,6 +69,52 @@ fn every_format_gives_the_hand_computed_graph() {
         assert_eq!(mix.len(), 1, "{name}: {mix:?}");
         assert_eq!(mix[0].0 .0, "api");
         assert!(close(mix[0].1, 1.0));
+    }
+}
+
+/// Services that write no spans, seen in their callers' client spans (fixtures peers-*: the
+/// same two traces in each format). Trace 1: api 0-10 ms queries PostgreSQL through a client
+/// span 2-5 ms (`db.system`; Zipkin: `remoteEndpoint`) and Redis 6-8 ms (`peer.service`),
+/// neither answering with a span; trace 2: api 100-110 ms calls db through a client span
+/// 101-106 ms naming `peer.service: db`, and db answers with its own server span 102-105 ms.
+#[test]
+fn uninstrumented_peers_are_inferred_from_client_spans() {
+    for name in ["peers-otlp.json", "peers-jaeger.json", "peers-zipkin.json"] {
+        let spans = parse(&read(name)).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let g = build(&spans);
+        let inferred: Vec<&str> = g.inferred.iter().map(String::as_str).collect();
+        // db answered with a span of its own: it is not inferred, nor visited twice.
+        assert_eq!(inferred, ["postgresql", "redis"], "{name}");
+        assert_eq!(g.own_time["postgresql"], [0.003], "{name}");
+        assert_eq!(g.own_time["redis"], [0.002], "{name}");
+        assert_eq!(g.visits("db"), 1, "{name}");
+        // api's own time: trace 1 10 - 3 - 2 = 5 ms; trace 2 10 - 5 (its client span) = 5 ms.
+        let mut api = g.own_time["api"].clone();
+        api.sort_by(f64::total_cmp);
+        assert!(
+            close(api[0], 0.005) && close(api[1], 0.005),
+            "{name}: {api:?}"
+        );
+        let pg = &g.edges[&("api".to_string(), "postgresql".to_string())];
+        assert!(pg.synchronous() && pg.sync_calls == 1, "{name}: {pg:?}");
+        // The client span is the only record of an inferred call: no wire to tell apart.
+        assert_eq!(pg.network_s, None, "{name}");
+        assert!(close(
+            g.branch_probability("api", "postgresql").unwrap_or(0.0),
+            0.5
+        ));
+        // A model without PostgreSQL and Redis keeps their time in api's demand.
+        let g = build_for(&spans, |s| s == "api" || s == "db");
+        let mut api = g.own_time["api"].clone();
+        api.sort_by(f64::total_cmp);
+        assert!(
+            close(api[0], 0.005) && close(api[1], 0.010),
+            "{name}: {api:?}"
+        );
+        // ... and a model of api alone keeps db's too; the edges are all still there.
+        let g = build_for(&spans, |s| s == "api");
+        assert!(g.own_time["api"].iter().all(|&t| close(t, 0.010)), "{name}");
+        assert_eq!(g.edges.len(), 3, "{name}");
     }
 }
 

@@ -83,6 +83,8 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     for f in &cal.fitted {
         let value = match &f.value {
             Value::Law(l) => calibrate::law_yaml(l),
+            Value::Zero => calibrate::ZERO_YAML.to_string(),
+            Value::Calls(calls) => calibrate::calls_yaml(calls),
             Value::Empirical(s) => {
                 let name = format!("{stem}.{}.{}.csv", file_name(&f.who), f.key);
                 csvs.push((out_dir.join(&name), empirical_csv(s)));
@@ -159,7 +161,12 @@ fn print_graph(cal: &calibrate::Calibration) {
         );
     }
     for (name, own) in &g.own_time {
-        eprintln!("  {name}: {} visits", own.len());
+        let inferred = if g.inferred.contains(name) {
+            " (inferred from its callers' client spans: it writes none)"
+        } else {
+            ""
+        };
+        eprintln!("  {name}: {} visits{inferred}", own.len());
     }
     eprintln!("journey mix (root operations):");
     for ((svc, op), share) in g.journey_mix() {
