@@ -63,11 +63,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def venv():
-    """The venv with requirements.txt installed; reinstalled when the file changes."""
-    req = HERE / "requirements.txt"
+def venv(requirements="requirements.txt"):
+    """The venv with `requirements` (a file here) installed; reinstalled when the file changes.
+    Each requirements file has its own venv, so the traced app's packages never reach the
+    untraced one's measurements."""
+    req = HERE / requirements
     digest = hashlib.sha256(req.read_bytes()).hexdigest()
-    root = cache_dir() / "venv"
+    root = cache_dir() / ("venv" if requirements == "requirements.txt" else Path(requirements).stem)
     marker = root / "requirements.sha256"
     if marker.exists() and marker.read_text().strip() == digest:
         return root
@@ -235,13 +237,16 @@ class Exporter:
 class Kinto:
     """PostgreSQL + Kinto under gunicorn, seeded. Use as a context manager."""
 
-    def __init__(self, workers):
+    def __init__(self, workers, traces=None):
+        """`traces`: a path prefix; when given, Kinto is traced with OpenTelemetry
+        (otel_gunicorn.py) and each worker writes `<traces>.<pid>.jsonl`."""
         for tool in ["initdb", "pg_ctl", "createdb", "psql"]:
             if not (PG_BIN / tool).exists():
                 raise Unavailable(f"PostgreSQL 15 is needed: apt-get install -y postgresql ({PG_BIN / tool} missing)")
         if shutil.which("taskset") is None or (is_root() and shutil.which("runuser") is None):
             raise Unavailable("taskset and runuser are needed: apt-get install -y util-linux")
-        self.venv = venv()
+        self.traces = traces
+        self.venv = venv("requirements-otel.txt" if traces else "requirements.txt")
         root = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
         self.dir = Path(tempfile.mkdtemp(prefix="twin-validation-", dir=root))
         os.chmod(self.dir, 0o755)
@@ -324,8 +329,13 @@ class Kinto:
                                    "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
                                    "--backlog", "2048", "--timeout", "120",
                                    "--access-logfile", str(access), "--access-logformat", "%(D)s"])
+        env = dict(os.environ)
+        if self.traces:
+            Path(self.traces).parent.mkdir(parents=True, exist_ok=True)
+            cmd += ["--config", str(HERE / "otel_gunicorn.py")]
+            env["TWIN_OTEL_FILE"] = str(self.traces)
         self.gunicorn = subprocess.Popen(cmd, cwd=self.dir, stdout=log_file, stderr=log_file,
-                                         stdin=subprocess.DEVNULL)
+                                         stdin=subprocess.DEVNULL, env=env)
         try:
             wait_http(f"{self.url}/v1/", 60)
         except RuntimeError as e:
@@ -341,6 +351,13 @@ class Kinto:
 
     def gunicorn_pid(self):
         return self.gunicorn.pid if self.gunicorn and self.gunicorn.poll() is None else None
+
+    def trace_files(self):
+        """The traced workers' files so far (empty when not traced)."""
+        if not self.traces:
+            return []
+        prefix = Path(self.traces)
+        return sorted(prefix.parent.glob(prefix.name + ".*.jsonl"))
 
     def stop_gunicorn(self):
         if self.gunicorn and self.gunicorn.poll() is None:

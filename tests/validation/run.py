@@ -27,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+import hdr
 import kinto_app
 from kinto_app import LOAD_CORE, Kinto, Unavailable, log, pinned
 
@@ -122,6 +123,21 @@ def measured(run_dir, journey, warmup_s):
     }
 
 
+def pooled_p95(runs, journey, ms):
+    """The p95 of the runs' requests pooled, with its distribution-free 95 % interval, from
+    the runs' HDR histograms (each run's own p95 read back from its histogram first and
+    checked against its summary, so the decoding is checked on every run)."""
+    files = [run / "histograms" / f"journey-{journey}.hdr" for run in runs]
+    for f, m in zip(files, ms):
+        own = hdr.quantile(hdr.pooled([f]), 0.95) / 1e3
+        if abs(own - m["p95_ms"]) > 1e-6:
+            raise RuntimeError(f"{f}: p95 {own} ms read back, the summary says {m['p95_ms']}")
+    h = hdr.pooled(files)
+    lo, hi = hdr.quantile_ci95(h, 0.95)
+    return {"measured_pooled": hdr.quantile(h, 0.95) / 1e3,
+            "measured_ci95": [lo / 1e3, hi / 1e3], "pooled_count": sum(h[0].values())}
+
+
 class Suite:
     def __init__(self, args, app):
         self.twin = str(Path(args.twin).resolve())
@@ -202,12 +218,17 @@ class Suite:
                      # The utilisation law: the twin's throughput times the fitted CPU demand.
                      "cpu_cores": xp * cpu_s, "error_pct": 100.0 * pj["error_rate"]}
         extra = [a for s in sets for a in ("--set", s)]
-        ms, loads = [], []
+        ms, loads, runs = [], [], []
         for k in range(repeats):
             run = self.load(scenario, f"{endpoint}-{case}-{k}", rps, duration_s, 5, extra)
             ms.append(measured(run, journey, 5))
             loads.append(self.runs[-1]["loadavg_before"])
+            runs.append(run)
         self.add_rows(endpoint, case, workers, rps, utilisation, predicted, ms, loads)
+        p95 = next(r for r in reversed(self.rows)
+                   if (r["endpoint"], r["case"], r["metric"]) == (endpoint, case, "p95_ms"))
+        p95.update(pooled_p95(runs, journey, ms))
+        p95["predicted_ci95"] = pj.get("ci95_ms", {}).get("p95")
 
     def add_rows(self, endpoint, case, workers, rps, utilisation, predicted, ms, loads):
         for metric in ["p50_ms", "p95_ms", "p99_ms", "throughput_rps", "cpu_cores", "error_pct"]:
@@ -323,7 +344,9 @@ class Suite:
     def write(self, started, final=False):
         self.out.mkdir(parents=True, exist_ok=True)
         with open(self.out / "results.csv", "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(self.rows[0].keys()))
+            # p95 rows carry the pooled interval besides the common fields.
+            fields = list(dict.fromkeys(k for r in self.rows for k in r))
+            w = csv.DictWriter(f, fieldnames=fields)
             w.writeheader()
             w.writerows(self.rows)
         machine = machine_line()
@@ -351,9 +374,10 @@ def markdown(rows, started, machine):
         by_case.setdefault((r["endpoint"], r["case"]), {})[r["metric"]] = r
     out = [f"Measured {started} on {machine}; server (gunicorn + PostgreSQL) on core 1, "
            "`twin load` on core 0. Each cell: predicted / measured mean (prediction error; "
-           "run-to-run spread, max - min over the mean).", "",
-           "| endpoint | case | workers | rate/s | p50 ms | p95 ms | p99 ms | throughput/s | CPU cores | errors % | p95 within bound | load avg |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "run-to-run spread, max - min over the mean). p95 pooled: the p95 of all the runs' "
+           "requests with its 95 % confidence interval (order statistics).", "",
+           "| endpoint | case | workers | rate/s | p50 ms | p95 ms | p99 ms | throughput/s | CPU cores | errors % | p95 within bound | p95 pooled ms [95 % CI] | load avg |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (endpoint, case), ms in by_case.items():
         any_row = next(iter(ms.values()))
 
@@ -371,12 +395,16 @@ def markdown(rows, started, machine):
         else:
             r = ms["p95_ms"]
             verdict = "yes" if abs(r["error_pct"]) <= P95_BOUND * 100 else "**no**"
+        pooled = "-"
+        if "measured_ci95" in r:
+            lo, hi = r["measured_ci95"]
+            pooled = f"{r['measured_pooled']:.1f} [{lo:.1f}, {hi:.1f}] ({r['pooled_count']})"
         err = ms.get("error_pct")
         errors = f"{err['predicted']:.1f} / {err['measured_mean']:.1f}" if err else "-"
         out.append(f"| {endpoint} | {case} | {any_row['workers']} | {any_row['rate_rps']:.1f} | "
                    f"{cell('p50_ms')} | {cell('p95_ms')} | {cell('p99_ms')} | "
                    f"{cell('throughput_rps')} | {cell('cpu_cores', '{:.2f}')} | {errors} | "
-                   f"{verdict} | {any_row['loadavg']} |")
+                   f"{verdict} | {pooled} | {any_row['loadavg']} |")
     return "\n".join(out) + "\n"
 
 
@@ -412,13 +440,19 @@ def main():
     args = p.parse_args()
     if args.short:
         args.repeats = SHORT_REPEATS
+    return measure(args, lambda app: Suite(args, app).run())
+
+
+def measure(args, body, traces=None):
+    """Runs `body(app)` with Kinto up (2 workers; traced when `traces` is a path prefix) in
+    the measurement's own scheduling group: the exit status (77: the app is unavailable)."""
     # A SIGTERM (a test's timeout) unwinds like an exception, so the app is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     own_scheduling_group()
     Path(args.out).mkdir(parents=True, exist_ok=True)
     try:
-        with Kinto(workers=2) as app:
-            Suite(args, app).run()
+        with Kinto(workers=2, traces=traces) as app:
+            body(app)
     except Unavailable as e:
         log(f"SKIP: {e}")
         return 77
