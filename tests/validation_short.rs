@@ -5,16 +5,17 @@
 //! simulate` at 30 % utilisation and measured there twice. Fails when a gated endpoint's
 //! ([`GATED`]) p95 prediction lies more than 15 % outside the 95 % confidence interval of the
 //! p95 measured over both runs' requests (distribution-free, from their HDR histograms): a
-//! p95 of ~1,100 requests is itself uncertain by several per cent, and CI 2026-12-06 failed a
+//! p95 of accounts' ~850 requests is itself uncertain by about ±6 %, and CI 2026-12-06 failed a
 //! gate on the point estimate (predicted 55.5 ms, the runs 66.5 and 73.0 ms, -20.5 % from
 //! their mean) where earlier runs of the same code read -14, -6, +2 and +8 %. The interval
 //! holds the requests' sampling error only, not the drift between runs, so the gate errs
 //! towards failing. The table shows the runs' spread beside the error. The p95 is judged only
-//! when the CPU a request the runs measured is within [`DEMAND_DRIFT_PCT`] of the calibration's
-//! (else the test prints NOT JUDGED and why): the model is judged, not the host's drift. Skips, saying so, only when the application cannot
-//! be installed here (no network for pip: the script exits 77). 30 %, not 60 or 80: there the
-//! twin misses today (the README's table and its note say which mechanism is missing), and a
-//! CI that fails on a known gap guards nothing else.
+//! when the CPU a request the runs measured is within [`DEMAND_DRIFT_PCT`] of the
+//! calibration's (else the test prints NOT JUDGED and why): the model is judged, not the
+//! host's drift. Skips, saying so, only when the application cannot be installed here (no
+//! network for pip: the script exits 77). 30 %, not 60 or 80: there the twin misses today (the
+//! README's table and its note say which mechanism is missing), and a CI that fails on a known
+//! gap guards nothing else.
 
 mod support;
 

@@ -234,6 +234,13 @@ class Exporter:
         self.server.shutdown()
 
 
+def trace_files(prefix):
+    """The files the traced workers wrote under the path prefix `prefix` (one a worker,
+    `<prefix>.<pid>.jsonl`, see otel_gunicorn.py)."""
+    prefix = Path(prefix)
+    return sorted(prefix.parent.glob(prefix.name + ".*.jsonl"))
+
+
 class Kinto:
     """PostgreSQL + Kinto under gunicorn, seeded. Use as a context manager."""
 
@@ -351,13 +358,6 @@ class Kinto:
 
     def gunicorn_pid(self):
         return self.gunicorn.pid if self.gunicorn and self.gunicorn.poll() is None else None
-
-    def trace_files(self):
-        """The traced workers' files so far (empty when not traced)."""
-        if not self.traces:
-            return []
-        prefix = Path(self.traces)
-        return sorted(prefix.parent.glob(prefix.name + ".*.jsonl"))
 
     def stop_gunicorn(self):
         if self.gunicorn and self.gunicorn.poll() is None:

@@ -138,6 +138,12 @@ def pooled_p95(runs, journey, ms):
             "measured_ci95": [lo / 1e3, hi / 1e3], "pooled_count": sum(h[0].values())}
 
 
+def estimated_capacity(low, cpu_s, workers):
+    """Requests a second the server can serve, from the low-load run: the core's (1 / CPU a
+    request) or the workers' (workers / time a request), whichever is lower."""
+    return min(1.0 / cpu_s, workers / max(low["p50_ms"] / 1e3, cpu_s))
+
+
 class Suite:
     def __init__(self, args, app):
         self.twin = str(Path(args.twin).resolve())
@@ -224,13 +230,13 @@ class Suite:
             ms.append(measured(run, journey, 5))
             loads.append(self.runs[-1]["loadavg_before"])
             runs.append(run)
-        self.add_rows(endpoint, case, workers, rps, utilisation, predicted, ms, loads)
-        p95 = next(r for r in reversed(self.rows)
-                   if (r["endpoint"], r["case"], r["metric"]) == (endpoint, case, "p95_ms"))
+        p95 = self.add_rows(endpoint, case, workers, rps, utilisation, predicted, ms, loads)["p95_ms"]
         p95.update(pooled_p95(runs, journey, ms))
         p95["predicted_ci95"] = pj.get("ci95_ms", {}).get("p95")
 
     def add_rows(self, endpoint, case, workers, rps, utilisation, predicted, ms, loads):
+        """Appends a row a metric measured; returns them by metric."""
+        added = {}
         for metric in ["p50_ms", "p95_ms", "p99_ms", "throughput_rps", "cpu_cores", "error_pct"]:
             values = [m[metric] for m in ms if m[metric] is not None]
             if not values:
@@ -239,14 +245,16 @@ class Suite:
             p = predicted[metric]
             err = (p - mean) / mean * 100.0 if mean else (0.0 if p == 0 else math.inf)
             spread = (max(values) - min(values)) / mean * 100.0 if mean else 0.0
-            self.rows.append({
+            added[metric] = {
                 "endpoint": endpoint, "case": case, "workers": workers,
                 "rate_rps": round(rps, 3), "utilisation": round(utilisation, 3), "metric": metric,
                 "predicted": round(p, 4), "measured_mean": round(mean, 4),
                 "measured_min": round(min(values), 4), "measured_max": round(max(values), 4),
                 "spread_pct": round(spread, 2), "error_pct": round(err, 2), "runs": len(values),
                 "loadavg": " ".join(loads),
-            })
+            }
+            self.rows.append(added[metric])
+        return added
 
     def saturation(self, endpoint, scenario, calibrated, capacity, repeats, workers):
         """The throughput when more is offered than the server can do: the twin's over a long
@@ -293,10 +301,7 @@ class Suite:
             cpu_s = earlier["capacity"][endpoint]["cpu_ms"] / 1e3
         else:
             calibrated, low, cpu_s = self.calibrate(endpoint)
-        # Capacity: the core (1 / CPU a request) or the workers (workers / time a request).
-        latency_s = low["p50_ms"] / 1e3
-        mean_s = max(latency_s, cpu_s)
-        capacity = min(1.0 / cpu_s, base_workers / mean_s)
+        capacity = estimated_capacity(low, cpu_s, base_workers)
         log(f"{endpoint}: CPU {cpu_s * 1e3:.2f} ms a request, capacity ~{capacity:.1f}/s")
         self.capacity[endpoint] = {"cpu_ms": cpu_s * 1e3, "capacity_rps": capacity,
                                    "calibration": low}

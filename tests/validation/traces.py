@@ -25,8 +25,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kinto_app import log
-from run import ENDPOINTS, HERE, Suite, loadavg, machine_line, measure
+from kinto_app import log, trace_files
+from run import ENDPOINTS, HERE, Suite, estimated_capacity, loadavg, machine_line, measure
 
 SOURCES = ["load", "traces", "traces+cpu"]
 UTILISATIONS = [0.3, 0.6]
@@ -34,13 +34,14 @@ FITTED = re.compile(r"^  (service \S+|step \S+ \S+) (cpu|service_time): (.*)$")
 
 
 def fitted_lines(text):
-    """`twin calibrate`'s `fitted:` lines: (who, key) -> (value, the comment under it)."""
+    """`twin calibrate`'s `fitted:` lines: key (`cpu`, `service_time`) -> (value, the comment
+    under it). The validation scenarios have one service and no step overrides."""
     out, lines = {}, text.splitlines()
     for i, line in enumerate(lines):
         m = FITTED.match(line)
         if m:
             comment = lines[i + 1].strip().lstrip("# ") if i + 1 < len(lines) else ""
-            out[f"{m.group(2)}"] = (m.group(3), comment)
+            out[m.group(2)] = (m.group(3), comment)
     return out
 
 
@@ -82,7 +83,7 @@ class TracedSuite(Suite):
         # The spans written so far: stop the workers so their batches are flushed.
         self.app.traces = self.out / "spans" / endpoint / "measure"
         self.app.restart(2)
-        files = sorted(prefix.parent.glob(prefix.name + ".*.jsonl"))
+        files = trace_files(prefix)
         if not files:
             raise RuntimeError(f"{endpoint}: the traced workers wrote no spans under {prefix.parent}")
         names = [r["name"] for r in self.runs[first:]]
@@ -107,12 +108,12 @@ class TracedSuite(Suite):
         self.capacity, self.failures, report = {}, [], {}
         for endpoint in self.args.endpoints:
             cals, low, cpu_s, files = self.traced_calibrations(endpoint)
-            capacity = min(1.0 / cpu_s, 2 / max(low["p50_ms"] / 1e3, cpu_s))
+            capacity = estimated_capacity(low, cpu_s, 2)
             journey = ENDPOINTS[endpoint]
             scenario = HERE / f"{endpoint}.yaml"
             fits = {s: fitted_lines(text) for s, (_, text) in cals.items()}
             graph = [line.strip() for line in cals["traces"][1].splitlines()
-                     if "->" in line or "visits" in line or "%" in line and line.startswith("  ")]
+                     if "->" in line or "visits" in line or ("%" in line and line.startswith("  "))]
             rows = []
             for u in UTILISATIONS:
                 rps = u * capacity
