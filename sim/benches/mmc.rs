@@ -11,6 +11,13 @@
 //! engine/bare pairs give the median ratio; `MMC_BENCH_SERVICE` replaces the service's
 //! `service_time:` line with other keys of the service (one YAML line each, `;`-separated), to
 //! price a mechanism: e.g. `cpu: {exponential: {mean: 50ms}};service_time: {constant: 50ms};cores: 5`.
+//!
+//! Two yardsticks. The bare loop below is this crate's own: our random stream, integer
+//! keys, no statistics. `MMC_BENCH_PEER=path/to/mmc_raw` adds the reference peer of
+//! `../shared/peers/des-rust` (its hand-written `BinaryHeap` loop, Pcg64, keeping each
+//! customer's wait and sojourn; build it as its README says): engine and peer alternate,
+//! each peer run a process of its own, and the median ratio of customers per CPU second is
+//! printed (the peer's CPU from its own loop, ours from the replication).
 
 use std::time::Instant;
 
@@ -98,6 +105,24 @@ fn cpu_of(f: impl FnOnce() -> u64) -> Option<(u64, f64)> {
     let n = f();
     let cpu = thread_cpu_s()? - cpu0;
     (cpu > 0.0).then_some((n, cpu))
+}
+
+/// Customers per CPU second of the des-rust peer `mmc_raw` on the same M/M/10 (rates scaled:
+/// arrivals 9/s, service 1/s, utilisation 0.9), from the JSON line it prints.
+fn peer_customers_per_cpu_s(peer: &str, customers: u64) -> Option<f64> {
+    let out = std::process::Command::new(peer)
+        .args([
+            "--lam", "9", "--mu", "1", "--c", "10", "--warmup", "1000", "--seed", "1",
+        ])
+        .args(["--n", &customers.to_string()])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let key = "\"cust_per_cpu_s\": ";
+    let at = text.find(key)? + key.len();
+    let tail = &text[at..];
+    let end = tail.find([',', '}'])?;
+    tail[..end].trim().parse().ok()
 }
 
 fn pool(threads: usize) -> rayon::ThreadPool {
@@ -199,6 +224,44 @@ fn main() {
             ratios.len(),
             shown.join(" ")
         );
+    }
+
+    if let Ok(peer) = std::env::var("MMC_BENCH_PEER") {
+        let rounds: usize = std::env::var("MMC_BENCH_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(5);
+        let mut ratios = Vec::new();
+        let mut peer_cps = Vec::new();
+        for _ in 0..rounds {
+            let e = cpu_of(|| customers_of(&sim::simulate(&s, &sim::Options { sequential: true })));
+            let p = peer_customers_per_cpu_s(&peer, customers);
+            if let (Some((en, ec)), Some(p)) = (e, p) {
+                ratios.push((en as f64 / ec) / p);
+                peer_cps.push(p);
+            }
+        }
+        if ratios.is_empty() {
+            println!(
+                "peer {peer}: no figure (is it built? see ../shared/peers/des-rust/README.md)"
+            );
+        } else {
+            ratios.sort_by(f64::total_cmp);
+            peer_cps.sort_by(f64::total_cmp);
+            let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+            println!("peers/des-rust mmc_raw (BinaryHeap loop, Pcg64, per-customer statistics):");
+            println!(
+                "  customers/cpu-s  {:>14.0}   (median of {})",
+                peer_cps[peer_cps.len() / 2],
+                peer_cps.len()
+            );
+            println!(
+                "  engine / peer    {:>14.2}x  (median of {} alternating pairs: {})",
+                ratios[ratios.len() / 2],
+                ratios.len(),
+                shown.join(" ")
+            );
+        }
     }
 
     if std::env::var("MMC_BENCH_ONLY").is_ok_and(|v| v == "single") {

@@ -45,7 +45,7 @@ impl ArrivalProcess {
         match &mut self.kind {
             Kind::Poisson { mean_gap_s } => {
                 let gap = *mean_gap_s * self.rng.exp1();
-                Some(now + ((gap * 1e9) as Nanos).max(1))
+                Some(now + crate::calendar::secs_to_ns(gap).max(1))
             }
             Kind::Constant { gap } => Some(now + *gap),
             Kind::Profile { spec, peak } => {

@@ -157,6 +157,12 @@ impl Replication<'_> {
             // Most runs have no Cloud Run service: nothing to look up on every queued visit.
             return;
         }
+        self.cloud_run_pending(station, request, now);
+    }
+
+    /// A visit queued at a station that may be a Cloud Run service's.
+    #[inline(never)]
+    fn cloud_run_pending(&mut self, station: u32, request: u32, now: Nanos) {
         let s = self.cloud_run.by_station[station as usize];
         if s == NONE {
             return;

@@ -6,7 +6,7 @@
 use crate::arrivals::ArrivalProcess;
 use crate::batcher::Batcher;
 use crate::breaker::Breaker;
-use crate::calendar::{Calendar, Nanos};
+use crate::calendar::{secs_to_ns, Calendar, Nanos};
 use crate::llm::{Attempt, Endpoint};
 use crate::metrics::{window_width, JourneyMetrics};
 use crate::model::{Model, Op, NONE};
@@ -465,7 +465,7 @@ impl Replication<'_> {
             // Without a warm-up the replica range starts from the placed cluster, not from
             // the empty one the start-up passes through.
             for s in &mut self.stations {
-                s.start_measuring();
+                s.start_measuring(0);
             }
         }
         // The mix's process runs while some journey draws from it.
@@ -522,7 +522,7 @@ impl Replication<'_> {
                 Event::Tick => self.on_tick(now),
                 Event::WarmupEnd => {
                     for s in &mut self.stations {
-                        s.start_measuring();
+                        s.start_measuring(now);
                     }
                 }
                 Event::HpaSync { service } => self.hpa_sync(service, now),
@@ -720,296 +720,318 @@ impl Replication<'_> {
         false
     }
 
-    /// Runs the request's program from its current op until it waits or ends.
+    /// Runs the request's program from its current op until it waits or ends. The two ops
+    /// every request runs (a visit, the end) are dispatched here; the rest, and a request
+    /// that failed or was dropped, go through [`Replication::step`], kept out of line so
+    /// that this loop stays small.
     fn execute(&mut self, id: u32, now: Nanos) {
         loop {
             let req = self.requests[id as usize];
-            if req.pc == req.drop_at {
-                // A timed-out attempt back from its step: its caller has moved on. A new
-                // generation makes its journey's old deadline stale for the slot's next user.
-                let r = &mut self.requests[id as usize];
-                r.held_n = 0;
-                r.gen = r.gen.wrapping_add(1);
-                self.free.push(id);
+            if req.pc != req.drop_at && !req.failed {
+                match self.model.ops[req.pc as usize] {
+                    Op::Visit { station } => {
+                        if self.visit(id, req, station, now) {
+                            return;
+                        }
+                        continue;
+                    }
+                    Op::Done => return self.done(id, req, now),
+                    _ => {}
+                }
+            }
+            if self.step(id, now) {
                 return;
             }
-            if req.failed && req.pc != req.end_pc {
-                if self.unwind(id, req, now) {
-                    return;
-                }
-                continue;
-            }
+        }
+    }
+
+    /// Runs the request's current op: true when the request now waits or ended, false when
+    /// [`Replication::execute`] goes on from its new `pc`.
+    #[inline(never)]
+    fn step(&mut self, id: u32, now: Nanos) -> bool {
+        let req = self.requests[id as usize];
+        if req.pc == req.drop_at {
+            // A timed-out attempt back from its step: its caller has moved on. A new
+            // generation makes its journey's old deadline stale for the slot's next user.
             let r = &mut self.requests[id as usize];
-            match self.model.ops[req.pc as usize] {
-                Op::Visit { station } => {
-                    let station = if self.has_rollouts {
-                        let (to, new) = self.rollouts.route(station);
-                        self.requests[id as usize].new_version = new;
-                        to
+            r.held_n = 0;
+            r.gen = r.gen.wrapping_add(1);
+            self.free.push(id);
+            return true;
+        }
+        if req.failed && req.pc != req.end_pc {
+            return self.unwind(id, req, now);
+        }
+        let r = &mut self.requests[id as usize];
+        match self.model.ops[req.pc as usize] {
+            Op::Visit { station } => return self.visit(id, req, station, now),
+            Op::Hold { .. } | Op::Endpoint { .. } => r.pc += 1,
+            Op::StreamStart => {
+                r.stream_from = now;
+                r.pc += 1;
+            }
+            Op::StreamEnd => {
+                // One event, when the step is done: its whole time is the first token's.
+                r.pc += 1;
+                if req.started >= self.model.warmup && !req.abandoned {
+                    if let Some(m) = &mut self.journeys[req.journey as usize].stream {
+                        m.record(now - req.stream_from, 0, 1);
+                    }
+                }
+            }
+            Op::Timeout { after, visit } => {
+                r.pc += 1;
+                let (gen, attempt) = (r.gen, r.attempt);
+                self.calendar.schedule(
+                    now + after,
+                    Event::StepDeadline {
+                        request: id,
+                        gen,
+                        visit,
+                        attempt,
+                    },
+                );
+            }
+            Op::Leave { .. } => {
+                r.held_n -= 1;
+                r.pc += 1;
+                let (station, replica) = self.held[id as usize][r.held_n as usize];
+                // NONE: given back already (a call of its timed out).
+                if station != NONE {
+                    self.release_slot(station, replica, now);
+                }
+            }
+            Op::Fail { p, station } => {
+                let visit = match self.model.ops[req.pc as usize - 1] {
+                    Op::Leave { visit, .. } => visit,
+                    _ => req.pc - 1,
+                };
+                let fails = if self.has_rollouts {
+                    if req.new_version {
+                        self.rollouts.new_version_fails(station, p)
                     } else {
-                        station
-                    };
-                    let r = &mut self.requests[id as usize];
-                    if self.stations[station as usize].down {
-                        if self.faults.cache_down(station).is_some() {
-                            // A lost Redis primary: the client falls back to the miss path.
-                            if self.cache_fallback(id, now) {
-                                return;
-                            }
-                            continue;
+                        let f = self.error_rngs[station as usize].next_f64() < p;
+                        if f {
+                            self.rollouts.old_version_failed(station);
                         }
-                        // Connection refused: the service is down (a failure its caller's
-                        // breaker sees; not retried, as before breakers).
-                        r.failed = true;
-                        if self.has_breakers {
-                            self.breaker_saw_failure(req.pc, now);
-                        }
-                        continue;
+                        f
                     }
-                    r.enqueued = now;
-                    let st = &mut self.stations[station as usize];
-                    let limit = self.model.stations[station as usize].queue_limit;
-                    match st.offer(id, now, limit) {
-                        Offer::Started(start) => self.begin(station, start, now),
-                        Offer::Queued => self.cloud_run_queued(station, id, now),
-                        Offer::Rejected => {
-                            // Turned away at once (`queue_limit`): retried, or an error.
-                            if self.visit_failed(id, req.pc, now) {
-                                return;
-                            }
-                            continue;
-                        }
+                } else {
+                    self.error_rngs[station as usize].next_f64() < p
+                };
+                if fails {
+                    if self.visit_failed(id, visit, now) {
+                        return true;
                     }
-                    return;
-                }
-                Op::Hold { .. } | Op::Endpoint { .. } => r.pc += 1,
-                Op::StreamStart => {
-                    r.stream_from = now;
-                    r.pc += 1;
-                }
-                Op::StreamEnd => {
-                    // One event, when the step is done: its whole time is the first token's.
-                    r.pc += 1;
-                    if req.started >= self.model.warmup && !req.abandoned {
-                        if let Some(m) = &mut self.journeys[req.journey as usize].stream {
-                            m.record(now - req.stream_from, 0, 1);
-                        }
-                    }
-                }
-                Op::Timeout { after, visit } => {
-                    r.pc += 1;
-                    let (gen, attempt) = (r.gen, r.attempt);
-                    self.calendar.schedule(
-                        now + after,
-                        Event::StepDeadline {
-                            request: id,
-                            gen,
-                            visit,
-                            attempt,
-                        },
-                    );
-                }
-                Op::Leave { .. } => {
-                    r.held_n -= 1;
-                    r.pc += 1;
-                    let (station, replica) = self.held[id as usize][r.held_n as usize];
-                    // NONE: given back already (a call of its timed out).
-                    if station != NONE {
-                        self.release_slot(station, replica, now);
-                    }
-                }
-                Op::Fail { p, station } => {
-                    let visit = match self.model.ops[req.pc as usize - 1] {
-                        Op::Leave { visit, .. } => visit,
-                        _ => req.pc - 1,
-                    };
-                    let fails = if self.has_rollouts {
-                        if req.new_version {
-                            self.rollouts.new_version_fails(station, p)
-                        } else {
-                            let f = self.error_rngs[station as usize].next_f64() < p;
-                            if f {
-                                self.rollouts.old_version_failed(station);
-                            }
-                            f
-                        }
-                    } else {
-                        self.error_rngs[station as usize].next_f64() < p
-                    };
-                    if fails {
-                        if self.visit_failed(id, visit, now) {
-                            return;
-                        }
-                    } else {
-                        self.requests[id as usize].pc += 1;
-                    }
-                }
-                Op::Breaker { breaker } => {
-                    if self.breakers[breaker as usize].permit(now) {
-                        r.pc += 1;
-                    } else {
-                        // Open: the call fails at once, without reaching the service.
-                        let mut visit = req.pc + 1;
-                        if let Op::Endpoint { .. } = self.model.ops[visit as usize] {
-                            visit += 1;
-                        }
-                        if self.visit_failed_as(id, visit, now, false) {
-                            return;
-                        }
-                    }
-                }
-                Op::BreakerPass { breaker } => {
-                    // Reached after a success: the breaker records it.
-                    self.breakers[breaker as usize].record(now, false);
-                    r.pc += 1;
-                }
-                Op::RetryVisit { .. } => {
-                    // Reached after a success: the next visit starts from its first attempt.
-                    r.attempt = 1;
-                    r.pc += 1;
-                }
-                Op::Delay { sampler } => {
-                    let d = self.model.samplers[sampler as usize].sample(&mut self.delay_rng);
-                    self.calendar
-                        .schedule(now + (d * 1e9) as Nanos, Event::Advance { request: id });
-                    return;
-                }
-                Op::Branch { p, skip_to } => {
-                    r.pc = if self.branch_rng.next_f64() < p {
-                        req.pc + 1
-                    } else {
-                        skip_to
-                    };
-                }
-                Op::CacheLookup {
-                    cache,
-                    hit_ratio,
-                    skip_to,
-                } => {
-                    let hit = self.branch_rng.next_f64() < hit_ratio;
-                    if now >= self.model.warmup {
-                        let c = &mut self.cache_lookups[cache as usize];
-                        c.0 += 1;
-                        c.1 += u64::from(hit);
-                    }
-                    r.pc = if hit { skip_to } else { req.pc + 1 };
-                }
-                Op::Fork { fork } => {
-                    let f = &self.model.forks[fork as usize];
-                    r.pending = f.branches.len() as u32;
-                    r.fork = fork;
-                    // Detached branches first (nobody waits for them: no parent), so that an
-                    // awaited branch finishing at once cannot resume the parent before they
-                    // have started.
-                    for b in 0..f.detached.len() {
-                        let branch = self.model.forks[fork as usize].detached[b];
-                        self.start_branch(req, branch, NONE, now);
-                    }
-                    if self.model.forks[fork as usize].branches.is_empty() {
-                        let p = &mut self.requests[id as usize];
-                        p.pc = self.model.forks[fork as usize].resume;
-                        continue;
-                    }
-                    for b in 0..self.model.forks[fork as usize].branches.len() {
-                        let branch = self.model.forks[fork as usize].branches[b];
-                        self.start_branch(req, branch, id, now);
-                    }
-                    return;
-                }
-                Op::Join => {
-                    let parent = req.parent;
-                    self.free.push(id);
-                    if parent == NONE {
-                        // The end of a detached branch.
-                        return;
-                    }
-                    let p = &mut self.requests[parent as usize];
-                    p.failed |= req.failed;
-                    p.pending -= 1;
-                    if p.pending > 0 {
-                        return;
-                    }
-                    p.pc = self.model.forks[p.fork as usize].resume;
-                    // Continue with the parent (a tail call, iteratively).
-                    return self.execute(parent, now);
-                }
-                Op::Acquire { pool } => {
-                    r.enqueued = now;
-                    r.held_pool = pool;
-                    if !self.pools[pool as usize].acquire(id, now) {
-                        return;
-                    }
+                } else {
                     self.requests[id as usize].pc += 1;
                 }
-                Op::Release { pool } => {
-                    r.held_pool = NONE;
+            }
+            Op::Breaker { breaker } => {
+                if self.breakers[breaker as usize].permit(now) {
                     r.pc += 1;
-                    self.release_pool(pool, now);
-                }
-                Op::Llm {
-                    endpoint,
-                    tokens_in,
-                    tokens_out,
-                    stream,
-                } => {
-                    let spec = &self.model.llms[endpoint as usize];
-                    let tin = self.model.samplers[tokens_in as usize]
-                        .sample(&mut self.delay_rng)
-                        .round();
-                    let tout = self.model.samplers[tokens_out as usize]
-                        .sample(&mut self.delay_rng)
-                        .round();
-                    match self.endpoints[endpoint as usize].call(spec, tin, tout, req.attempt, now)
-                    {
-                        Attempt::Served { first, after, ok } => {
-                            if stream && ok && req.started >= self.model.warmup && !req.abandoned {
-                                if let Some(m) = &mut self.journeys[req.journey as usize].stream {
-                                    let gap = (spec.per_out * 1e9) as Nanos;
-                                    m.record(now + first - req.stream_from, gap, tout as u64);
-                                }
-                            }
-                            let r = &mut self.requests[id as usize];
-                            r.attempt = 1;
-                            r.failed |= !ok;
-                            self.calendar
-                                .schedule(now + after, Event::Advance { request: id });
-                        }
-                        Attempt::Throttled { retry_after } => {
-                            self.requests[id as usize].attempt += 1;
-                            self.calendar
-                                .schedule(now + retry_after, Event::Retry { request: id });
-                        }
-                        Attempt::GaveUp => {
-                            let r = &mut self.requests[id as usize];
-                            r.attempt = 1;
-                            r.failed = true;
-                            continue;
-                        }
+                } else {
+                    // Open: the call fails at once, without reaching the service.
+                    let mut visit = req.pc + 1;
+                    if let Op::Endpoint { .. } = self.model.ops[visit as usize] {
+                        visit += 1;
                     }
-                    return;
-                }
-                Op::Batch { batcher } => {
-                    r.enqueued = now;
-                    self.batchers[batcher as usize].arrive(id, now);
-                    self.launch_batches(batcher, now);
-                    return;
-                }
-                Op::Done => {
-                    let counted = req.started >= self.model.warmup;
-                    if !req.abandoned {
-                        self.journeys[req.journey as usize].complete(
-                            now - req.started,
-                            !req.failed,
-                            counted,
-                        );
+                    if self.visit_failed_as(id, visit, now, false) {
+                        return true;
                     }
-                    // A new generation makes a pending deadline for this journey stale.
-                    self.requests[id as usize].gen = req.gen.wrapping_add(1);
-                    self.free.push(id);
-                    return;
                 }
             }
+            Op::BreakerPass { breaker } => {
+                // Reached after a success: the breaker records it.
+                self.breakers[breaker as usize].record(now, false);
+                r.pc += 1;
+            }
+            Op::RetryVisit { .. } => {
+                // Reached after a success: the next visit starts from its first attempt.
+                r.attempt = 1;
+                r.pc += 1;
+            }
+            Op::Delay { sampler } => {
+                let d = self.model.samplers[sampler as usize].sample(&mut self.delay_rng);
+                self.calendar
+                    .schedule(now + secs_to_ns(d), Event::Advance { request: id });
+                return true;
+            }
+            Op::Branch { p, skip_to } => {
+                r.pc = if self.branch_rng.next_f64() < p {
+                    req.pc + 1
+                } else {
+                    skip_to
+                };
+            }
+            Op::CacheLookup {
+                cache,
+                hit_ratio,
+                skip_to,
+            } => {
+                let hit = self.branch_rng.next_f64() < hit_ratio;
+                if now >= self.model.warmup {
+                    let c = &mut self.cache_lookups[cache as usize];
+                    c.0 += 1;
+                    c.1 += u64::from(hit);
+                }
+                r.pc = if hit { skip_to } else { req.pc + 1 };
+            }
+            Op::Fork { fork } => {
+                let f = &self.model.forks[fork as usize];
+                r.pending = f.branches.len() as u32;
+                r.fork = fork;
+                // Detached branches first (nobody waits for them: no parent), so that an
+                // awaited branch finishing at once cannot resume the parent before they
+                // have started.
+                for b in 0..f.detached.len() {
+                    let branch = self.model.forks[fork as usize].detached[b];
+                    self.start_branch(req, branch, NONE, now);
+                }
+                if self.model.forks[fork as usize].branches.is_empty() {
+                    let p = &mut self.requests[id as usize];
+                    p.pc = self.model.forks[fork as usize].resume;
+                    return false;
+                }
+                for b in 0..self.model.forks[fork as usize].branches.len() {
+                    let branch = self.model.forks[fork as usize].branches[b];
+                    self.start_branch(req, branch, id, now);
+                }
+                return true;
+            }
+            Op::Join => {
+                let parent = req.parent;
+                self.free.push(id);
+                if parent == NONE {
+                    // The end of a detached branch.
+                    return true;
+                }
+                let p = &mut self.requests[parent as usize];
+                p.failed |= req.failed;
+                p.pending -= 1;
+                if p.pending > 0 {
+                    return true;
+                }
+                p.pc = self.model.forks[p.fork as usize].resume;
+                // Continue with the parent (a tail call, iteratively).
+                self.execute(parent, now);
+                return true;
+            }
+            Op::Acquire { pool } => {
+                r.enqueued = now;
+                r.held_pool = pool;
+                if !self.pools[pool as usize].acquire(id, now) {
+                    return true;
+                }
+                self.requests[id as usize].pc += 1;
+            }
+            Op::Release { pool } => {
+                r.held_pool = NONE;
+                r.pc += 1;
+                self.release_pool(pool, now);
+            }
+            Op::Llm {
+                endpoint,
+                tokens_in,
+                tokens_out,
+                stream,
+            } => {
+                let spec = &self.model.llms[endpoint as usize];
+                let tin = self.model.samplers[tokens_in as usize]
+                    .sample(&mut self.delay_rng)
+                    .round();
+                let tout = self.model.samplers[tokens_out as usize]
+                    .sample(&mut self.delay_rng)
+                    .round();
+                match self.endpoints[endpoint as usize].call(spec, tin, tout, req.attempt, now) {
+                    Attempt::Served { first, after, ok } => {
+                        if stream && ok && req.started >= self.model.warmup && !req.abandoned {
+                            if let Some(m) = &mut self.journeys[req.journey as usize].stream {
+                                let gap = (spec.per_out * 1e9) as Nanos;
+                                m.record(now + first - req.stream_from, gap, tout as u64);
+                            }
+                        }
+                        let r = &mut self.requests[id as usize];
+                        r.attempt = 1;
+                        r.failed |= !ok;
+                        self.calendar
+                            .schedule(now + after, Event::Advance { request: id });
+                    }
+                    Attempt::Throttled { retry_after } => {
+                        self.requests[id as usize].attempt += 1;
+                        self.calendar
+                            .schedule(now + retry_after, Event::Retry { request: id });
+                    }
+                    Attempt::GaveUp => {
+                        let r = &mut self.requests[id as usize];
+                        r.attempt = 1;
+                        r.failed = true;
+                        return false;
+                    }
+                }
+                return true;
+            }
+            Op::Batch { batcher } => {
+                r.enqueued = now;
+                self.batchers[batcher as usize].arrive(id, now);
+                self.launch_batches(batcher, now);
+                return true;
+            }
+            Op::Done => {
+                self.done(id, req, now);
+                return true;
+            }
         }
+        false
+    }
+
+    /// A visit to `station`: true when the request now waits (queued or in service), false
+    /// when it goes on at once (failed, rejected, or a cache miss path).
+    #[inline]
+    fn visit(&mut self, id: u32, req: Request, station: u32, now: Nanos) -> bool {
+        let station = if self.has_rollouts {
+            let (to, new) = self.rollouts.route(station);
+            self.requests[id as usize].new_version = new;
+            to
+        } else {
+            station
+        };
+        let r = &mut self.requests[id as usize];
+        if self.stations[station as usize].down {
+            if self.faults.cache_down(station).is_some() {
+                // A lost Redis primary: the client falls back to the miss path.
+                return self.cache_fallback(id, now);
+            }
+            // Connection refused: the service is down (a failure its caller's
+            // breaker sees; not retried, as before breakers).
+            r.failed = true;
+            if self.has_breakers {
+                self.breaker_saw_failure(req.pc, now);
+            }
+            return false;
+        }
+        r.enqueued = now;
+        let st = &mut self.stations[station as usize];
+        let limit = self.model.stations[station as usize].queue_limit;
+        match st.offer(id, now, limit) {
+            Offer::Started(start) => self.begin(station, start, now),
+            Offer::Queued => self.cloud_run_queued(station, id, now),
+            // Turned away at once (`queue_limit`): retried, or an error.
+            Offer::Rejected => return self.visit_failed(id, req.pc, now),
+        }
+        true
+    }
+
+    /// The end of a journey: measured, and its slot freed.
+    #[inline]
+    fn done(&mut self, id: u32, req: Request, now: Nanos) {
+        let counted = req.started >= self.model.warmup;
+        if !req.abandoned {
+            self.journeys[req.journey as usize].complete(now - req.started, !req.failed, counted);
+        }
+        // A new generation makes a pending deadline for this journey stale.
+        self.requests[id as usize].gen = req.gen.wrapping_add(1);
+        self.free.push(id);
     }
 
     /// The visit at `visit_pc` of request `id` failed (an error, a rejection). With a step
@@ -1261,11 +1283,7 @@ impl Replication<'_> {
             self.endpoint_demands(&mut s);
         }
         if s.cpu > 0 && self.stations[station as usize].cpu_contended() {
-            self.requests[s.request as usize].hold = s.service;
-            let cpu = &mut self.stations[station as usize].replicas[s.replica as usize].cpu;
-            cpu.arrive(s.request, s.cpu, now);
-            self.flush_cpu(station, s.replica);
-            return;
+            return self.begin_on_cpu(station, s, now);
         }
         // Without contention the CPU demand is time like any other.
         self.calendar.schedule(
@@ -1276,6 +1294,15 @@ impl Replication<'_> {
                 request: s.request,
             },
         );
+    }
+
+    /// [`Replication::begin`] on a replica whose cores are shared: the demand joins its CPU.
+    #[inline(never)]
+    fn begin_on_cpu(&mut self, station: u32, s: Start, now: Nanos) {
+        self.requests[s.request as usize].hold = s.service;
+        let cpu = &mut self.stations[station as usize].replicas[s.replica as usize].cpu;
+        cpu.arrive(s.request, s.cpu, now);
+        self.flush_cpu(station, s.replica);
     }
 
     /// A visit to an endpoint takes the endpoint's demands in place of its station's.
@@ -1335,6 +1362,9 @@ impl Replication<'_> {
         }
     }
 
+    /// A server of `station`'s `replica` finished `request`'s visit. The common path (the
+    /// slot given back, the request's next op) is here; what only some scenarios have
+    /// (rollouts, reads, `calls:`, faults) is asked by one flag each and done out of line.
     #[inline]
     fn on_departure(&mut self, now: Nanos, station: u32, replica: u32, request: u32) {
         let sojourn = now - self.requests[request as usize].enqueued;
@@ -1343,35 +1373,20 @@ impl Replication<'_> {
             self.rollouts.observe(station, sojourn);
         }
         let pc = self.requests[request as usize].pc as usize;
-        if !self.model.reads.is_empty() && self.model.reads[pc] && now >= self.model.warmup {
-            // Not a write: a crash's lost writes and a restore's replay leave it out.
-            self.stations[station as usize].stats.reads += 1;
+        if !self.model.reads.is_empty() {
+            self.count_read(station, pc, now);
         }
-        if self.has_calls && matches!(self.model.ops.get(pc + 1), Some(Op::Hold { .. })) {
-            // Its calls follow, holding the slot until their `Leave`.
-            let r = &mut self.requests[request as usize];
-            let at = request as usize;
-            if self.held.len() <= at {
-                // Grows with the request arena, then stays (no allocation per event after).
-                self.held.resize(at + 1, [(NONE, NONE); MAX_HELD]);
-            }
-            self.held[at][r.held_n as usize] = (station, replica);
-            r.held_n += 1;
-        } else {
+        if !(self.has_calls && self.hold_for_calls(station, replica, request, pc)) {
             self.release_slot(station, replica, now);
         }
         if self.stations[station as usize].replicas[replica as usize].killed {
-            self.requests[request as usize].failed = true;
-            if self.has_breakers {
-                self.breaker_saw_failure(self.requests[request as usize].pc, now);
-            }
+            self.served_by_lost_replica(request, now);
         }
         // A lossy hop (packet-loss fault): the exchange waits its retransmissions.
-        let pc = self.requests[request as usize].pc;
         // A network-latency fault: the response is on the wire that much longer (per hop,
         // after the server: the slot is already free).
-        let lost =
-            self.faults.hop_delay(station, pc) + self.stations[station as usize].extra_latency;
+        let lost = self.faults.hop_delay(station, pc as u32)
+            + self.stations[station as usize].extra_latency;
         if lost > 0 {
             self.calendar
                 .schedule(now + lost, Event::Advance { request });
@@ -1381,22 +1396,64 @@ impl Replication<'_> {
         self.execute(request, now);
     }
 
+    /// A visit that read finished (not a write: a crash's lost writes and a restore's replay
+    /// leave it out).
+    #[inline(never)]
+    fn count_read(&mut self, station: u32, pc: usize, now: Nanos) {
+        if self.model.reads[pc] && now >= self.model.warmup {
+            self.stations[station as usize].stats.reads += 1;
+        }
+    }
+
+    /// When the visit's `calls:` follow (a `Hold` next), the slot stays held until their
+    /// `Leave` (true); else false.
+    #[inline(never)]
+    fn hold_for_calls(&mut self, station: u32, replica: u32, request: u32, pc: usize) -> bool {
+        if !matches!(self.model.ops.get(pc + 1), Some(Op::Hold { .. })) {
+            return false;
+        }
+        let r = &mut self.requests[request as usize];
+        let at = request as usize;
+        if self.held.len() <= at {
+            // Grows with the request arena, then stays (no allocation per event after).
+            self.held.resize(at + 1, [(NONE, NONE); MAX_HELD]);
+        }
+        self.held[at][r.held_n as usize] = (station, replica);
+        r.held_n += 1;
+        true
+    }
+
+    /// The replica that served `request` was lost meanwhile: the visit failed.
+    #[cold]
+    fn served_by_lost_replica(&mut self, request: u32, now: Nanos) {
+        self.requests[request as usize].failed = true;
+        if self.has_breakers {
+            self.breaker_saw_failure(self.requests[request as usize].pc, now);
+        }
+    }
+
     /// A slot of `station`'s `replica` is given back: the next request waiting for it starts.
     #[inline]
     fn release_slot(&mut self, station: u32, replica: u32, now: Nanos) {
-        let requests = &self.requests;
         if self.stations[station as usize].group.is_some() {
-            let starts = self.stations[station as usize]
-                .depart_group(replica, now, |r| requests[r as usize].enqueued);
-            for s in starts.into_iter().flatten() {
-                self.begin(station, s, now);
-            }
-            return;
+            return self.release_group_slot(station, replica, now);
         }
+        let requests = &self.requests;
         let next =
             self.stations[station as usize].depart(replica, now, |r| requests[r as usize].enqueued);
         if let Some(start) = next {
             self.begin(station, start, now);
+        }
+    }
+
+    /// [`Replication::release_slot`] for a Kafka consumer group's consumer.
+    #[inline(never)]
+    fn release_group_slot(&mut self, station: u32, replica: u32, now: Nanos) {
+        let requests = &self.requests;
+        let starts = self.stations[station as usize]
+            .depart_group(replica, now, |r| requests[r as usize].enqueued);
+        for s in starts.into_iter().flatten() {
+            self.begin(station, s, now);
         }
     }
 

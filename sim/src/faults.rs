@@ -188,6 +188,12 @@ impl FaultState {
         if self.lossy.is_empty() {
             return 0;
         }
+        self.lossy_hop_delay(station, pc)
+    }
+
+    /// [`Self::hop_delay`] while some hop is lossy (out of line: most runs have none).
+    #[inline(never)]
+    fn lossy_hop_delay(&mut self, station: u32, pc: u32) -> Nanos {
         let prev = self.prev_station.get(pc as usize).copied().unwrap_or(NONE);
         let mut total = 0;
         for h in &self.lossy {

@@ -158,7 +158,7 @@ impl JourneyMetrics {
         let us = (sojourn / 1000).clamp(1, MAX_US);
         if ok {
             self.window_tally.record(us);
-            self.window_sum_ns += sojourn as f64;
+            self.window_sum_ns += crate::calendar::ns_f64(sojourn);
         } else {
             self.window_errors += 1;
         }
@@ -166,7 +166,7 @@ impl JourneyMetrics {
             self.count += 1;
             if ok {
                 self.latency_tally.record(us);
-                self.sum_ns += sojourn as f64;
+                self.sum_ns += crate::calendar::ns_f64(sojourn);
             } else {
                 self.errors += 1;
             }

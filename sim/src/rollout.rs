@@ -212,7 +212,7 @@ impl Rollouts {
     }
 
     /// A visit to `station` departed after `sojourn` (queue + service).
-    #[inline]
+    #[inline(never)]
     pub(crate) fn observe(&mut self, station: u32, sojourn: Nanos) {
         let r = self.by_station[station as usize];
         if r == NONE {

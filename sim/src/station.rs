@@ -23,29 +23,33 @@ pub struct Replica {
     pub ready: bool,
     /// Lost to a fault: what it was serving fails.
     pub killed: bool,
-    /// Busy-server nanoseconds since the start (the pod's CPU, as metrics-server sees it).
-    pub busy_area: f64,
-    /// Nanoseconds with at least one request in service (Cloud Run's request-based billing).
-    pub active_ns: f64,
+    /// The ends minus the starts of its services (ns): with `busy x now` added, its
+    /// busy-server nanoseconds up to now, exactly (one addition a start or an end, where a
+    /// running product would take a multiplication and two conversions each).
+    busy_sum: i128,
+    /// Nanoseconds with at least one request in service up to `last_change` (Cloud Run's
+    /// request-based billing).
+    active_ns: u64,
+    /// When it last began serving (busy 0 -> 1) or last went idle (-> 0).
     last_change: Nanos,
     /// Its CPUs, for a service with `cpu:` and cores (unconfigured otherwise).
     pub cpu: Cpu,
 }
 
 impl Replica {
-    /// Busy-server nanoseconds up to `now`.
+    /// Busy-server nanoseconds up to `now` (the pod's CPU, as metrics-server sees it).
     pub fn busy_area_at(&self, now: Nanos) -> f64 {
-        self.busy_area + f64::from(self.busy) * now.saturating_sub(self.last_change) as f64
+        (self.busy_sum + i128::from(self.busy) * i128::from(now)) as f64
     }
 
     /// Nanoseconds with a request in service up to `now`.
     pub fn active_at(&self, now: Nanos) -> f64 {
         let open = if self.busy > 0 {
-            now.saturating_sub(self.last_change) as f64
+            now.saturating_sub(self.last_change)
         } else {
-            0.0
+            0
         };
-        self.active_ns + open
+        (self.active_ns + open) as f64
     }
 
     /// What the pod's CPU reads: core-nanoseconds consumed with a CPU model, else
@@ -64,13 +68,22 @@ impl Replica {
     }
 
     #[inline]
-    fn account(&mut self, now: Nanos) {
-        let dt = (now - self.last_change) as f64;
-        self.busy_area += f64::from(self.busy) * dt;
-        if self.busy > 0 {
-            self.active_ns += dt;
+    fn begin_service(&mut self, now: Nanos) {
+        self.busy_sum -= i128::from(now);
+        if self.busy == 0 {
+            self.last_change = now;
         }
-        self.last_change = now;
+        self.busy += 1;
+    }
+
+    #[inline]
+    fn end_service(&mut self, now: Nanos) {
+        self.busy_sum += i128::from(now);
+        self.busy -= 1;
+        if self.busy == 0 {
+            self.active_ns += now - self.last_change;
+            self.last_change = now;
+        }
     }
 }
 
@@ -112,6 +125,10 @@ pub struct Station {
     /// the engine waits it after the departure, the slot is free meanwhile.
     pub extra_latency: Nanos,
     busy: u32,
+    /// The ends minus the starts of its services (ns; see [`Replica`]'s `busy_sum`).
+    busy_sum: i128,
+    /// `stats.busy_area_all` when measuring started (the end of warm-up), None before.
+    busy_area_from: Option<f64>,
     /// Of `busy`, the slots of replicas no longer ready (retired, draining what they hold).
     retired_busy: u32,
     next_rr: u32,
@@ -122,7 +139,9 @@ pub struct Station {
     cpu: Option<CpuConfig>,
     route_rng: RandomStream,
     warmup: Nanos,
-    last_change: Nanos,
+    /// Replicas and capacity are accounted up to here (they change only when a replica
+    /// comes or goes).
+    capacity_since: Nanos,
     pub stats: StationStats,
     /// For a Kafka consumer group: its topic's partitions, where records wait (the replicas
     /// are its consumers, and their own queues stay empty).
@@ -177,6 +196,8 @@ impl Station {
             down: false,
             extra_latency: 0,
             busy: 0,
+            busy_sum: 0,
+            busy_area_from: None,
             retired_busy: 0,
             next_rr: 0,
             service_time,
@@ -185,7 +206,7 @@ impl Station {
             cpu: None,
             route_rng,
             warmup,
-            last_change: 0,
+            capacity_since: 0,
             stats: StationStats {
                 busy_area: 0.0,
                 busy_area_all: 0.0,
@@ -261,24 +282,26 @@ impl Station {
             + self.group.as_ref().map_or(0, Partitions::waiting)
     }
 
-    /// Adds busy-server time up to `now` (only the part after warm-up counts).
-    #[inline]
+    /// Brings the busy-server time (`busy_area_all`, and `busy_area` after warm-up) and the
+    /// replica and capacity areas (after warm-up) up to `now`. Starts and ends do not call
+    /// this: they add to `busy_sum`, from which the areas are read here.
     fn account(&mut self, now: Nanos) {
-        let busy = f64::from(self.busy);
-        self.stats.busy_area_all += busy * (now - self.last_change) as f64;
-        let from = self.last_change.max(self.warmup);
+        self.stats.busy_area_all = (self.busy_sum + i128::from(self.busy) * i128::from(now)) as f64;
+        if let Some(from) = self.busy_area_from {
+            self.stats.busy_area = self.stats.busy_area_all - from;
+        }
+        let from = self.capacity_since.max(self.warmup);
         if now > from {
             let dt = (now - from) as f64;
-            self.stats.busy_area += busy * dt;
             self.stats.replica_area += self.ready.len() as f64 * dt;
             self.stats.capacity_area += f64::from(self.servers()) * dt;
         }
-        self.last_change = now;
+        self.capacity_since = now;
     }
 
     #[inline]
     fn draw_service(&mut self) -> Nanos {
-        (self.service_time.sample(&mut self.service_rng) * 1e9) as Nanos
+        crate::calendar::secs_to_ns(self.service_time.sample(&mut self.service_rng))
     }
 
     /// Picks a replica by the balancing rule (not used for `shared`).
@@ -388,20 +411,19 @@ impl Station {
 
     #[inline]
     fn start(&mut self, replica: usize, request: u32, queued_at: Nanos, now: Nanos) -> Start {
-        self.account(now);
+        self.busy_sum -= i128::from(now);
         self.busy += 1;
-        self.replicas[replica].account(now);
-        self.replicas[replica].busy += 1;
+        self.replicas[replica].begin_service(now);
         if now >= self.warmup {
             let wait = now - queued_at;
-            self.stats.wait_sum_ns += wait as f64;
+            self.stats.wait_sum_ns += crate::calendar::ns_f64(wait);
             self.stats
                 .waits_tally
                 .record((wait / 1000).clamp(1, crate::metrics::MAX_US));
         }
         let service = self.draw_service();
         let cpu = match &mut self.cpu_time {
-            Some((s, rng)) => (s.sample(rng) * 1e9) as Nanos,
+            Some((s, rng)) => crate::calendar::secs_to_ns(s.sample(rng)),
             None => 0,
         };
         Start {
@@ -475,11 +497,10 @@ impl Station {
     /// A server of `replica` is free: the busy-time accounts and the completion counts.
     #[inline]
     fn free_slot(&mut self, replica: u32, now: Nanos) {
-        self.account(now);
+        self.busy_sum += i128::from(now);
         self.busy -= 1;
         let r = replica as usize;
-        self.replicas[r].account(now);
-        self.replicas[r].busy -= 1;
+        self.replicas[r].end_service(now);
         if !self.replicas[r].ready {
             self.retired_busy -= 1;
         }
@@ -598,8 +619,11 @@ impl Station {
         }
     }
 
-    /// Resets the replica range at the end of warm-up (the count then is where it starts).
-    pub fn start_measuring(&mut self) {
+    /// Resets the replica range at the end of warm-up (the count then is where it starts)
+    /// and starts the busy time measured after it.
+    pub fn start_measuring(&mut self, now: Nanos) {
+        self.account(now);
+        self.busy_area_from = Some(self.stats.busy_area_all);
         let n = self.ready.len() as u32;
         self.stats.replicas_min = n;
         self.stats.replicas_max = n;
