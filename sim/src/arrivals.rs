@@ -42,11 +42,18 @@ impl ArrivalProcess {
     /// The first arrival strictly after `now`, or None when the process has ended.
     #[inline]
     pub fn next_after(&mut self, now: Nanos) -> Option<Nanos> {
+        if let Kind::Poisson { mean_gap_s } = self.kind {
+            return Some(poisson_after(&mut self.rng, mean_gap_s, now));
+        }
+        self.next_after_other(now)
+    }
+
+    /// [`Self::next_after`] for the processes other than Poisson (out of line, so that a
+    /// Poisson arrival, once a customer, costs its draw and little else).
+    #[inline(never)]
+    fn next_after_other(&mut self, now: Nanos) -> Option<Nanos> {
         match &mut self.kind {
-            Kind::Poisson { mean_gap_s } => {
-                let gap = *mean_gap_s * self.rng.exp1();
-                Some(now + crate::calendar::secs_to_ns(gap).max(1))
-            }
+            Kind::Poisson { mean_gap_s } => Some(poisson_after(&mut self.rng, *mean_gap_s, now)),
             Kind::Constant { gap } => Some(now + *gap),
             Kind::Profile { spec, peak } => {
                 if *peak <= 0.0 {
@@ -89,6 +96,12 @@ impl ArrivalProcess {
             _ => self.next_after(0),
         }
     }
+}
+
+/// A Poisson process's next arrival after `now` (at least 1 ns later).
+#[inline]
+fn poisson_after(rng: &mut RandomStream, mean_gap_s: f64, now: Nanos) -> Nanos {
+    now + crate::calendar::secs_to_ns(mean_gap_s * rng.exp1()).max(1)
 }
 
 /// When a profile falls silent for good: from its last point, if that point's rate is 0 and
