@@ -105,12 +105,20 @@ fn first_event_gaps_and_events_are_measured_within_5_percent() {
     let itl = verdict("p95_itl(chat) < 10ms");
     assert_eq!(itl["met"], false);
     within(itl["observed"].as_f64().unwrap(), GAP);
-    // A percentile beyond the standard ones is measured when an SLO asks for it: the slowest
-    // first event (of 20) is still the server's 200 ms, so 150 ms is missed.
+    // A percentile beyond the standard ones is measured when an SLO asks for it: of 20 first
+    // events, p99.9 is the slowest (the histogram's max), never sooner than the server's
+    // 200 ms, so 150 ms is missed. Not bounded above: one scheduling stall of a loaded CI
+    // machine moves a maximum (215.6 ms seen on 2026-12-06 while the p50 was 200.8 ms).
     let tail = verdict("p99.9_ttft(chat) < 150ms");
     assert_eq!(tail["met"], false);
-    within(tail["observed"].as_f64().unwrap(), FIRST);
-    within(chat["ttft_ms"]["other"]["p99.9"].as_f64().unwrap(), FIRST);
+    let p999 = chat["ttft_ms"]["other"]["p99.9"].as_f64().unwrap();
+    assert_eq!(tail["observed"].as_f64(), Some(p999), "{chat}");
+    assert_eq!(chat["ttft_ms"]["max"].as_f64(), Some(p999), "{chat}");
+    let first_ms = FIRST.as_secs_f64() * 1000.0;
+    assert!(
+        p999 >= 0.95 * first_ms,
+        "{p999} ms < the server's {first_ms} ms: {chat}"
+    );
 }
 
 #[test]

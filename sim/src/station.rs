@@ -304,6 +304,15 @@ impl Station {
         crate::calendar::secs_to_ns(self.service_time.sample(&mut self.service_rng))
     }
 
+    /// A visit's CPU demand (`cpu:`; out of line: most stations declare none).
+    #[inline(never)]
+    fn draw_cpu(&mut self) -> Nanos {
+        match &mut self.cpu_time {
+            Some((s, rng)) => crate::calendar::secs_to_ns(s.sample(rng)),
+            None => 0,
+        }
+    }
+
     /// Picks a replica by the balancing rule (not used for `shared`).
     #[inline]
     fn pick(&mut self) -> usize {
@@ -422,9 +431,10 @@ impl Station {
                 .record((wait / 1000).clamp(1, crate::metrics::MAX_US));
         }
         let service = self.draw_service();
-        let cpu = match &mut self.cpu_time {
-            Some((s, rng)) => crate::calendar::secs_to_ns(s.sample(rng)),
-            None => 0,
+        let cpu = if self.cpu_time.is_some() {
+            self.draw_cpu()
+        } else {
+            0
         };
         Start {
             replica: replica as u32,
