@@ -338,6 +338,8 @@ impl Replication<'_> {
         }
         let spec = &self.scenario.rollouts[st.spec];
         let interval = spec.analysis.interval.0;
+        // Busy time is read as of now (a station's areas are brought up to date on demand).
+        self.stations[station as usize].account_to(now);
         let area = self.stations[station as usize].stats.busy_area_all;
         let st = &mut self.rollouts.states[r as usize];
         st.waiting = false;
