@@ -110,7 +110,15 @@ fn cpu_of(f: impl FnOnce() -> u64) -> Option<(u64, f64)> {
 /// Customers per CPU second of the des-rust peer `mmc_raw` on the same M/M/10 (rates scaled:
 /// arrivals 9/s, service 1/s, utilisation 0.9), from the JSON line it prints.
 fn peer_customers_per_cpu_s(peer: &str, customers: u64) -> Option<f64> {
-    let out = std::process::Command::new(peer)
+    // `cargo bench` runs this in `sim/`: a relative path is also looked for from the
+    // workspace root, where the peers' README builds it.
+    let mut path = std::path::PathBuf::from(peer);
+    if !path.exists() {
+        path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(peer);
+    }
+    let out = std::process::Command::new(path)
         .args([
             "--lam", "9", "--mu", "1", "--c", "10", "--warmup", "1000", "--seed", "1",
         ])
