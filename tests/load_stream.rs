@@ -119,6 +119,13 @@ fn first_event_gaps_and_events_are_measured_within_5_percent() {
         p999 >= 0.95 * first_ms,
         "{p999} ms < the server's {first_ms} ms: {chat}"
     );
+    // Bounded above by what cannot move with the machine: a first event comes within its
+    // request, so no later than the slowest request's end.
+    let slowest = chat["latency_ms"]["max"].as_f64().unwrap();
+    assert!(
+        p999 <= slowest,
+        "first event {p999} ms after the slowest request's end {slowest} ms: {chat}"
+    );
 }
 
 #[test]

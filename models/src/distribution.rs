@@ -235,8 +235,7 @@ impl Sampler {
     #[inline(never)]
     fn sample_other(&self, rng: &mut RandomStream) -> f64 {
         match self {
-            Sampler::Constant(v) => *v,
-            Sampler::Exponential { mean } => mean * rng.exp1(),
+            Sampler::Constant(_) | Sampler::Exponential { .. } => self.sample(rng),
             Sampler::Lognormal { mu, sigma } => (mu + sigma * rng.standard_normal()).exp(),
             Sampler::Gamma { law: Some(law), .. } => law.sample(rng),
             Sampler::Weibull { law: Some(law), .. } => law.sample(rng),

@@ -43,7 +43,8 @@ impl ArrivalProcess {
     #[inline]
     pub fn next_after(&mut self, now: Nanos) -> Option<Nanos> {
         if let Kind::Poisson { mean_gap_s } = self.kind {
-            return Some(poisson_after(&mut self.rng, mean_gap_s, now));
+            let gap = crate::calendar::secs_to_ns(mean_gap_s * self.rng.exp1());
+            return Some(now + gap.max(1));
         }
         self.next_after_other(now)
     }
@@ -53,7 +54,7 @@ impl ArrivalProcess {
     #[inline(never)]
     fn next_after_other(&mut self, now: Nanos) -> Option<Nanos> {
         match &mut self.kind {
-            Kind::Poisson { mean_gap_s } => Some(poisson_after(&mut self.rng, *mean_gap_s, now)),
+            Kind::Poisson { .. } => self.next_after(now),
             Kind::Constant { gap } => Some(now + *gap),
             Kind::Profile { spec, peak } => {
                 if *peak <= 0.0 {
@@ -96,12 +97,6 @@ impl ArrivalProcess {
             _ => self.next_after(0),
         }
     }
-}
-
-/// A Poisson process's next arrival after `now` (at least 1 ns later).
-#[inline]
-fn poisson_after(rng: &mut RandomStream, mean_gap_s: f64, now: Nanos) -> Nanos {
-    now + crate::calendar::secs_to_ns(mean_gap_s * rng.exp1()).max(1)
 }
 
 /// When a profile falls silent for good: from its last point, if that point's rate is 0 and

@@ -749,6 +749,8 @@ impl Replication<'_> {
     /// [`Replication::execute`] goes on from its new `pc`.
     #[inline(never)]
     fn step(&mut self, id: u32, now: Nanos) -> bool {
+        // Read again, not passed from `execute`: a 96-byte argument would be kept on the
+        // hot loop's stack for every op, where this copy is paid only by the others.
         let req = self.requests[id as usize];
         if req.pc == req.drop_at {
             // A timed-out attempt back from its step: its caller has moved on. A new

@@ -87,6 +87,13 @@ impl Replica {
     }
 }
 
+/// A visit's CPU demand (`cpu:`; out of line: most stations declare none, and the draw
+/// inlined would weigh on every start).
+#[inline(never)]
+fn cpu_demand(law: &Sampler, rng: &mut RandomStream) -> Nanos {
+    crate::calendar::secs_to_ns(law.sample(rng))
+}
+
 /// What a station measured after warm-up.
 pub struct StationStats {
     /// Busy-server nanoseconds after warm-up.
@@ -125,8 +132,6 @@ pub struct Station {
     /// the engine waits it after the departure, the slot is free meanwhile.
     pub extra_latency: Nanos,
     busy: u32,
-    /// The ends minus the starts of its services (ns; see [`Replica`]'s `busy_sum`).
-    busy_sum: i128,
     /// `stats.busy_area_all` when measuring started (the end of warm-up), None before.
     busy_area_from: Option<f64>,
     /// Of `busy`, the slots of replicas no longer ready (retired, draining what they hold).
@@ -196,7 +201,6 @@ impl Station {
             down: false,
             extra_latency: 0,
             busy: 0,
-            busy_sum: 0,
             busy_area_from: None,
             retired_busy: 0,
             next_rr: 0,
@@ -284,9 +288,11 @@ impl Station {
 
     /// Brings the busy-server time (`busy_area_all`, and `busy_area` after warm-up) and the
     /// replica and capacity areas (after warm-up) up to `now`. Starts and ends do not call
-    /// this: they add to `busy_sum`, from which the areas are read here.
+    /// this: they add to their replica's sums, from which the areas are read here (replicas
+    /// are never removed, so theirs is the station's whole busy time).
     fn account(&mut self, now: Nanos) {
-        self.stats.busy_area_all = (self.busy_sum + i128::from(self.busy) * i128::from(now)) as f64;
+        let sum: i128 = self.replicas.iter().map(|r| r.busy_sum).sum();
+        self.stats.busy_area_all = (sum + i128::from(self.busy) * i128::from(now)) as f64;
         if let Some(from) = self.busy_area_from {
             self.stats.busy_area = self.stats.busy_area_all - from;
         }
@@ -302,15 +308,6 @@ impl Station {
     #[inline]
     fn draw_service(&mut self) -> Nanos {
         crate::calendar::secs_to_ns(self.service_time.sample(&mut self.service_rng))
-    }
-
-    /// A visit's CPU demand (`cpu:`; out of line: most stations declare none).
-    #[inline(never)]
-    fn draw_cpu(&mut self) -> Nanos {
-        match &mut self.cpu_time {
-            Some((s, rng)) => crate::calendar::secs_to_ns(s.sample(rng)),
-            None => 0,
-        }
     }
 
     /// Picks a replica by the balancing rule (not used for `shared`).
@@ -420,7 +417,6 @@ impl Station {
 
     #[inline]
     fn start(&mut self, replica: usize, request: u32, queued_at: Nanos, now: Nanos) -> Start {
-        self.busy_sum -= i128::from(now);
         self.busy += 1;
         self.replicas[replica].begin_service(now);
         if now >= self.warmup {
@@ -431,10 +427,9 @@ impl Station {
                 .record((wait / 1000).clamp(1, crate::metrics::MAX_US));
         }
         let service = self.draw_service();
-        let cpu = if self.cpu_time.is_some() {
-            self.draw_cpu()
-        } else {
-            0
+        let cpu = match &mut self.cpu_time {
+            Some((law, rng)) => cpu_demand(law, rng),
+            None => 0,
         };
         Start {
             replica: replica as u32,
@@ -507,7 +502,6 @@ impl Station {
     /// A server of `replica` is free: the busy-time accounts and the completion counts.
     #[inline]
     fn free_slot(&mut self, replica: u32, now: Nanos) {
-        self.busy_sum += i128::from(now);
         self.busy -= 1;
         let r = replica as usize;
         self.replicas[r].end_service(now);
